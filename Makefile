@@ -1,0 +1,42 @@
+# quorumlab: every target sets up what it needs, from nothing, in .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd) $(wildcard examples/plugin/pyproject.toml)
+
+.PHONY: test bench bench-micro campaign clean help
+
+help:
+	@echo "make test         create .venv, install quorumlab with test extras, run the test suite"
+	@echo "make bench        create .venv, install quorumlab, run the main benchmark (bench compare)"
+	@echo "make bench-micro  pytest-benchmark micro-benchmarks, JSON report in .benchmarks/"
+	@echo "make campaign     the long seeded simulation campaigns (safety and liveness)"
+	@echo "make clean        remove .venv and build products"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python $(SOURCES_THAT_NEED_REINSTALL)
+	$(BIN)/python -m pip install --quiet "Cython>=3.0" "setuptools>=68" wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots]"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e examples/plugin
+	@$(BIN)/python -c "import core, sys; print('quorumlab core accelerated:', core.ACCELERATED)"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not campaign and not bench" ; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/bench compare
+
+bench-micro: $(STAMP)
+	$(BIN)/python -m pytest -q -m bench --benchmark-enable --benchmark-autosave --benchmark-columns=min,median,mean,ops,rounds tests/bench
+
+campaign: $(STAMP)
+	$(BIN)/python -m pytest -q -m campaign
+
+clean:
+	rm -rf $(VENV) build *.egg-info core/*.c core/*.so .benchmarks

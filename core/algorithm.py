@@ -1,0 +1,198 @@
+"""The contract every election algorithm implements: a deterministic state machine.
+
+Events come in through ``start``, ``receive``, ``fire``, ``peer_down``,
+``peer_up`` and ``propose``; each returns the list of effects (core.effects)
+the runtime must carry out, in order. The algorithm owns no socket, clock,
+thread or global randomness: the time of each event is passed in (ms, virtual
+in the simulator, monotonic on real processes) and randomness comes from the
+``random.Random`` it is given. Subclasses implement the ``on_*`` hooks and use
+the helpers (``send``, ``broadcast``, ``set_timer``, ``persist``, ``note``);
+the base class reports role, term and leader changes itself, so no algorithm
+can forget to.
+"""
+from __future__ import annotations
+
+import enum
+import random
+from typing import Any, ClassVar, Sequence
+
+from core.config import AlgorithmConfig
+from core.effects import (
+    BROADCAST,
+    Broadcast,
+    CancelTimer,
+    LeaderChanged,
+    Note,
+    Persist,
+    RoleChanged,
+    Send,
+    SetTimer,
+    TermChanged,
+)
+from core.messages import Message
+
+
+class Role(enum.IntEnum):
+    """The common view of a node's role; each algorithm maps its own states onto these."""
+
+    FOLLOWER = 0
+    CANDIDATE = 1
+    LEADER = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class ElectionAlgorithm:
+    """Base class of raft, paxos, bully and any plugin.
+
+    Class attributes a plugin sets:
+      name         registry name (also the entry-point name)
+      description  one line for ``bench algorithms``
+      algo_id      16-bit id in every message header of this algorithm (unique per algorithm)
+      Config       an ``AlgorithmConfig`` dataclass with defaults and ranges
+      messages     the message classes it declares with ``core.messages.message_type``
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    algo_id: ClassVar[int] = 0
+    Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
+    messages: ClassVar[Sequence[type[Message]]] = ()
+
+    def __init__(
+        self,
+        node_id: int,
+        voters: Sequence[int],
+        config: AlgorithmConfig | None = None,
+        storage: Any = None,
+        rng: random.Random | None = None,
+        cluster: int = 0,
+    ) -> None:
+        if node_id < 1:
+            raise ValueError(f"node ids start at 1, got {node_id}")
+        if node_id not in voters:
+            raise ValueError(f"node {node_id} is not among the voters {sorted(voters)}")
+        from core.storage import MemoryStorage  # local: storage imports nothing of ours that imports us
+
+        self.id = node_id
+        self.voters: tuple[int, ...] = tuple(sorted(set(voters)))
+        self.peers: tuple[int, ...] = tuple(v for v in self.voters if v != node_id)
+        self.config = config if config is not None else self.Config()
+        self.storage = storage if storage is not None else MemoryStorage()
+        self.rng = rng if rng is not None else random.Random(node_id)
+        self.cluster = cluster
+        self.role: Role = Role.FOLLOWER
+        self.term: int = 0
+        self.leader: int | None = None
+        self._out: list = []
+
+    # -- the contract's observable state, summarized -------------------------------
+
+    def status(self) -> dict:
+        """Role, term and leader (algorithms may add their own keys)."""
+        return {"id": self.id, "role": str(self.role), "term": self.term, "leader": self.leader}
+
+    @classmethod
+    def safety_observers(cls) -> list:
+        """Invariant observers (core.observers) the simulator attaches to every run of this algorithm."""
+        return []
+
+    @classmethod
+    def detection_config(cls, detect_min_ms: int, detect_max_ms: int) -> dict[str, int]:
+        """Config overrides that make this algorithm detect a silent leader within [min, max] ms.
+
+        ``bench compare`` uses this so no algorithm wins by having a shorter timer. Each
+        plugin documents its own rule; the default has no timers to map.
+        """
+        return {}
+
+    # -- events in: the runtime calls these; each returns the effects --------------
+
+    def start(self, now: int) -> list:
+        """The node (re)starts: read durable state, arm the first timers."""
+        return self._run(self.on_start, now)
+
+    def receive(self, msg: Message, now: int) -> list:
+        """A message arrived (already decoded and checked to come from a voter of this cluster)."""
+        return self._run(self.on_message, msg, now)
+
+    def fire(self, timer: str, now: int) -> list:
+        """Timer ``timer`` expired."""
+        return self._run(self.on_timer, timer, now)
+
+    def peer_down(self, peer: int, now: int) -> list:
+        """The transport lost its connection to ``peer`` (a hint: algorithms may ignore it)."""
+        return self._run(self.on_peer_down, peer, now)
+
+    def peer_up(self, peer: int, now: int) -> list:
+        """The transport (re)gained its connection to ``peer`` (a hint)."""
+        return self._run(self.on_peer_up, peer, now)
+
+    def propose(self, command: bytes, now: int) -> list:
+        """A client command (algorithms with a log accept it when they lead)."""
+        return self._run(self.on_propose, command, now)
+
+    # -- hooks a subclass implements --------------------------------------------------
+
+    def on_start(self, now: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement on_start")
+
+    def on_message(self, msg: Message, now: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement on_message")
+
+    def on_timer(self, timer: str, now: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement on_timer")
+
+    def on_peer_down(self, peer: int, now: int) -> None:
+        """Default: ignore the hint."""
+
+    def on_peer_up(self, peer: int, now: int) -> None:
+        """Default: ignore the hint."""
+
+    def on_propose(self, command: bytes, now: int) -> None:
+        """Default: an election-only algorithm has no log and refuses commands."""
+        self.note("propose_rejected", reason="no log")
+
+    # -- helpers for subclasses: effects out -------------------------------------------
+
+    def send(self, to: int, msg: Message) -> None:
+        msg.cluster, msg.src, msg.dst = self.cluster, self.id, to
+        self._out.append(Send(to, msg))
+
+    def broadcast(self, msg: Message) -> None:
+        msg.cluster, msg.src, msg.dst = self.cluster, self.id, BROADCAST
+        self._out.append(Broadcast(msg))
+
+    def set_timer(self, name: str, delay_ms: int) -> None:
+        self._out.append(SetTimer(name, int(delay_ms)))
+
+    def cancel_timer(self, name: str) -> None:
+        self._out.append(CancelTimer(name))
+
+    def persist(self, state: dict) -> None:
+        """Stage durable state and ask the runtime to flush it before anything that follows."""
+        self.storage.write(state)
+        self._out.append(Persist())
+
+    def note(self, kind: str, **data: Any) -> None:
+        self._out.append(Note(kind, data))
+
+    def emit(self, effect: Any) -> None:
+        """Append any other effect (for example ``Apply``)."""
+        self._out.append(effect)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _run(self, hook, *args) -> list:
+        role, term, leader = self.role, self.term, self.leader
+        hook(*args)
+        out = self._out
+        self._out = []
+        if self.term != term:
+            out.append(TermChanged(term, self.term))
+        if self.role != role:
+            out.append(RoleChanged(role, self.role, self.term))
+        if self.leader != leader:
+            out.append(LeaderChanged(self.leader, self.term))
+        return out

@@ -1,0 +1,7 @@
+"""Message codec: ``encode(msg) -> bytes`` and ``decode(bytes) -> msg`` (compiled or twin, see core._accel)."""
+from core._accel import codec as _impl
+
+encode = _impl.encode
+decode = _impl.decode
+HEADER_SIZE = _impl.HEADER_SIZE
+IMPLEMENTATION = _impl.__name__

@@ -1,0 +1,11 @@
+"""Vote counting and quorum commit index (compiled or twin, see core._accel)."""
+from core._accel import quorum as _impl
+
+PENDING = _impl.PENDING
+WON = _impl.WON
+LOST = _impl.LOST
+VoteTally = _impl.VoteTally
+JointTally = _impl.JointTally
+committed_index = _impl.committed_index
+joint_committed_index = _impl.joint_committed_index
+IMPLEMENTATION = _impl.__name__

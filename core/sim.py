@@ -1,0 +1,359 @@
+"""The deterministic simulator: many nodes in one process, a virtual clock, a seeded network.
+
+One ``random.Random(seed)`` decides everything random (network delays, loss,
+duplication, each node's own RNG seed), and every event goes through one timer
+wheel ordered by (deadline, schedule order), so the same arguments give the
+same run, event for event. Messages travel encoded: every send goes through
+the codec, every delivery through the decoder.
+"""
+from __future__ import annotations
+
+import collections
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from core import codec
+from core.algorithm import ElectionAlgorithm, Role
+from core.config import AlgorithmConfig
+from core.effects import (
+    BROADCAST,
+    Apply,
+    Broadcast,
+    CancelTimer,
+    LeaderChanged,
+    Note,
+    Persist,
+    RoleChanged,
+    Send,
+    SetTimer,
+    TermChanged,
+)
+from core.errors import CodecError, InvariantViolation
+from core.storage import MemoryStorage
+from core.timerwheel import TimerWheel
+
+_DELIVER = 0
+_TIMER = 1
+
+
+@dataclass
+class Network:
+    """The simulated network: per-message delay drawn uniformly from [lo, hi] ms, loss and duplication."""
+
+    delay_ms: tuple[int, int] = (1, 3)
+    loss: float = 0.0
+    duplicate: float = 0.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.delay_ms
+        if not (0 <= lo <= hi):
+            raise ValueError(f"Network.delay_ms must satisfy 0 <= lo <= hi, got {self.delay_ms}")
+        for name in ("loss", "duplicate"):
+            p = getattr(self, name)
+            if not (0.0 <= p <= 1.0):
+                raise ValueError(f"Network.{name} must be in 0..1, got {p}")
+
+
+@dataclass
+class SimStats:
+    """Counters of one simulation (messages are counted per destination)."""
+
+    sent: int = 0
+    delivered: int = 0
+    dropped_loss: int = 0
+    dropped_partition: int = 0
+    dropped_down: int = 0
+    dropped_bad: int = 0
+    duplicated: int = 0
+    bytes_sent: int = 0
+    sent_by_type: collections.Counter = field(default_factory=collections.Counter)
+    bytes_by_type: collections.Counter = field(default_factory=collections.Counter)
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_loss + self.dropped_partition + self.dropped_down + self.dropped_bad
+
+
+class _Node:
+    __slots__ = ("id", "algo", "storage", "up", "timers", "incarnation")
+
+    def __init__(self, node_id: int, storage: Any) -> None:
+        self.id = node_id
+        self.algo: ElectionAlgorithm | None = None
+        self.storage = storage
+        self.up = False
+        self.timers: dict[str, int] = {}
+        self.incarnation = 0
+
+
+class Simulation:
+    """Simulation(algo, nodes, seed=0, config=None, network=None): see the module docstring.
+
+    ``algo`` is an ElectionAlgorithm subclass or a registered name. Node ids are
+    1..nodes. Nodes start at virtual time 0. ``observers`` replaces the
+    algorithm's default safety observers when given.
+    """
+
+    def __init__(
+        self,
+        algo: type[ElectionAlgorithm] | str,
+        nodes: int,
+        seed: int = 0,
+        config: AlgorithmConfig | None = None,
+        network: Network | None = None,
+        cluster: int = 1,
+        observers: Iterable[Any] | None = None,
+        trace_limit: int = 2000,
+        algo_factory: Callable[..., ElectionAlgorithm] | None = None,
+    ) -> None:
+        if isinstance(algo, str):
+            from core import registry
+
+            algo = registry.load(algo)
+        if nodes < 1:
+            raise ValueError(f"a simulation needs at least 1 node, got {nodes}")
+        self.algo_cls = algo
+        self.algo_factory = algo_factory or algo
+        self.seed = seed
+        self.config = config if config is not None else algo.Config()
+        self.network = network if network is not None else Network()
+        self.cluster = cluster
+        self.rng = random.Random(seed)
+        self.ids = tuple(range(1, nodes + 1))
+        self.now = 0
+        self.stats = SimStats()
+        self.trace: collections.deque = collections.deque(maxlen=trace_limit)
+        self.events: list[dict] = []
+        self.observers: list[Any] = list(observers) if observers is not None else list(algo.safety_observers())
+        self._wheel = TimerWheel(0)
+        self._ready: collections.deque = collections.deque()
+        self._groups: dict[int, int] | None = None
+        self._nodes = {i: _Node(i, MemoryStorage()) for i in self.ids}
+        self._lo, self._hi = self.network.delay_ms
+        for i in self.ids:
+            self._boot(self._nodes[i])
+
+    # -- observing ----------------------------------------------------------------------
+
+    def node(self, node_id: int) -> ElectionAlgorithm:
+        """The node's algorithm instance (its last one if it is down)."""
+        return self._nodes[node_id].algo
+
+    def storage(self, node_id: int) -> MemoryStorage:
+        return self._nodes[node_id].storage
+
+    def is_up(self, node_id: int) -> bool:
+        return self._nodes[node_id].up
+
+    def up_ids(self) -> list[int]:
+        return [i for i in self.ids if self._nodes[i].up]
+
+    def leaders(self) -> list[tuple[int, int]]:
+        """(node id, term) of every live node in the LEADER role."""
+        return [(n.id, n.algo.term) for n in self._nodes.values() if n.up and n.algo.role == Role.LEADER]
+
+    def leader(self) -> int | None:
+        """The live leader with the highest term, or None."""
+        best = max(self.leaders(), key=lambda lt: lt[1], default=None)
+        return None if best is None else best[0]
+
+    def agreed_leader(self, among: Iterable[int] | None = None) -> int | None:
+        """The leader every given live node (default: all live nodes) believes in, if they all agree and it leads."""
+        ids = [i for i in (among if among is not None else self.ids) if self._nodes[i].up]
+        if not ids:
+            return None
+        first = self._nodes[ids[0]].algo.leader
+        if first is None or not self._nodes[first].up or self._nodes[first].algo.role != Role.LEADER:
+            return None
+        for i in ids[1:]:
+            if self._nodes[i].algo.leader != first:
+                return None
+        return first
+
+    # -- driving ------------------------------------------------------------------------
+
+    def run_for(self, ms: int) -> None:
+        """Process every event up to now + ms, then set the clock there."""
+        end = self.now + ms
+        while self._step(end):
+            pass
+        self._wheel.advance(end)
+        self.now = end
+
+    def run_until(self, predicate: Callable[["Simulation"], bool], timeout_ms: int) -> bool:
+        """Run until ``predicate(sim)`` holds (checked after every event) or ``timeout_ms`` passes."""
+        end = self.now + timeout_ms
+        if predicate(self):
+            return True
+        while self._step(end):
+            if predicate(self):
+                return True
+        self._wheel.advance(end)
+        self.now = end
+        return predicate(self)
+
+    def partition(self, *groups: Iterable[int]) -> None:
+        """Split the network: messages flow only inside a group. Nodes not named form one more group."""
+        where: dict[int, int] = {}
+        for g, members in enumerate(groups):
+            for m in members:
+                where[m] = g
+        rest = len(groups)
+        self._groups = {i: where.get(i, rest) for i in self.ids}
+        self._record(0, "partition", {"groups": [sorted(g) for g in groups]})
+
+    def heal(self) -> None:
+        """Remove every partition."""
+        self._groups = None
+        self._record(0, "heal", {})
+
+    def crash(self, node_id: int) -> None:
+        """Stop a node: volatile state and timers are lost, flushed storage is kept, in-flight messages to it drop."""
+        n = self._nodes[node_id]
+        if not n.up:
+            return
+        n.up = False
+        for handle in n.timers.values():
+            self._wheel.cancel(handle)
+        n.timers.clear()
+        n.storage.crash()
+        self._record(node_id, "crash", {})
+        self._after_event()
+
+    def restart(self, node_id: int) -> None:
+        """Start a crashed node again from its durable storage."""
+        n = self._nodes[node_id]
+        if n.up:
+            return
+        self._record(node_id, "restart", {})
+        self._boot(n)
+
+    def fail(self, message: str) -> None:
+        """Report a violated invariant: raises InvariantViolation with the seed and the trace's tail."""
+        tail = "\n".join(f"  t={t} n{node} {kind} {detail}" for t, node, kind, detail in list(self.trace)[-40:])
+        raise InvariantViolation(
+            f"{message}\n  seed={self.seed} algo={self.algo_cls.name} nodes={len(self.ids)} t={self.now}ms\n"
+            f"last events:\n{tail}"
+        )
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _boot(self, n: _Node) -> None:
+        n.incarnation += 1
+        rng = random.Random(self.rng.getrandbits(64))
+        n.algo = self.algo_factory(n.id, self.ids, self.config, n.storage, rng, self.cluster)
+        n.up = True
+        self._execute(n, n.algo.start(self.now))
+        self._after_event()
+
+    def _step(self, end: int) -> bool:
+        """Handle one event due at or before ``end``; False when there is none."""
+        ready = self._ready
+        if not ready:
+            nd = self._wheel.next_deadline()
+            if nd is None or nd > end:
+                return False
+            ready.extend(self._wheel.advance(nd))
+            self.now = nd
+        ev = ready.popleft()
+        if ev[0] == _DELIVER:
+            self._deliver(ev[1], ev[2], ev[3])
+        else:
+            n = self._nodes[ev[1]]
+            name = ev[2]
+            if n.up and n.incarnation == ev[3] and n.timers.get(name) == ev[4]:
+                del n.timers[name]
+                self.trace.append((self.now, n.id, "timer", name))
+                self._execute(n, n.algo.fire(name, self.now))
+        self._after_event()
+        return True
+
+    def _deliver(self, dst: int, src: int, data: bytes) -> None:
+        n = self._nodes[dst]
+        if not n.up:
+            self.stats.dropped_down += 1
+            return
+        groups = self._groups
+        if groups is not None and groups[src] != groups[dst]:
+            self.stats.dropped_partition += 1
+            return
+        try:
+            msg = codec.decode(data)
+        except CodecError:
+            self.stats.dropped_bad += 1
+            return
+        if msg.cluster != self.cluster or msg.src != src or msg.src not in self._nodes or msg.dst not in (dst, BROADCAST):
+            self.stats.dropped_bad += 1
+            return
+        self.stats.delivered += 1
+        self.trace.append((self.now, dst, "recv", msg))
+        self._execute(n, n.algo.receive(msg, self.now))
+
+    def _transmit(self, src: int, dst: int, data: bytes, kind: str) -> None:
+        stats = self.stats
+        stats.sent += 1
+        stats.bytes_sent += len(data)
+        stats.sent_by_type[kind] += 1
+        stats.bytes_by_type[kind] += len(data)
+        groups = self._groups
+        if groups is not None and groups[src] != groups[dst]:
+            stats.dropped_partition += 1
+            return
+        net = self.network
+        rng = self.rng
+        if net.loss and rng.random() < net.loss:
+            stats.dropped_loss += 1
+            return
+        lo, hi = self._lo, self._hi
+        self._wheel.schedule(self.now + (lo if lo == hi else rng.randint(lo, hi)), (_DELIVER, dst, src, data))
+        if net.duplicate and rng.random() < net.duplicate:
+            stats.duplicated += 1
+            self._wheel.schedule(self.now + rng.randint(lo, hi), (_DELIVER, dst, src, data))
+
+    def _execute(self, n: _Node, effects: list) -> None:
+        observers = self.observers
+        for e in effects:
+            t = type(e)
+            if t is Send:
+                if e.to in self._nodes and e.to != n.id:
+                    self._transmit(n.id, e.to, codec.encode(e.msg), e.msg.name)
+            elif t is Broadcast:
+                data = codec.encode(e.msg)
+                kind = e.msg.name
+                for peer in n.algo.peers:
+                    self._transmit(n.id, peer, data, kind)
+            elif t is SetTimer:
+                old = n.timers.get(e.name)
+                if old is not None:
+                    self._wheel.cancel(old)
+                key = [_TIMER, n.id, e.name, n.incarnation, 0]
+                handle = self._wheel.schedule(self.now + e.delay_ms, key)
+                key[4] = handle
+                n.timers[e.name] = handle
+            elif t is CancelTimer:
+                old = n.timers.pop(e.name, None)
+                if old is not None:
+                    self._wheel.cancel(old)
+            elif t is Persist:
+                n.storage.flush()
+            elif t is RoleChanged:
+                self._record(n.id, "role", {"from": str(e.old), "to": str(e.new), "term": e.term})
+            elif t is TermChanged:
+                self._record(n.id, "term", {"from": e.old, "to": e.new})
+            elif t is LeaderChanged:
+                self._record(n.id, "leader", {"leader": e.leader, "term": e.term})
+            elif t is Note:
+                self._record(n.id, e.kind, e.data)
+            elif t is Apply:
+                self._record(n.id, "apply", {"index": e.index, "term": e.term})
+            for o in observers:
+                o.on_effect(self, n.id, e)
+
+    def _record(self, node: int, kind: str, data: dict) -> None:
+        self.trace.append((self.now, node, kind, data))
+        self.events.append({"t": self.now, "node": node, "kind": kind, **data})
+
+    def _after_event(self) -> None:
+        for o in self.observers:
+            o.after_event(self)
