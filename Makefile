@@ -26,14 +26,14 @@ $(STAMP): $(BIN)/python $(SOURCES_THAT_NEED_REINSTALL)
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not campaign and not bench" ; rc=$$?; \
+	$(BIN)/python -m pytest -q -m "not campaign" ; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
 	$(BIN)/bench compare
 
 bench-micro: $(STAMP)
-	$(BIN)/python -m pytest -q -m bench --benchmark-enable --benchmark-autosave --benchmark-columns=min,median,mean,ops,rounds tests/bench
+	$(BIN)/python -m pytest -q --benchmark-enable --benchmark-autosave --benchmark-columns=min,median,mean,ops,rounds tests/bench
 
 campaign: $(STAMP)
 	$(BIN)/python -m pytest -q -m campaign

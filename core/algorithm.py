@@ -52,6 +52,8 @@ class ElectionAlgorithm:
       algo_id      16-bit id in every message header of this algorithm (unique per algorithm)
       Config       an ``AlgorithmConfig`` dataclass with defaults and ranges
       messages     the message classes it declares with ``core.messages.message_type``
+      detection_timer  name of the timer whose expiry means "I suspect there is no leader"
+                   (bench's contention scenario fires it on every node at once)
     """
 
     name: ClassVar[str] = ""
@@ -59,6 +61,7 @@ class ElectionAlgorithm:
     algo_id: ClassVar[int] = 0
     Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
     messages: ClassVar[Sequence[type[Message]]] = ()
+    detection_timer: ClassVar[str] = ""
 
     def __init__(
         self,

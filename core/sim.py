@@ -229,6 +229,19 @@ class Simulation:
         self._record(node_id, "restart", {})
         self._boot(n)
 
+    def trigger(self, node_ids: Iterable[int], timer: str) -> None:
+        """Fire ``timer`` now on each given live node, in order (for forced-contention scenarios)."""
+        for i in node_ids:
+            n = self._nodes[i]
+            if not n.up:
+                continue
+            old = n.timers.pop(timer, None)
+            if old is not None:
+                self._wheel.cancel(old)
+            self.trace.append((self.now, i, "timer", timer))
+            self._execute(n, n.algo.fire(timer, self.now))
+            self._after_event()
+
     def fail(self, message: str) -> None:
         """Report a violated invariant: raises InvariantViolation with the seed and the trace's tail."""
         tail = "\n".join(f"  t={t} n{node} {kind} {detail}" for t, node, kind, detail in list(self.trace)[-40:])

@@ -1,0 +1,34 @@
+"""The ``bench`` command: a click group; each subcommand lives in its own module and is added here."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+import core
+from core import registry
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(core.__version__, prog_name="quorumlab bench")
+def main() -> None:
+    """quorumlab: run, attack and measure leader-election algorithms (raft, paxos, bully and plugins)."""
+    if not core.ACCELERATED:
+        why = "forced by QUORUMLAB_PURE_PYTHON=1" if core._accel.FORCED_PURE else "compiled modules not found"
+        click.echo(f"warning: quorumlab's accelerated core is missing ({why}); using the slower pure-Python twins", err=True)
+
+
+@main.command("algorithms")
+def algorithms_cmd() -> None:
+    """List the registered algorithms (entry-point group quorumlab.algorithms)."""
+    rows = registry.describe()
+    if not rows:
+        click.echo("no algorithms are registered: is quorumlab installed (pip install -e .)?", err=True)
+        sys.exit(1)
+    width = max(len(r[0]) for r in rows)
+    for name, description, origin in rows:
+        click.echo(f"{name.ljust(width)}  {description}  [{origin}]")
+
+
+if __name__ == "__main__":
+    main()
