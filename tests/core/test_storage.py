@@ -1,0 +1,390 @@
+"""Storage: flushed state survives, damaged files stop the node with an error naming the file and offset."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import zlib
+
+import pytest
+
+from core.errors import StorageError
+from core.storage import STATE_FILE, FileStorage, MemoryStorage, RecordLog
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# -- MemoryStorage ------------------------------------------------------------------------
+
+
+def test_memory_storage_crash_loses_staged_write_and_keeps_flushed_one():
+    s = MemoryStorage()
+    s.write({"term": 3})
+    s.flush()
+    s.write({"term": 4})
+    assert s.read() == {"term": 4}
+    s.crash()
+    assert s.read() == {"term": 3}
+    assert s.durable() == {"term": 3}
+    assert s.flushes == 1
+
+
+def test_memory_storage_read_returns_a_copy():
+    s = MemoryStorage()
+    s.write({"term": 1})
+    s.flush()
+    s.read()["term"] = 99
+    assert s.read() == {"term": 1}
+
+
+# -- FileStorage --------------------------------------------------------------------------
+
+
+def test_file_storage_of_a_new_dir_reads_empty(tmp_path):
+    assert FileStorage(tmp_path / "node1").read() == {}
+
+
+def test_file_storage_flushed_state_survives_reopen(tmp_path):
+    s = FileStorage(tmp_path)
+    s.write({"term": 7, "voted_for": 2, "nested": {"a": [1, 2]}})
+    s.flush()
+    assert FileStorage(tmp_path).read() == {"term": 7, "voted_for": 2, "nested": {"a": [1, 2]}}
+    assert not os.path.exists(tmp_path / (STATE_FILE + ".tmp"))
+
+
+def test_file_storage_unflushed_write_is_not_on_disk(tmp_path):
+    s = FileStorage(tmp_path)
+    s.write({"term": 1})
+    s.flush()
+    s.write({"term": 2})
+    assert s.read() == {"term": 2}
+    assert FileStorage(tmp_path).read() == {"term": 1}
+
+
+def test_file_storage_flush_without_changes_writes_nothing(tmp_path):
+    s = FileStorage(tmp_path)
+    s.flush()
+    assert s.flushes == 0
+    assert not os.path.exists(tmp_path / STATE_FILE)
+
+
+def _good_state_file(tmp_path) -> bytes:
+    s = FileStorage(tmp_path)
+    s.write({"term": 12, "voted_for": 3})
+    s.flush()
+    return (tmp_path / STATE_FILE).read_bytes()
+
+
+def _flip_digit_in_term(raw: bytes) -> bytes:
+    doc = raw.decode()
+    i = doc.index('"term": 12') + len('"term": 1')
+    return (doc[:i] + "3" + doc[i + 1 :]).encode()
+
+
+def _wrong_magic(raw: bytes) -> bytes:
+    return raw.replace(b"quorumlab-state-v1", b"quorumlab-state-v9")
+
+
+DAMAGES = {
+    "truncated": lambda raw: raw[: len(raw) // 2],
+    "empty": lambda raw: b"",
+    "flipped_byte_in_state": _flip_digit_in_term,
+    "flipped_bit_breaking_json": lambda raw: raw[:3] + bytes([raw[3] ^ 0x80]) + raw[4:],
+    "not_json": lambda raw: b"term=12\nvoted_for=3\n",
+    "json_but_not_a_record": lambda raw: b"[1, 2, 3]",
+    "missing_checksum": lambda raw: json.dumps({"magic": "quorumlab-state-v1", "state": {"term": 12}}).encode(),
+    "wrong_magic": _wrong_magic,
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_damaged_state_file_raises_naming_the_file_and_is_never_reset(tmp_path, damage):
+    raw = _good_state_file(tmp_path)
+    bad = DAMAGES[damage](raw)
+    assert bad != raw
+    path = tmp_path / STATE_FILE
+    path.write_bytes(bad)
+    with pytest.raises(StorageError) as err:
+        FileStorage(tmp_path)
+    assert str(path) in str(err.value)
+    assert path.read_bytes() == bad, "a damaged state file must be left for a human, not rewritten"
+    with pytest.raises(StorageError):
+        FileStorage(tmp_path)
+
+
+def test_state_file_checksum_covers_the_state(tmp_path):
+    raw = _good_state_file(tmp_path)
+    doc = json.loads(raw)
+    canonical = json.dumps(doc["state"], sort_keys=True, separators=(",", ":")).encode()
+    assert doc["crc32"] == zlib.crc32(canonical)
+
+
+# -- RecordLog ----------------------------------------------------------------------------
+
+
+def _record(i: int) -> bytes:
+    """A deterministic record whose size varies from 0 to a few hundred bytes."""
+    return bytes((i * 7 + k) & 0xFF for k in range((i * 37) % 300))
+
+
+def _write_log(path, n: int, batch: int = 1) -> list[bytes]:
+    recs = [_record(i) for i in range(n)]
+    with RecordLog(path) as log:
+        for i in range(0, n, batch):
+            log.append(recs[i : i + batch])
+            log.flush()
+    return recs
+
+
+def _record_offsets(path) -> list[int]:
+    """Byte offsets of each record, from the documented framing: 8-byte magic, then 12-byte header + body."""
+    offsets, off = [], 8
+    with RecordLog(path) as log:
+        for rec in log:
+            offsets.append(off)
+            off += 12 + len(rec)
+    assert off == os.path.getsize(path)
+    return offsets
+
+
+def test_new_record_log_is_empty_and_starts_with_its_magic(tmp_path):
+    path = tmp_path / "log"
+    with RecordLog(path) as log:
+        assert len(log) == 0 and log.records() == [] and log.torn is None
+    assert path.read_bytes() == b"QLRECS1\n"
+
+
+def test_many_records_round_trip_through_reopen(tmp_path):
+    path = tmp_path / "log"
+    recs = _write_log(path, 3000, batch=50)
+    with RecordLog(path) as log:
+        assert len(log) == log.durable_count == 3000
+        assert log.records() == recs
+        assert list(log) == recs
+        assert log.torn is None
+
+
+def test_staged_records_are_readable_but_not_durable_until_flush(tmp_path):
+    path = tmp_path / "log"
+    log = RecordLog(path)
+    log.append([b"one", b"two"])
+    log.flush()
+    log.append([b"three"])
+    assert log.records() == [b"one", b"two", b"three"]
+    assert (len(log), log.durable_count) == (3, 2)
+    other = RecordLog(path)  # what a crash right now would find
+    assert other.records() == [b"one", b"two"]
+    other.close()
+    log.close()
+    with RecordLog(path) as log:
+        assert log.records() == [b"one", b"two", b"three"]
+
+
+def test_torn_final_record_body_is_cut_off_and_reported(tmp_path):
+    path = tmp_path / "log"
+    recs = _write_log(path, 10)
+    full = path.read_bytes()
+    last = _record_offsets(path)[-1]
+    assert len(recs[-1]) > 10
+    path.write_bytes(full[:-5])
+    with RecordLog(path) as log:
+        assert log.records() == recs[:-1]
+        assert log.torn is not None
+        assert log.torn.offset == last
+        assert log.torn.dropped_bytes == len(full) - 5 - last
+        assert f"byte offset {last}" in str(log.torn)
+    assert path.read_bytes() == full[:last], "the torn tail is cut from the file"
+
+
+@pytest.mark.parametrize("keep", [1, 5, 11])
+def test_torn_final_record_header_is_cut_off(tmp_path, keep):
+    path = tmp_path / "log"
+    recs = _write_log(path, 4)
+    good = path.read_bytes()
+    with RecordLog(path) as log:
+        log.append([b"x" * 40])
+    torn = path.read_bytes()[: len(good) + keep]
+    path.write_bytes(torn)
+    with RecordLog(path) as log:
+        assert log.records() == recs
+        assert log.torn.offset == len(good) and log.torn.dropped_bytes == keep
+
+
+def test_zero_filled_tail_is_treated_as_torn(tmp_path):
+    path = tmp_path / "log"
+    recs = _write_log(path, 6)
+    good = path.read_bytes()
+    path.write_bytes(good + bytes(100))
+    with RecordLog(path) as log:
+        assert log.records() == recs
+        assert log.torn.dropped_bytes == 100
+
+
+def test_appending_after_a_torn_tail_was_cut_keeps_the_log_clean(tmp_path):
+    path = tmp_path / "log"
+    recs = _write_log(path, 5)
+    path.write_bytes(path.read_bytes()[:-3])
+    with RecordLog(path) as log:
+        log.append([b"after"])
+    with RecordLog(path) as log:
+        assert log.records() == recs[:-1] + [b"after"]
+        assert log.torn is None
+
+
+@pytest.mark.parametrize("where", ["body", "length", "body_crc", "header_crc"])
+def test_damage_before_the_tail_raises_naming_file_and_offset(tmp_path, where):
+    path = tmp_path / "log"
+    _write_log(path, 10)
+    offsets = _record_offsets(path)
+    off = offsets[3]
+    byte = {"body": off + 12, "length": off, "body_crc": off + 5, "header_crc": off + 9}[where]
+    raw = bytearray(path.read_bytes())
+    raw[byte] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(StorageError) as err:
+        RecordLog(path)
+    assert str(path) in str(err.value)
+    assert f"byte offset {off}" in str(err.value)
+    assert path.read_bytes() == bytes(raw), "a damaged log is left for a human, never cut or reset"
+
+
+def test_flipped_byte_in_final_complete_record_raises_rather_than_dropping_it(tmp_path):
+    path = tmp_path / "log"
+    _write_log(path, 4)
+    last = _record_offsets(path)[-1]
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(StorageError, match=f"byte offset {last}"):
+        RecordLog(path)
+
+
+def test_garbage_after_the_last_record_raises(tmp_path):
+    path = tmp_path / "log"
+    _write_log(path, 3)
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes() + b"this is not a record at all")
+    with pytest.raises(StorageError, match=f"byte offset {size}"):
+        RecordLog(path)
+
+
+def test_wrong_magic_raises_naming_the_file(tmp_path):
+    path = tmp_path / "log"
+    _write_log(path, 3)
+    raw = path.read_bytes()
+    path.write_bytes(b"XLRECS1\n" + raw[8:])
+    with pytest.raises(StorageError) as err:
+        RecordLog(path)
+    assert str(path) in str(err.value) and "byte offset 0" in str(err.value)
+
+
+def test_short_file_that_is_not_a_log_raises(tmp_path):
+    path = tmp_path / "log"
+    path.write_bytes(b"{}")
+    with pytest.raises(StorageError, match="not a quorumlab record log"):
+        RecordLog(path)
+
+
+def test_log_torn_while_being_created_starts_empty(tmp_path):
+    path = tmp_path / "log"
+    path.write_bytes(b"QLRE")
+    with RecordLog(path) as log:
+        assert log.records() == []
+    assert path.read_bytes() == b"QLRECS1\n"
+
+
+def test_truncate_then_reopen_keeps_only_the_prefix(tmp_path):
+    path = tmp_path / "log"
+    recs = _write_log(path, 20)
+    with RecordLog(path) as log:
+        log.truncate(7)
+        assert log.records() == recs[:7]
+    with RecordLog(path) as log:
+        assert log.records() == recs[:7]
+        log.append([b"new-7", b"new-8"])
+        log.flush()
+    with RecordLog(path) as log:
+        assert log.records() == recs[:7] + [b"new-7", b"new-8"]
+
+
+def test_truncate_within_staged_records_leaves_the_file_alone(tmp_path):
+    path = tmp_path / "log"
+    recs = _write_log(path, 3)
+    size = path.stat().st_size
+    log = RecordLog(path)
+    log.append([b"a", b"b", b"c"])
+    log.truncate(4)
+    assert log.records() == recs + [b"a"]
+    assert path.stat().st_size == size
+    log.truncate(0)
+    assert log.records() == [] and path.stat().st_size == 8
+    log.close()
+
+
+def test_truncate_out_of_range_is_refused(tmp_path):
+    with RecordLog(tmp_path / "log") as log:
+        log.append([b"a"])
+        with pytest.raises(ValueError, match="holds 1"):
+            log.truncate(2)
+        with pytest.raises(ValueError):
+            log.truncate(-1)
+
+
+def test_closed_log_refuses_use(tmp_path):
+    log = RecordLog(tmp_path / "log")
+    log.close()
+    log.close()
+    with pytest.raises(StorageError, match="closed"):
+        log.append([b"x"])
+
+
+# -- a real crash: SIGKILL a writer in the middle of its writes ---------------------------
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from core.storage import FileStorage, RecordLog
+    from tests.core.test_storage import _record
+    data_dir = sys.argv[1]
+    log = RecordLog(data_dir + "/log")
+    state = FileStorage(data_dir)
+    i = 0
+    while True:
+        log.append([_record(i), _record(i + 1)])
+        log.flush()
+        state.write({"acked": i + 1})
+        state.flush()
+        print(i + 1, flush=True)
+        i += 2
+    """
+)
+
+
+def test_sigkill_in_the_middle_of_writes_loses_nothing_acknowledged(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path)], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    acked = -1
+    try:
+        for line in proc.stdout:
+            acked = int(line)
+            if acked >= 121:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert acked >= 121, "the writer stopped before the test could kill it"
+    with RecordLog(tmp_path / "log") as log:
+        recs = log.records()
+    assert len(recs) >= acked + 1
+    assert recs == [_record(i) for i in range(len(recs))]
+    assert FileStorage(tmp_path).read()["acked"] >= acked
