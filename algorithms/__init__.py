@@ -1,0 +1,1 @@
+"""The algorithms that ship with quorumlab (raft, paxos, bully), each registered as a plugin."""

@@ -1,0 +1,35 @@
+"""Raft's timers, validated: election timeout range and heartbeat interval (all in ms)."""
+from __future__ import annotations
+
+import dataclasses
+
+from core.config import AlgorithmConfig, setting
+from core.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class RaftConfig(AlgorithmConfig):
+    """Defaults are the paper's: election timeout drawn from [150, 300] ms, heartbeat every 50 ms."""
+
+    election_timeout_min: int = setting(
+        150, 2, 600_000, "ms", "lower bound of the randomized election timeout (drawn anew each time it is armed)"
+    )
+    election_timeout_max: int = setting(
+        300, 2, 600_000, "ms", "upper bound of the randomized election timeout (inclusive)"
+    )
+    heartbeat_interval: int = setting(
+        50, 1, 600_000, "ms", "how often a leader sends AppendEntries to every follower"
+    )
+
+    def check(self) -> None:
+        """min <= max, and a heartbeat must come before the shortest election timeout can expire."""
+        lo, hi, hb = self.election_timeout_min, self.election_timeout_max, self.heartbeat_interval
+        if lo > hi:
+            raise ConfigError(
+                f"RaftConfig.election_timeout_min ({lo}ms) must be <= RaftConfig.election_timeout_max ({hi}ms)"
+            )
+        if hb >= lo:
+            raise ConfigError(
+                f"RaftConfig.heartbeat_interval ({hb}ms) must be < RaftConfig.election_timeout_min ({lo}ms), "
+                "or followers time out between heartbeats"
+            )

@@ -1,0 +1,84 @@
+"""Drive one Raft node by hand, etcd style: build messages, feed them, read back the exact effects."""
+from __future__ import annotations
+
+import random
+from typing import Any, Iterable
+
+from algorithms.raft import ELECTION, Raft, RaftConfig, RaftLog, RequestVoteResponse
+from core.effects import Broadcast, Note, Persist, Send, SetTimer
+from core.messages import Message
+from core.storage import MemoryStorage
+
+CLUSTER = 7
+
+
+def make_node(
+    node_id: int = 1,
+    voters: Iterable[int] = (1, 2, 3),
+    *,
+    term: int = 0,
+    voted_for: int | None = None,
+    log_terms: Iterable[int] = (),
+    storage: MemoryStorage | None = None,
+    config: RaftConfig | None = None,
+    cls: type[Raft] = Raft,
+    seed: int = 0,
+) -> tuple[Raft, list]:
+    """A started node with the given durable term/vote and log; returns (node, effects of start)."""
+    storage = storage if storage is not None else MemoryStorage()
+    if term or voted_for is not None:
+        storage.write({"term": term, "voted_for": voted_for})
+        storage.flush()
+    node = cls(node_id, tuple(voters), config or RaftConfig(), storage, random.Random(seed), CLUSTER)
+    node.log = RaftLog.from_terms(log_terms)
+    return node, node.start(0)
+
+
+def msg(cls: type[Message], src: int, dst: int, term: int, **fields: Any) -> Message:
+    """A message as it would arrive from ``src`` (header filled in)."""
+    m = cls(**fields)
+    m.cluster, m.src, m.dst, m.term = CLUSTER, src, dst, term
+    return m
+
+
+def outgoing(effects: list) -> list[Message]:
+    """The messages among ``effects``, in order (a Broadcast counts once, dst 0)."""
+    return [e.msg for e in effects if type(e) in (Send, Broadcast)]
+
+
+def notes(effects: list, kind: str) -> list[dict]:
+    return [e.data for e in effects if type(e) is Note and e.kind == kind]
+
+
+def timers(effects: list, name: str = ELECTION) -> list[int]:
+    """Delays of every SetTimer(name) among ``effects``."""
+    return [e.delay_ms for e in effects if type(e) is SetTimer and e.name == name]
+
+
+def first_index(effects: list, kind: type) -> int:
+    return next(i for i, e in enumerate(effects) if type(e) is kind)
+
+
+def persisted_before_sends(effects: list) -> bool:
+    """Some Persist comes before the first message sent (durable before visible)."""
+    sends = [i for i, e in enumerate(effects) if type(e) in (Send, Broadcast)]
+    persists = [i for i, e in enumerate(effects) if type(e) is Persist]
+    return bool(persists) and (not sends or persists[0] < sends[0])
+
+
+def elect(node: Raft, now: int = 0) -> list:
+    """Make ``node`` a candidate and grant it every other vote until it leads; returns the last effects."""
+    node.fire(ELECTION, now)
+    out: list = []
+    for peer in node.peers:
+        if node.role.name == "LEADER":
+            break
+        out = node.receive(msg(RequestVoteResponse, peer, node.id, node.term, granted=True), now)
+    return out
+
+
+def flushed(node: Raft, effects: list) -> list:
+    """Play the runtime's part for Persist: flush the node's storage if the effects ask for it."""
+    if any(type(e) is Persist for e in effects):
+        node.storage.flush()
+    return effects

@@ -1,0 +1,30 @@
+"""raft is found through the entry-point group like any plugin, and its messages survive the codec."""
+import pytest
+
+from algorithms.raft import AppendEntries, AppendEntriesResponse, Raft, RequestVote, RequestVoteResponse
+from core import codec, registry
+
+
+def test_registry_loads_raft_by_name():
+    cls = registry.load("raft")
+    assert cls is Raft
+    assert (cls.name, cls.algo_id, cls.detection_timer) == ("raft", 1, "election")
+    assert "raft" in registry.available()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        RequestVote(cluster=3, src=1, dst=0, term=9, last_log_index=4, last_log_term=2),
+        RequestVoteResponse(cluster=3, src=2, dst=1, term=9, granted=True),
+        AppendEntries(cluster=3, src=1, dst=0, term=9, prev_log_index=4, prev_log_term=2, entries=[], leader_commit=3),
+        AppendEntries(cluster=3, src=1, dst=2, term=9, prev_log_index=1, prev_log_term=1, entries=[(2, 2, b"x")]),
+        AppendEntriesResponse(cluster=3, src=2, dst=1, term=9, success=False, match_index=0, hint_index=7),
+    ],
+)
+def test_every_raft_message_round_trips_through_the_codec(message):
+    assert codec.decode(codec.encode(message)) == message
+
+
+def test_raft_messages_are_declared_on_the_class():
+    assert set(Raft.messages) == {RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse}
