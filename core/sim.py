@@ -175,6 +175,8 @@ class Simulation:
 
     def run_for(self, ms: int) -> None:
         """Process every event up to now + ms, then set the clock there."""
+        if ms < 0:
+            raise ValueError(f"run_for needs ms >= 0, got {ms}")
         end = self.now + ms
         while self._step(end):
             pass
@@ -198,6 +200,10 @@ class Simulation:
         where: dict[int, int] = {}
         for g, members in enumerate(groups):
             for m in members:
+                if m not in self._nodes:
+                    raise ValueError(f"partition names node {m}, which is not in this simulation {self.ids}")
+                if m in where:
+                    raise ValueError(f"partition puts node {m} in two groups")
                 where[m] = g
         rest = len(groups)
         self._groups = {i: where.get(i, rest) for i in self.ids}
@@ -209,7 +215,11 @@ class Simulation:
         self._record(0, "heal", {})
 
     def crash(self, node_id: int) -> None:
-        """Stop a node: volatile state and timers are lost, flushed storage is kept, in-flight messages to it drop."""
+        """Stop a node: volatile state, timers and unflushed storage are lost, flushed storage is kept.
+
+        Messages that arrive while it is down are dropped (``stats.dropped_down``); its own
+        messages already on the wire still arrive.
+        """
         n = self._nodes[node_id]
         if not n.up:
             return
@@ -241,6 +251,16 @@ class Simulation:
             self.trace.append((self.now, i, "timer", timer))
             self._execute(n, n.algo.fire(timer, self.now))
             self._after_event()
+
+    def inject(self, src: int, dst: int, data: bytes) -> None:
+        """Put raw bytes on the wire from ``src`` to ``dst`` now, through the network model.
+
+        For tests of malformed or foreign frames: what does not decode, or claims another
+        cluster, sender or destination, is dropped and counted in ``stats.dropped_bad``.
+        """
+        if src not in self._nodes or dst not in self._nodes:
+            raise ValueError(f"inject: nodes must be among {self.ids}, got {src} -> {dst}")
+        self._transmit(src, dst, bytes(data), "raw")
 
     def fail(self, message: str) -> None:
         """Report a violated invariant: raises InvariantViolation with the seed and the trace's tail."""
@@ -293,11 +313,13 @@ class Simulation:
             return
         try:
             msg = codec.decode(data)
-        except CodecError:
+        except CodecError as exc:
             self.stats.dropped_bad += 1
+            self.trace.append((self.now, dst, "drop_bad", f"from {src}: {exc}"))
             return
-        if msg.cluster != self.cluster or msg.src != src or msg.src not in self._nodes or msg.dst not in (dst, BROADCAST):
+        if msg.cluster != self.cluster or msg.src != src or msg.dst not in (dst, BROADCAST):
             self.stats.dropped_bad += 1
+            self.trace.append((self.now, dst, "drop_bad", f"from {src}: header does not match the wire: {msg!r}"))
             return
         self.stats.delivered += 1
         self.trace.append((self.now, dst, "recv", msg))
