@@ -1,0 +1,126 @@
+"""Task 6, durability: currentTerm and votedFor are on disk before any message that depends on them leaves."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from algorithms.raft import ELECTION, Raft, RequestVote, RequestVoteResponse
+from core.algorithm import Role
+from core.errors import InvariantViolation
+from core.sim import Network, Simulation
+from core.storage import FileStorage, MemoryStorage
+from tests.raft.helpers import CLUSTER, make_node, msg, outgoing, persisted_before_sends
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_start_reads_term_and_vote_back_from_storage():
+    node, _ = make_node(term=12, voted_for=2)
+    assert (node.term, node.voted_for) == (12, 2)
+
+
+def test_every_send_that_depends_on_term_or_vote_follows_a_persist():
+    node, _ = make_node(1, term=1)
+    assert persisted_before_sends(node.fire(ELECTION, 200))  # new term, own vote
+    node, _ = make_node(1, term=1)
+    assert persisted_before_sends(node.receive(msg(RequestVote, 2, 1, 1), 10))  # granted vote
+    node, _ = make_node(1, term=1)
+    assert persisted_before_sends(node.receive(msg(RequestVote, 2, 1, 4, last_log_term=0), 10))  # adopted term
+
+
+def test_a_crash_after_the_persist_is_flushed_keeps_the_vote():
+    storage = MemoryStorage()
+    node, _ = make_node(1, term=1, storage=storage)
+    node.receive(msg(RequestVote, 2, 1, 1), 10)
+    storage.flush()  # the runtime flushes Persist before the reply leaves
+    storage.crash()
+    again, _ = make_node(1, storage=storage)
+    assert (again.term, again.voted_for) == (1, 2)
+
+
+def test_restarted_voter_does_not_vote_twice_in_a_term():
+    storage = MemoryStorage()
+    node, _ = make_node(1, (1, 2, 3), storage=storage)
+    node.receive(msg(RequestVote, 2, 1, 1), 10)
+    storage.flush()
+    storage.crash()
+    node, _ = make_node(1, (1, 2, 3), storage=storage)
+    assert outgoing(node.receive(msg(RequestVote, 3, 1, 1), 20)) == [
+        RequestVoteResponse(cluster=CLUSTER, src=1, dst=3, term=1, granted=False)
+    ]
+    assert outgoing(node.receive(msg(RequestVote, 2, 1, 1), 21))[0].granted is True  # same candidate again: fine
+
+
+def test_restarted_candidate_remembers_it_voted_for_itself():
+    storage = MemoryStorage()
+    node, _ = make_node(1, storage=storage)
+    node.fire(ELECTION, 200)
+    storage.flush()
+    storage.crash()
+    node, _ = make_node(1, storage=storage)
+    assert node.role == Role.FOLLOWER and (node.term, node.voted_for) == (1, 1)
+    assert outgoing(node.receive(msg(RequestVote, 2, 1, 1), 20))[0].granted is False
+
+
+CHILD = textwrap.dedent(
+    """
+    import random, sys, time
+    from algorithms.raft import Raft, RequestVote
+    from core.effects import Persist, Send
+    from core.storage import FileStorage
+
+    node = Raft(3, (1, 2, 3), storage=FileStorage(sys.argv[1]), rng=random.Random(0), cluster=7)
+
+    def run(effects):
+        for e in effects:
+            if type(e) is Persist:
+                node.storage.flush()
+            elif type(e) is Send:
+                print("sent", e.msg.name, e.msg.term, e.msg.granted, flush=True)
+
+    run(node.start(0))
+    request = RequestVote(last_log_index=0, last_log_term=0)
+    request.cluster, request.src, request.dst, request.term = 7, 2, 3, 5
+    run(node.receive(request, 1))
+    time.sleep(120)
+    """
+)
+
+
+def test_vote_survives_a_real_process_kill_with_file_storage(tmp_path):
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = child.stdout.readline().strip()
+        assert line == "sent RequestVoteResponse 5 True"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    node, _ = make_node(3, (1, 2, 3), storage=FileStorage(tmp_path))
+    assert (node.term, node.voted_for) == (5, 2)
+    assert outgoing(node.receive(msg(RequestVote, 1, 3, 5), 10))[0].granted is False
+
+
+def test_crash_and_restart_storms_never_make_a_node_vote_twice():
+    """Voters crash and restart constantly; VoteOnce, TermMonotonic and ElectionSafety watch every event."""
+    for seed in range(15):
+        sim = Simulation(Raft, 5, seed=seed, network=Network(delay_ms=(1, 10)))
+        rng = sim.rng
+        try:
+            for _ in range(60):
+                sim.run_for(rng.randint(5, 60))
+                victim = rng.choice(sim.ids)
+                sim.crash(victim)
+                sim.run_for(rng.randint(0, 20))
+                sim.restart(victim)
+            assert sim.run_until(lambda s: s.agreed_leader() is not None, 3000), f"seed={seed}"
+        except InvariantViolation as exc:
+            pytest.fail(f"seed={seed}: {exc}")
