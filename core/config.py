@@ -38,6 +38,8 @@ class AlgorithmConfig:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and not isinstance(value, int)):
                     raise ConfigError(f"{type(self).__name__}.{f.name} must be {want.__name__}, got {value!r}")
                 lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+                if value != value:
+                    raise ConfigError(f"{type(self).__name__}.{f.name} must be a number, got {value!r}")
                 if (lo is not None and value < lo) or (hi is not None and value > hi):
                     unit = f.metadata.get("unit", "")
                     raise ConfigError(
@@ -75,7 +77,7 @@ class AlgorithmConfig:
                     values[key] = raw.lower() in ("1", "true", "yes", "on")
                 else:
                     values[key] = kind(raw)
-            except ValueError:
+            except (ValueError, TypeError):
                 raise ConfigError(f"{cls.__name__}.{key} must be {kind.__name__}, got {raw!r}") from None
         return cls(**values)
 

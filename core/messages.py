@@ -8,6 +8,7 @@ decode a frame without knowing which algorithm sent it.
 """
 from __future__ import annotations
 
+import keyword
 from typing import ClassVar, Sequence
 
 PROTOCOL_VERSION = 1
@@ -65,12 +66,16 @@ def message_type(name: str, algo_id: int, type_id: int, fields: Sequence[tuple[s
         raise ValueError(f"algo_id must be 1..65535, got {algo_id}")
     if not (0 <= type_id <= 0xFF):
         raise ValueError(f"type_id must be 0..255, got {type_id}")
+    if not name.isidentifier():
+        raise ValueError(f"message type name {name!r} is not an identifier")
     names = tuple(f for f, _ in fields)
     for fname, kind in fields:
         if kind not in KIND_CODES:
             raise ValueError(f"{name}.{fname}: unknown wire kind {kind!r}; known: {', '.join(KIND_CODES)}")
-        if not fname.isidentifier() or fname in HEADER_FIELDS:
-            raise ValueError(f"{name}: bad field name {fname!r}")
+        if not isinstance(fname, str) or not fname.isidentifier() or keyword.iskeyword(fname) or fname in HEADER_FIELDS:
+            raise ValueError(f"{name}: bad field name {fname!r} (must be an identifier, not a keyword or header field)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name}: a field name appears twice in {list(names)}")
     key = (algo_id << 8) | type_id
     existing = SCHEMAS.get(key)
     kinds = tuple(KIND_CODES[k] for _, k in fields)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.algorithm import Role
-from core.effects import RoleChanged
+from core.effects import LeaderChanged, RoleChanged, TermChanged
 
 
 class Observer:
@@ -34,3 +34,23 @@ class ElectionSafety(Observer):
             other = self.leader_of_term.setdefault(effect.term, node)
             if other != node:
                 sim.fail(f"election safety: nodes {other} and {node} both became leader in term {effect.term}")
+
+
+class TermNeverDecreases(Observer):
+    """A node's term only grows, across restarts too: a restarted node must read its term back from storage."""
+
+    def __init__(self) -> None:
+        self.highest: dict[int, int] = {}
+
+    def on_effect(self, sim: Any, node: int, effect: Any) -> None:
+        t = type(effect)
+        if t is TermChanged:
+            term = effect.new
+        elif t is RoleChanged or t is LeaderChanged:
+            term = effect.term
+        else:
+            return
+        best = self.highest.get(node, 0)
+        if term < best:
+            sim.fail(f"term went back: node {node} is at term {term} after having reached term {best}")
+        self.highest[node] = max(best, term)
