@@ -30,5 +30,10 @@ def algorithms_cmd() -> None:
         click.echo(f"{name.ljust(width)}  {description}  [{origin}]")
 
 
+from bench.cmd_compare import compare_cmd, report_cmd  # noqa: E402  (subcommands register after the group exists)
+
+main.add_command(compare_cmd)
+main.add_command(report_cmd)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,174 @@
+"""``bench compare`` (measure raft, paxos, bully or any plugin side by side) and ``bench report`` (render a saved run)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from core import registry
+from core.errors import UnknownAlgorithmError
+
+from bench.compare import report as R
+from bench.compare import schema
+from bench.compare.runner import CompareConfig, run
+from bench.compare.scenarios import SCENARIOS
+
+DEFAULT_TRIALS = {"sim": 20, "zmq": 8}
+"""zmq: the most trials per scenario that keep the default run (3 algorithms x 5 nodes) under 3 minutes here."""
+DEFAULT_LATENCY_MS = "5-15"
+
+
+def _range(text: str, what: str) -> tuple[int, int]:
+    """'150-300' -> (150, 300); '5' -> (5, 5)."""
+    try:
+        parts = [int(p) for p in text.split("-")]
+    except ValueError:
+        raise click.BadParameter(f"{what} must look like 150-300 (integer ms), got {text!r}") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or not (0 <= parts[0] <= parts[1]):
+        raise click.BadParameter(f"{what} must be LO-HI with 0 <= LO <= HI, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(p) for p in _names(text))
+    except ValueError:
+        raise click.BadParameter(f"--nodes takes cluster sizes like 5 or 3,5,9, got {text!r}") from None
+    if not sizes or any(n < 3 for n in sizes):
+        raise click.BadParameter(f"every cluster size must be at least 3 (a fault must leave a majority), got {text!r}")
+    return sizes
+
+
+def _transport(name: str, latency: tuple[int, int] | None):
+    """The transport object for --transport."""
+    if name == "sim":
+        from bench.compare.runner_sim import SimTransport
+
+        return SimTransport(latency)
+    from bench.compare.runner_zmq import ZmqTransport, runtime_missing
+
+    missing = runtime_missing()
+    if missing:
+        raise click.ClickException(f"the ZeroMQ runtime is not available: {missing}; --transport sim runs the same scenarios in the simulator")
+    return ZmqTransport()
+
+
+def _out_dir(out: str | None) -> Path:
+    if out:
+        path = Path(out)
+    else:
+        base = Path("results") / time.strftime("%Y%m%d-%H%M%S")
+        path, k = base, 1
+        while path.exists():
+            k += 1
+            path = base.with_name(f"{base.name}-{k}")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write(results: dict, out: Path, console) -> list[str]:
+    """results.json, plots and report.md into ``out``; returns the plot files."""
+    from bench.compare.plots import make_plots
+
+    schema.dump(results, out / "results.json")
+    try:
+        plots = make_plots(results, out)
+    except ImportError as exc:
+        console.print(f"plots skipped: matplotlib is not installed ({exc}); pip install quorumlab[plots]", style="yellow")
+        plots = []
+    (out / "report.md").write_text(R.to_markdown(results, plots))
+    return plots
+
+
+def _emit(results: dict, fmt: str, plots: list[str] = ()) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(results, indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        click.echo(R.to_markdown(results, plots), nl=False)
+    else:
+        from rich.console import Console
+
+        R.print_rich(results, Console())
+
+
+@click.command("compare")
+@click.option("--algos", default="raft,paxos,bully", show_default=True, help="Registered algorithms to compare (see `bench algorithms`).")
+@click.option("--transport", type=click.Choice(["zmq", "sim"]), default="zmq", show_default=True,
+              help="zmq: one process per node on 127.0.0.1; sim: the deterministic simulator.")
+@click.option("--nodes", default="5", show_default=True, help="Cluster size, or several (sweep), e.g. 3,5,9,17,33,65.")
+@click.option("--trials", type=click.IntRange(1, 10_000), default=None, help=f"Trials per scenario (default: {DEFAULT_TRIALS}).")
+@click.option("--scenarios", default=None, help=f"Comma list of {', '.join(SCENARIOS)} (default: all).")
+@click.option("--detect-ms", default="150-300", show_default=True, help="Detection range each algorithm's timeouts are mapped onto.")
+@click.option("--latency-ms", default=None, help=f"Simulated one-way network delay range (sim only; default {DEFAULT_LATENCY_MS}).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run; each trial derives its own.")
+@click.option("--out", default=None, help="Output directory (default results/<timestamp>/).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
+def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt) -> None:
+    """Measure leader election side by side: the seed's comparison table, filled with numbers from one run."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    names = _names(algos)
+    if not names:
+        raise click.BadParameter("name at least one algorithm", param_hint="--algos")
+    for name in names:
+        try:
+            registry.load(name)
+        except UnknownAlgorithmError as exc:
+            raise click.BadParameter(str(exc), param_hint="--algos") from None
+    chosen = tuple(SCENARIOS) if scenarios is None else _names(scenarios)
+    unknown = [s for s in chosen if s not in SCENARIOS]
+    if unknown:
+        raise click.BadParameter(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}", param_hint="--scenarios")
+    if latency_ms is not None and transport != "sim":
+        raise click.BadParameter("the network latency can only be modeled in the simulator (--transport sim)", param_hint="--latency-ms")
+    latency = _range(latency_ms or DEFAULT_LATENCY_MS, "--latency-ms") if transport == "sim" else None
+    detect = _range(detect_ms, "--detect-ms")
+    if detect[0] < 1:
+        raise click.BadParameter("the detection range must start at 1 ms or more", param_hint="--detect-ms")
+    cfg = CompareConfig(names, transport, _sizes(nodes), trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed)
+    tp = _transport(transport, latency)
+    err = Console(stderr=True)
+    out_dir = _out_dir(out)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def progress(p: dict) -> None:
+            bar.update(task, total=p["total"], completed=p["done"],
+                       description=f"{p['scenario']} · {p['algo']} · n={p['nodes']} · trial {p['trial']}/{p['trials']}")
+
+        results = run(cfg, tp, progress)
+    plots = _write(results, out_dir, err)
+    _emit(results, fmt, plots)
+    err.print(f"results: {out_dir}/results.json, {out_dir}/report.md" + "".join(f", {out_dir}/{p}" for p in plots), highlight=False)
+    if results["run"]["interrupted"]:
+        err.print("interrupted: the tables show the trials that finished", style="yellow")
+        sys.exit(130)
+
+
+@click.command("report")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
+@click.option("--rewrite", is_flag=True, help="Also regenerate report.md and the plots in DIRECTORY.")
+def report_cmd(directory, fmt, rewrite) -> None:
+    """Render a saved `bench compare` run (its results.json) again."""
+    try:
+        results = schema.load(Path(directory))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    plots = sorted(p.name for p in Path(directory).glob("*.png"))
+    if rewrite:
+        from rich.console import Console
+
+        plots = _write(results, Path(directory), Console(stderr=True))
+    _emit(results, fmt, plots)

@@ -1,0 +1,1 @@
+"""``bench compare``: scenarios, metrics from event streams, runners (sim, zmq), reports and plots."""

@@ -1,0 +1,173 @@
+"""Runs the trials of a comparison: every size x algorithm x scenario x trial, over one transport.
+
+Each algorithm gets the same detection range through its own ``detection_config``
+(the fair-timing rule), each trial its own seed derived from the run's seed, and
+each failure is recorded with its reason instead of stopping the run. Ctrl-C
+(KeyboardInterrupt) stops the run between or inside trials: the current cluster
+is closed and the trials that finished are returned, marked interrupted.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Protocol
+
+from core import registry
+from core.algorithm import ElectionAlgorithm
+from core.config import AlgorithmConfig
+from core.errors import InvariantViolation
+
+from bench.compare import schema
+from bench.compare.driver import Driver, TrialFailed
+from bench.compare.scenarios import SCENARIOS, TrialContext
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """What to compare, how, and how often."""
+
+    algos: tuple[str, ...]
+    transport: str
+    nodes: tuple[int, ...]
+    trials: int
+    scenarios: tuple[str, ...]
+    detect_ms: tuple[int, int]
+    latency_ms: tuple[int, int] | None
+    seed: int
+
+
+class Transport(Protocol):
+    """Hands out drivers: a fresh one per trial (sim) or one reusable cluster per algorithm (zmq)."""
+
+    name: str
+    can_trigger: bool
+
+    def driver(self, algo: type[ElectionAlgorithm], nodes: int, config: AlgorithmConfig, seed: int) -> Driver: ...
+
+    def close(self) -> None: ...
+
+
+Progress = Callable[[dict], None]
+"""Called before each trial with {"scenario", "algo", "nodes", "trial", "trials", "done", "total"}."""
+
+
+def trial_seed(seed: int, algo: str, scenario: str, nodes: int, trial: int) -> int:
+    """A stable 32-bit seed per trial, independent of Python's hash randomization."""
+    digest = hashlib.sha256(f"{seed}/{algo}/{scenario}/{nodes}/{trial}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def fair_config(cls: type[ElectionAlgorithm], detect_ms: tuple[int, int]) -> AlgorithmConfig:
+    """The algorithm's default config with the detection range mapped on by its own rule."""
+    return cls.Config().replace(**cls.detection_config(*detect_ms))
+
+
+def algorithm_info(name: str, cls: type[ElectionAlgorithm], config: AlgorithmConfig) -> dict[str, Any]:
+    """What results.json records about an algorithm (its registry origin and the exact config used)."""
+    origin = next((value for n, _, value in registry.describe() if n == name), "")
+    return {
+        "description": cls.description,
+        "core_idea": getattr(cls, "core_idea", "") or cls.description,
+        "origin": origin,
+        "detection_timer": cls.detection_timer,
+        "config": config.as_dict(),
+    }
+
+
+def applicable(scenario: str, cls: type[ElectionAlgorithm], can_trigger: bool) -> str | None:
+    """Why ``scenario`` cannot run for ``cls`` on this transport, or None if it can."""
+    sc = SCENARIOS[scenario]
+    if sc.needs_trigger and not can_trigger:
+        return "this transport cannot fire every node's detection timer at the same instant"
+    if sc.needs_trigger and not cls.detection_timer:
+        return f"{cls.name} declares no detection_timer"
+    return None
+
+
+def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = None) -> dict:
+    """Run every trial and return the results dict (schema.py); never raises for a failing trial."""
+    classes = {name: registry.load(name) for name in cfg.algos}
+    configs = {name: fair_config(cls, cfg.detect_ms) for name, cls in classes.items()}
+    started = time.time()
+    results: dict[str, Any] = {
+        "schema": schema.SCHEMA,
+        "version": schema.VERSION,
+        "machine": schema.machine_info(),
+        "run": {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)), "argv": sys.argv[1:]},
+        "config": {**asdict(cfg), "detect_ms": list(cfg.detect_ms), "latency_ms": list(cfg.latency_ms) if cfg.latency_ms else None},
+        "algorithms": {name: algorithm_info(name, classes[name], configs[name]) for name in cfg.algos},
+        "trials": [],
+        "skipped": [],
+    }
+    plan = []
+    for nodes in cfg.nodes:
+        for name in cfg.algos:
+            for scenario in cfg.scenarios:
+                reason = applicable(scenario, classes[name], transport.can_trigger)
+                if reason:
+                    results["skipped"].append({"algo": name, "scenario": scenario, "nodes": nodes, "reason": reason})
+                else:
+                    plan.append((nodes, name, scenario))
+    total = len(plan) * cfg.trials
+    done = 0
+    interrupted = False
+    current = None
+    try:
+        for nodes, name, scenario in plan:
+            if current not in (None, (nodes, name)):
+                transport.close()  # one reusable cluster at a time
+            current = (nodes, name)
+            cls = classes[name]
+            ctx = TrialContext(cfg.detect_ms, cls.detection_timer)
+            for trial in range(cfg.trials):
+                if progress:
+                    progress({"scenario": scenario, "algo": name, "nodes": nodes, "trial": trial + 1,
+                              "trials": cfg.trials, "done": done, "total": total})
+                seed = trial_seed(cfg.seed, name, scenario, nodes, trial)
+                results["trials"].append(_one_trial(transport, name, cls, configs[name], nodes, scenario, trial, seed, ctx))
+                done += 1
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        transport.close()
+    results["run"]["elapsed_s"] = round(time.time() - started, 3)
+    results["run"]["interrupted"] = interrupted
+    results["stats"] = schema.compute_stats(results["trials"])
+    return results
+
+
+def _one_trial(transport: Transport, name: str, cls: type[ElectionAlgorithm], config: AlgorithmConfig, nodes: int,
+               scenario: str, trial: int, seed: int, ctx: TrialContext) -> dict:
+    """One trial; its failure (no leader in time, a violated invariant, a plugin error) is recorded, not raised."""
+    record: dict[str, Any] = {"algo": name, "scenario": scenario, "nodes": nodes, "trial": trial, "seed": seed,
+                              "ok": False, "error": None, "metrics": {m: None for m in SCENARIOS[scenario].metrics}}
+    driver = transport.driver(cls, nodes, config, seed)
+    try:
+        record["metrics"].update({k: _tidy(v) for k, v in SCENARIOS[scenario].run(driver, ctx).items()})
+        record["ok"] = True
+    except (TrialFailed, InvariantViolation) as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a broken plugin must not stop the comparison of the others
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        _release(driver, ok=record["ok"])
+    return record
+
+
+def _release(driver: Driver, ok: bool) -> None:
+    """After a trial: a reusable cluster is restored for the next one (closed if that fails or the trial
+    failed); a single-use one is closed."""
+    if driver.reusable and ok:
+        try:
+            driver.restore()
+            return
+        except Exception:
+            pass
+    driver.close()
+
+
+def _tidy(value: Any) -> Any:
+    """Round float measurements to microseconds (3 decimals of ms): real clocks give more digits than meaning."""
+    return round(value, 3) if isinstance(value, float) else value
