@@ -1,0 +1,83 @@
+"""``bench status``: ask every node of a cluster for its status and print one table."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from core.runtime.addresses import AddressError, control_address, parse_cluster
+from core.runtime.control import ControlClient, ControlError
+
+
+def status_table(statuses: dict[int, Any], addresses: dict[int, str], title: str = "") -> Table:
+    """A rich table of node statuses (a ControlError or None marks an unreachable node)."""
+    table = Table(title=title or None)
+    for column in ("id", "address", "pid", "role", "term", "leader", "last election", "sent", "recv", "bytes out", "bad", "partitioned"):
+        table.add_column(column, justify="right" if column in ("id", "pid", "term", "leader", "sent", "recv", "bytes out", "bad") else "left")
+    for i in sorted(addresses):
+        s = statuses.get(i)
+        if not isinstance(s, dict):
+            why = str(s) if isinstance(s, ControlError) else "down"
+            table.add_row(str(i), addresses[i], "", f"[red]{why}[/red]", *[""] * 8)
+            continue
+        role = s.get("role", "?")
+        colour = {"leader": "bold green", "candidate": "yellow"}.get(role, "")
+        c = s.get("counters", {})
+        table.add_row(
+            str(i),
+            addresses[i],
+            str(s.get("pid", "")),
+            f"[{colour}]{role}[/{colour}]" if colour else role,
+            str(s.get("term", "")),
+            "" if s.get("leader") is None else str(s["leader"]),
+            describe_election(s.get("last_election")),
+            str(sum(c.get("sent", {}).values())),
+            str(sum(c.get("recv", {}).values())),
+            str(sum(c.get("bytes_sent", {}).values())),
+            str(c.get("dropped_bad", 0)),
+            ",".join(map(str, s.get("partitioned", []))),
+        )
+    return table
+
+
+def describe_election(last: dict | None) -> str:
+    """'won term 3, 4.2s ago' from a status's last_election."""
+    if not last:
+        return ""
+    kind = str(last.get("kind", "")).replace("election_", "")
+    return f"{kind} term {last.get('term')}, {last.get('ago_s', 0):.1f}s ago"
+
+
+@click.command("status")
+@click.option("--cluster", "cluster_spec", required=True, metavar="ID=tcp://HOST:PORT,...", help="The nodes' algorithm addresses.")
+@click.option("--control", "control_spec", default=None, metavar="ID=tcp://HOST:PORT,...", help="Control addresses (default: each algorithm port + 1000).")
+@click.option("--timeout", type=click.FloatRange(0.05, 60), default=1.0, show_default=True, help="Seconds to wait for the replies.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw statuses as JSON.")
+def status_cmd(cluster_spec: str, control_spec: str | None, timeout: float, as_json: bool) -> None:
+    """Print a table of every node's role, term, leader and counters (exit 1 if a node does not answer)."""
+    try:
+        addresses = parse_cluster(cluster_spec)
+        controls = parse_cluster(control_spec) if control_spec else {i: control_address(a) for i, a in addresses.items()}
+    except AddressError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    missing = set(addresses) - set(controls)
+    if missing:
+        click.echo(f"error: --control names no address for node(s) {sorted(missing)}", err=True)
+        sys.exit(2)
+    client = ControlClient()
+    try:
+        replies = client.request_many({i: controls[i] for i in addresses}, "status", timeout)
+    finally:
+        client.close()
+    if as_json:
+        doc = {str(i): (r if not isinstance(r, ControlError) else {"error": str(r)}) for i, r in sorted(replies.items())}
+        click.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        Console(width=None if sys.stdout.isatty() else 160).print(status_table(replies, addresses))
+    if any(isinstance(r, ControlError) for r in replies.values()):
+        sys.exit(1)

@@ -1,0 +1,27 @@
+"""The ZeroMQ runtime: one node per process on real sockets, with control and event sockets.
+
+``Node`` (core.runtime.node) is the event loop; ``Transport`` the algorithm
+traffic; ``ControlClient`` speaks the control protocol; ``EventLog`` writes the
+event stream; addresses derive the control and event ports. ``core.cluster``
+starts whole local clusters of node processes.
+"""
+from core.runtime.addresses import AddressError, control_address, events_address, format_cluster, parse_cluster
+from core.runtime.control import ControlClient, ControlError
+from core.runtime.loader import algorithm_spec, load_algorithm
+from core.runtime.node import Node, mono_ms
+from core.runtime.process import serve
+
+__all__ = [
+    "AddressError",
+    "ControlClient",
+    "ControlError",
+    "Node",
+    "algorithm_spec",
+    "control_address",
+    "events_address",
+    "format_cluster",
+    "load_algorithm",
+    "mono_ms",
+    "parse_cluster",
+    "serve",
+]

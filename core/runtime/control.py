@@ -1,0 +1,143 @@
+"""The control socket protocol: JSON requests to a node's ROUTER, JSON replies.
+
+A request is one JSON object ``{"cmd": ...}`` in the last frame; the node
+replies with the same envelope frames (so both REQ and DEALER clients work)
+and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
+"error": "..."}``. Commands:
+
+  status                      -> the node's status (role, term, leader, pid, counters, algorithm status)
+  partition {"peers": [ids]}  -> drop all traffic to and from exactly these peers (replaces the previous set)
+  heal                        -> stop dropping
+  fire {"timer": name}        -> fire that algorithm timer now (bench's forced-contention scenario)
+  stop                        -> stop the node cleanly, as SIGTERM does
+
+``ControlClient`` is the harness side: one DEALER per node, request ids in an
+envelope frame so a late reply to a timed-out request is recognised and
+discarded, and fan-out of one command to many nodes at once.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+import zmq
+
+COMMANDS = ("status", "partition", "heal", "fire", "stop")
+
+
+class ControlError(RuntimeError):
+    """A node answered a control request with an error, or not at all."""
+
+
+def parse_request(body: bytes) -> dict[str, Any]:
+    """Decode one request; raises ControlError naming what is wrong."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ControlError("request is not JSON") from None
+    if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
+        raise ControlError('request must be a JSON object with a "cmd" string')
+    if request["cmd"] not in COMMANDS:
+        raise ControlError(f"unknown command {request['cmd']!r}; commands: {', '.join(COMMANDS)}")
+    return request
+
+
+def encode_reply(result: Any = None, error: str | None = None) -> bytes:
+    """The reply frame: ok + result, or not ok + error."""
+    doc = {"ok": False, "error": error} if error is not None else {"ok": True, "result": result}
+    return json.dumps(doc, default=str, separators=(",", ":")).encode()
+
+
+class ControlClient:
+    """Sends control requests to nodes' control addresses and waits for the replies."""
+
+    def __init__(self, ctx: zmq.Context | None = None) -> None:
+        self._ctx = ctx or zmq.Context.instance()
+        self._sockets: dict[str, zmq.Socket] = {}
+        self._ids = itertools.count(1)
+
+    def _socket(self, address: str) -> zmq.Socket:
+        sock = self._sockets.get(address)
+        if sock is None:
+            sock = self._ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.IMMEDIATE, 1)
+            sock.setsockopt(zmq.RECONNECT_IVL, 20)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 200)
+            sock.connect(address)
+            self._sockets[address] = sock
+        return sock
+
+    def request(self, address: str, cmd: str, timeout_s: float = 2.0, **args: Any) -> Any:
+        """Send one command and return its result; ControlError on an error reply or no reply in time."""
+        reply = self.request_many({0: address}, cmd, timeout_s, **args)[0]
+        if isinstance(reply, ControlError):
+            raise reply
+        return reply
+
+    def request_many(self, addresses: dict[int, str], cmd: str, timeout_s: float = 2.0, **args: Any) -> dict[int, Any]:
+        """Send ``cmd`` to every node at once; node id -> result, or a ControlError for that node."""
+        body = json.dumps({"cmd": cmd, **args}).encode()
+        deadline = time.monotonic() + timeout_s
+        to_send: dict[zmq.Socket, tuple[int, bytes]] = {}
+        waiting: dict[zmq.Socket, tuple[int, bytes]] = {}
+        for node, address in addresses.items():
+            to_send[self._socket(address)] = (node, str(next(self._ids)).encode())
+        results: dict[int, Any] = {}
+        while to_send or waiting:
+            for sock, (node, rid) in list(to_send.items()):
+                try:
+                    sock.send_multipart([rid, body], zmq.NOBLOCK)
+                except zmq.Again:
+                    continue
+                del to_send[sock]
+                waiting[sock] = (node, rid)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            poller = zmq.Poller()
+            for sock in waiting:
+                poller.register(sock, zmq.POLLIN)
+            for sock in to_send:
+                poller.register(sock, zmq.POLLOUT)
+            for sock, _ in poller.poll(max(1, int(remaining * 1000))):
+                if sock not in waiting:
+                    continue
+                node, rid = waiting[sock]
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    if len(frames) == 2 and frames[0] == rid:
+                        results[node] = _unwrap(frames[1])
+                        del waiting[sock]
+                        break
+        for node, _ in list(to_send.values()) + list(waiting.values()):
+            results[node] = ControlError(f"no reply from {addresses[node]} within {timeout_s:.1f}s")
+        return results
+
+    def forget(self, address: str) -> None:
+        """Drop the socket to ``address`` (after its node was restarted, for a clean connection)."""
+        sock = self._sockets.pop(address, None)
+        if sock is not None:
+            sock.close(linger=0)
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close(linger=0)
+        self._sockets.clear()
+
+
+def _unwrap(frame: bytes) -> Any:
+    try:
+        doc = json.loads(frame)
+    except ValueError:
+        return ControlError("reply is not JSON")
+    if not isinstance(doc, dict):
+        return ControlError("reply is not a JSON object")
+    if doc.get("ok"):
+        return doc.get("result")
+    return ControlError(str(doc.get("error", "error reply without a message")))

@@ -1,0 +1,77 @@
+"""Message counters of one node, and a rate limit for reporting dropped input.
+
+Counters are kept per message type (``sent``, ``recv``, ``bytes_sent``,
+``bytes_recv``) plus totals of what was dropped and why. ``DropReporter``
+decides when a drop is worth a log line: once per source per minute, with the
+number suppressed since the last line, so a flood of garbage cannot flood the
+log.
+"""
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+REPORT_EVERY_S = 60.0
+
+
+class Counters:
+    """Traffic counters; ``snapshot()`` is the JSON shape of status and of the ``counters`` event."""
+
+    def __init__(self) -> None:
+        self.sent: collections.Counter = collections.Counter()
+        self.recv: collections.Counter = collections.Counter()
+        self.bytes_sent: collections.Counter = collections.Counter()
+        self.bytes_recv: collections.Counter = collections.Counter()
+        self.dropped_bad = 0
+        self.dropped_bad_by_reason: collections.Counter = collections.Counter()
+        self.dropped_partition = 0
+        self.dropped_unreachable = 0
+
+    def on_sent(self, kind: str, size: int) -> None:
+        self.sent[kind] += 1
+        self.bytes_sent[kind] += size
+
+    def on_recv(self, kind: str, size: int) -> None:
+        self.recv[kind] += 1
+        self.bytes_recv[kind] += size
+
+    def on_bad(self, reason: str) -> None:
+        self.dropped_bad += 1
+        self.dropped_bad_by_reason[reason] += 1
+
+    def total(self) -> int:
+        """All messages sent plus received: a cheap "did anything change" marker."""
+        return sum(self.sent.values()) + sum(self.recv.values()) + self.dropped_bad + self.dropped_partition
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "sent": dict(self.sent),
+            "recv": dict(self.recv),
+            "bytes_sent": dict(self.bytes_sent),
+            "bytes_recv": dict(self.bytes_recv),
+            "dropped_bad": self.dropped_bad,
+            "dropped_bad_by_reason": dict(self.dropped_bad_by_reason),
+            "dropped_partition": self.dropped_partition,
+            "dropped_unreachable": self.dropped_unreachable,
+        }
+
+
+class DropReporter:
+    """``should_report(source, now_s)`` is True at most once per source per ``every_s`` seconds."""
+
+    def __init__(self, every_s: float = REPORT_EVERY_S) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._suppressed: collections.Counter = collections.Counter()
+
+    def should_report(self, source: str, now_s: float) -> bool:
+        last = self._last.get(source)
+        if last is not None and now_s - last < self.every_s:
+            self._suppressed[source] += 1
+            return False
+        self._last[source] = now_s
+        return True
+
+    def take_suppressed(self, source: str) -> int:
+        """How many drops from ``source`` went unreported since its last report (and reset that count)."""
+        return self._suppressed.pop(source, 0)

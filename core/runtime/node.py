@@ -1,0 +1,426 @@
+"""One node in one process: the ZeroMQ runtime's event loop.
+
+The loop polls the transport, the control socket, the transport monitors and
+a wake-up pipe (signals and ``request_stop`` write to it), then fires due
+timers from a ``TimerWheel`` driven by ``time.monotonic()`` in integer ms,
+then writes the events of the iteration. Effects are executed in order exactly
+as the simulator does (core.sim.Simulation._execute): ``Persist`` flushes the
+FileStorage before any later effect, so durable state is on disk before a send
+that depends on it leaves; a broadcast is encoded once and sent to every peer.
+
+Incoming frames that are malformed, come from an unknown node id, carry another
+cluster id or algorithm, or are addressed to another node are dropped, counted
+and reported once per source per minute; they never reach the algorithm.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from typing import Any
+
+import zmq
+
+from core import codec
+from core.algorithm import ElectionAlgorithm
+from core.config import AlgorithmConfig
+from core.effects import (
+    BROADCAST,
+    Apply,
+    Broadcast,
+    CancelTimer,
+    LeaderChanged,
+    Note,
+    Persist,
+    RoleChanged,
+    Send,
+    SetTimer,
+    TermChanged,
+)
+from core.errors import CodecError
+from core.runtime.addresses import control_address, events_address
+from core.runtime.control import ControlError, encode_reply, parse_request
+from core.runtime.counters import Counters, DropReporter
+from core.runtime.eventlog import EventLog
+from core.runtime.transport import Transport, peer_address
+from core.storage import FileStorage
+from core.timerwheel import TimerWheel
+
+log = logging.getLogger("quorumlab.node")
+
+RECV_BATCH = 256
+"""Incoming messages handled per loop iteration before timers get their turn."""
+HOUSEKEEPING_MS = 1000
+"""Longest poll: the loop wakes at least this often (counters event, parent check)."""
+ELECTION_NOTES = ("election_started", "election_won", "election_lost")
+
+
+def mono_ms() -> int:
+    """The runtime's clock: integer ms of CLOCK_MONOTONIC (what the algorithm sees as ``now``)."""
+    return time.monotonic_ns() // 1_000_000
+
+
+class Node:
+    """One algorithm instance on real sockets. ``open()``, then ``run()`` until ``request_stop``."""
+
+    def __init__(
+        self,
+        algo_cls: type[ElectionAlgorithm],
+        node_id: int,
+        addresses: dict[int, str],
+        data_dir: str,
+        config: AlgorithmConfig | None = None,
+        *,
+        cluster_id: int = 1,
+        seed: int | None = None,
+        bind: str | None = None,
+        control: str | None = None,
+        events: str | None = None,
+        counters_every_ms: int = 2000,
+        watch_parent: int | None = None,
+    ) -> None:
+        if node_id not in addresses:
+            raise ValueError(f"node {node_id} is not in the cluster {sorted(addresses)}")
+        self.algo_cls = algo_cls
+        self.id = node_id
+        self.addresses = dict(addresses)
+        self.peers = {i: a for i, a in self.addresses.items() if i != node_id}
+        self.data_dir = os.fspath(data_dir)
+        self.config = config if config is not None else algo_cls.Config()
+        self.cluster_id = cluster_id
+        self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "little")
+        self.bind = bind or self.addresses[node_id]
+        self.control_address = control or control_address(self.bind)
+        self.events_address = events or events_address(self.bind)
+        self.counters_every_ms = counters_every_ms
+        self.watch_parent = watch_parent
+        self.counters = Counters()
+        self.partitioned: set[int] = set()
+        self.stop_reason: str | None = None
+        self.last_election: dict[str, Any] | None = None
+        self.algo: ElectionAlgorithm | None = None
+        self._drops = DropReporter()
+        self._timers: dict[str, int] = {}
+        self._wheel: TimerWheel | None = None
+        self._ctx: zmq.Context | None = None
+        self._wake_r = self._wake_w = -1
+        self._started_ms = 0
+        self._now = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Read durable state, bind every socket, open the event log. Raises on a damaged file or a busy port."""
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.storage = FileStorage(self.data_dir)
+        self._ctx = zmq.Context(io_threads=1)
+        try:
+            self._pub = self._ctx.socket(zmq.PUB)
+            self._pub.setsockopt(zmq.LINGER, 0)
+            self._pub.bind(self.events_address)
+            self._control = self._ctx.socket(zmq.ROUTER)
+            self._control.setsockopt(zmq.LINGER, 0)
+            self._control.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
+            self._control.bind(self.control_address)
+            self.transport = Transport(self._ctx, self.bind, self.peers)
+        except BaseException:
+            self._ctx.destroy(linger=0)
+            raise
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._log = EventLog(self.data_dir, self.id, self._pub)
+        self._poller = zmq.Poller()
+        self._poller.register(self.transport.router, zmq.POLLIN)
+        self._poller.register(self._control, zmq.POLLIN)
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        for monitor in self.transport.monitors:
+            self._poller.register(monitor, zmq.POLLIN)
+        rng = random.Random(self.seed)
+        voters = sorted(self.addresses)
+        self.algo = self.algo_cls(self.id, voters, self.config, self.storage, rng, self.cluster_id)
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after the current step (safe from a signal handler)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    def run(self) -> str:
+        """Start the algorithm and serve until stopped; returns the stop reason."""
+        try:
+            self._boot()
+            while self.stop_reason is None:
+                self._step()
+        except BaseException as exc:
+            if self.stop_reason is None:
+                self.stop_reason = f"error: {exc!r}"
+            raise
+        finally:
+            self._close()
+        return self.stop_reason
+
+    def _boot(self) -> None:
+        self._started_ms = now = mono_ms()
+        self._wheel = TimerWheel(now)
+        durable = self.storage.read()
+        self._record(
+            "started",
+            {
+                "algo": self.algo_cls.name,
+                "pid": os.getpid(),
+                "config": self.config.as_dict(),
+                "seed": self.seed,
+                "cluster_id": self.cluster_id,
+                "address": self.addresses[self.id],
+                "control": self.control_address,
+                "events": self.events_address,
+            },
+        )
+        if durable:
+            scalars = {k: v for k, v in durable.items() if not isinstance(v, (list, dict))}
+            self._record("restart_detected", {"durable": scalars})
+        self._next_counters = now + self.counters_every_ms
+        self._counters_mark = -1
+        self._dispatch(self.algo.start, now)
+        self._log.flush()
+
+    def _close(self) -> None:
+        reason = self.stop_reason or "error"
+        try:
+            self._record("stopped", {"reason": reason, "counters": self.counters.snapshot()})
+            self.storage.close()
+            self._log.close()
+        finally:
+            self.transport.close()
+            self._control.close(linger=0)
+            self._pub.close(linger=0)
+            self._ctx.term()
+            for fd in (self._wake_r, self._wake_w):
+                os.close(fd)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _step(self) -> None:
+        for sock, _ in self._poller.poll(self._poll_timeout()):
+            if sock is self.transport.router:
+                self._on_frames()
+            elif sock is self._control:
+                self._on_control()
+            elif sock == self._wake_r:
+                self._drain_wake()
+            else:
+                self._on_monitor(sock)
+        self._fire_due_timers()
+        self._housekeeping()
+        self._log.flush()
+
+    def _poll_timeout(self) -> int:
+        now = mono_ms()
+        wait = min(HOUSEKEEPING_MS, self._next_counters - now)
+        deadline = self._wheel.next_deadline()
+        if deadline is not None:
+            wait = min(wait, deadline - now)
+        return max(0, wait)
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _fire_due_timers(self) -> None:
+        now = mono_ms()
+        for name, handle in self._wheel.advance(now):
+            if self._timers.get(name) == handle:
+                del self._timers[name]
+                self._dispatch(self.algo.fire, name, now)
+
+    def _housekeeping(self) -> None:
+        now = mono_ms()
+        if now >= self._next_counters:
+            self._next_counters = now + self.counters_every_ms
+            mark = self.counters.total()
+            if mark != self._counters_mark:
+                self._counters_mark = mark
+                self._record("counters", {"counters": self.counters.snapshot()})
+        if self.watch_parent is not None and os.getppid() != self.watch_parent:
+            self.request_stop("parent exited")
+
+    def _dispatch(self, event, *args: Any) -> None:
+        """Call one algorithm entry point with ``now`` = its last argument and execute the effects."""
+        self._now = args[-1]
+        self._execute(event(*args))
+
+    # -- incoming -----------------------------------------------------------------------
+
+    def _on_frames(self) -> None:
+        for _ in range(RECV_BATCH):
+            frames = self.transport.recv()
+            if frames is None:
+                return
+            self._deliver(frames)
+
+    def _deliver(self, frames: list) -> None:
+        if len(frames) != 2:
+            self._drop("frames", frames[-1], None, f"{len(frames) - 1} data frames, expected 1")
+            return
+        data = frames[1].bytes
+        try:
+            msg = codec.decode(data)
+        except CodecError as exc:
+            self._drop("codec", frames[1], None, str(exc))
+            return
+        src = msg.src
+        if msg.algo_id != self.algo_cls.algo_id:
+            self._drop("algorithm", frames[1], src, f"algo_id {msg.algo_id}, this node runs {self.algo_cls.algo_id}")
+        elif msg.cluster != self.cluster_id:
+            self._drop("cluster", frames[1], src, f"cluster id {msg.cluster}, this cluster is {self.cluster_id}")
+        elif src not in self.peers:
+            self._drop("unknown_src", frames[1], src, f"source {src} is not a peer of node {self.id}")
+        elif msg.dst != self.id and msg.dst != BROADCAST:
+            self._drop("dst", frames[1], src, f"addressed to {msg.dst}, this is node {self.id}")
+        elif src in self.partitioned:
+            self.counters.dropped_partition += 1
+        else:
+            self.counters.on_recv(msg.name, len(data))
+            self._dispatch(self.algo.receive, msg, mono_ms())
+
+    def _drop(self, reason: str, frame: Any, src: int | None, detail: str) -> None:
+        self.counters.on_bad(reason)
+        source = peer_address(frame) + ("" if src is None else f" claiming node {src}")
+        if self._drops.should_report(source, time.monotonic()):
+            suppressed = self._drops.take_suppressed(source)
+            log.warning("node %d dropped a message from %s (%s): %s", self.id, source, reason, detail)
+            self._record("dropped", {"reason": reason, "source": source, "detail": detail, "suppressed": suppressed})
+
+    def _on_monitor(self, monitor: zmq.Socket) -> None:
+        for peer, up in self.transport.on_monitor(monitor):
+            self._record("peer_up" if up else "peer_down", {"peer": peer})
+            self._dispatch(self.algo.peer_up if up else self.algo.peer_down, peer, mono_ms())
+
+    # -- effects ------------------------------------------------------------------------
+
+    def _execute(self, effects: list) -> None:
+        for e in effects:
+            t = type(e)
+            if t is Send:
+                if e.to in self.peers:
+                    self._send(e.to, codec.encode(e.msg), e.msg.name)
+            elif t is Broadcast:
+                data = codec.encode(e.msg)
+                kind = e.msg.name
+                for peer in self.algo.peers:
+                    self._send(peer, data, kind)
+            elif t is SetTimer:
+                old = self._timers.get(e.name)
+                if old is not None:
+                    self._wheel.cancel(old)
+                key = [e.name, 0]
+                key[1] = self._timers[e.name] = self._wheel.schedule(self._now + e.delay_ms, key)
+            elif t is CancelTimer:
+                old = self._timers.pop(e.name, None)
+                if old is not None:
+                    self._wheel.cancel(old)
+            elif t is Persist:
+                self.storage.flush()
+            elif t is RoleChanged:
+                self._record("role", {"from": str(e.old), "to": str(e.new), "term": e.term})
+            elif t is TermChanged:
+                self._record("term", {"from": e.old, "to": e.new})
+            elif t is LeaderChanged:
+                self._record("leader", {"leader": e.leader, "term": e.term})
+            elif t is Note:
+                event = self._record(e.kind, e.data)
+                if e.kind in ELECTION_NOTES:
+                    self.last_election = {"kind": e.kind, "term": e.data.get("term"), "t": event["t"]}
+            elif t is Apply:
+                self._record("apply", {"index": e.index, "term": e.term})
+
+    def _send(self, peer: int, data: bytes, kind: str) -> None:
+        if peer in self.partitioned:
+            self.counters.dropped_partition += 1
+        elif self.transport.send(peer, data):
+            self.counters.on_sent(kind, len(data))
+        else:
+            self.counters.dropped_unreachable += 1
+
+    def _record(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self._log.record(kind, data)
+
+    # -- control ------------------------------------------------------------------------
+
+    def _on_control(self) -> None:
+        for _ in range(64):
+            try:
+                frames = self._control.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                reply = encode_reply(self._command(parse_request(frames[-1])))
+            except ControlError as exc:
+                reply = encode_reply(error=str(exc))
+            try:
+                self._control.send_multipart(frames[:-1] + [reply], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+
+    def _command(self, request: dict[str, Any]) -> Any:
+        cmd = request["cmd"]
+        if cmd == "status":
+            return self.status()
+        if cmd == "partition":
+            peers = request.get("peers")
+            if not isinstance(peers, list) or not all(isinstance(p, int) and p in self.peers for p in peers):
+                raise ControlError(f'partition needs "peers": a list of peer ids among {sorted(self.peers)}')
+            self.partitioned = set(peers)
+            self._record("partition", {"peers": sorted(self.partitioned)})
+            return {"partitioned": sorted(self.partitioned)}
+        if cmd == "heal":
+            self.partitioned = set()
+            self._record("heal", {})
+            return {"partitioned": []}
+        if cmd == "fire":
+            timer = request.get("timer")
+            if not isinstance(timer, str) or not timer:
+                raise ControlError('fire needs "timer": the name of an algorithm timer')
+            old = self._timers.pop(timer, None)
+            if old is not None:
+                self._wheel.cancel(old)
+            self._dispatch(self.algo.fire, timer, mono_ms())
+            return {"fired": timer}
+        self.request_stop("control stop")
+        return {"stopping": True}
+
+    def status(self) -> dict[str, Any]:
+        """The control socket's ``status`` answer: the algorithm's own status plus runtime facts."""
+        algo = self.algo
+        status = dict(algo.status())
+        last = None
+        if self.last_election is not None:
+            now_ms = time.monotonic_ns() / 1e6
+            last = {**self.last_election, "ago_s": round((now_ms - self.last_election["t"]) / 1000, 3)}
+        status.update(
+            {
+                "id": self.id,
+                "algo": self.algo_cls.name,
+                "role": str(algo.role),
+                "term": algo.term,
+                "leader": algo.leader,
+                "pid": os.getpid(),
+                "cluster_id": self.cluster_id,
+                "uptime_s": round((mono_ms() - self._started_ms) / 1000, 3),
+                "counters": self.counters.snapshot(),
+                "partitioned": sorted(self.partitioned),
+                "peers_up": sorted(self.transport.up),
+                "last_election": last,
+                "durable": {k: v for k, v in self.storage.read().items() if not isinstance(v, (list, dict))},
+                "data_dir": self.data_dir,
+            }
+        )
+        return status

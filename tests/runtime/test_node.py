@@ -1,0 +1,163 @@
+"""The node's event loop, in process: effects executed like the simulator's, peers played by raw sockets."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import zmq
+
+from core import codec
+from core.runtime.control import ControlError
+from core.storage import FileStorage
+from tests.runtime.algos import Probe, Prober, ProberConfig
+from tests.runtime.helpers import InProcessNode, recv_message
+
+
+@pytest.fixture
+def node(tmp_path):
+    n = InProcessNode(Prober, str(tmp_path / "n1"), peers=2, config=ProberConfig(tick_ms=40))
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+def test_persisted_state_is_on_disk_before_the_send_that_follows_it(node):
+    storage = FileStorage(node.data_dir)
+    storage.write({"term": 41})
+    storage.flush()
+    order = []
+
+    def spy(n):
+        flush, send = n.storage.flush, n.transport.send
+        n.storage.flush = lambda: (order.append(("flush", FileStorage(n.data_dir).read())), flush())[1]
+        n.transport.send = lambda peer, data: (order.append(("send", FileStorage(n.data_dir).read())), send(peer, data))[1]
+
+    node.start(before_run=spy)
+    node.events.wait_for(lambda e: e["kind"] == "started", 10)  # written after start's effects ran
+    assert order[0] == ("flush", {"term": 41})
+    assert order[1:] == [("send", {"term": 42})] * 2, f"a send left before the state it depends on was on disk: {order}"
+
+
+def test_timer_fires_after_its_delay_on_the_monotonic_clock(node):
+    node.start()
+    started = node.events.wait_for(lambda e: e["kind"] == "started", 10)
+    ticked = node.events.wait_for(lambda e: e["kind"] == "ticked", 10)
+    assert ticked["timer"] == "tick"
+    assert ticked["after_ms"] >= 40
+    assert ticked["t"] - started["t"] >= 39
+
+
+def test_event_lines_carry_both_clocks_and_simulator_fields(node):
+    node.start()
+    node.events.wait_for(lambda e: e["kind"] == "ticked", 10)
+    with open(os.path.join(node.data_dir, "events.jsonl")) as fh:
+        events = [json.loads(line) for line in fh]
+    started, role = events[0], next(e for e in events if e["kind"] == "role")
+    assert started["kind"] == "started" and started["algo"] == "prober" and started["pid"] == os.getpid()
+    assert started["config"] == {"tick_ms": 40}
+    for e in events:
+        assert {"t", "mono_ns", "wall", "node", "kind"} <= set(e)
+        assert e["node"] == 1 and abs(e["t"] - e["mono_ns"] / 1e6) < 1e-3
+    assert (role["from"], role["to"], role["term"]) == ("follower", "leader", 1)
+
+
+def test_events_are_published_as_they_are_written(node):
+    sub = node.ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(node.node.events_address)
+    node.start()
+    node.events.wait_for(lambda e: e["kind"] == "ticked", 10)
+    node.request("fire", timer="again")
+    assert sub.poll(5000)
+    published = []
+    while sub.poll(200):
+        published.append(json.loads(sub.recv()))
+    assert any(e["kind"] == "ticked" and e["timer"] == "again" for e in published)
+    sub.close(linger=0)
+
+
+def test_peer_connection_up_and_down_reach_the_algorithm_as_hints(node):
+    peer = node.bind_peer(2)
+    node.start()
+    node.events.wait_for(lambda e: e["kind"] == "hint_up" and e["peer"] == 2, 10)
+    peer.close(linger=0)
+    node.events.wait_for(lambda e: e["kind"] == "hint_down" and e["peer"] == 2, 10)
+    assert node.request("status")["peers_up"] == []
+
+
+def test_message_to_a_down_peer_is_dropped_not_queued(node):
+    node.start()
+    node.events.wait_for(lambda e: e["kind"] == "ticked", 10)
+    counters = node.request("status")["counters"]
+    assert counters["dropped_unreachable"] == 2, "both peers are down: the start probes cannot be queued"
+    assert counters["sent"] == {}
+    peer = node.bind_peer(2)
+    node.events.wait_for(lambda e: e["kind"] == "hint_up", 10)
+    assert not peer.poll(300), "a message queued while the peer was down was delivered late"
+
+
+def test_a_valid_message_is_delivered_and_counted_by_type(node):
+    node.start()
+    sender = node.sender()
+    data = codec.encode(Probe(cluster=7, src=3, dst=1, term=5, n=9))
+    sender.send(data)
+    event = node.events.wait_for(lambda e: e["kind"] == "probed", 10)
+    assert (event["src"], event["n"], event["term"]) == (3, 9, 5)
+    counters = node.request("status")["counters"]
+    assert counters["recv"] == {"RuntimeTestProbe": 1}
+    assert counters["bytes_recv"] == {"RuntimeTestProbe": len(data)}
+
+
+def test_partition_drops_traffic_both_ways_until_heal(node):
+    peer = node.bind_peer(2)
+    node.start()
+    node.events.wait_for(lambda e: e["kind"] == "hint_up" and e["peer"] == 2, 10)
+    while peer.poll(100):  # the start probe, if it was sent after the connection came up
+        peer.recv_multipart()
+    sender = node.sender()
+    assert node.request("partition", peers=[2]) == {"partitioned": [2]}
+    node.request("fire", timer="probe")
+    sender.send(codec.encode(Probe(cluster=7, src=2, dst=1, term=1, n=3)))
+    node.events.wait_for(lambda e: e["kind"] == "ticked" and e["timer"] == "probe", 10)
+    status = node.request("status")
+    assert not peer.poll(300)
+    assert status["partitioned"] == [2]
+    assert status["counters"]["dropped_partition"] == 2
+    assert "RuntimeTestProbe" not in status["counters"]["recv"]
+    node.request("heal")
+    node.request("fire", timer="probe")
+    assert recv_message(peer).n == 2
+    sender.send(codec.encode(Probe(cluster=7, src=2, dst=1, term=1, n=4)))
+    assert node.events.wait_for(lambda e: e["kind"] == "probed", 10)["n"] == 4
+
+
+def test_control_answers_bad_requests_with_errors_and_keeps_serving(node):
+    node.start()
+    req = node.ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(node.node.control_address)
+    for body, expected in (
+        (b"not json", "not JSON"),
+        (b"[1, 2]", '"cmd"'),
+        (b'{"cmd": "dance"}', "unknown command"),
+        (b'{"cmd": "partition", "peers": [9]}', "peer ids"),
+        (b'{"cmd": "fire"}', "timer"),
+    ):
+        req.send(body)
+        assert req.poll(5000)
+        reply = json.loads(req.recv())
+        assert reply["ok"] is False and expected in reply["error"], (body, reply)
+    req.close(linger=0)
+    with pytest.raises(ControlError, match="unknown command"):
+        node.request("dance")
+    assert node.request("status")["role"] == "leader"
+
+
+def test_control_stop_ends_the_loop_with_a_stopped_event(node):
+    node.start()
+    assert node.request("stop") == {"stopping": True}
+    stopped = node.events.wait_for(lambda e: e["kind"] == "stopped", 10)
+    assert stopped["reason"] == "control stop"
+    assert "sent" in stopped["counters"]

@@ -1,0 +1,76 @@
+"""Small parts of the runtime: drop reporting, control protocol frames, event log lines, algorithm loading."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from core.errors import UnknownAlgorithmError
+from core.runtime.control import ControlError, encode_reply, parse_request
+from core.runtime.counters import Counters, DropReporter
+from core.runtime.eventlog import EventLog
+from core.runtime.loader import algorithm_spec, import_root, load_algorithm
+from tests.runtime.algos import Prober
+
+
+def test_drops_are_reported_once_per_source_per_minute_with_the_suppressed_count():
+    r = DropReporter(every_s=60)
+    assert r.should_report("127.0.0.1", 0.0)
+    assert not r.should_report("127.0.0.1", 10.0)
+    assert not r.should_report("127.0.0.1", 59.9)
+    assert r.should_report("127.0.0.1 claiming node 9", 11.0)
+    assert r.should_report("127.0.0.1", 60.0)
+    assert r.take_suppressed("127.0.0.1") == 2
+    assert r.take_suppressed("127.0.0.1") == 0
+
+
+def test_counters_snapshot_has_per_type_traffic_and_drop_reasons():
+    c = Counters()
+    c.on_sent("Vote", 30)
+    c.on_sent("Vote", 30)
+    c.on_recv("Beat", 12)
+    c.on_bad("codec")
+    c.dropped_partition += 1
+    snap = c.snapshot()
+    assert snap["sent"] == {"Vote": 2} and snap["bytes_sent"] == {"Vote": 60}
+    assert snap["recv"] == {"Beat": 1} and snap["bytes_recv"] == {"Beat": 12}
+    assert snap["dropped_bad"] == 1 and snap["dropped_bad_by_reason"] == {"codec": 1}
+    assert snap["dropped_partition"] == 1
+    json.dumps(snap)
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe", b"null", b'{"cmd": 3}', b'{"cmd": "reboot"}'])
+def test_malformed_control_requests_are_refused(body):
+    with pytest.raises(ControlError):
+        parse_request(body)
+
+
+def test_control_replies_say_ok_or_carry_the_error():
+    assert json.loads(encode_reply({"a": 1})) == {"ok": True, "result": {"a": 1}}
+    assert json.loads(encode_reply(error="nope")) == {"ok": False, "error": "nope"}
+
+
+def test_event_log_starts_a_fresh_line_after_a_torn_one(tmp_path):
+    (tmp_path / "events.jsonl").write_bytes(b'{"kind": "started"}\n{"kind": "ro')
+    log = EventLog(str(tmp_path), 3)
+    log.record("started", {"algo": "x"})
+    log.close()
+    lines = (tmp_path / "events.jsonl").read_bytes().split(b"\n")
+    assert lines[1] == b'{"kind": "ro'
+    event = json.loads(lines[2])
+    assert (event["node"], event["kind"], event["algo"]) == (3, "started", "x")
+
+
+def test_algorithms_load_by_registered_name_or_module_and_class():
+    assert load_algorithm("tests.runtime.algos:Prober") is Prober
+    assert algorithm_spec(Prober) == "tests.runtime.algos:Prober"
+    assert algorithm_spec("raft") == "raft"
+    root = import_root("tests.runtime.algos:Prober")
+    assert root is not None and os.path.isfile(os.path.join(root, "tests", "runtime", "algos.py"))
+    with pytest.raises(UnknownAlgorithmError, match="no 'Nope'"):
+        load_algorithm("tests.runtime.algos:Nope")
+    with pytest.raises(UnknownAlgorithmError, match="not an ElectionAlgorithm"):
+        load_algorithm("tests.runtime.algos:ProberConfig")
+    with pytest.raises(UnknownAlgorithmError, match="available"):
+        load_algorithm("no-such-algorithm")
