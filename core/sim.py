@@ -39,16 +39,33 @@ _TIMER = 1
 
 @dataclass
 class Network:
-    """The simulated network: per-message delay drawn uniformly from [lo, hi] ms, loss and duplication."""
+    """The simulated network: per-message delay in [lo, hi] ms, loss and duplication probabilities.
+
+    ``distribution`` shapes the delay: "uniform" (every value in [lo, hi] equally likely) or
+    "long-tail" (lo plus an exponential with mean (hi - lo) / 4, capped at hi: most messages
+    are fast, a few are slow, as on a loaded host).
+    """
 
     delay_ms: tuple[int, int] = (1, 3)
     loss: float = 0.0
     duplicate: float = 0.0
+    distribution: str = "uniform"
+
+    def draw(self, rng: random.Random) -> int:
+        """One message delay in ms."""
+        lo, hi = self.delay_ms
+        if lo == hi:
+            return lo
+        if self.distribution == "uniform":
+            return rng.randint(lo, hi)
+        return lo + min(hi - lo, int(rng.expovariate(4.0 / (hi - lo))))
 
     def __post_init__(self) -> None:
         lo, hi = self.delay_ms
         if not (0 <= lo <= hi):
             raise ValueError(f"Network.delay_ms must satisfy 0 <= lo <= hi, got {self.delay_ms}")
+        if self.distribution not in ("uniform", "long-tail"):
+            raise ValueError(f"Network.distribution must be 'uniform' or 'long-tail', got {self.distribution!r}")
         for name in ("loss", "duplicate"):
             p = getattr(self, name)
             if not (0.0 <= p <= 1.0):
@@ -131,6 +148,7 @@ class Simulation:
         self._groups: dict[int, int] | None = None
         self._nodes = {i: _Node(i, MemoryStorage()) for i in self.ids}
         self._lo, self._hi = self.network.delay_ms
+        self._uniform = self.network.distribution == "uniform"
         for i in self.ids:
             self._boot(self._nodes[i])
 
@@ -341,10 +359,15 @@ class Simulation:
             stats.dropped_loss += 1
             return
         lo, hi = self._lo, self._hi
-        self._wheel.schedule(self.now + (lo if lo == hi else rng.randint(lo, hi)), (_DELIVER, dst, src, data))
+        if self._uniform:
+            delay = lo if lo == hi else rng.randint(lo, hi)
+        else:
+            delay = net.draw(rng)
+        self._wheel.schedule(self.now + delay, (_DELIVER, dst, src, data))
         if net.duplicate and rng.random() < net.duplicate:
             stats.duplicated += 1
-            self._wheel.schedule(self.now + rng.randint(lo, hi), (_DELIVER, dst, src, data))
+            again = rng.randint(lo, hi) if self._uniform else net.draw(rng)
+            self._wheel.schedule(self.now + again, (_DELIVER, dst, src, data))
 
     def _execute(self, n: _Node, effects: list) -> None:
         observers = self.observers

@@ -171,6 +171,23 @@ def test_message_delays_stay_within_the_network_bounds(lo, hi):
         assert min(delays) == lo and max(delays) == hi, f"seed={seed}: the whole range is used"
 
 
+def test_long_tail_delays_stay_in_bounds_and_are_mostly_fast():
+    seed = 11
+    sim = Simulation(Gossip, 4, seed=seed, network=Network(delay_ms=(1, 41), distribution="long-tail"))
+    sim.run_for(3000)
+    delays = sorted(at - sent for i in sim.ids for _, _, sent, at in sim.node(i).arrivals)
+    assert len(delays) > 1000, f"seed={seed}"
+    assert delays[0] >= 1 and delays[-1] <= 41, f"seed={seed}"
+    median = delays[len(delays) // 2]
+    assert median <= 1 + 10, f"seed={seed}: exponential with mean 10 ms above lo has its median near 7 ms, got {median}"
+    assert delays[-1] > 21, f"seed={seed}: the tail reaches past the middle of the range"
+
+
+def test_unknown_delay_distribution_is_refused():
+    with pytest.raises(ValueError, match="distribution"):
+        Network(distribution="gaussian")
+
+
 def test_jitter_reorders_messages_between_the_same_pair():
     seed = 3
     sim = Simulation(Gossip, 2, seed=seed, network=Network(delay_ms=(1, 20)))
