@@ -30,6 +30,14 @@ def algorithms_cmd() -> None:
         click.echo(f"{name.ljust(width)}  {description}  [{origin}]")
 
 
+from bench.cmd_node import node_cmd  # noqa: E402
+from bench.cmd_cluster import cluster_cmd  # noqa: E402
+from bench.cmd_status import status_cmd  # noqa: E402
+
+main.add_command(node_cmd)
+main.add_command(cluster_cmd)
+main.add_command(status_cmd)
+
 from bench.cmd_compare import compare_cmd, report_cmd  # noqa: E402  (subcommands register after the group exists)
 
 main.add_command(compare_cmd)
