@@ -105,6 +105,7 @@ class Raft(ElectionAlgorithm):
     # -- events ---------------------------------------------------------------------------
 
     def on_start(self, now: int) -> None:
+        """(Re)start as a follower in the durable term, remembering the durable vote; arm the election timer."""
         state = self.storage.read()
         self.term = int(state.get("term", 0))
         voted = state.get("voted_for")
@@ -114,6 +115,7 @@ class Raft(ElectionAlgorithm):
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
+        """Election timeout: campaign (unless leading). Heartbeat interval: a leader sends AppendEntries."""
         if timer == ELECTION and self.role != Role.LEADER:
             self._campaign()
         elif timer == HEARTBEAT and self.role == Role.LEADER:
@@ -121,6 +123,7 @@ class Raft(ElectionAlgorithm):
             self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
 
     def on_message(self, msg: Message, now: int) -> None:
+        """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped."""
         handler = self._handlers.get(type(msg))
         if handler is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
@@ -167,6 +170,7 @@ class Raft(ElectionAlgorithm):
         )
 
     def _become_leader(self) -> None:
+        """Won: lead, stop the election timer, assert leadership with a heartbeat at once and every interval."""
         self._tally = None
         self.role = Role.LEADER
         self.leader = self.id

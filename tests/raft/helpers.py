@@ -5,6 +5,7 @@ import random
 from typing import Any, Iterable
 
 from algorithms.raft import ELECTION, Raft, RaftConfig, RaftLog, RequestVoteResponse
+from core.algorithm import Role
 from core.effects import Broadcast, Note, Persist, Send, SetTimer
 from core.messages import Message
 from core.storage import MemoryStorage
@@ -55,10 +56,6 @@ def timers(effects: list, name: str = ELECTION) -> list[int]:
     return [e.delay_ms for e in effects if type(e) is SetTimer and e.name == name]
 
 
-def first_index(effects: list, kind: type) -> int:
-    return next(i for i, e in enumerate(effects) if type(e) is kind)
-
-
 def persisted_before_sends(effects: list) -> bool:
     """Some Persist comes before the first message sent (durable before visible)."""
     sends = [i for i, e in enumerate(effects) if type(e) in (Send, Broadcast)]
@@ -71,7 +68,7 @@ def elect(node: Raft, now: int = 0) -> list:
     node.fire(ELECTION, now)
     out: list = []
     for peer in node.peers:
-        if node.role.name == "LEADER":
+        if node.role == Role.LEADER:
             break
         out = node.receive(msg(RequestVoteResponse, peer, node.id, node.term, granted=True), now)
     return out

@@ -28,3 +28,23 @@ def test_every_raft_message_round_trips_through_the_codec(message):
 
 def test_raft_messages_are_declared_on_the_class():
     assert set(Raft.messages) == {RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse}
+
+
+def test_a_foreign_message_is_dropped_without_touching_term_or_role():
+    from tests.fixture_algos import Beat
+    from tests.raft.helpers import make_node, msg, notes
+
+    node, _ = make_node(term=3)
+    effects = node.receive(msg(Beat, 2, 1, 99, seq=1, payload=b""), 10)
+    assert notes(effects, "message_dropped") == [{"type": "Beat", "src": 2}]
+    assert (node.term, node.role.name, node.voted_for) == (3, "FOLLOWER", None)
+
+
+def test_status_reports_role_term_leader_vote_and_log_tail():
+    from tests.raft.helpers import make_node
+
+    node, _ = make_node(term=4, voted_for=2, log_terms=[1, 4])
+    assert node.status() == {
+        "id": 1, "role": "follower", "term": 4, "leader": None, "voted_for": 2,
+        "last_log_index": 2, "last_log_term": 4, "commit_index": 0,
+    }
