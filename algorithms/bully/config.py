@@ -1,0 +1,71 @@
+"""Bully's configuration: the timing bounds the algorithm assumes, and the timeouts derived from them.
+
+Garcia-Molina's algorithm is correct only in a synchronous system: every
+message arrives within ``max_delay_ms`` and every node handles an event within
+``max_processing_ms``. The election timeouts are derived from those bounds:
+
+  T  (answer timeout)      = 2 * max_delay + max_processing
+      an ELECTION reaches a live higher node and its ANSWER comes back within T.
+  T' (coordinator timeout) = 2 * T + max_processing
+      counted from the ANSWER's arrival, which is no earlier than our ELECTION was
+      sent: the highest live node gets our ELECTION within max_delay, handles it
+      within max_processing, waits its own T, handles that timeout within
+      max_processing, and its COORDINATOR arrives within max_delay:
+      max_delay + 2 * max_processing + T + max_delay = 2T + max_processing.
+
+The defaults (heartbeat every 50 ms, suspect after 200 ms of silence) make a
+follower suspect a crashed coordinator 150-200 ms after the crash, inside
+raft's classic 150-300 ms election timeout.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from core.config import AlgorithmConfig, setting
+from core.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class BullyConfig(AlgorithmConfig):
+    """Timing bounds (ms) and the optional quorum gate."""
+
+    max_delay_ms: int = setting(10, 1, 60_000, "ms", "assumed upper bound on one message's delay")
+    max_processing_ms: int = setting(5, 0, 60_000, "ms", "assumed upper bound on handling one event")
+    heartbeat_ms: int = setting(50, 1, 60_000, "ms", "how often the coordinator sends HEARTBEAT")
+    failure_timeout_ms: int = setting(200, 2, 600_000, "ms", "coordinator silence after which a follower starts an election")
+    quorum_gated: bool = setting(
+        False, help="variant, off by default: the coordinator leads only while a majority acknowledges its heartbeats"
+    )
+
+    @property
+    def answer_timeout_ms(self) -> int:
+        """T: how long a node that sent ELECTION waits for an ANSWER before announcing itself."""
+        return 2 * self.max_delay_ms + self.max_processing_ms
+
+    @property
+    def coordinator_timeout_ms(self) -> int:
+        """T': how long a node that got an ANSWER waits for a COORDINATOR before restarting its election."""
+        return 2 * self.answer_timeout_ms + self.max_processing_ms
+
+    @property
+    def lease_ms(self) -> int:
+        """Quorum-gated variant: a coordinator leads for this long after a majority last acknowledged it.
+
+        failure_timeout - heartbeat - max_delay - max_processing: followers that acknowledged
+        a heartbeat will not suspect the coordinator before that lease has run out.
+        """
+        return self.failure_timeout_ms - self.heartbeat_ms - self.max_delay_ms - self.max_processing_ms
+
+    def check(self) -> None:
+        d, p, h, f = self.max_delay_ms, self.max_processing_ms, self.heartbeat_ms, self.failure_timeout_ms
+        if f <= h + d + p:
+            raise ConfigError(
+                f"BullyConfig.failure_timeout_ms = {f}ms must exceed heartbeat_ms + max_delay_ms + max_processing_ms"
+                f" = {h + d + p}ms, or a healthy coordinator is suspected between two heartbeats"
+            )
+        if self.quorum_gated and f <= 2 * h + 3 * (d + p):
+            raise ConfigError(
+                f"BullyConfig.failure_timeout_ms = {f}ms must exceed 2 * heartbeat_ms + 3 * (max_delay_ms +"
+                f" max_processing_ms) = {2 * h + 3 * (d + p)}ms when quorum_gated is on, or the lease of a"
+                " healthy coordinator runs out between two acknowledged heartbeats"
+            )

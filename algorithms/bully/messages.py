@@ -1,0 +1,31 @@
+"""Bully's wire messages (algo_id 3). The header ``term`` carries the sender's epoch.
+
+ELECTION, ANSWER and COORDINATOR are Garcia-Molina's three messages. HEARTBEAT
+is the coordinator's periodic "I am alive", the failure detector the algorithm
+assumes. HEARTBEAT_ACK is sent only by the quorum-gated variant, so that a
+coordinator can tell whether a majority still hears it.
+"""
+from __future__ import annotations
+
+from core.messages import message_type
+
+ALGO_ID = 3
+
+Election = message_type("Election", ALGO_ID, 1, [])
+"""Sent to every higher id: "I am holding an election; are you alive?"."""
+
+Answer = message_type("Answer", ALGO_ID, 2, [])
+"""A higher id's reply to ELECTION (Garcia-Molina's OK): "I am alive and take over from here"."""
+
+Coordinator = message_type("Coordinator", ALGO_ID, 3, [])
+"""The winner's announcement to every lower id; ``term`` is the new epoch."""
+
+Heartbeat = message_type("Heartbeat", ALGO_ID, 4, [])
+"""The coordinator's periodic liveness signal to every peer; ``term`` is the epoch it announced."""
+
+HeartbeatAck = message_type("HeartbeatAck", ALGO_ID, 5, [])
+"""Quorum-gated variant only: a follower's reply to its coordinator's HEARTBEAT or COORDINATOR."""
+
+ALL = (Election, Answer, Coordinator, Heartbeat, HeartbeatAck)
+ELECTION_TRAFFIC = ("Election", "Answer", "Coordinator")
+"""Message names counted as "messages per election" (heartbeats and acks are failure detection)."""
