@@ -22,8 +22,19 @@ _ENTRY_HEAD = struct.Struct("<QQI")
 HEADER_SIZE = _HEADER.size
 
 
+def _as_bytes(v: object, what: str) -> bytes:
+    """bytes as they are; bytearray and memoryview copied; anything else is not a bytes field."""
+    if type(v) is bytes:
+        return v
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise CodecError(f"{what} must be bytes, got {type(v).__name__}")
+
+
 def encode(msg: Message) -> bytes:
     """Encode a message of a registered type to bytes. Values out of range raise CodecError."""
+    if not isinstance(msg, Message):
+        raise CodecError(f"cannot encode {type(msg).__name__}: not a Message")
     try:
         out = [_HEADER.pack(PROTOCOL_VERSION, msg.algo_id, msg.type_id, msg.cluster, msg.src, msg.dst, msg.term)]
         for name, code in zip(msg.fields, msg.kinds):
@@ -31,8 +42,9 @@ def encode(msg: Message) -> bytes:
             if code == U64:
                 out.append(_U64.pack(v))
             elif code == BYTES:
+                v = _as_bytes(v, name)
                 out.append(_U32.pack(len(v)))
-                out.append(bytes(v))
+                out.append(v)
             elif code == BOOL:
                 if v is not True and v is not False:
                     raise CodecError(f"{msg.name}.{name} must be a bool, got {v!r}")
@@ -44,13 +56,22 @@ def encode(msg: Message) -> bytes:
             elif code == U8:
                 out.append(struct.pack("<B", v))
             elif code == U64LIST:
+                if not isinstance(v, (list, tuple)):
+                    raise CodecError(f"{msg.name}.{name} must be a list of u64, got {type(v).__name__}")
                 out.append(_U32.pack(len(v)))
                 out.append(struct.pack(f"<{len(v)}Q", *v))
             elif code == ENTRIES:
+                if not isinstance(v, (list, tuple)):
+                    raise CodecError(f"{msg.name}.{name} must be a list of (term, index, data), got {type(v).__name__}")
                 out.append(_U32.pack(len(v)))
-                for term, index, data in v:
-                    out.append(_ENTRY_HEAD.pack(term, index, len(data)))
-                    out.append(bytes(data))
+                for entry in v:
+                    if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+                        raise CodecError(f"{msg.name}.{name}: an entry must be (term, index, data), got {entry!r}")
+                    data = _as_bytes(entry[2], name)
+                    out.append(_ENTRY_HEAD.pack(entry[0], entry[1], len(data)))
+                    out.append(data)
+            else:
+                raise CodecError(f"{msg.name}.{name}: unknown wire kind {code!r}")
     except struct.error as exc:
         raise CodecError(f"{msg.name}: value out of range: {exc}") from None
     except (TypeError, ValueError, AttributeError) as exc:
@@ -63,8 +84,8 @@ def encode(msg: Message) -> bytes:
 def decode(data: bytes) -> Message:
     """Decode bytes into a message. Anything malformed raises CodecError, nothing else."""
     try:
-        view = memoryview(data)
-    except TypeError:
+        view = memoryview(data).cast("B")
+    except (TypeError, ValueError):
         raise CodecError(f"expected bytes, got {type(data).__name__}") from None
     n = len(view)
     if n < HEADER_SIZE:

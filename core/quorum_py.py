@@ -21,7 +21,7 @@ class VoteTally:
     __slots__ = ("_bit", "_granted", "_rejected", "_n", "_need", "_ngranted", "_nrejected")
 
     def __init__(self, voters: Iterable[int]) -> None:
-        ids = sorted(set(voters))
+        ids = list(dict.fromkeys(voters))  # distinct voters, any hashable id, in first-seen order
         if not ids:
             raise ValueError("a tally needs at least one voter")
         self._bit = {v: 1 << i for i, v in enumerate(ids)}

@@ -23,6 +23,8 @@ class TimerWheel:
     """schedule(deadline_ms, key) -> handle; cancel(handle); advance(now_ms) -> expired keys."""
 
     def __init__(self, now: int = 0) -> None:
+        if not isinstance(now, int):
+            raise TypeError(f"now must be an int, got {type(now).__name__}")
         if now < 0 or now > MAX_DEADLINE:
             raise ValueError(f"now must be 0..{MAX_DEADLINE}, got {now}")
         self._now = now
@@ -40,6 +42,8 @@ class TimerWheel:
 
     def schedule(self, deadline: int, key: Any) -> int:
         """Arrange for ``key`` to expire at ``deadline`` (ms); a deadline in the past expires at the next advance."""
+        if not isinstance(deadline, int):
+            raise TypeError(f"deadline must be an int, got {type(deadline).__name__}")
         if deadline > MAX_DEADLINE:
             raise ValueError(f"deadline {deadline} is beyond the wheel's range ({MAX_DEADLINE})")
         handle = self._next_handle
@@ -48,7 +52,9 @@ class TimerWheel:
         return handle
 
     def cancel(self, handle: int) -> bool:
-        """Forget a timer; False when it already expired or was cancelled."""
+        """Forget a timer; False when it already expired or was cancelled (or the handle is not one of ours)."""
+        if type(handle) is not int:
+            return False
         where = self._where.pop(handle, None)
         if where is None:
             return False
@@ -72,6 +78,8 @@ class TimerWheel:
 
     def advance(self, now: int) -> list:
         """Move time forward to ``now`` and return the keys that expired, in deadline then schedule order."""
+        if not isinstance(now, int):
+            raise TypeError(f"now must be an int, got {type(now).__name__}")
         if now < self._now:
             raise ValueError(f"time cannot go back: now={now} < {self._now}")
         if now > MAX_DEADLINE:
