@@ -61,10 +61,6 @@ def run_bench(*args: str, pure: bool) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(not BENCH.exists(), reason="the bench console script is not installed in this environment")
-@pytest.mark.xfail(
-    strict=True,
-    reason="bench/cli.py: click's --version is eager and exits before the group callback prints the warning",
-)
 def test_bench_version_warns_once_on_stderr_when_forced_pure():
     out = run_bench("--version", pure=True)
     assert out.returncode == 0
