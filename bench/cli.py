@@ -9,13 +9,27 @@ import core
 from core import registry
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(core.__version__, prog_name="quorumlab bench")
-def main() -> None:
-    """quorumlab: run, attack and measure leader-election algorithms (raft, paxos, bully and plugins)."""
+def _warn_if_pure() -> None:
+    """One line on stderr when the compiled hot path is not in use."""
     if not core.ACCELERATED:
         why = "forced by QUORUMLAB_PURE_PYTHON=1" if core._accel.FORCED_PURE else "compiled modules not found"
         click.echo(f"warning: quorumlab's accelerated core is missing ({why}); using the slower pure-Python twins", err=True)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    _warn_if_pure()
+    click.echo(f"quorumlab bench, version {core.__version__}")
+    ctx.exit()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
+def main() -> None:
+    """quorumlab: run, attack and measure leader-election algorithms (raft, paxos, bully and plugins)."""
+    _warn_if_pure()
 
 
 @main.command("algorithms")
