@@ -176,18 +176,3 @@ def one_election(sim: Simulation, detector: int, timeout_ms: int = 2000) -> tupl
     after = election_messages(sim)
     return {k: after[k] - before[k] for k in after}, took
 
-
-def leaders_at_once_from_events(events: list[dict]) -> int:
-    """"Leaders at once" replayed from an event stream alone (role changes, crashes), as bench reads real runs."""
-    leading: set[int] = set()
-    most = 0
-    for e in events:
-        if e["kind"] == "role":
-            if e["to"] == "leader":
-                leading.add(e["node"])
-            elif e["from"] == "leader":
-                leading.discard(e["node"])
-        elif e["kind"] == "crash":
-            leading.discard(e["node"])
-        most = max(most, len(leading))
-    return most

@@ -45,10 +45,10 @@ def test_failure_timeout_must_outlast_a_heartbeat_and_its_delivery():
 
 
 def test_quorum_gate_needs_room_for_an_acknowledged_heartbeat_inside_the_lease():
-    BullyConfig(failure_timeout_ms=150)
+    BullyConfig(failure_timeout_ms=175)
     with pytest.raises(ConfigError, match="quorum_gated"):
-        BullyConfig(failure_timeout_ms=145, quorum_gated=True)
-    assert BullyConfig(failure_timeout_ms=146, quorum_gated=True).lease_ms == 146 - 50 - 10 - 5
+        BullyConfig(failure_timeout_ms=175, quorum_gated=True)  # 2 * 50 + 3 * (20 + 5)
+    assert BullyConfig(failure_timeout_ms=176, quorum_gated=True).lease_ms == 176 - 50 - 20 - 5
 
 
 def test_config_from_cli_strings():

@@ -12,6 +12,7 @@ import random
 import pytest
 
 from algorithms.bully import BullyConfig
+from bench.compare.metrics import LEADER, max_leaders
 from core.algorithm import Role
 
 from tests.bully.support import (
@@ -29,33 +30,33 @@ CFG = BullyConfig()
 
 
 def check_highest_live_id_leads_after_faults(seed: int, config: BullyConfig = CFG) -> None:
-    """One seeded run: a storm of crashes and restarts, then quiet; exactly one leader, the highest live id."""
+    """One seeded run: a storm of crashes and restarts, then quiet; exactly one leader, the highest live id.
+
+    Elections a restart set off just before the quiet may still be running when it begins (a
+    non-highest coordinator that gets an ELECTION holds a new election), so the run checks where
+    leadership last moved: within 1000 ms of the quiet, and never again for the rest of the run.
+    """
     rng = random.Random(seed)
     n = rng.randint(3, 8)
-    at_once = LeadersAtOnce()
-    sim = bounded_sim(n, seed, config, observers=[EpochNeverFalls(), at_once])
+    sim = bounded_sim(n, seed, config, observers=[EpochNeverFalls()])
     crash_restart_storm(sim, rng, 2000)
     quiet_from = sim.now
     up = sim.up_ids()
+    sim.run_for(2500)
+    where = f"seed={seed} n={n} up={up} leaders={sim.leaders()} beliefs={[sim.node(i).leader for i in up]}"
     if config.quorum_gated and 2 * len(up) <= n:
         # the gate's price: with no live majority nobody leads, though all follow the highest
-        sim.run_for(1000)
-        beliefs = [sim.node(i).leader for i in up]
-        assert sim.leaders() == [] and beliefs == [max(up)] * len(up), f"seed={seed} n={n} up={up} beliefs={beliefs}"
+        assert sim.leaders() == [] and [sim.node(i).leader for i in up] == [max(up)] * len(up), where
         return
-    assert sim.run_until(settled, 1000), (
-        f"seed={seed} n={n}: 1000 ms after the last fault, leaders={sim.leaders()} up={sim.up_ids()}"
-        f" beliefs={[sim.node(i).leader for i in sim.up_ids()]}"
-    )
-    assert sim.now - quiet_from <= 1000
-    at_once.reset()
-    changes = len(sim.events)
-    sim.run_for(1000)
-    assert settled(sim) and at_once.max == 1, f"seed={seed} n={n}: leadership moved after settling"
-    # followers may still hold an election a late restart set off, but the coordinator stays
-    top = max(sim.up_ids())
-    moved = [e for e in sim.events[changes:] if (e["kind"] == "leader" and e["leader"] != top) or (e["kind"] == "role" and e["node"] == top)]
-    assert not moved, f"seed={seed} n={n}: leadership moved after settling: {moved[:3]}"
+    assert settled(sim), where
+    moves = [
+        e["t"]
+        for e in sim.events
+        if e["t"] >= quiet_from and (e["kind"] == "leader" or (e["kind"] == "role" and LEADER in (e["from"], e["to"])))
+    ]
+    converged = max(moves, default=quiet_from)
+    assert converged - quiet_from <= 1000, f"{where}: leadership still moving {converged - quiet_from} ms after the quiet"
+    assert max_leaders(sim.events, sim.ids, converged, sim.now) == (1, 1), where
 
 
 @pytest.mark.parametrize("first", [0])
@@ -142,7 +143,8 @@ def test_cold_start_elects_the_highest_id_at_once_despite_the_message_storm():
     for n in (3, 5, 9):
         at_once = LeadersAtOnce()
         sim = bounded_sim(n, seed=n, observers=[at_once])
-        assert sim.run_until(settled, CFG.max_delay_ms + 1)
+        assert sim.leaders() and sim.leaders()[0][0] == n
+        assert sim.run_until(settled, 1000)
         sim.run_for(1000)
         assert settled(sim) and at_once.max == 1
         assert [e["to"] for e in sim.events if e["kind"] == "role" and e["node"] == n] == ["leader"]
