@@ -38,6 +38,7 @@ candidate coordinator (still heartbeating, so a healed partition reunites).
 from __future__ import annotations
 
 import enum
+from typing import Any
 from algorithms.bully.config import BullyConfig
 from algorithms.bully.lease import QuorumLease
 from algorithms.bully.messages import ALGO_ID, ALL, Answer, Coordinator, Election, Heartbeat, HeartbeatAck
@@ -106,7 +107,8 @@ class Bully(ElectionAlgorithm):
         out.update(phase=self.phase.value, announced=self.announced)
         return out
 
-    def on_start(self, now: int) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.phase = Phase.IDLE
         self.coordinating = False  # announced itself and sends heartbeats (LEADER unless the quorum gate says no)
         self.announced = 0  # the epoch of this node's latest announcement
@@ -115,6 +117,8 @@ class Bully(ElectionAlgorithm):
         self.higher = tuple(p for p in self.peers if p > self.id)
         self.lower = tuple(p for p in self.peers if p < self.id)
         self.lease = QuorumLease(self.voters, self.id, self.config.lease_ms) if self.config.quorum_gated else None
+
+    def on_start(self, now: int) -> None:
         self.term = int(self.storage.read().get("epoch", 0))
         self._hold_election(now)
 
@@ -130,7 +134,7 @@ class Bully(ElectionAlgorithm):
         elif kind is Coordinator:
             self._on_coordinator(src, msg.term, now)
         elif kind is Heartbeat:
-            self._on_heartbeat(src, msg.term, now)
+            self._on_heartbeat(src, msg.term)
         elif kind is HeartbeatAck:
             self._on_ack(src, msg.term, now)
 
@@ -178,7 +182,7 @@ class Bully(ElectionAlgorithm):
         if self._stale(src, epoch):
             return
         if src > self.id:
-            self._adopt(src, epoch, now)
+            self._adopt(src, epoch)
             return
         # A lower id announced itself while this node is alive: adopt it, then bully it.
         self._stop_coordinating()
@@ -186,7 +190,7 @@ class Bully(ElectionAlgorithm):
         if self.phase is Phase.IDLE:
             self._hold_election(now)
 
-    def _on_heartbeat(self, src: int, epoch: int, now: int) -> None:
+    def _on_heartbeat(self, src: int, epoch: int) -> None:
         if self._stale(src, epoch):
             return
         if self.phase is not Phase.IDLE:
@@ -196,7 +200,7 @@ class Bully(ElectionAlgorithm):
             if self.lease is not None:
                 self.send(src, HeartbeatAck(term=epoch))
         elif src > self.id and src > (self.leader or 0):
-            self._adopt(src, epoch, now)
+            self._adopt(src, epoch)
 
     def _on_ack(self, src: int, epoch: int, now: int) -> None:
         if self.lease is None or not self.coordinating or not self.reign_from <= epoch <= self.announced:
@@ -248,7 +252,7 @@ class Bully(ElectionAlgorithm):
             self.role = Role.CANDIDATE
         self._apply_gate(now)
 
-    def _adopt(self, src: int, epoch: int, now: int) -> None:
+    def _adopt(self, src: int, epoch: int) -> None:
         """Yield to a higher coordinator: stop any election, follow it, watch its heartbeats."""
         if self.phase is Phase.ELECTING or self.coordinating:
             self.note("election_lost", term=self.term, reason=f"coordinator {src}")

@@ -244,3 +244,15 @@ def test_lost_answer_lets_a_lower_id_announce_itself_while_a_higher_id_lives():
     five.receive(msg(Election, 2, 5, 0), 2)  # five answers and re-announces; both are lost on the way
     two.fire(ANSWER_WAIT, T)
     assert two.role is Role.LEADER and five.role is Role.LEADER
+
+
+def test_status_reports_the_phase_and_the_announced_epoch():
+    b, _ = node(3)
+    assert b.status() == {"id": 3, "role": "candidate", "term": 0, "leader": None, "phase": "electing", "announced": 0}
+    b.fire(ANSWER_WAIT, T)
+    assert b.status()["phase"] == "idle" and b.status()["announced"] == 1 and b.status()["role"] == "leader"
+
+
+def test_bully_has_no_log_and_refuses_commands():
+    b = leading(5)
+    assert notes(b.propose(b"x", 10), "propose_rejected") == [{"reason": "no log"}]
