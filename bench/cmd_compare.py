@@ -16,8 +16,8 @@ from bench.compare import schema
 from bench.compare.runner import CompareConfig, run
 from bench.compare.scenarios import SCENARIOS
 
-DEFAULT_TRIALS = {"sim": 20, "zmq": 8}
-"""zmq: the most trials per scenario that keep the default run (3 algorithms x 5 nodes) under 3 minutes here."""
+DEFAULT_TRIALS = {"sim": 20, "zmq": 10}
+"""zmq: about 2.5 minutes for the default run (3 algorithms x 5 nodes x 6 scenarios) on the 2-core dev machine."""
 DEFAULT_LATENCY_MS = "5-15"
 
 

@@ -168,9 +168,19 @@ def header_lines(results: dict) -> list[str]:
         f"core {'accelerated' if m['accelerated'] else 'pure Python'}",
         f"started {r['started_at']}, took {r.get('elapsed_s', 0):.1f} s" + (" -- INTERRUPTED: partial results" if r.get("interrupted") else ""),
     ]
-    if r.get("argv") is not None:
-        lines.append("command: bench " + " ".join(r["argv"]))
+    lines.append("reproduce: " + command_line(c))
     return lines
+
+
+def command_line(c: dict) -> str:
+    """The ``bench compare`` command that runs this configuration again (every option spelled out)."""
+    parts = ["bench compare", f"--algos {','.join(c['algos'])}", f"--transport {c['transport']}",
+             f"--nodes {','.join(map(str, c['nodes']))}", f"--trials {c['trials']}",
+             f"--scenarios {','.join(c['scenarios'])}", f"--detect-ms {c['detect_ms'][0]}-{c['detect_ms'][1]}"]
+    if c.get("latency_ms"):
+        parts.append(f"--latency-ms {c['latency_ms'][0]}-{c['latency_ms'][1]}")
+    parts.append(f"--seed {c['seed']}")
+    return " ".join(parts)
 
 
 def problem_lines(results: dict) -> list[str]:
@@ -183,8 +193,20 @@ def problem_lines(results: dict) -> list[str]:
     return lines
 
 
+def timing_table(results: dict) -> Table:
+    """How --detect-ms was mapped onto each algorithm's own timers (the fair-timing rule), as run."""
+    c = results["config"]
+    t = Table(f"Fair timing: detection {c['detect_ms'][0]}-{c['detect_ms'][1]} ms mapped by each algorithm's rule",
+              ["algorithm", "timers as run", "rule (the plugin's detection_config)"])
+    for name in c["algos"]:
+        info = results["algorithms"][name]
+        timers = ", ".join(f"{k}={v}" for k, v in sorted(info.get("timing", {}).items())) or "(no timers mapped)"
+        t.rows.append([name, timers, info.get("timing_rule", "")])
+    return t
+
+
 def all_tables(results: dict) -> list[Table]:
-    return [summary_table(results), *scenario_tables(results)]
+    return [summary_table(results), *scenario_tables(results), timing_table(results)]
 
 
 def to_markdown(results: dict, plots: list[str] = ()) -> str:

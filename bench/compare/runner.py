@@ -9,7 +9,6 @@ is closed and the trials that finished are returned, marked interrupted.
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol
@@ -22,6 +21,7 @@ from core.errors import InvariantViolation
 from bench.compare import schema
 from bench.compare.driver import Driver, TrialFailed
 from bench.compare.scenarios import SCENARIOS, TrialContext
+from bench.compare.signals import sigint_ignored
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ def algorithm_info(name: str, cls: type[ElectionAlgorithm], config: AlgorithmCon
         "core_idea": getattr(cls, "core_idea", "") or cls.description,
         "origin": origin,
         "detection_timer": cls.detection_timer,
+        "timing_rule": " ".join((cls.detection_config.__doc__ or "").split()),
         "config": config.as_dict(),
     }
 
@@ -90,14 +91,16 @@ def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = No
     """Run every trial and return the results dict (schema.py); never raises for a failing trial."""
     classes = {name: registry.load(name) for name in cfg.algos}
     configs = {name: fair_config(cls, cfg.detect_ms) for name, cls in classes.items()}
+    mapped = {name: cls.detection_config(*cfg.detect_ms) for name, cls in classes.items()}
     started = time.time()
     results: dict[str, Any] = {
         "schema": schema.SCHEMA,
         "version": schema.VERSION,
         "machine": schema.machine_info(),
-        "run": {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)), "argv": sys.argv[1:]},
+        "run": {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))},
         "config": {**asdict(cfg), "detect_ms": list(cfg.detect_ms), "latency_ms": list(cfg.latency_ms) if cfg.latency_ms else None},
-        "algorithms": {name: algorithm_info(name, classes[name], configs[name]) for name in cfg.algos},
+        "algorithms": {name: {**algorithm_info(name, classes[name], configs[name]), "timing": mapped[name]}
+                       for name in cfg.algos},
         "trials": [],
         "skipped": [],
     }
@@ -131,7 +134,8 @@ def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = No
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        transport.close()
+        with sigint_ignored():
+            transport.close()
     results["run"]["elapsed_s"] = round(time.time() - started, 3)
     results["run"]["interrupted"] = interrupted
     results["stats"] = schema.compute_stats(results["trials"])

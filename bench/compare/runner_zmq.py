@@ -23,6 +23,7 @@ from core.algorithm import ElectionAlgorithm
 from core.config import AlgorithmConfig
 
 from bench.compare.metrics import ClusterView, Predicate, counter_totals, counts_before, sent_since
+from bench.compare.signals import sigint_ignored
 
 COUNTERS_EVERY_MS = 100
 """How often nodes report counters in their event stream (the runtime's minimum)."""
@@ -151,11 +152,12 @@ class ZmqDriver:
                 self.cluster.restart(node)
 
     def close(self) -> None:
-        cluster, self.cluster = self.cluster, None
-        self._paused.clear()
-        self._partitioned = False
-        if cluster is not None:
-            cluster.close()
+        with sigint_ignored():
+            if self.cluster is not None:
+                self.cluster.close()
+                self.cluster = None
+            self._paused.clear()
+            self._partitioned = False
 
 
 class ZmqTransport:

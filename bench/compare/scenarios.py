@@ -29,7 +29,7 @@ class TrialContext:
     @property
     def settle_ms(self) -> int:
         """Quiet time after agreement, so heartbeats (and leases) are flowing before a fault."""
-        return self.detect_ms[1]
+        return self.detect_ms[0]
 
 
 @dataclass(frozen=True)

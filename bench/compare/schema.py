@@ -3,7 +3,7 @@
 The layout (docs/compare.md describes it field by field)::
 
     {"schema": "quorumlab.compare", "version": 1,
-     "machine": {...}, "run": {"started_at", "elapsed_s", "interrupted", "argv"},
+     "machine": {...}, "run": {"started_at", "elapsed_s", "interrupted"},
      "config": {"algos", "transport", "nodes", "trials", "scenarios", "detect_ms", "latency_ms", "seed"},
      "algorithms": {name: {"description", "core_idea", "origin", "detection_timer", "config"}},
      "trials": [{"algo", "scenario", "nodes", "trial", "seed", "ok", "error", "metrics": {name: value}}],

@@ -27,7 +27,7 @@ def bench(*args: str):
 
 
 def results_without_run(text: str) -> dict:
-    """Parsed results JSON minus the ``run`` block (start time, elapsed, argv): the reproducible part."""
+    """Parsed results JSON minus the ``run`` block (start time, elapsed, interrupted): the reproducible part."""
     data = json.loads(text)
     data.pop("run")
     return data

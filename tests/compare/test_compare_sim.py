@@ -133,3 +133,15 @@ def test_sweep_writes_both_plots_and_a_row_per_size(tmp_path):
     data = json.loads((tmp_path / "results.json").read_text())
     med = {n: data["stats"]["crash"]["bully"][str(n)]["messages"]["median"] for n in (3, 17)}
     assert med[17] > med[3]
+
+
+def test_every_metric_is_defined_in_the_catalog_and_the_docs():
+    from pathlib import Path
+
+    from bench.compare.scenarios import SCENARIOS
+
+    docs = (Path(__file__).parents[2] / "docs" / "compare.md").read_text()
+    used = {m for sc in SCENARIOS.values() for m in sc.metrics}
+    assert used == set(schema.METRICS)
+    for metric in schema.METRICS:
+        assert f"`{metric}`" in docs, metric

@@ -1,0 +1,86 @@
+"""`bench compare` over real node processes: a short run measures every scenario, and nothing outlives it,
+not even after Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ALGOS = ["raft", "paxos", "bully"]
+
+
+def _node_pids(marker: str) -> list[int]:
+    """PIDs of live processes whose command line mentions ``marker`` (the test's private TMPDIR)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
+    """Start the real ``bench`` command with a private TMPDIR, so its node processes can be recognised."""
+    private = tmp_path / "tmp"
+    private.mkdir(exist_ok=True)
+    env = dict(os.environ, TMPDIR=str(private), COLUMNS="200")
+    return subprocess.Popen([sys.executable, "-m", "bench.cli", "compare", *args], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_short_zmq_run_measures_every_scenario_and_leaves_no_process(tmp_path):
+    proc = _bench(tmp_path, "--nodes", "3", "--trials", "2", "--format", "json", "--out", str(tmp_path / "out"))
+    out, err = proc.communicate(timeout=170)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    failures = [f"{t['algo']} {t['scenario']}: {t['error']}" for t in data["trials"] if not t["ok"]]
+    assert not failures, failures
+    assert data["config"]["transport"] == "zmq" and data["config"]["algos"] == ALGOS
+    for scenario in ("cold-start", "crash", "pause", "partition", "rejoin", "contention"):
+        for algo in ALGOS:
+            assert data["stats"][scenario][algo]["3"]["_trials"] == {"ok": 2, "total": 2}, (scenario, algo)
+    crash = data["stats"]["crash"]
+    for algo in ALGOS:
+        assert 100 <= crash[algo]["3"]["failover_ms"]["median"] < 2000, crash[algo]["3"]
+        assert crash[algo]["3"]["messages"]["median"] > 0
+        assert crash[algo]["3"]["round_trips"]["n"] == 0  # no modeled round trip on a real network
+    assert (tmp_path / "out" / "report.md").exists() and (tmp_path / "out" / "failover_cdf.png").exists()
+    assert _node_pids(str(tmp_path)) == []
+
+
+def test_ctrl_c_stops_the_clusters_and_still_reports_what_finished(tmp_path):
+    proc = _bench(tmp_path, "--algos", "raft", "--nodes", "3", "--trials", "50", "--format", "json",
+                  "--out", str(tmp_path / "out"))
+    try:
+        deadline = time.monotonic() + 30
+        while not _node_pids(str(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _node_pids(str(tmp_path)), "no node process started"
+        time.sleep(4)  # a few trials finish
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    data = json.loads(out)
+    assert data["run"]["interrupted"] is True
+    assert 1 <= len(data["trials"]) < 50 * 6
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["trials"] == data["trials"]
+    assert "interrupted" in (tmp_path / "out" / "report.md").read_text().lower()
+    assert _node_pids(str(tmp_path)) == []
