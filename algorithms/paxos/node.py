@@ -1,0 +1,427 @@
+"""Paxos leader election with leader leases: the ``paxos`` plugin's state machine.
+
+Every node is both acceptor (algorithms.paxos.acceptor) and proposer. A node
+that hears no leader for a random detection timeout runs phase 1 with a fresh
+ballot (highest round seen + 1, own id); on a majority of promises, none of
+them reporting another node's live lease, it runs phase 2 with the value
+"leader = me, lease = lease_ms". Its lease clock starts before Accept leaves;
+acceptors start theirs when Accept arrives and hold it longer by the drift
+bound (PaxosLease), so the holder's view always ends first. The leader renews
+with phase 2 alone under its ballot every renew_ms, which is also its
+heartbeat, and steps down when a lease runs out unrenewed. ``role`` is LEADER
+exactly while a majority-granted lease is unexpired on the node's own clock.
+"""
+from __future__ import annotations
+
+from core.algorithm import ElectionAlgorithm, Role
+from core.messages import Message
+from core.quorum import LOST, WON, VoteTally
+
+from algorithms.paxos import observers
+from algorithms.paxos.acceptor import ABSTAIN, LEASE, REASONS, Acceptor, Verdict
+from algorithms.paxos.ballot import ZERO, Ballot, drift_widened, fencing_token
+from algorithms.paxos.config import PaxosConfig
+from algorithms.paxos.messages import ALGO_ID, ALL, Accept, Accepted, Nack, Prepare, Promise
+
+DETECT = "detect"
+"""Fires when a node has heard no leader for its detection timeout (and again after backoff): start phase 1."""
+ROUND = "round"
+"""Fires when a phase 1 or phase 2 round got no majority in round_timeout_ms."""
+RENEW = "renew"
+"""A leader's renewal (and heartbeat) interval."""
+LEASE_TIMER = "lease"
+"""Fires when the leader's own lease runs out: it steps down."""
+
+IDLE = 0
+PREPARING = 1
+ACCEPTING = 2
+
+
+class Paxos(ElectionAlgorithm):
+    """Leader election by Paxos ballots; the leader holds a lease renewed by phase 2 alone."""
+
+    name = "paxos"
+    description = "Paxos election: ballots, prepare/promise + accept/accepted, PaxosLease leader leases"
+    algo_id = ALGO_ID
+    Config = PaxosConfig
+    messages = ALL
+    detection_timer = DETECT
+
+    @classmethod
+    def safety_observers(cls) -> list:
+        """Lease exclusion under the drift bound, one leader per ballot, promises kept across restarts."""
+        return observers.default_observers()
+
+    @classmethod
+    def detection_config(cls, detect_min_ms: int, detect_max_ms: int) -> dict[str, int]:
+        """Detect a silent leader in [min, max] ms after its last renewal.
+
+        Rule: the detection range is copied; lease_ms = 9/10 of min, so the
+        acceptors' drift-widened hold ends before the earliest detection and the
+        lease never slows detection down; renew_ms = lease_ms / 3, so two lost
+        renewals in a row still keep the lease; round_timeout_ms stays 50 ms but
+        below the lease. (150, 300) gives exactly the defaults.
+        """
+        lease = max(2, detect_min_ms * 9 // 10)
+        return {
+            "detect_min_ms": detect_min_ms,
+            "detect_max_ms": detect_max_ms,
+            "lease_ms": lease,
+            "renew_ms": max(1, lease // 3),
+            "round_timeout_ms": min(50, lease - 1),
+        }
+
+    # -- observable state ---------------------------------------------------------------
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The leader's ballot as one growing integer (see ballot.fencing_token); None unless leading."""
+        return fencing_token(self.ballot) if self.role == Role.LEADER else None
+
+    def status(self) -> dict:
+        """Role, term, leader, plus the ballot (fencing token), the promise and the lease expiry."""
+        s = super().status()
+        s.update(
+            ballot=list(self.ballot),
+            fencing_token=self.fencing_token,
+            promised=list(self.acceptor.promised),
+            lease_until=self.lease_until if self.role == Role.LEADER else None,
+        )
+        return s
+
+    # -- events -------------------------------------------------------------------------
+
+    def on_start(self, now: int) -> None:
+        cfg: PaxosConfig = self.config
+        self.acceptor = Acceptor(self.storage.read(), cfg.lease_ms, cfg.max_clock_drift, now)
+        self.term = max(self.acceptor.promised[0], self.acceptor.accepted[0])
+        self.ballot: Ballot = ZERO
+        self.phase = IDLE
+        self.lease_until = 0
+        self.failures = 0
+        self.quiet_until = 0
+        self._tally: VoteTally | None = None
+        self._seq = 0
+        self._round_start = 0
+        self._other_lease: tuple[int, int] | None = None
+        self._loss_reason = ""
+        self._bumping = False
+        self._need_bump = False
+        self._max_hold = self.acceptor.max_hold_ms()
+        self._malformed_noted = False
+        if self.acceptor.abstain_until > now:
+            self.note("lease_abstain", until=self.acceptor.abstain_until, ms=self.acceptor.abstain_until - now)
+        self._arm_detect()
+
+    def on_timer(self, timer: str, now: int) -> None:
+        if timer == DETECT:
+            self._on_detect(now)
+        elif timer == ROUND:
+            self._on_round_timeout(now)
+        elif timer == RENEW:
+            self._on_renew(now)
+        elif timer == LEASE_TIMER:
+            self._step_down(now)
+
+    def on_message(self, msg: Message, now: int) -> None:
+        self._learn(msg.term)
+        t = type(msg)
+        if t is Accept:
+            self._on_accept(msg, now)
+        elif t is Accepted:
+            self._on_accepted(msg, now)
+        elif t is Prepare:
+            self._on_prepare(msg, now)
+        elif t is Promise:
+            self._on_promise(msg, now)
+        elif t is Nack:
+            self._on_nack(msg, now)
+
+    # -- detection and backoff ------------------------------------------------------------
+
+    def _arm_detect(self) -> None:
+        cfg = self.config
+        self.set_timer(DETECT, self.rng.randint(cfg.detect_min_ms, cfg.detect_max_ms))
+
+    def _blocked_until(self, now: int) -> int:
+        """Phase 1 may not start before this: abstention, a lease held here for another, a recent lease or Prepare."""
+        acc = self.acceptor
+        held = acc.lease_holder(now)
+        return max(acc.abstain_until, self.quiet_until, acc.hold_until if held and held != self.id else 0)
+
+    def _on_detect(self, now: int) -> None:
+        if self.role == Role.LEADER or self.phase != IDLE:
+            return
+        until = self._blocked_until(now)
+        if until > now:
+            self.set_timer(DETECT, until - now + self.rng.randint(0, self.config.backoff_base_ms))
+            return
+        self._start_phase1(now)
+
+    def _backoff_ms(self) -> int:
+        """Randomized and growing: drawn from [cap/2, cap], cap = base * 2^failures, at most backoff_max_ms."""
+        cfg = self.config
+        cap = min(cfg.backoff_max_ms, cfg.backoff_base_ms << min(self.failures, 30))
+        return self.rng.randint(max(1, cap // 2), cap)
+
+    # -- proposer: phase 1 ----------------------------------------------------------------
+
+    def _start_phase1(self, now: int) -> None:
+        leading = self.role == Role.LEADER
+        rnd = self.term + 1
+        self.term = rnd
+        self.ballot = (rnd, self.id)
+        self.phase = PREPARING
+        self._tally = VoteTally(self.voters)
+        self._other_lease = None
+        self._loss_reason = "no majority"
+        self._bumping = leading
+        if not leading:
+            self.role = Role.CANDIDATE
+            self.leader = None
+        if leading:
+            self.note("election_started", term=rnd, ballot=list(self.ballot), holding_lease=True)
+        else:
+            self.note("election_started", term=rnd, ballot=list(self.ballot))
+        verdict = self.acceptor.prepare(self.ballot, now)
+        self._persist(verdict, "promised")
+        self.broadcast(Prepare(term=self.term, round=rnd, bid=self.id))
+        self.set_timer(ROUND, self.config.round_timeout_ms)
+        self._count_phase1(self.id, verdict.ok, now)
+
+    def _on_promise(self, msg: Message, now: int) -> None:
+        if self.phase != PREPARING or (msg.round, msg.bid) != self.ballot:
+            return
+        if msg.lease_holder not in (0, self.id) and msg.lease_left > 0:
+            until = now + min(msg.lease_left, self._max_hold)
+            if self._other_lease is None or until > self._other_lease[1]:
+                self._other_lease = (msg.lease_holder, until)
+        self._count_phase1(msg.src, True, now)
+
+    def _count_phase1(self, voter: int, granted: bool, now: int) -> None:
+        result = self._tally.record(voter, granted)
+        if result == WON:
+            if self._other_lease is not None:
+                holder, until = self._other_lease
+                self.quiet_until = max(self.quiet_until, until)
+                self._round_failed(now, f"a promise reported node {holder}'s lease")
+            else:
+                self._start_phase2(now)
+        elif result == LOST:
+            self._round_failed(now, self._loss_reason)
+
+    # -- proposer: phase 2 (acquire or renew) -----------------------------------------------
+
+    def _start_phase2(self, now: int) -> None:
+        cfg = self.config
+        self.phase = ACCEPTING
+        self._seq += 1
+        self._round_start = now  # the lease clock starts before Accept leaves
+        self._tally = VoteTally(self.voters)
+        self._loss_reason = "no majority"
+        verdict = self.acceptor.accept(self.ballot, cfg.lease_ms, now)
+        self._persist(verdict, "accepted")
+        self.broadcast(Accept(term=self.term, round=self.ballot[0], bid=self.id, seq=self._seq, lease_ms=cfg.lease_ms))
+        self.set_timer(ROUND, cfg.round_timeout_ms)
+        self._count_phase2(self.id, verdict.ok, now)
+
+    def _on_accepted(self, msg: Message, now: int) -> None:
+        if self.phase != ACCEPTING or (msg.round, msg.bid) != self.ballot or msg.seq != self._seq:
+            return
+        self._count_phase2(msg.src, True, now)
+
+    def _count_phase2(self, voter: int, granted: bool, now: int) -> None:
+        result = self._tally.record(voter, granted)
+        if result == WON:
+            self._lease_won(now)
+        elif result == LOST:
+            if self.role == Role.LEADER:
+                self._renewal_over()
+            else:
+                self._round_failed(now, self._loss_reason)
+
+    def _lease_won(self, now: int) -> None:
+        """A majority accepted: the lease runs from the round's start (round_timeout_ms < lease_ms keeps it ahead of now)."""
+        cfg = self.config
+        self._renewal_over()
+        until = self._round_start + cfg.lease_ms
+        self.lease_until = until
+        self.set_timer(LEASE_TIMER, until - now)
+        lease = {"start": self._round_start, "until": until, "ballot": list(self.ballot)}
+        if self.role != Role.LEADER:
+            self.role = Role.LEADER
+            self.leader = self.id
+            self.failures = 0
+            self.cancel_timer(DETECT)
+            self.set_timer(RENEW, max(1, self._round_start + cfg.renew_ms - now))
+        elif not self._bumping:
+            self.note("lease_renewed", **lease)
+            return
+        self._bumping = False
+        self.note("election_won", term=self.ballot[0], ballot=list(self.ballot), lease_until=until)
+        self.note("lease_acquired", **lease)
+
+    def _renewal_over(self) -> None:
+        self.phase = IDLE
+        self._tally = None
+        self.cancel_timer(ROUND)
+
+    def _on_renew(self, now: int) -> None:
+        if self.role != Role.LEADER:
+            return
+        self.set_timer(RENEW, self.config.renew_ms)
+        if self.phase == PREPARING:
+            return  # a ballot bump is in flight; its phase 2 is the renewal
+        if self._need_bump:
+            self._need_bump = False
+            self._start_phase1(now)
+        else:
+            self._start_phase2(now)
+
+    def _step_down(self, now: int) -> None:
+        """The lease ran out unrenewed (the timer is re-armed at every renewal, so now == lease_until)."""
+        if self.role != Role.LEADER:
+            return
+        self.note("stepped_down", ballot=list(self.ballot), reason="lease expired")
+        self.role = Role.FOLLOWER
+        self.leader = None
+        self._bumping = False
+        self._need_bump = False
+        self._renewal_over()
+        self.cancel_timer(RENEW)
+        self._arm_detect()
+
+    # -- proposer: losing ------------------------------------------------------------------
+
+    def _on_round_timeout(self, now: int) -> None:
+        if self.phase == IDLE:
+            return
+        if self.role == Role.LEADER and self.phase == ACCEPTING:
+            self._renewal_over()  # an unanswered renewal: the lease timer decides
+            return
+        self._round_failed(now, "timeout")
+
+    def _round_failed(self, now: int, reason: str) -> None:
+        """A phase 1 or acquisition failed: back off (randomized, growing), never before a known lease ends."""
+        self.note("election_lost", term=self.ballot[0], reason=reason)
+        self._renewal_over()
+        if self.role == Role.LEADER:
+            self._bumping = False
+            return
+        self.role = Role.FOLLOWER
+        delay = self._backoff_ms()
+        self.failures += 1
+        wait = self.quiet_until - now
+        if wait > delay:
+            delay = wait + self.rng.randint(0, self.config.backoff_base_ms)
+        self.set_timer(DETECT, delay)
+
+    def _yield_to(self, now: int, reason: str) -> None:
+        """Another proposer has the floor (its ballot is promised or accepted here): stop and wait a full detection."""
+        if self.phase != IDLE:
+            self.note("election_lost", term=self.ballot[0], reason=reason)
+            self._renewal_over()
+            self.failures += 1
+        self.role = Role.FOLLOWER
+        self._arm_detect()
+
+    def _on_nack(self, msg: Message, now: int) -> None:
+        self._learn(msg.p_round)
+        if (msg.round, msg.bid) != self.ballot:
+            return
+        if self.role == Role.LEADER and (msg.p_round, msg.p_bid) > self.ballot:
+            self._need_bump = True  # even if this renewal already won: that acceptor stays lost until we move up
+        if self.phase == IDLE:
+            return
+        if msg.reason in (LEASE, ABSTAIN):
+            self.quiet_until = max(self.quiet_until, now + min(msg.wait_ms, self._max_hold))
+        self._loss_reason = f"node {msg.src}: {REASONS.get(msg.reason, 'refused')}"
+        if msg.phase == 1 and self.phase == PREPARING:
+            self._count_phase1(msg.src, False, now)
+        elif msg.phase == 2 and self.phase == ACCEPTING and msg.seq == self._seq:
+            self._count_phase2(msg.src, False, now)
+
+    # -- acceptor ------------------------------------------------------------------------
+
+    def _on_prepare(self, msg: Message, now: int) -> None:
+        if msg.bid != msg.src:
+            self._malformed(msg)
+            return
+        ballot = (msg.round, msg.bid)
+        self._learn(msg.round)
+        verdict = self.acceptor.prepare(ballot, now)
+        if not verdict.ok:
+            self._nack(msg.src, ballot, 1, 0, verdict.reason, now)
+            return
+        self._persist(verdict, "promised")
+        acc = self.acceptor
+        holder = acc.lease_holder(now)
+        self.send(
+            msg.src,
+            Promise(
+                term=self.term,
+                round=ballot[0],
+                bid=ballot[1],
+                acc_round=acc.accepted[0],
+                acc_bid=acc.accepted[1],
+                lease_holder=holder,
+                lease_left=acc.lease_left(now) if holder else 0,
+            ),
+        )
+        if self.role != Role.LEADER:
+            self._yield_to(now, f"preempted by ballot {list(ballot)}")
+
+    def _on_accept(self, msg: Message, now: int) -> None:
+        if msg.bid != msg.src:
+            self._malformed(msg)
+            return
+        ballot = (msg.round, msg.bid)
+        self._learn(msg.round)
+        self.quiet_until = max(self.quiet_until, now + drift_widened(min(msg.lease_ms, self.config.lease_ms), self.config.max_clock_drift))
+        verdict = self.acceptor.accept(ballot, msg.lease_ms, now)
+        if not verdict.ok:
+            self._nack(msg.src, ballot, 2, msg.seq, verdict.reason, now)
+            if verdict.reason == ABSTAIN and self.role != Role.LEADER:
+                self.leader = msg.src
+            return
+        self._persist(verdict, "accepted")
+        self.send(msg.src, Accepted(term=self.term, round=ballot[0], bid=ballot[1], seq=msg.seq))
+        if self.role != Role.LEADER:
+            self._yield_to(now, f"node {msg.src} is taking the lease")
+            self.leader = msg.src
+
+    def _nack(self, to: int, ballot: Ballot, phase: int, seq: int, reason: int, now: int) -> None:
+        acc = self.acceptor
+        self.send(
+            to,
+            Nack(
+                term=self.term,
+                round=ballot[0],
+                bid=ballot[1],
+                phase=phase,
+                seq=seq,
+                reason=reason,
+                p_round=acc.promised[0],
+                p_bid=acc.promised[1],
+                holder=acc.lease_holder(now),
+                wait_ms=acc.wait_ms(now),
+            ),
+        )
+
+    # -- small helpers -----------------------------------------------------------------------
+
+    def _persist(self, verdict: Verdict, kind: str) -> None:
+        """Durable before visible: stage and flush the acceptor state before the reply that depends on it."""
+        if verdict.changed:
+            self.persist(self.acceptor.durable())
+            self.note(kind, ballot=list(self.acceptor.promised))
+
+    def _learn(self, rnd: int) -> None:
+        if rnd > self.term:
+            self.term = rnd
+
+    def _malformed(self, msg: Message) -> None:
+        """A proposal under another node's ballot: dropped; noted once per incarnation."""
+        if not self._malformed_noted:
+            self._malformed_noted = True
+            self.note("dropped_malformed", type=msg.name, src=msg.src, ballot_node=msg.bid)
