@@ -54,7 +54,7 @@ class Paxos(ElectionAlgorithm):
 
     @classmethod
     def detection_config(cls, detect_min_ms: int, detect_max_ms: int) -> dict[str, int]:
-        """Detect a silent leader in [min, max] ms after its last renewal.
+        """Detect a silent leader between min and max ms after its last renewal.
 
         Rule: the detection range is copied; lease_ms = 9/10 of min, so the
         acceptors' drift-widened hold ends before the earliest detection and the
@@ -71,6 +71,12 @@ class Paxos(ElectionAlgorithm):
             "round_timeout_ms": min(50, lease - 1),
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ballot: Ballot = ZERO
+        self.lease_until = 0
+        self.acceptor: Acceptor | None = None  # built from storage at start
+
     # -- observable state ---------------------------------------------------------------
 
     @property
@@ -84,7 +90,7 @@ class Paxos(ElectionAlgorithm):
         s.update(
             ballot=list(self.ballot),
             fencing_token=self.fencing_token,
-            promised=list(self.acceptor.promised),
+            promised=list(self.acceptor.promised if self.acceptor is not None else ZERO),
             lease_until=self.lease_until if self.role == Role.LEADER else None,
         )
         return s
@@ -95,7 +101,7 @@ class Paxos(ElectionAlgorithm):
         cfg: PaxosConfig = self.config
         self.acceptor = Acceptor(self.storage.read(), cfg.lease_ms, cfg.max_clock_drift, now)
         self.term = max(self.acceptor.promised[0], self.acceptor.accepted[0])
-        self.ballot: Ballot = ZERO
+        self.ballot = ZERO
         self.phase = IDLE
         self.lease_until = 0
         self.failures = 0
@@ -219,9 +225,13 @@ class Paxos(ElectionAlgorithm):
         self._round_start = now  # the lease clock starts before Accept leaves
         self._tally = VoteTally(self.voters)
         self._loss_reason = "no majority"
+        # Accept depends on nothing of our own acceptor's, so it leaves first and our write overlaps the
+        # round trip; our own vote only becomes visible (leadership) after that write is flushed. Phase 1
+        # is the other way round: the promise of our ballot is durable before Prepare leaves, so a
+        # restarted node can never reuse a ballot it already proposed.
+        self.broadcast(Accept(term=self.term, round=self.ballot[0], bid=self.id, seq=self._seq, lease_ms=cfg.lease_ms))
         verdict = self.acceptor.accept(self.ballot, cfg.lease_ms, now)
         self._persist(verdict, "accepted")
-        self.broadcast(Accept(term=self.term, round=self.ballot[0], bid=self.id, seq=self._seq, lease_ms=cfg.lease_ms))
         self.set_timer(ROUND, cfg.round_timeout_ms)
         self._count_phase2(self.id, verdict.ok, now)
 

@@ -11,18 +11,24 @@
   earlier, crashes and restarts included (checked on its ``promised`` /
   ``accepted`` notes and on every Promise and Accepted it sends).
 
+``check_event_log`` replays a real run's event log (for example
+``LocalCluster.events()``: lease times are CLOCK_MONOTONIC ms, comparable
+across processes on one host) through the same observers.
+
 The core's per-term ElectionSafety does not apply: ``term`` is a ballot round,
 and two nodes may lead, one after the other, with the same round and
 different node ids. BallotSafety is the per-ballot version.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from core.effects import Broadcast, Note, Send
+from core.errors import InvariantViolation
 from core.observers import Observer
 
 from algorithms.paxos.ballot import Ballot, drift_widened
+from algorithms.paxos.config import PaxosConfig
 from algorithms.paxos.messages import Accepted, Promise
 
 
@@ -107,3 +113,23 @@ class PromiseKept(Observer):
 def default_observers() -> list[Observer]:
     """A fresh set of the three Paxos observers (observers keep per-run state)."""
     return [LeaseExclusion(), BallotSafety(), PromiseKept()]
+
+
+class _LoggedRun:
+    """Stands in for a Simulation when the observers replay an event log."""
+
+    def __init__(self, config: PaxosConfig) -> None:
+        self.config = config
+
+    def fail(self, message: str) -> None:
+        raise InvariantViolation(message)
+
+
+def check_event_log(events: Iterable[dict], config: PaxosConfig | None = None) -> None:
+    """Replay the notes of an event log, in time order, through fresh observers; raises InvariantViolation."""
+    run = _LoggedRun(config if config is not None else PaxosConfig())
+    checks = default_observers()
+    for event in sorted(events, key=lambda e: e["t"]):
+        note = Note(event["kind"], event)
+        for check in checks:
+            check.on_effect(run, event["node"], note)

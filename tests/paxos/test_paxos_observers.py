@@ -7,7 +7,7 @@ from core.effects import Note, Send
 from core.errors import InvariantViolation
 from core.sim import Network, Simulation
 
-from algorithms.paxos import DETECT, Paxos, PaxosConfig, Promise, drift_widened
+from algorithms.paxos import DETECT, Paxos, PaxosConfig, Promise, check_event_log, drift_widened
 from algorithms.paxos.observers import BallotSafety, LeaseExclusion, PromiseKept
 from tests.paxos.scenarios import chaos_run
 
@@ -67,6 +67,19 @@ def test_promise_kept_flags_a_lower_promise_even_in_a_message():
     obs.on_effect(sim, 1, Send(3, Promise(round=5, bid=3)))
     with pytest.raises(InvariantViolation, match="promise broken"):
         obs.on_effect(sim, 1, Send(2, Promise(round=4, bid=2)))
+
+
+def test_event_log_replay_accepts_a_real_run_and_rejects_a_doctored_one():
+    sim = Simulation(Paxos, 5, seed=9, network=Network(delay_ms=(1, 10), loss=0.05))
+    sim.run_for(600)
+    sim.crash(sim.leader())
+    sim.run_for(1200)
+    check_event_log(sim.events, sim.config)
+    acquired = [e for e in sim.events if e["kind"] == "lease_acquired"]
+    assert len(acquired) >= 2
+    forged = dict(acquired[-1], node=acquired[0]["node"] % 5 + 1, t=acquired[0]["t"], start=acquired[0]["start"])
+    with pytest.raises(InvariantViolation, match="lease exclusion"):
+        check_event_log([*sim.events, forged], sim.config)
 
 
 # -- broken variants of the algorithm are caught in simulation ---------------------------------------

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from core.algorithm import Role
-from core.effects import Persist
+from core.effects import Persist, RoleChanged
 from core.storage import MemoryStorage
 
-from algorithms.paxos import DETECT, LEASE_TIMER, RENEW, ROUND, Accept, Accepted, Nack, Prepare, Promise, fencing_token
+from algorithms.paxos import DETECT, LEASE_TIMER, RENEW, ROUND, Accept, Accepted, Nack, Paxos, Prepare, Promise, fencing_token
 from algorithms.paxos.acceptor import ABSTAIN, LEASE, PROMISED, TOO_LONG
 from tests.paxos.helpers import make_node, msg, notes, persist_index, run_persists, send_index, sent, timer
 
@@ -140,8 +140,16 @@ def test_majority_of_promises_sends_accept_of_me_with_the_lease_length():
     accept = sent(effects, Accept)[0]
     assert (accept.round, accept.bid, accept.lease_ms) == (1, 1, node.config.lease_ms)
     assert node.acceptor.accepted == (1, 1)
-    assert persist_index(effects) < send_index(effects, Accept)
+    assert send_index(effects, Accept) < persist_index(effects)  # our own write overlaps the round trip
     assert node.role == Role.CANDIDATE
+
+
+def test_own_acceptance_is_durable_before_leadership_shows():
+    node, _ = make_node(voters=(1,))
+    effects = node.fire(DETECT, 200)
+    persists = [i for i, e in enumerate(effects) if type(e) is Persist]
+    became = next(i for i, e in enumerate(effects) if type(e) is RoleChanged and e.new == Role.LEADER)
+    assert len(persists) == 2 and persists[-1] < became
 
 
 def test_promise_reporting_another_nodes_lease_stops_phase2():
@@ -410,3 +418,8 @@ def test_single_node_cluster_elects_itself():
     effects = node.fire(DETECT, 200)
     assert node.role == Role.LEADER
     assert notes(effects, "election_won")
+
+
+def test_status_works_before_start():
+    status = Paxos(2, (1, 2, 3)).status()
+    assert status["role"] == "follower" and status["ballot"] == [0, 0] and status["fencing_token"] is None
