@@ -98,6 +98,7 @@ class Paxos(ElectionAlgorithm):
     # -- events -------------------------------------------------------------------------
 
     def on_start(self, now: int) -> None:
+        """Load the durable promise, abstain if this is a restart, arm detection."""
         cfg: PaxosConfig = self.config
         self.acceptor = Acceptor(self.storage.read(), cfg.lease_ms, cfg.max_clock_drift, now)
         self.term = max(self.acceptor.promised[0], self.acceptor.accepted[0])
@@ -120,6 +121,7 @@ class Paxos(ElectionAlgorithm):
         self._arm_detect()
 
     def on_timer(self, timer: str, now: int) -> None:
+        """Dispatch detect, round, renew and lease timers."""
         if timer == DETECT:
             self._on_detect(now)
         elif timer == ROUND:
@@ -130,8 +132,12 @@ class Paxos(ElectionAlgorithm):
             self._step_down(now)
 
     def on_message(self, msg: Message, now: int) -> None:
-        self._learn(msg.term)
+        """Learn the sender's round, then run the acceptor or proposer rule for the message type."""
         t = type(msg)
+        if (t is Prepare or t is Accept) and msg.bid != msg.src:
+            self._malformed(msg)
+            return
+        self._learn(msg.term)
         if t is Accept:
             self._on_accept(msg, now)
         elif t is Accepted:
@@ -354,9 +360,6 @@ class Paxos(ElectionAlgorithm):
     # -- acceptor ------------------------------------------------------------------------
 
     def _on_prepare(self, msg: Message, now: int) -> None:
-        if msg.bid != msg.src:
-            self._malformed(msg)
-            return
         ballot = (msg.round, msg.bid)
         self._learn(msg.round)
         verdict = self.acceptor.prepare(ballot, now)
@@ -382,9 +385,6 @@ class Paxos(ElectionAlgorithm):
             self._yield_to(now, f"preempted by ballot {list(ballot)}")
 
     def _on_accept(self, msg: Message, now: int) -> None:
-        if msg.bid != msg.src:
-            self._malformed(msg)
-            return
         ballot = (msg.round, msg.bid)
         self._learn(msg.round)
         self.quiet_until = max(self.quiet_until, now + drift_widened(min(msg.lease_ms, self.config.lease_ms), self.config.max_clock_drift))

@@ -401,7 +401,7 @@ def test_proposal_under_another_nodes_ballot_is_dropped_and_noted_once():
     second = node.receive(msg(Accept, 2, 1, term=5, round=5, bid=3, seq=1, lease_ms=135), 11)
     assert not sent(first) and not sent(second)
     assert len(notes(first, "dropped_malformed")) == 1 and not notes(second, "dropped_malformed")
-    assert node.acceptor.promised == (0, 0)
+    assert node.acceptor.promised == (0, 0) and node.term == 0
 
 
 def test_status_exposes_ballot_and_fencing_token():
