@@ -13,7 +13,11 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
 
 ``ControlClient`` is the harness side: one DEALER per node, request ids in an
 envelope frame so a late reply to a timed-out request is recognised and
-discarded, and fan-out of one command to many nodes at once.
+discarded, and fan-out of one command to many nodes at once. A request that
+gets no reply in time has its socket closed (LINGER 0), so it is never
+delivered to a node that comes back later. (The DEALERs do not use
+``IMMEDIATE``: with it, libzmq discards a reply not yet read when the node
+closes the connection right after sending it, as it does after ``stop``.)
 """
 from __future__ import annotations
 
@@ -63,7 +67,6 @@ class ControlClient:
         if sock is None:
             sock = self._ctx.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.IMMEDIATE, 1)
             sock.setsockopt(zmq.RECONNECT_IVL, 20)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 200)
             sock.connect(address)
@@ -117,10 +120,11 @@ class ControlClient:
                         break
         for node, _ in list(to_send.values()) + list(waiting.values()):
             results[node] = ControlError(f"no reply from {addresses[node]} within {timeout_s:.1f}s")
+            self.forget(addresses[node])  # discard the queued request: it must not reach a node that comes back later
         return results
 
     def forget(self, address: str) -> None:
-        """Drop the socket to ``address`` (after its node was restarted, for a clean connection)."""
+        """Close the socket to ``address`` and discard whatever it still queues; the next request opens a new one."""
         sock = self._sockets.pop(address, None)
         if sock is not None:
             sock.close(linger=0)

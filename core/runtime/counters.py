@@ -1,7 +1,8 @@
 """Message counters of one node, and a rate limit for reporting dropped input.
 
 Counters are kept per message type (``sent``, ``recv``, ``bytes_sent``,
-``bytes_recv``) plus totals of what was dropped and why. ``DropReporter``
+``bytes_recv``) plus totals of what was dropped and why, and how late the
+timers fired (ms past their deadline: this process's scheduling delay). ``DropReporter``
 decides when a drop is worth a log line: once per source per minute, with the
 number suppressed since the last line, so a flood of garbage cannot flood the
 log.
@@ -26,6 +27,10 @@ class Counters:
         self.dropped_bad_by_reason: collections.Counter = collections.Counter()
         self.dropped_partition = 0
         self.dropped_unreachable = 0
+        self.timers_fired = 0
+        self.timer_late_total_ms = 0.0
+        self.timer_late_max_ms = 0.0
+        self.timers_late_5ms = 0
 
     def on_sent(self, kind: str, size: int) -> None:
         self.sent[kind] += 1
@@ -34,6 +39,14 @@ class Counters:
     def on_recv(self, kind: str, size: int) -> None:
         self.recv[kind] += 1
         self.bytes_recv[kind] += size
+
+    def on_timer(self, late_ms: float) -> None:
+        """A timer fired ``late_ms`` after its deadline (scheduling delay of this process)."""
+        self.timers_fired += 1
+        self.timer_late_total_ms += late_ms
+        self.timer_late_max_ms = max(self.timer_late_max_ms, late_ms)
+        if late_ms > 5:
+            self.timers_late_5ms += 1
 
     def on_bad(self, reason: str) -> None:
         self.dropped_bad += 1
@@ -53,6 +66,12 @@ class Counters:
             "dropped_bad_by_reason": dict(self.dropped_bad_by_reason),
             "dropped_partition": self.dropped_partition,
             "dropped_unreachable": self.dropped_unreachable,
+            "timers": {
+                "fired": self.timers_fired,
+                "late_ms_mean": round(self.timer_late_total_ms / self.timers_fired, 3) if self.timers_fired else 0.0,
+                "late_ms_max": round(self.timer_late_max_ms, 3),
+                "late_over_5ms": self.timers_late_5ms,
+            },
         }
 
 

@@ -53,6 +53,8 @@ RECV_BATCH = 256
 """Incoming messages handled per loop iteration before timers get their turn."""
 HOUSEKEEPING_MS = 1000
 """Longest poll: the loop wakes at least this often (counters event, parent check)."""
+CLOSE_LINGER_MS = 200
+"""How long closing the control and event sockets may wait to deliver what is already queued."""
 ELECTION_NOTES = ("election_started", "election_won", "election_lost")
 
 
@@ -197,8 +199,10 @@ class Node:
             self._log.close()
         finally:
             self.transport.close()
-            self._control.close(linger=0)
-            self._pub.close(linger=0)
+            # Short lingers: the reply to a control "stop" and the "stopped" event still leave; a stuck
+            # client cannot hold the exit back by more than these few hundred ms.
+            self._control.close(linger=CLOSE_LINGER_MS)
+            self._pub.close(linger=CLOSE_LINGER_MS)
             self._ctx.term()
             for fd in (self._wake_r, self._wake_w):
                 os.close(fd)
@@ -236,9 +240,10 @@ class Node:
 
     def _fire_due_timers(self) -> None:
         now = mono_ms()
-        for name, handle in self._wheel.advance(now):
+        for name, handle, deadline in self._wheel.advance(now):
             if self._timers.get(name) == handle:
                 del self._timers[name]
+                self.counters.on_timer(time.monotonic_ns() / 1e6 - deadline)
                 self._dispatch(self.algo.fire, name, now)
 
     def _housekeeping(self) -> None:
@@ -321,8 +326,9 @@ class Node:
                 old = self._timers.get(e.name)
                 if old is not None:
                     self._wheel.cancel(old)
-                key = [e.name, 0]
-                key[1] = self._timers[e.name] = self._wheel.schedule(self._now + e.delay_ms, key)
+                deadline = self._now + e.delay_ms
+                key = [e.name, 0, deadline]
+                key[1] = self._timers[e.name] = self._wheel.schedule(deadline, key)
             elif t is CancelTimer:
                 old = self._timers.pop(e.name, None)
                 if old is not None:

@@ -74,3 +74,10 @@ def test_algorithms_load_by_registered_name_or_module_and_class():
         load_algorithm("tests.runtime.algos:ProberConfig")
     with pytest.raises(UnknownAlgorithmError, match="available"):
         load_algorithm("no-such-algorithm")
+
+
+def test_timer_lateness_is_summarised_for_status():
+    c = Counters()
+    for late in (0.4, 1.6, 9.0):
+        c.on_timer(late)
+    assert c.snapshot()["timers"] == {"fired": 3, "late_ms_mean": 3.667, "late_ms_max": 9.0, "late_over_5ms": 1}
