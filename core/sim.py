@@ -5,6 +5,14 @@ duplication, each node's own RNG seed), and every event goes through one timer
 wheel ordered by (deadline, schedule order), so the same arguments give the
 same run, event for event. Messages travel encoded: every send goes through
 the codec, every delivery through the decoder.
+
+Clients: ``submit(command)`` proposes a command at the current leader and
+returns a ``Submission`` that completes when the entry is applied (by any
+node: state machine safety makes them agree) or fails when the leader refuses
+it or another entry takes its index. An algorithm with a log reports a
+proposal with the note ``proposed`` {"index", "term"} and a refusal with
+``propose_rejected`` {"reason", "leader"}; ``applied(node)`` lists the
+commands a node has applied since it last (re)started, in order.
 """
 from __future__ import annotations
 
@@ -92,6 +100,23 @@ class SimStats:
         return self.dropped_loss + self.dropped_partition + self.dropped_down + self.dropped_bad
 
 
+@dataclass
+class Submission:
+    """A command submitted through ``Simulation.submit``: pending until applied somewhere, or failed."""
+
+    command: bytes
+    node: int | None
+    index: int = 0
+    term: int = 0
+    done: bool = False
+    ok: bool = False
+    error: str = ""
+    applied_at: int = -1
+
+    def _finish(self, ok: bool, error: str, now: int) -> None:
+        self.done, self.ok, self.error, self.applied_at = True, ok, error, now
+
+
 class _Node:
     __slots__ = ("id", "algo", "storage", "up", "timers", "incarnation")
 
@@ -149,6 +174,8 @@ class Simulation:
         self._nodes = {i: _Node(i, MemoryStorage()) for i in self.ids}
         self._lo, self._hi = self.network.delay_ms
         self._uniform = self.network.distribution == "uniform"
+        self._applied: dict[int, list[bytes]] = {i: [] for i in self.ids}
+        self._waiting: dict[int, list[Submission]] = {}
         for i in self.ids:
             self._boot(self._nodes[i])
 
@@ -188,6 +215,10 @@ class Simulation:
             if self._nodes[i].algo.leader != first:
                 return None
         return first
+
+    def applied(self, node_id: int) -> list[bytes]:
+        """The commands (non-empty entries) node ``node_id`` applied since it last (re)started, in order."""
+        return list(self._applied[node_id])
 
     # -- driving ------------------------------------------------------------------------
 
@@ -255,7 +286,30 @@ class Simulation:
         if n.up:
             return
         self._record(node_id, "restart", {})
+        self._applied[node_id] = []
         self._boot(n)
+
+    def submit(self, command: bytes, node: int | None = None) -> Submission:
+        """Propose ``command`` now at ``node`` (default: the current leader); the handle completes once applied."""
+        target = node if node is not None else self.leader()
+        sub = Submission(bytes(command), target)
+        if target is None or not self._nodes[target].up:
+            sub._finish(False, "no leader" if target is None else f"node {target} is down", self.now)
+            return sub
+        n = self._nodes[target]
+        effects = n.algo.propose(sub.command, self.now)
+        for e in effects:
+            if type(e) is Note and e.kind == "proposed":
+                sub.index, sub.term = e.data["index"], e.data["term"]
+                self._waiting.setdefault(sub.index, []).append(sub)
+            elif type(e) is Note and e.kind == "propose_rejected":
+                sub._finish(False, f"{e.data.get('reason')} (leader: {e.data.get('leader')})", self.now)
+        if not sub.done and not sub.index:
+            sub._finish(False, "the algorithm neither accepted nor refused the command", self.now)
+        self.trace.append((self.now, target, "propose", sub.command[:32]))
+        self._execute(n, effects)
+        self._after_event()
+        return sub
 
     def trigger(self, node_ids: Iterable[int], timer: str) -> None:
         """Fire ``timer`` now on each given live node, in order (for forced-contention scenarios)."""
@@ -405,8 +459,20 @@ class Simulation:
                 self._record(n.id, e.kind, e.data)
             elif t is Apply:
                 self._record(n.id, "apply", {"index": e.index, "term": e.term})
+                if e.data:
+                    self._applied[n.id].append(e.data)
+                if self._waiting:
+                    self._resolve(e)
             for o in observers:
                 o.on_effect(self, n.id, e)
+
+    def _resolve(self, e: Apply) -> None:
+        """Complete the submissions waiting on index ``e.index``: theirs if the term matches, else lost."""
+        for sub in self._waiting.pop(e.index, ()):
+            if e.term == sub.term:
+                sub._finish(True, "", self.now)
+            else:
+                sub._finish(False, f"leadership lost: index {e.index} holds an entry of term {e.term}", self.now)
 
     def _record(self, node: int, kind: str, data: dict) -> None:
         self.trace.append((self.now, node, kind, data))

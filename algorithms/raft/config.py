@@ -1,4 +1,4 @@
-"""Raft's timers, validated: election timeout range and heartbeat interval (all in ms)."""
+"""Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window and batch."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +19,15 @@ class RaftConfig(AlgorithmConfig):
     )
     heartbeat_interval: int = setting(
         50, 1, 600_000, "ms", "how often a leader sends AppendEntries to every follower"
+    )
+    max_inflight: int = setting(
+        16, 1, 4096, "messages", "AppendEntries with entries a leader keeps unacknowledged per follower (pipelining)"
+    )
+    max_batch_entries: int = setting(
+        1024, 1, 1_000_000, "entries", "most entries in one AppendEntries"
+    )
+    max_batch_bytes: int = setting(
+        1 << 20, 1, 64 << 20, "bytes", "most command bytes in one AppendEntries (a larger single entry still goes alone)"
     )
 
     def check(self) -> None:

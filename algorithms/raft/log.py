@@ -1,19 +1,23 @@
-"""The Raft log: entries with terms, 1-based, in memory (made durable with log replication).
+"""The Raft log: entries with terms, 1-based, backed by a record log that makes them durable.
 
-Election needs only its tail (last index and term) for the up-to-date check
-of section 5.4.1, and heartbeats need ``matches`` for the consistency check of
-AppendEntries. Index 0 is a sentinel with term 0, so an empty log has
-last_index 0 and last_term 0.
+``append`` and ``truncate_after`` change the log at once and stage the change
+in the store; ``flush`` makes everything staged durable (one fsync for a whole
+batch: group commit). ``durable_index`` is the last index that survives a crash,
+which is what a follower may acknowledge and what a leader may count for
+itself. Index 0 is a sentinel with term 0, so an empty log has last_index 0 and
+last_term 0.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
+
+from algorithms.raft.durable import MemoryRecordLog, decode_entry, encode_entry
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One log entry: the term it was created in, its position, and the command."""
+    """One log entry: the term it was created in, its position, and the command (b"" for a leader's no-op)."""
 
     term: int
     index: int
@@ -21,28 +25,58 @@ class Entry:
 
 
 class RaftLog:
-    """An in-memory sequence of entries; terms never decrease along the log."""
+    """An ordered sequence of entries whose terms never decrease, mirrored into a record store."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_store", "truncations")
 
-    def __init__(self) -> None:
+    def __init__(self, store: Any = None) -> None:
         self._entries: list[Entry] = []
+        self._store = store if store is not None else MemoryRecordLog()
+        self.truncations = 0
+
+    @classmethod
+    def open(cls, store: Any) -> "RaftLog":
+        """The log held by ``store`` (durable records first, then any staged ones)."""
+        log = cls(store)
+        entries = log._entries
+        for i, record in enumerate(store, start=1):
+            term, data = decode_entry(record)
+            entries.append(Entry(term, i, data))
+        return log
 
     @classmethod
     def from_terms(cls, terms: Iterable[int]) -> "RaftLog":
-        """A log whose entry i+1 has term terms[i] (how tests build logs)."""
+        """A durable log whose entry i+1 has term terms[i] (how tests build logs)."""
         log = cls()
         for t in terms:
             log.append(t)
+        log.flush()
         return log
 
     def append(self, term: int, data: bytes = b"") -> Entry:
-        """Add an entry at the end; its term may not be below the last one."""
+        """Add an entry at the end (staged until ``flush``); its term may not be below the last one."""
         if term < self.last_term:
             raise ValueError(f"log terms never decrease: appending term {term} after term {self.last_term}")
-        entry = Entry(term, self.last_index + 1, data)
+        entry = Entry(term, len(self._entries) + 1, data)
         self._entries.append(entry)
+        self._store.append((encode_entry(term, data),))
         return entry
+
+    def truncate_after(self, index: int) -> None:
+        """Drop every entry after ``index`` (a conflicting suffix); a cut into durable entries is durable at once."""
+        if index < len(self._entries):
+            del self._entries[index:]
+            self._store.truncate(index)
+            self.truncations += 1
+
+    def flush(self) -> None:
+        """Make every staged entry durable (one fsync on a real disk)."""
+        self._store.flush()
+
+    @property
+    def durable_index(self) -> int:
+        """The last index that would survive a crash now."""
+        return self._store.durable_count
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,6 +89,22 @@ class RaftLog:
     def last_term(self) -> int:
         return self._entries[-1].term if self._entries else 0
 
+    def entry(self, index: int) -> Entry:
+        """The entry at ``index`` (1-based)."""
+        if not 1 <= index <= len(self._entries):
+            raise IndexError(f"no entry at index {index}; the log holds 1..{len(self._entries)}")
+        return self._entries[index - 1]
+
+    def entries(self, start: int, max_count: int, max_bytes: int) -> list[Entry]:
+        """Entries from ``start`` on: at most ``max_count``, and beyond the first at most ``max_bytes`` of commands."""
+        out = self._entries[start - 1 : start - 1 + max_count]
+        size = 0
+        for n, e in enumerate(out):
+            size += len(e.data)
+            if size > max_bytes and n > 0:
+                return out[:n]
+        return out
+
     def term_at(self, index: int) -> int | None:
         """The term of the entry at ``index`` (0 for the sentinel), None past the end."""
         if index == 0:
@@ -66,6 +116,18 @@ class RaftLog:
     def matches(self, index: int, term: int) -> bool:
         """True when this log holds an entry at ``index`` with ``term`` (AppendEntries' consistency check)."""
         return self.term_at(index) == term
+
+    def conflict_hint(self, index: int, term: int) -> tuple[int, int]:
+        """The last (index, term) at or before ``index`` whose term is <= ``term`` (fast backtracking).
+
+        Everything after it up to ``index`` has a larger term, so it cannot match a log whose
+        entry ``index`` has ``term``: one round trip skips a whole term of entries.
+        """
+        index = min(index, len(self._entries))
+        entries = self._entries
+        while index > 0 and entries[index - 1].term > term:
+            index -= 1
+        return index, (entries[index - 1].term if index else 0)
 
     def is_up_to_date(self, last_term: int, last_index: int) -> bool:
         """Is a log ending at (last_term, last_index) at least as up to date as this one? (section 5.4.1)

@@ -1,9 +1,9 @@
 """Raft's four messages (algo_id 1). The term travels in every message header.
 
-AppendEntries already has the fields log replication needs (prevLogIndex,
-prevLogTerm, entries, leaderCommit) and its response carries the follower's
-match index and a hint for backing up, so replication can fill them in
-without a wire change.
+AppendEntries carries Figure 2's prevLogIndex, prevLogTerm, entries and
+leaderCommit; its response carries the follower's match index on success and,
+on a rejection, the rejected prevLogIndex plus a (hint_index, hint_term) pair
+for fast backtracking.
 """
 from __future__ import annotations
 
@@ -25,15 +25,23 @@ AppendEntries = message_type(
     3,
     [("prev_log_index", "u64"), ("prev_log_term", "u64"), ("entries", "entries"), ("leader_commit", "u64")],
 )
-"""Leader to follower: heartbeat (no entries) and, later, replication."""
+"""Leader to follower: replication of entries after (prev_log_index, prev_log_term); a heartbeat has none."""
 
 AppendEntriesResponse = message_type(
     "AppendEntriesResponse",
     ALGO_ID,
     4,
-    [("success", "bool"), ("match_index", "u64"), ("hint_index", "u64")],
+    [
+        ("success", "bool"),
+        ("match_index", "u64"),
+        ("hint_index", "u64"),
+        ("hint_term", "u64"),
+        ("reject_index", "u64"),
+    ],
 )
-"""success: the follower's log matched at prev_log_index; match_index: the last index known to
-match the leader (on success); hint_index: the follower's last log index (to back up on failure)."""
+"""success: the follower's log matched at prev_log_index and holds the entries durably;
+match_index: the last index known to match the leader (on success); reject_index: the
+prev_log_index that did not match (on failure); hint_index/hint_term: the follower's last
+entry at or before reject_index whose term is <= prev_log_term (its last index on success)."""
 
 ALL = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse)

@@ -1,4 +1,4 @@
-"""Raft leader election as a deterministic state machine (paper sections 5.1, 5.2 and 5.4.1).
+"""Raft as a deterministic state machine: election and log replication (paper sections 5 and 8).
 
 Every node starts as a follower. A follower that hears from no leader for a
 randomized election timeout becomes a candidate: it increments its term, votes
@@ -10,17 +10,37 @@ handled; a message with a lower term is answered with the current term and
 otherwise ignored. currentTerm and votedFor are persisted before every message
 that depends on them leaves.
 
-The log exists (``RaftLog``) for the up-to-date vote rule and the heartbeat's
-consistency check; appending entries to it from a leader arrives with log
-replication, so a follower answers an AppendEntries that carries entries with
-success=False rather than claim entries it does not hold.
+Replication follows Figure 2. A new leader appends a no-op entry of its term at
+once (section 8) and probes each follower with AppendEntries(prevLogIndex,
+prevLogTerm, entries, leaderCommit); a follower whose log does not match at
+prevLogIndex rejects with a hint (its last entry at or before that index whose
+term is not above prevLogTerm), so the leader skips a whole term per round trip.
+A follower drops a conflicting suffix (never a committed entry) and appends.
+Once a follower matches, the leader pipelines up to ``max_inflight`` batches of
+up to ``max_batch_entries`` entries to it. The commit index advances to the
+highest index a majority holds (core.quorum.committed_index) only when that
+entry is of the leader's current term (section 5.4.2); committed entries are
+applied in order, once, through ``Apply`` effects.
+
+Durable before visible: client commands and received entries are staged in the
+log and flushed together on the zero-delay ``flush`` timer (group commit: one
+fsync for everything that arrived in one runtime batch). A follower answers an
+AppendEntries only once the entries it acknowledges are durable; a leader counts
+itself toward a majority only up to its own durable index. The flush of the log
+runs inside that timer's handler, before any effect it returns is executed.
+
+Client commands come in through ``propose``: a leader appends the command and
+notes ``proposed`` {"index", "term"}; anyone else notes ``propose_rejected``
+{"reason", "leader"} so the client can retry at the leader.
 """
 from __future__ import annotations
 
+import collections
 import random
 from typing import Any, Callable, Sequence
 
 from algorithms.raft.config import RaftConfig
+from algorithms.raft.durable import open_log_store
 from algorithms.raft.log import RaftLog
 from algorithms.raft.messages import (
     ALGO_ID,
@@ -30,23 +50,26 @@ from algorithms.raft.messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from algorithms.raft.observers import election_observers
+from algorithms.raft.observers import replication_observers
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
+from core.effects import Apply
 from core.messages import Message
-from core.quorum import LOST, WON, VoteTally
+from core.quorum import LOST, WON, VoteTally, committed_index
 
 ELECTION = "election"
 """Timer armed on followers and candidates; expiry starts an election."""
 HEARTBEAT = "heartbeat"
 """Timer armed on the leader; expiry sends AppendEntries to every follower."""
+FLUSH = "flush"
+"""Zero-delay timer armed when log entries are staged; expiry makes them durable, then acknowledges or counts them."""
 
 
 class Raft(ElectionAlgorithm):
-    """One Raft node: follower, candidate or leader (Figure 4), with durable term and vote."""
+    """One Raft node: follower, candidate or leader (Figure 4), with durable term, vote and log."""
 
     name = "raft"
-    description = "Raft election (Ongaro & Ousterhout 5.2, 5.4.1): randomized timeouts, terms, durable votes"
+    description = "Raft (Ongaro & Ousterhout): elections, replicated durable log, commit rule, client commands"
     algo_id = ALGO_ID
     Config = RaftConfig
     messages = ALL
@@ -63,9 +86,16 @@ class Raft(ElectionAlgorithm):
     ) -> None:
         super().__init__(node_id, voters, config, storage, rng, cluster)
         self.voted_for: int | None = None
-        self.log = RaftLog()
+        self.log = RaftLog.open(open_log_store(self.storage))
         self.commit_index = 0
+        self.last_applied = 0
         self.match_index: dict[int, int] = {}
+        self.next_index: dict[int, int] = {}
+        self._inflight: dict[int, collections.deque] = {}
+        self._probing: dict[int, bool] = {}
+        self._progress_mark: dict[int, int] = {}
+        self._pending_ack: tuple[int, int, int] | None = None
+        self._flush_armed = False
         self._tally: VoteTally | None = None
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             RequestVote: self._on_request_vote,
@@ -76,8 +106,9 @@ class Raft(ElectionAlgorithm):
 
     @classmethod
     def safety_observers(cls) -> list:
-        """Election Safety, VoteOnce and TermMonotonic (algorithms.raft.observers)."""
-        return election_observers()
+        """Election Safety, VoteOnce, TermMonotonic, Log Matching, Leader Completeness, State Machine Safety
+        and committed-entries-never-lost (algorithms.raft.observers)."""
+        return replication_observers()
 
     @classmethod
     def detection_config(cls, detect_min_ms: int, detect_max_ms: int) -> dict[str, int]:
@@ -93,19 +124,25 @@ class Raft(ElectionAlgorithm):
         }
 
     def status(self) -> dict:
-        """Role, term, leader, vote and log tail."""
+        """Role, term, leader, vote, log tail, commit and apply positions."""
         return {
             **super().status(),
             "voted_for": self.voted_for,
             "last_log_index": self.log.last_index,
             "last_log_term": self.log.last_term,
             "commit_index": self.commit_index,
+            "last_applied": self.last_applied,
+            "durable_index": self.log.durable_index,
         }
 
     # -- events ---------------------------------------------------------------------------
 
     def on_start(self, now: int) -> None:
-        """(Re)start as a follower in the durable term, remembering the durable vote; arm the election timer."""
+        """(Re)start as a follower in the durable term with the durable vote and log; arm the election timer.
+
+        Commit and apply positions are volatile: the state machine is rebuilt from the log as
+        the commit index is learned again, so every entry is applied once per incarnation.
+        """
         state = self.storage.read()
         self.term = int(state.get("term", 0))
         voted = state.get("voted_for")
@@ -115,12 +152,26 @@ class Raft(ElectionAlgorithm):
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
-        """Election timeout: campaign (unless leading). Heartbeat interval: a leader sends AppendEntries."""
+        """Election timeout: campaign (unless leading). Heartbeat: a leader sends AppendEntries. Flush: group commit."""
         if timer == ELECTION and self.role != Role.LEADER:
             self._campaign()
         elif timer == HEARTBEAT and self.role == Role.LEADER:
             self._send_heartbeats()
             self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
+        elif timer == FLUSH:
+            self._flush()
+
+    def on_propose(self, command: bytes, now: int) -> None:
+        """A client command: a leader appends it (durable and replicated on the next flush); others redirect."""
+        if self.role != Role.LEADER:
+            self.note("propose_rejected", reason="not leader", leader=self.leader)
+            return
+        if not command:
+            self.note("propose_rejected", reason="empty command (reserved for the leader's no-op)", leader=self.id)
+            return
+        entry = self.log.append(self.term, bytes(command))
+        self.note("proposed", index=entry.index, term=entry.term)
+        self._arm_flush()
 
     def on_message(self, msg: Message, now: int) -> None:
         """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped."""
@@ -149,6 +200,7 @@ class Raft(ElectionAlgorithm):
         if was_leader:
             self.cancel_timer(HEARTBEAT)
             self._reset_election_timer()
+            self.note("leadership_lost", term=self.term)
 
     def _campaign(self) -> None:
         """Start an election: new term, vote for self, persist, then ask every other node."""
@@ -170,14 +222,22 @@ class Raft(ElectionAlgorithm):
         )
 
     def _become_leader(self) -> None:
-        """Won: lead, stop the election timer, assert leadership with a heartbeat at once and every interval."""
+        """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
         self._tally = None
         self.role = Role.LEADER
         self.leader = self.id
+        following = self.log.last_index + 1
         self.match_index = {p: 0 for p in self.peers}
+        self.next_index = {p: following for p in self.peers}
+        self._inflight = {p: collections.deque() for p in self.peers}
+        self._probing = {p: True for p in self.peers}
+        self._progress_mark = {p: 0 for p in self.peers}
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
-        self._send_heartbeats()
+        self.log.append(self.term, b"")
+        self._arm_flush()
+        for p in self.peers:
+            self._replicate(p)
         self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
 
     def _close_election(self, reason: str) -> None:
@@ -215,11 +275,13 @@ class Raft(ElectionAlgorithm):
         elif result == LOST:
             self._close_election("a majority refused its vote")
 
-    # -- AppendEntries ----------------------------------------------------------------------
+    # -- AppendEntries: follower ---------------------------------------------------------------
 
     def _on_append_entries(self, msg: Any, now: int) -> None:
+        """Figure 2's receiver rules: term check, consistency check with hint, conflict truncation, append, commit."""
+        log = self.log
         if msg.term < self.term:
-            self._answer_append(msg.src, success=False, match_index=0)
+            self._reject(msg.src, msg.prev_log_index, msg.prev_log_term)
             return
         if self.role == Role.LEADER:
             self.note("conflicting_leader", term=self.term, other=msg.src)
@@ -228,39 +290,199 @@ class Raft(ElectionAlgorithm):
             self._close_election(f"node {msg.src} leads term {self.term}")
             self.role = Role.FOLLOWER
         self._accept_leader(msg.src)
-        success = not msg.entries and self.log.matches(msg.prev_log_index, msg.prev_log_term)
-        self._answer_append(msg.src, success=success, match_index=msg.prev_log_index if success else 0)
+        prev = msg.prev_log_index
+        if not log.matches(prev, msg.prev_log_term):
+            self._reject(msg.src, prev, msg.prev_log_term)
+            return
+        entries = msg.entries
+        if entries and (entries[0][1] != prev + 1 or entries[-1][1] != prev + len(entries)):
+            self.note("message_dropped", type=msg.name, src=msg.src, reason="entries not contiguous after prev")
+            return
+        last_new = prev + len(entries)
+        if not self._store_entries(entries):
+            return
+        if msg.leader_commit > self.commit_index:
+            self._commit_to(min(msg.leader_commit, last_new))
+        if last_new <= log.durable_index:
+            self._ack(msg.src, last_new)
+            return
+        pending = self._pending_ack
+        if pending is not None and pending[0] == msg.src and pending[1] == self.term:
+            last_new = max(last_new, pending[2])
+        self._pending_ack = (msg.src, self.term, last_new)
+        self._arm_flush()
+
+    def _store_entries(self, entries: list) -> bool:
+        """Skip entries already held, drop a conflicting suffix (never a committed entry), append the rest."""
+        log = self.log
+        last = log.last_index
+        for k, (term, index, data) in enumerate(entries):
+            if index <= last:
+                if log.term_at(index) == term:
+                    continue
+                if index <= self.commit_index:
+                    self.note("refused_truncation", index=index, commit_index=self.commit_index)
+                    return False
+                log.truncate_after(index - 1)
+                self.note("log_truncated", after=index - 1, term=self.term)
+            for term, _, data in entries[k:]:
+                log.append(term, data)
+            break
+        return True
 
     def _accept_leader(self, leader: int) -> None:
         """A valid AppendEntries from the leader of our term: follow it and reset the election timer."""
         self.leader = leader
         self._reset_election_timer()
 
-    def _answer_append(self, to: int, success: bool, match_index: int) -> None:
+    def _ack(self, to: int, match: int) -> None:
+        self.send(
+            to,
+            AppendEntriesResponse(term=self.term, success=True, match_index=match, hint_index=self.log.last_index),
+        )
+
+    def _reject(self, to: int, prev_index: int, prev_term: int) -> None:
+        """Refuse AppendEntries at ``prev_index``, hinting where the leader should try next."""
+        hint_index, hint_term = self.log.conflict_hint(prev_index, prev_term)
         self.send(
             to,
             AppendEntriesResponse(
-                term=self.term, success=success, match_index=match_index, hint_index=self.log.last_index
+                term=self.term,
+                success=False,
+                match_index=0,
+                hint_index=hint_index,
+                hint_term=hint_term,
+                reject_index=prev_index,
             ),
         )
 
+    # -- AppendEntries: leader -------------------------------------------------------------------
+
     def _on_append_entries_response(self, msg: Any, now: int) -> None:
-        """A leader records how far each follower's log matches its own."""
-        if self.role == Role.LEADER and msg.term == self.term and msg.success:
-            self.match_index[msg.src] = max(self.match_index.get(msg.src, 0), msg.match_index)
+        """Advance a follower's match/next on success; on a rejection back up using its hint."""
+        if self.role != Role.LEADER or msg.term != self.term:
+            return
+        p = msg.src
+        if p not in self.next_index:
+            return
+        if msg.success:
+            if msg.match_index > self.log.last_index:
+                self.note("message_dropped", type=msg.name, src=p, reason="acknowledges entries this leader lacks")
+                return
+            match = self.match_index[p] = max(self.match_index[p], msg.match_index)
+            self.next_index[p] = max(self.next_index[p], match + 1)
+            self._probing[p] = False
+            inflight = self._inflight[p]
+            while inflight and inflight[0] <= match:
+                inflight.popleft()
+            self._advance_commit()
+            self._replicate(p)
+            return
+        rejected = msg.reject_index
+        if rejected <= self.match_index[p]:
+            return
+        if self._probing[p]:
+            if rejected != self.next_index[p] - 1:
+                return
+            index = msg.hint_index
+            if msg.hint_term:
+                index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]
+            self.next_index[p] = max(min(rejected, index + 1), self.match_index[p] + 1)
+        else:
+            self.next_index[p] = self.match_index[p] + 1
+            self._probing[p] = True
+        self._inflight[p].clear()
+        self._replicate(p)
 
-    # -- helpers --------------------------------------------------------------------------------
+    def _replicate(self, p: int) -> None:
+        """Send follower ``p`` what it lacks: one probe at a time while probing, else up to the window."""
+        log = self.log
+        cfg = self.config
+        inflight = self._inflight[p]
+        start = self.next_index[p]
+        if self._probing[p]:
+            if not inflight:
+                inflight.append(start - 1 + self._send_append(p, start, cfg.max_batch_entries))
+            return
+        while len(inflight) < cfg.max_inflight and start <= log.last_index:
+            start += self._send_append(p, start, cfg.max_batch_entries)
+            inflight.append(start - 1)
+        self.next_index[p] = start
 
-    def _send_heartbeats(self) -> None:
-        self.broadcast(
+    def _send_append(self, p: int, start: int, max_count: int) -> int:
+        """AppendEntries to ``p`` with entries from ``start``; returns how many entries it carries."""
+        log = self.log
+        batch = log.entries(start, max_count, self.config.max_batch_bytes) if max_count else []
+        prev = start - 1
+        self.send(
+            p,
             AppendEntries(
                 term=self.term,
-                prev_log_index=self.log.last_index,
-                prev_log_term=self.log.last_term,
-                entries=[],
+                prev_log_index=prev,
+                prev_log_term=log.term_at(prev),
+                entries=[(e.term, e.index, e.data) for e in batch],
                 leader_commit=self.commit_index,
-            )
+            ),
         )
+        return len(batch)
+
+    def _send_heartbeats(self) -> None:
+        """Every interval: re-probe a follower that is probing or made no progress, else an empty AppendEntries."""
+        for p in self.peers:
+            stalled = bool(self._inflight[p]) and self.match_index[p] == self._progress_mark[p]
+            self._progress_mark[p] = self.match_index[p]
+            if self._probing[p] or stalled:
+                if not self._probing[p]:
+                    self._probing[p] = True
+                    self.next_index[p] = self.match_index[p] + 1
+                self._inflight[p].clear()
+                self._replicate(p)
+            else:
+                self._send_append(p, self.match_index[p] + 1, 0)
+                self._replicate(p)
+
+    def _advance_commit(self) -> None:
+        """Commit the highest index a majority holds durably, if it is of this term (section 5.4.2)."""
+        match = dict(self.match_index)
+        match[self.id] = self.log.durable_index
+        index = committed_index(match)
+        if index > self.commit_index and self.log.term_at(index) == self.term:
+            self._commit_to(index)
+            for p in self.peers:
+                if self.next_index[p] > self.log.last_index and not self._probing[p]:
+                    self._send_append(p, self.match_index[p] + 1, 0)
+
+    # -- commit, apply, flush ---------------------------------------------------------------------
+
+    def _commit_to(self, index: int) -> None:
+        """Raise the commit index and apply every newly committed entry, in order."""
+        if index <= self.commit_index:
+            return
+        self.commit_index = index
+        log = self.log
+        while self.last_applied < index:
+            self.last_applied += 1
+            e = log.entry(self.last_applied)
+            self.emit(Apply(e.index, e.term, e.data))
+
+    def _arm_flush(self) -> None:
+        if not self._flush_armed:
+            self._flush_armed = True
+            self.set_timer(FLUSH, 0)
+
+    def _flush(self) -> None:
+        """Group commit: one flush of everything staged, then acknowledge (follower) or count and send (leader)."""
+        self._flush_armed = False
+        self.log.flush()
+        if self.role == Role.LEADER:
+            self._advance_commit()
+            for p in self.peers:
+                self._replicate(p)
+            return
+        pending = self._pending_ack
+        self._pending_ack = None
+        if pending is not None and pending[1] == self.term and pending[2] <= self.log.durable_index:
+            self._ack(pending[0], pending[2])
 
     def _reset_election_timer(self) -> None:
         """Arm the election timer with a timeout drawn anew from [min, max] by this node's RNG."""

@@ -1,16 +1,30 @@
-"""Raft's safety observers: one leader per term, one vote per node per term, terms never go back.
+"""Raft's safety observers: the election invariants and the four log invariants of Figure 3.
 
-They read only effects (notes and term changes), never a node's internals, so
-the same checks run on the event log of real processes.
+The election observers (one leader per term, one vote per node per term, terms
+never go back) read only effects, so the same checks run on the event log of
+real processes. The log observers (Log Matching, Leader Completeness, State
+Machine Safety, committed entries never lost) learn what is committed from
+``Apply`` effects and read the nodes' logs in the simulator.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from core.effects import Note, TermChanged
+from core.algorithm import Role
+from core.effects import Apply, Note, RoleChanged, TermChanged
 from core.observers import ElectionSafety, Observer
 
-__all__ = ["ElectionSafety", "TermMonotonic", "VoteOnce", "election_observers"]
+__all__ = [
+    "CommittedNeverLost",
+    "ElectionSafety",
+    "LeaderCompleteness",
+    "LogMatching",
+    "StateMachineSafety",
+    "TermMonotonic",
+    "VoteOnce",
+    "election_observers",
+    "replication_observers",
+]
 
 
 class VoteOnce(Observer):
@@ -46,6 +60,106 @@ class TermMonotonic(Observer):
             self.highest[node] = max(seen, effect.new)
 
 
+class LogMatching(Observer):
+    """Two logs holding an entry with the same index and term hold the same command there and agree before it.
+
+    Checked by induction over every entry any node ever holds: each (index, term) must always
+    come with the same command and the same term at index - 1. After every event only the
+    entries appended since the last look are checked (the whole log again after a truncation).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, int], tuple[int, bytes]] = {}
+        self.checked: dict[int, tuple[Any, int, int]] = {}
+
+    def after_event(self, sim: Any) -> None:
+        seen = self.seen
+        for i in sim.ids:
+            node = sim.node(i)
+            if node is None:
+                continue
+            log = node.log
+            mark = self.checked.get(i)
+            start = 1
+            if mark is not None and mark[0] is log and mark[1] == log.truncations:
+                start = min(mark[2], len(log)) + 1
+            for index in range(start, len(log) + 1):
+                e = log.entry(index)
+                here = (log.term_at(index - 1), e.data)
+                there = seen.setdefault((index, e.term), here)
+                if there != here:
+                    sim.fail(
+                        f"log matching: node {i} holds entry {index} of term {e.term} with (previous term, command) "
+                        f"{here!r}; another log holds {there!r}"
+                    )
+            self.checked[i] = (log, log.truncations, len(log))
+
+
+class StateMachineSafety(Observer):
+    """No two nodes apply different entries at the same index (restarted nodes re-apply the same ones)."""
+
+    def __init__(self) -> None:
+        self.applied: dict[int, tuple[int, bytes]] = {}
+
+    def on_effect(self, sim: Any, node: int, effect: Any) -> None:
+        if type(effect) is Apply:
+            here = (effect.term, effect.data)
+            there = self.applied.setdefault(effect.index, here)
+            if there != here:
+                sim.fail(
+                    f"state machine safety: node {node} applied (term, command) {here!r} at index {effect.index}, "
+                    f"another node applied {there!r}"
+                )
+
+
+class LeaderCompleteness(Observer):
+    """A node that becomes leader holds every entry committed before (committed = applied somewhere)."""
+
+    def __init__(self) -> None:
+        self.committed: dict[int, int] = {}
+
+    def on_effect(self, sim: Any, node: int, effect: Any) -> None:
+        t = type(effect)
+        if t is Apply:
+            self.committed[effect.index] = effect.term
+        elif t is RoleChanged and effect.new == Role.LEADER:
+            log = sim.node(node).log
+            for index, term in self.committed.items():
+                if log.term_at(index) != term:
+                    sim.fail(
+                        f"leader completeness: node {node} leads term {effect.term} without committed entry "
+                        f"{index} of term {term} (it holds term {log.term_at(index)} there)"
+                    )
+
+
+class CommittedNeverLost(Observer):
+    """At every moment a majority of nodes holds the highest committed entry durably (crashed nodes included)."""
+
+    def __init__(self) -> None:
+        self.top: tuple[int, int] = (0, 0)
+
+    def on_effect(self, sim: Any, node: int, effect: Any) -> None:
+        if type(effect) is Apply and effect.index > self.top[0]:
+            self.top = (effect.index, effect.term)
+
+    def after_event(self, sim: Any) -> None:
+        index, term = self.top
+        if index == 0:
+            return
+        logs = [(i, sim.node(i).log) for i in sim.ids if sim.node(i) is not None]
+        holders = [i for i, log in logs if log.durable_index >= index and log.term_at(index) == term]
+        if 2 * len(holders) <= len(sim.ids):
+            sim.fail(
+                f"committed entry lost: entry {index} of term {term} is durable only on nodes {holders} "
+                f"of {list(sim.ids)}"
+            )
+
+
 def election_observers() -> list[Observer]:
     """Fresh instances of every election invariant observer."""
     return [ElectionSafety(), VoteOnce(), TermMonotonic()]
+
+
+def replication_observers() -> list[Observer]:
+    """Fresh instances of every election and log invariant observer (what Raft.safety_observers returns)."""
+    return [*election_observers(), LogMatching(), StateMachineSafety(), LeaderCompleteness(), CommittedNeverLost()]

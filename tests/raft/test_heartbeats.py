@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from algorithms.raft import (
+    FLUSH,
     HEARTBEAT,
     AppendEntries,
     AppendEntriesResponse,
@@ -13,34 +14,40 @@ from core.sim import Simulation
 from tests.raft.helpers import CLUSTER, elect, make_node, msg, outgoing, timers
 
 
-def heartbeat(term: int, prev_index: int = 0, prev_term: int = 0, commit: int = 0) -> AppendEntries:
+def append(dst: int, term: int, prev_index: int = 0, prev_term: int = 0, entries=(), commit: int = 0) -> AppendEntries:
     return AppendEntries(
-        cluster=CLUSTER, src=1, dst=0, term=term, prev_log_index=prev_index, prev_log_term=prev_term,
-        entries=[], leader_commit=commit,
+        cluster=CLUSTER, src=1, dst=dst, term=term, prev_log_index=prev_index, prev_log_term=prev_term,
+        entries=list(entries), leader_commit=commit,
     )
 
 
-def test_new_leader_sends_heartbeat_to_every_follower_at_once_and_arms_the_interval():
+def test_new_leader_sends_its_no_op_entry_to_each_follower_at_once_and_arms_the_interval():
     node, _ = make_node()
     effects = elect(node)
-    assert outgoing(effects) == [heartbeat(term=1)]
-    assert [e for e in effects if type(e) is Broadcast][0].msg.dst == 0  # every other voter
+    no_op = [(1, 1, b"")]
+    assert outgoing(effects) == [append(2, 1, entries=no_op), append(3, 1, entries=no_op)]
+    assert not [e for e in effects if type(e) is Broadcast]  # one message per follower, each at its own nextIndex
     assert SetTimer(HEARTBEAT, 50) in effects
 
 
-def test_leader_sends_heartbeat_each_interval():
+def test_leader_sends_heartbeat_each_interval_repeating_the_probe_to_silent_followers():
     node, _ = make_node(config=RaftConfig(heartbeat_interval=20))
     elect(node)
+    no_op = [(1, 1, b"")]
     for k in range(1, 4):
         effects = node.fire(HEARTBEAT, 20 * k)
-        assert outgoing(effects) == [heartbeat(term=1)]
+        assert outgoing(effects) == [append(2, 1, entries=no_op), append(3, 1, entries=no_op)]
         assert timers(effects, HEARTBEAT) == [20]
 
 
 def test_heartbeat_carries_prev_log_index_prev_log_term_and_leader_commit():
     node, _ = make_node(term=2, log_terms=[1, 1, 2])
     effects = elect(node)
-    assert outgoing(effects) == [heartbeat(term=3, prev_index=3, prev_term=2, commit=0)]
+    no_op = [(3, 4, b"")]
+    assert outgoing(effects) == [
+        append(2, 3, prev_index=3, prev_term=2, entries=no_op),
+        append(3, 3, prev_index=3, prev_term=2, entries=no_op),
+    ]
 
 
 def test_follower_resets_election_timer_on_heartbeat_and_acknowledges_it():
@@ -63,20 +70,28 @@ def test_follower_does_not_reset_timer_on_heartbeat_from_stale_leader_and_tells_
     ]
 
 
-def test_follower_with_mismatching_log_still_follows_but_answers_false_with_its_last_index():
+def test_follower_with_mismatching_log_still_follows_but_answers_false_with_a_hint():
     node, _ = make_node(2, term=2, log_terms=[1])
     effects = node.receive(msg(AppendEntries, 1, 2, 2, prev_log_index=3, prev_log_term=2), 100)
     assert len(timers(effects)) == 1 and node.leader == 1
     assert outgoing(effects) == [
-        AppendEntriesResponse(cluster=CLUSTER, src=2, dst=1, term=2, success=False, match_index=0, hint_index=1)
+        AppendEntriesResponse(
+            cluster=CLUSTER, src=2, dst=1, term=2, success=False, match_index=0, hint_index=1, hint_term=1,
+            reject_index=3,
+        )
     ]
 
 
-def test_follower_never_claims_entries_it_did_not_store():
+def test_follower_acknowledges_entries_only_once_they_are_durable():
     node, _ = make_node(2, term=2)
     effects = node.receive(msg(AppendEntries, 1, 2, 2, entries=[(2, 1, b"cmd")]), 100)
-    (reply,) = outgoing(effects)
-    assert reply.success is False and len(node.log) == 0
+    assert outgoing(effects) == [] and len(node.log) == 1 and node.log.durable_index == 0
+    assert SetTimer(FLUSH, 0) in effects
+    effects = node.fire(FLUSH, 100)
+    assert node.log.durable_index == 1
+    assert outgoing(effects) == [
+        AppendEntriesResponse(cluster=CLUSTER, src=2, dst=1, term=2, success=True, match_index=1, hint_index=1)
+    ]
 
 
 def test_leader_records_how_far_each_follower_matches():

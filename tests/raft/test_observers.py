@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import Raft, TermMonotonic, VoteOnce
+from algorithms.raft import (
+    CommittedNeverLost,
+    LeaderCompleteness,
+    LogMatching,
+    Raft,
+    StateMachineSafety,
+    TermMonotonic,
+    VoteOnce,
+)
 from core.algorithm import Role
 from core.effects import Note, RoleChanged, TermChanged
 from core.errors import InvariantViolation
@@ -44,5 +52,7 @@ def test_election_safety_flags_two_leaders_in_one_term():
 def test_simulation_attaches_fresh_raft_observers_by_default():
     a, b = Simulation(Raft, 3, seed=1), Simulation(Raft, 3, seed=1)
     kinds = {type(o) for o in a.observers}
-    assert kinds == {ElectionSafety, VoteOnce, TermMonotonic}
+    assert kinds == {
+        ElectionSafety, VoteOnce, TermMonotonic, LogMatching, StateMachineSafety, LeaderCompleteness, CommittedNeverLost
+    }
     assert not set(map(id, a.observers)) & set(map(id, b.observers))

@@ -46,5 +46,5 @@ def test_status_reports_role_term_leader_vote_and_log_tail():
     node, _ = make_node(term=4, voted_for=2, log_terms=[1, 4])
     assert node.status() == {
         "id": 1, "role": "follower", "term": 4, "leader": None, "voted_for": 2,
-        "last_log_index": 2, "last_log_term": 4, "commit_index": 0,
+        "last_log_index": 2, "last_log_term": 4, "commit_index": 0, "last_applied": 0, "durable_index": 2,
     }

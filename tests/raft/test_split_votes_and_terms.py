@@ -40,8 +40,10 @@ def _in_role(role: Role) -> Raft:
     return node
 
 
+# The vote request comes from a candidate holding the no-op entry (index 1, term 3) that a node
+# elected in _in_role appends at once, so a leader's log is not more up to date than the sender's.
 HIGHER = [
-    (RequestVote, {"last_log_index": 0, "last_log_term": 0}),
+    (RequestVote, {"last_log_index": 1, "last_log_term": 3}),
     (RequestVoteResponse, {"granted": False}),
     (AppendEntries, {}),
     (AppendEntriesResponse, {"success": False}),
@@ -67,7 +69,7 @@ def test_any_message_with_higher_term_first_updates_term_clears_vote_steps_down_
 
 def test_reply_to_higher_term_vote_request_carries_the_new_term_and_is_sent_after_persisting():
     node = _in_role(Role.LEADER)
-    effects = node.receive(msg(RequestVote, 2, 1, 9, last_log_index=0, last_log_term=0), 20)
+    effects = node.receive(msg(RequestVote, 2, 1, 9, last_log_index=1, last_log_term=3), 20)
     sends = [e for e in effects if type(e) is Send]
     assert [s.msg for s in sends] == [RequestVoteResponse(cluster=CLUSTER, src=1, dst=2, term=9, granted=True)]
     assert max(i for i, e in enumerate(effects) if type(e) is Persist) < effects.index(sends[0])
