@@ -80,7 +80,7 @@ def test_status_prints_every_node_and_exits_1_when_one_is_down():
         table = CliRunner().invoke(main, args)
         assert table.exit_code == 0, table.output
         assert "leader" in table.output and "follower" in table.output
-        doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+        doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
         assert {int(k): v["leader"] for k, v in doc.items()} == {1: leader, 2: leader, 3: leader}
         c.kill(3)
         down = CliRunner().invoke(main, [*args, "--timeout", "0.3"])

@@ -76,7 +76,9 @@ def test_paused_leader_is_replaced_and_steps_down_when_resumed():
         stepped = c.wait_for(
             lambda e: e["node"] == old and e["kind"] == "role" and e["from"] == "leader", WAIT, since=t_resume
         )
-        assert stepped["to"] == "follower" and stepped["term"] >= won["term"]
+        # It steps down on the first higher term it hears of: possibly a stale vote request of an
+        # earlier round still buffered in its socket, so only "higher than its own" is guaranteed.
+        assert stepped["to"] == "follower" and stepped["term"] > old_term
         leader, term = c.wait_until(lambda: statuses_agree(c), WAIT, "agreement after the resume")
         assert leader != old or term > won["term"]
         assert_one_leader_per_term(c.events())
