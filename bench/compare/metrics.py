@@ -267,8 +267,11 @@ def sent_between(series: Sequence[tuple[float, int, int]], since: float, until: 
 
 
 def counter_totals(counters: dict) -> tuple[int, int]:
-    """(messages, bytes) sent, summed over message types, from a runtime counters snapshot."""
-    return sum(counters.get("sent", {}).values()), sum(counters.get("bytes_sent", {}).values())
+    """(messages, bytes) from a runtime counters snapshot: messages are every send the algorithm asked for
+    (handed to a connection, or dropped because the peer is unreachable, as the simulator counts a send to
+    a crashed node); bytes are those handed to a connection."""
+    messages = sum(counters.get("sent", {}).values()) + counters.get("dropped_unreachable", 0)
+    return messages, sum(counters.get("bytes_sent", {}).values())
 
 
 def counts_before(events: Sequence[dict], since: float) -> dict[int, tuple[int, int]]:

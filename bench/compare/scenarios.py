@@ -45,14 +45,26 @@ class Scenario:
 
 def _stable(d: Driver, ctx: TrialContext) -> int:
     """Wait until every live node follows one leader, let it settle, and return that leader."""
-    live_pred = M.sole_leader(d.ids)
-    if not d.wait_until(live_pred, ctx.timeout_ms):
+    pred = M.sole_leader(d.ids)
+    if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no single leader followed by every node within {ctx.timeout_ms} ms")
     d.sleep(ctx.settle_ms)
-    if not d.wait_until(live_pred, ctx.timeout_ms):
-        raise TrialFailed(f"the leader did not stay stable within {ctx.timeout_ms} ms")
-    live = [i for i in d.ids if d.view().nodes[i].up]
-    return d.view().agreed_leader(live, len(live))
+    deadline = d.now() + ctx.timeout_ms
+    while d.wait_until(pred, max(0, deadline - d.now())):
+        view = d.view()  # on real processes more events may have arrived since the wait returned
+        live = [i for i in d.ids if view.nodes[i].up]
+        leader = view.agreed_leader(live, len(live))
+        if leader is not None:
+            return leader
+    raise TrialFailed(f"the leader did not stay stable within {ctx.timeout_ms} ms")
+
+
+def _first_time(d: Driver, since: float, pred: M.Predicate) -> float:
+    """When ``pred`` first held after ``since`` according to the event stream (the wait saw it hold)."""
+    t = M.first_time(d.events(), d.ids, since, pred)
+    if t is None:
+        raise TrialFailed("the awaited state was seen live but is not in the nodes' event streams")
+    return t
 
 
 def _window_stats(d: Driver, since: float, until: float, among: tuple[int, ...], leader: int, from_detection: bool = True) -> dict:
@@ -85,9 +97,8 @@ def _failover(d: Driver, ctx: TrialContext, old: int, t_fault: float, among: tup
     pred = M.agreement(among, need, exclude=(old,))
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no new leader followed by {need} nodes within {ctx.timeout_ms} ms")
-    ev = d.events()
-    t = M.first_time(ev, d.ids, t_fault, pred)
-    new = M.view_at(ev, d.ids, t).agreed_leader(among, need, (old,))
+    t = _first_time(d, t_fault, pred)
+    new = M.view_at(d.events(), d.ids, t).agreed_leader(among, need, (old,))
     out = _window_stats(d, t_fault, t, among, new)
     out["failover_ms"] = t - t_fault
     out["election_ms"] = None if out["detect_ms"] is None else out["failover_ms"] - out["detect_ms"]
@@ -100,9 +111,8 @@ def cold_start(d: Driver, ctx: TrialContext) -> dict:
     pred = M.sole_leader(d.ids)
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no single leader followed by every node within {ctx.timeout_ms} ms")
-    ev = d.events()
-    t = M.first_time(ev, d.ids, t0, pred)
-    leader = M.view_at(ev, d.ids, t).agreed_leader(d.ids, len(d.ids))
+    t = _first_time(d, t0, pred)
+    leader = M.view_at(d.events(), d.ids, t).agreed_leader(d.ids, len(d.ids))
     out = _window_stats(d, t0, t, d.ids, leader, from_detection=False)
     out["agree_ms"] = t - t0
     out.pop("detect_ms")
@@ -132,11 +142,10 @@ def pause(d: Driver, ctx: TrialContext) -> dict:
     pred = M.sole_leader(d.ids)
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no single leader within {ctx.timeout_ms} ms after the old leader {leader} resumed")
-    ev = d.events()
-    t_one = M.first_time(ev, d.ids, t_resume, pred)
-    out["stale_leader_ms"] = M.first_time(ev, d.ids, t_resume, M.uncontested(leader)) - t_resume
+    t_one = _first_time(d, t_resume, pred)
+    out["stale_leader_ms"] = _first_time(d, t_resume, M.uncontested(leader)) - t_resume
     out["resume_agree_ms"] = t_one - t_resume
-    out["old_leader_back"] = int(M.view_at(ev, d.ids, t_one).agreed_leader(d.ids, len(d.ids)) == leader)
+    out["old_leader_back"] = int(M.view_at(d.events(), d.ids, t_one).agreed_leader(d.ids, len(d.ids)) == leader)
     return out
 
 
@@ -159,9 +168,8 @@ def partition(d: Driver, ctx: TrialContext) -> dict:
     pred = M.sole_leader(d.ids)
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no single leader within {ctx.timeout_ms} ms after the partition healed")
-    ev = d.events()
-    t_one = M.first_time(ev, d.ids, t_heal, pred)
-    most, most_same_term = M.max_leaders(ev, d.ids, t_part, t_one)
+    t_one = _first_time(d, t_heal, pred)
+    most, most_same_term = M.max_leaders(d.events(), d.ids, t_part, t_one)
     return {
         "failover_ms": out["failover_ms"],
         "rounds": out["rounds"],
@@ -190,7 +198,7 @@ def rejoin(d: Driver, ctx: TrialContext) -> dict:
     ev = d.events()
     back = M.first_event(ev, "started", t_rejoin, node=leader) or M.first_event(ev, "restart", t_rejoin, node=leader)
     t_back = back["t"] if back is not None else t_rejoin
-    t_agree = M.first_time(ev, d.ids, t_back, pred)
+    t_agree = _first_time(d, t_back, pred)
     return {
         "leader_changes": M.leader_changes(ev, t_rejoin, t_end),
         "rounds": M.rounds(ev, t_rejoin, t_end),

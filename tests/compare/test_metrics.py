@@ -174,3 +174,18 @@ def test_a_leader_learning_a_higher_term_is_not_a_leader_of_that_term():
     evs += [{"t": 500.1, "node": 1, "kind": "term", "from": 1, "to": 2}, role(500.2, 1, "follower", 2, frm="leader")]
     evs.sort(key=lambda e: e["t"])
     assert M.max_leaders(evs, IDS, 200, 600) == (2, 1)
+
+
+def test_runtime_counters_count_every_send_asked_for_including_to_unreachable_peers():
+    snap = {"sent": {"Vote": 3, "Beat": 4}, "bytes_sent": {"Vote": 90, "Beat": 40}, "dropped_unreachable": 2}
+    assert M.counter_totals(snap) == (9, 130)
+
+
+def test_runtime_counter_snapshots_restart_from_zero_with_each_process():
+    evs = [{"t": 10, "node": 1, "kind": "started"},
+           {"t": 50, "node": 1, "kind": "counters", "counters": {"sent": {"Beat": 5}, "bytes_sent": {"Beat": 50}}},
+           {"t": 60, "node": 2, "kind": "counters", "counters": {"sent": {"Beat": 7}, "bytes_sent": {"Beat": 70}}},
+           {"t": 90, "node": 1, "kind": "started"}]
+    assert M.counts_before(evs, 80) == {1: (5, 50), 2: (7, 70)}
+    assert M.counts_before(evs, 100) == {1: (0, 0), 2: (7, 70)}
+    assert M.sent_since(M.counts_before(evs, 80), {1: (9, 90), 2: (7, 70)}) == (4, 40)
