@@ -120,17 +120,18 @@ def test_partition_drops_traffic_both_ways_until_heal(node):
     assert node.request("partition", peers=[2]) == {"partitioned": [2]}
     node.request("fire", timer="probe")
     sender.send(codec.encode(Probe(cluster=7, src=2, dst=1, term=1, n=3)))
-    node.events.wait_for(lambda e: e["kind"] == "ticked" and e["timer"] == "probe", 10)
+    sender.send(codec.encode(Probe(cluster=7, src=3, dst=1, term=1, n=5)))  # same connection: handled after n=3
+    assert node.events.wait_for(lambda e: e["kind"] == "probed", 10)["src"] == 3
     status = node.request("status")
     assert not peer.poll(300)
     assert status["partitioned"] == [2]
     assert status["counters"]["dropped_partition"] == 2
-    assert "RuntimeTestProbe" not in status["counters"]["recv"]
+    assert status["counters"]["recv"] == {"RuntimeTestProbe": 1}
     node.request("heal")
     node.request("fire", timer="probe")
     assert recv_message(peer).n == 2
     sender.send(codec.encode(Probe(cluster=7, src=2, dst=1, term=1, n=4)))
-    assert node.events.wait_for(lambda e: e["kind"] == "probed", 10)["n"] == 4
+    assert node.events.wait_for(lambda e: e["kind"] == "probed" and e["src"] == 2, 10)["n"] == 4
 
 
 def test_control_answers_bad_requests_with_errors_and_keeps_serving(node):
