@@ -143,3 +143,21 @@ def became_leader(after_term: int, among: Any = None):
         )
 
     return match
+
+
+def assert_votes_and_terms_survive_restarts(events: list[dict]) -> None:
+    """From a real run's events: no node granted its vote to two candidates in one term, across all its
+    incarnations, and a restarted node read back at least the highest term it had announced before."""
+    votes: dict[tuple[int, int], set[int]] = {}
+    highest: dict[int, int] = {}
+    for e in events:
+        node = e["node"]
+        if e["kind"] == "vote_granted":
+            votes.setdefault((node, e["term"]), set()).add(e["candidate"])
+        elif e["kind"] == "term":
+            highest[node] = max(highest.get(node, 0), e["to"])
+        elif e["kind"] == "restart_detected":
+            durable = int(e["durable"].get("term", 0))
+            assert durable >= highest.get(node, 0), f"node {node} came back with term {durable} after announcing {highest[node]}"
+    double = {k: sorted(v) for k, v in votes.items() if len(v) > 1}
+    assert not double, f"(node, term) -> more than one candidate voted for: {double}"

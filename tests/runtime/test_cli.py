@@ -113,7 +113,7 @@ def test_cluster_command_runs_until_ctrl_c_then_stops_every_node_and_says_where_
     for i in (1, 2, 3):
         assert str(tmp_path / str(i) / "events.jsonl") in output
     assert processes_mentioning(str(tmp_path)) == []
-    stopped = [e for e in EventFollowerSnapshot(tmp_path) if e["kind"] == "stopped"]
+    stopped = [e for e in events_in(tmp_path) if e["kind"] == "stopped"]
     assert sorted(e["node"] for e in stopped) == [1, 2, 3]
 
 
@@ -130,7 +130,7 @@ def test_cluster_command_with_a_duration_stops_by_itself(tmp_path):
     assert processes_mentioning(str(tmp_path)) == []
 
 
-def EventFollowerSnapshot(data_dir) -> list[dict]:
+def events_in(data_dir) -> list[dict]:
     """Every event in a cluster data dir's event logs."""
     events = []
     for entry in sorted(os.listdir(data_dir)):

@@ -7,13 +7,21 @@ not make leaders flap.
 """
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 import zmq
 
 from algorithms.raft.messages import AppendEntries, RequestVote
 from core import codec
 from core.cluster import LocalCluster
-from tests.runtime.helpers import assert_one_leader_per_term, became_leader, process_alive
+from tests.runtime.helpers import (
+    assert_one_leader_per_term,
+    assert_votes_and_terms_survive_restarts,
+    became_leader,
+    process_alive,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +172,26 @@ def test_garbage_and_forged_frames_are_dropped_and_counted_and_the_node_keeps_ru
         assert len(sources) == len(set(sources)), f"a source was reported more than once a minute: {sources}"
         assert c.wait_until(lambda: statuses_agree(c), WAIT, "agreement after the garbage")
         assert c.is_running(target)
+
+
+def test_votes_and_terms_survive_sigkill_at_random_moments():
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    print(f"seed={seed}")  # shown by pytest when the test fails
+    with LocalCluster("raft", 5) as c:
+        for _ in range(5):
+            leader = c.wait_for_leader(WAIT)
+            victims = [leader]
+            c.kill(leader)
+            if rng.random() < 0.6:  # a second kill lands during the election that follows
+                time.sleep(rng.uniform(0.0, 0.3))
+                victims.append(rng.choice([i for i in c.ids if i != leader]))
+                c.kill(victims[-1])
+            c.wait_for_leader(WAIT, among=[i for i in c.ids if i not in victims])
+            for v in victims:
+                c.restart(v)
+        c.wait_until(lambda: statuses_agree(c), WAIT, f"agreement at the end (seed {seed})")
+        events = c.events()
+    assert sum(1 for e in events if e["kind"] == "restart_detected") >= 5, f"seed {seed}"
+    assert_one_leader_per_term(events)
+    assert_votes_and_terms_survive_restarts(events)
