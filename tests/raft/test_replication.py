@@ -1,0 +1,294 @@
+"""Log replication as Figure 2 states it: consistency check, conflicts, commit rule, apply, durability."""
+from __future__ import annotations
+
+import pytest
+
+from algorithms.raft import FLUSH, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
+from core.algorithm import Role
+from core.effects import Apply, Persist, Send, SetTimer
+from core.errors import InvariantViolation
+from tests.raft.cluster import QUIET, Cluster
+from tests.raft.helpers import CLUSTER, elect, make_node, msg, notes, outgoing
+
+
+def append_msg(term: int, prev: int, prev_term: int, entries, commit: int = 0, src: int = 1, dst: int = 2):
+    return msg(AppendEntries, src, dst, term, prev_log_index=prev, prev_log_term=prev_term,
+               entries=list(entries), leader_commit=commit)
+
+
+def follower(log_terms=(), term: int = 3) -> Raft:
+    node, _ = make_node(2, term=term, log_terms=log_terms)
+    return node
+
+
+# -- the follower's side --------------------------------------------------------------------------
+
+
+def test_follower_appends_entries_after_a_matching_prev_and_acknowledges_the_last_new_index():
+    node = follower([1, 1])
+    effects = node.receive(append_msg(3, 2, 1, [(3, 3, b"a"), (3, 4, b"b")]), 10)
+    assert [node.log.term_at(i) for i in range(1, 5)] == [1, 1, 3, 3]
+    effects = node.fire(FLUSH, 10)
+    (reply,) = outgoing(effects)
+    assert reply.success and reply.match_index == 4
+
+
+def test_follower_drops_a_conflicting_suffix_and_keeps_what_matches():
+    node = follower([1, 1, 2, 2, 2])
+    node.receive(append_msg(3, 2, 1, [(3, 3, b"new")]), 10)
+    assert [node.log.term_at(i) for i in range(1, node.log.last_index + 1)] == [1, 1, 3]
+    assert node.log.entry(3).data == b"new"
+
+
+def test_a_late_shorter_append_does_not_cut_entries_that_match():
+    node = follower([1])
+    node.receive(append_msg(3, 1, 1, [(3, 2, b"a"), (3, 3, b"b"), (3, 4, b"c")]), 10)
+    node.receive(append_msg(3, 1, 1, [(3, 2, b"a")]), 11)  # an older message, delivered late
+    assert node.log.last_index == 4
+    node.fire(FLUSH, 11)
+    assert node.log.durable_index == 4
+
+
+def test_follower_never_truncates_a_committed_entry():
+    node = follower([1, 1, 2])
+    node.receive(append_msg(3, 3, 2, [], commit=3), 10)
+    assert node.commit_index == 3
+    effects = node.receive(append_msg(3, 1, 1, [(3, 2, b"x")]), 11)  # a conflicting entry at a committed index
+    assert node.log.term_at(2) == 1 and outgoing(effects) == []
+    assert notes(effects, "refused_truncation") == [{"index": 2, "commit_index": 3}]
+
+
+def test_follower_commit_index_never_passes_the_last_entry_it_verified():
+    node = follower([1, 1, 7, 7])  # entries 3, 4 of term 7 are not the leader's
+    node.receive(append_msg(8, 2, 1, [], commit=4), 10)
+    assert node.commit_index == 2  # min(leaderCommit, index of last new entry)
+    effects = node.receive(append_msg(8, 2, 1, [], commit=2), 11)
+    assert [e.index for e in effects if type(e) is Apply] == []
+
+
+def test_follower_applies_committed_entries_in_order_exactly_once():
+    node = follower([1, 1, 1])
+    first = node.receive(append_msg(3, 3, 1, [], commit=2), 10)
+    again = node.receive(append_msg(3, 3, 1, [], commit=2), 11)
+    later = node.receive(append_msg(3, 3, 1, [], commit=3), 12)
+    assert [e.index for e in first if type(e) is Apply] == [1, 2]
+    assert [e for e in again if type(e) is Apply] == []
+    assert [e.index for e in later if type(e) is Apply] == [3]
+
+
+def test_rejection_hints_the_last_entry_whose_term_is_not_above_prev_term():
+    node = follower([1, 1, 2, 2, 2, 4, 4])
+    node.receive(append_msg(5, 7, 3, []), 10)
+    (reply,) = outgoing(node.receive(append_msg(5, 7, 3, []), 10))
+    assert (reply.success, reply.reject_index, reply.hint_index, reply.hint_term) == (False, 7, 5, 2)
+    (reply,) = outgoing(node.receive(append_msg(5, 900, 4, []), 10))  # far past the end: its last index
+    assert (reply.hint_index, reply.hint_term) == (7, 4)
+
+
+# -- the leader's side ----------------------------------------------------------------------------
+
+
+def test_new_leader_appends_a_no_op_of_its_term_at_once():
+    node, _ = make_node(term=2, log_terms=[1, 2])
+    elect(node)
+    assert node.log.last_index == 3 and node.log.entry(3).term == 3 and node.log.entry(3).data == b""
+
+
+def test_leader_counts_itself_only_after_its_own_flush():
+    node, _ = make_node(voters=(1, 2, 3))
+    elect(node)
+    node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=1), 5)
+    assert node.commit_index == 0, "one follower plus an unflushed leader is no majority of three"
+    effects = node.fire(FLUSH, 5)
+    assert node.commit_index == 1 and [e.index for e in effects if type(e) is Apply] == [1]
+
+
+def test_figure_8_leader_never_commits_an_earlier_term_entry_by_counting_replicas():
+    node, _ = make_node(term=3, log_terms=[1, 2], config=RaftConfig(max_batch_entries=1))
+    elect(node)  # term 4, no-op at index 3
+    node.fire(FLUSH, 1)
+    for peer in (2, 3):
+        node.receive(msg(AppendEntriesResponse, peer, 1, 4, success=True, match_index=2), 2)
+    assert node.commit_index == 0, "index 2 (term 2) is on every node but not of the current term"
+    node.receive(msg(AppendEntriesResponse, 2, 1, 4, success=True, match_index=3), 3)
+    assert node.commit_index == 3, "the current-term entry commits, and everything before it with it"
+
+
+def test_propose_on_a_follower_is_refused_with_the_leader_it_knows():
+    node = follower([1])
+    node.receive(append_msg(3, 1, 1, []), 10)
+    effects = node.propose(b"cmd", 11)
+    assert notes(effects, "propose_rejected") == [{"reason": "not leader", "leader": 1}]
+
+
+def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
+    node, _ = make_node()
+    elect(node)
+    node.fire(FLUSH, 1)
+    for peer in (2, 3):
+        node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+    flushes = node.log._store.flushes
+    for k in range(50):
+        effects = node.propose(b"c%d" % k, 3)
+        assert outgoing(effects) == [] or all(len(m.entries) <= 1 for m in outgoing(effects))
+    effects = node.fire(FLUSH, 3)
+    assert node.log._store.flushes == flushes + 1
+    sent = outgoing(effects)
+    assert sorted(m.dst for m in sent) == [2, 3] and all(len(m.entries) == 50 for m in sent)
+
+
+def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
+    node, _ = make_node(config=RaftConfig(max_inflight=3, max_batch_entries=10))
+    elect(node)
+    node.fire(FLUSH, 1)
+    for peer in (2, 3):
+        node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+    for k in range(100):
+        node.propose(b"c%d" % k, 3)
+    sent = outgoing(node.fire(FLUSH, 3))
+    assert [m.dst for m in sent].count(2) == 3 and all(len(m.entries) == 10 for m in sent)
+    more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=11), 4))
+    assert [(m.dst, m.prev_log_index) for m in more] == [(2, 31)], "one acknowledged, one more sent"
+
+
+# -- a cluster, message by message ----------------------------------------------------------------
+
+
+def test_fast_backtracking_takes_round_trips_per_differing_term_not_per_entry():
+    c = Cluster(3)
+    leader_terms = [1] * 1000 + [2] * 1000 + [4] * 1000
+    stale_terms = [1] * 1000 + [3] * 3000
+    c.nodes[1].log = RaftLog.from_terms(leader_terms)
+    c.nodes[2].log = RaftLog.from_terms(stale_terms)
+    c.nodes[3].log = RaftLog.from_terms(leader_terms)
+    c.nodes[1].term = c.nodes[2].term = c.nodes[3].term = 4
+    c.elect(1, [3])
+    rejections = 0
+    for _ in range(50):
+        moved = [(s, d, m) for s, d, m in c.queue if (s, d) in ((1, 2), (2, 1))]
+        if not moved:
+            break
+        rejections += sum(1 for s, d, m in moved if m.name == "AppendEntriesResponse" and not m.success)
+        c.pump([1, 2])
+    assert c.terms(2) == c.terms(1), "the stale follower was caught up"
+    assert rejections <= 3, f"{rejections} rejections for 2 differing terms"
+
+
+def test_follower_thousands_of_entries_behind_is_caught_up_in_few_round_trips():
+    c = Cluster(3, config=RaftConfig(
+        election_timeout_min=10_000, election_timeout_max=20_000, heartbeat_interval=1_000,
+        max_batch_entries=500, max_inflight=4,
+    ))
+    c.nodes[1].log = RaftLog.from_terms([1] * 5000)
+    c.nodes[3].log = RaftLog.from_terms([1] * 5000)
+    c.nodes[2].log = RaftLog.from_terms([1] * 10)
+    c.elect(1, [3])
+    responses = 0
+    for rounds in range(1, 20):
+        to_leader = [m for s, d, m in c.queue if (s, d) == (2, 1)]
+        responses += len(to_leader)
+        c.pump([1, 2])
+        if c.terms(2) == c.terms(1):
+            break
+    assert c.terms(2) == c.terms(1)
+    assert c.nodes[2].log.durable_index == 5001
+    assert responses <= 5001 // 500 + 4, f"{responses} AppendEntries round trips"
+
+
+def test_figure_8_an_entry_on_a_majority_from_an_earlier_term_can_be_overwritten_so_it_is_not_committed():
+    c = run_figure_8(Raft)
+    assert c.figure_8c_commit < 2, "S1 (term 3) must not commit index 2 (term 1) by counting replicas"
+
+
+class CommitsByCountingReplicas(Raft):
+    """Mistake: commits any entry a majority holds, whatever its term (what section 5.4.2 forbids)."""
+
+    def _advance_commit(self) -> None:
+        from core.quorum import committed_index
+
+        match = dict(self.match_index)
+        match[self.id] = self.log.durable_index
+        self._commit_to(committed_index(match))
+
+
+def test_figure_8_mistake_committing_by_counting_replicas_loses_a_committed_entry():
+    with pytest.raises(InvariantViolation, match="state machine safety|committed entry lost|leader completeness"):
+        run_figure_8(CommitsByCountingReplicas)
+
+
+def run_figure_8(cls: type[Raft]) -> Cluster:
+    """Figure 8 of the paper, with a one-entry batch so index 2 can reach a majority alone."""
+    c = Cluster(5, cls, RaftConfig(
+        election_timeout_min=10_000, election_timeout_max=20_000, heartbeat_interval=1_000, max_batch_entries=1,
+    ))
+    c.elect(1, [2, 3, 4, 5])
+    c.pump(c.ids)
+    assert all(c.terms(i) == [1] for i in c.ids)
+    # (a) S1 leads term 1 and replicates index 2 to S2 only
+    c.propose(1, b"from-term-1")
+    c.pump([1, 2])
+    c.drop_all()
+    # (b) S1 crashes; S5 wins term 2 with S3 and S4 and takes a different entry at index 2, locally
+    c.crash(1)
+    c.elect(5, [3, 4])
+    c.drop_all()
+    # (c) S5 crashes; S1 restarts and wins term 3. S2 takes S1's no-op; S3 takes only the term-1 entry
+    # at index 2 (probe, rejection, the entry, its acknowledgement), so index 2 is on S1, S2, S3: a majority
+    c.crash(5)
+    c.restart(1)
+    c.elect(1, [2, 3])
+    c.pump([1, 2])
+    c.pump([1, 3], only_types=("AppendEntries", "AppendEntriesResponse"), limit=4)
+    assert [c.terms(i)[:2] for i in (1, 2, 3)] == [[1, 1]] * 3 and c.terms(3) == [1, 1]
+    c.figure_8c_commit = c.nodes[1].commit_index
+    c.drop_all()
+    # (d) S1 crashes; S5 restarts, wins term 4 with S3 and S4 and overwrites index 2 with its term-2 entry
+    c.crash(1)
+    c.restart(5)
+    c.elect(5, [3, 4])
+    c.pump([3, 4, 5])
+    c.heartbeat(5)
+    c.pump([3, 4, 5])
+    assert [c.terms(i)[:2] for i in (3, 4, 5)] == [[1, 2]] * 3
+    assert c.nodes[5].commit_index >= 2
+    return c
+
+
+# -- durability -----------------------------------------------------------------------------------
+
+
+def test_a_crash_loses_entries_that_were_staged_but_not_flushed():
+    c = Cluster(3)
+    c.elect(1, [2, 3])
+    c.pump(c.ids)
+    c.nodes[1].propose(b"never-flushed", c.now)  # effects dropped: the flush timer never fires
+    assert c.nodes[1].log.last_index == 2
+    c.crash(1)
+    c.restart(1)
+    assert c.nodes[1].log.last_index == 1 and c.nodes[1].log.durable_index == 1
+
+
+def test_a_restarted_node_rebuilds_its_state_machine_from_the_durable_log():
+    c = Cluster(3)
+    c.elect(1, [2, 3])
+    for k in range(5):
+        c.propose(1, b"c%d" % k)
+    c.pump(c.ids)
+    c.heartbeat(1)
+    c.pump(c.ids)
+    before = [e.data for e in c.applied[2]]
+    c.crash(2)
+    c.restart(2)
+    assert c.applied[2] == [] and c.nodes[2].log.durable_index == 6
+    c.heartbeat(1)
+    c.pump(c.ids)
+    assert [e.data for e in c.applied[2]] == before == [b""] + [b"c%d" % k for k in range(5)]
+
+
+def test_follower_persists_entries_before_the_acknowledgement_leaves():
+    node = follower([1])
+    effects = node.receive(append_msg(3, 1, 1, [(3, 2, b"a")]), 10)
+    assert not [e for e in effects if type(e) is Send] and SetTimer(FLUSH, 0) in effects
+    assert node.log.durable_index == 1
+    node.fire(FLUSH, 10)
+    assert node.log.durable_index == 2
