@@ -218,8 +218,12 @@ def elections_started(events: Sequence[dict], since: float, until: float) -> int
 
 
 def leader_changes(events: Sequence[dict], since: float, until: float) -> int:
-    """How many times a node took the leader role in the window (since, until]."""
-    return sum(1 for e in events if since < e["t"] <= until and e["kind"] == "role" and e["to"] == LEADER)
+    """How many times a node took the leader role in the window [since, until].
+
+    Inclusive at ``since``: in the simulator a rejoining node can take over in the very
+    millisecond it restarts (bully's takeover), and that change must count.
+    """
+    return sum(1 for e in events if since <= e["t"] <= until and e["kind"] == "role" and e["to"] == LEADER)
 
 
 def win_ms(events: Sequence[dict], leader: int, since: float, until: float) -> float | None:

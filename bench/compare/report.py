@@ -228,6 +228,7 @@ def to_markdown(results: dict, plots: list[str] = ()) -> str:
 
 def print_rich(results: dict, console) -> None:
     """The same tables on the terminal."""
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     for line in header_lines(results):
@@ -237,7 +238,7 @@ def print_rich(results: dict, console) -> None:
         for i, h in enumerate(t.header):
             rt.add_column(h, overflow="fold", style="bold" if i == 0 else None)
         for r in t.rows:
-            rt.add_row(*r)
+            rt.add_row(*(escape(str(cell)) for cell in r))
         console.print(rt)
     for p in problem_lines(results):
         console.print(p, style="yellow", highlight=False, markup=False)

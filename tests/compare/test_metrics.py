@@ -114,6 +114,12 @@ def test_rejoin_without_disruption_counts_no_change():
     assert M.first_time(evs, IDS, 900, M.sole_leader(IDS)) == 920
 
 
+def test_takeover_in_the_same_millisecond_as_the_rejoin_is_counted():
+    evs = elected(100, 4, 1) + [mark(300, 5, "restart")] + elected(300, 5, 2, started_at=300)
+    evs.sort(key=lambda e: e["t"])
+    assert M.leader_changes(evs, 300, 2000) == 1
+
+
 def test_rounds_are_the_distinct_terms_of_election_started_notes():
     evs = [note(10, 1, "election_started", 2), note(10, 2, "election_started", 2), note(12, 3, "election_started", 2),
            note(200, 2, "election_started", 3), note(400, 4, "election_started", 4)]
