@@ -41,6 +41,7 @@ from typing import Any, Callable, Sequence
 
 from algorithms.raft.config import RaftConfig
 from algorithms.raft.durable import open_log_store
+from algorithms.raft.kv import KVStore
 from algorithms.raft.log import RaftLog
 from algorithms.raft.messages import (
     ALGO_ID,
@@ -74,6 +75,8 @@ class Raft(ElectionAlgorithm):
     Config = RaftConfig
     messages = ALL
     detection_timer = ELECTION
+    StateMachine = KVStore
+    """What runtimes apply committed entries to (core.runtime.node builds one per node process)."""
 
     def __init__(
         self,

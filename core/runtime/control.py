@@ -10,6 +10,10 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
   heal                        -> stop dropping
   fire {"timer": name}        -> fire that algorithm timer now (bench's forced-contention scenario)
   stop                        -> stop the node cleanly, as SIGTERM does
+  propose {"data": base64}    -> a client command for the replicated state machine; the reply comes once it
+                                 is applied: {"index", "result": base64}, or an error "not leader" (with
+                                 "leader" and "leader_address" when known) or "leadership lost"
+  state_machine               -> the node's state machine contents (for checks after a run)
 
 ``ControlClient`` is the harness side: one DEALER per node, request ids in an
 envelope frame so a late reply to a timed-out request is recognised and
@@ -28,7 +32,7 @@ from typing import Any
 
 import zmq
 
-COMMANDS = ("status", "partition", "heal", "fire", "stop")
+COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine")
 
 
 class ControlError(RuntimeError):
@@ -48,9 +52,11 @@ def parse_request(body: bytes) -> dict[str, Any]:
     return request
 
 
-def encode_reply(result: Any = None, error: str | None = None) -> bytes:
-    """The reply frame: ok + result, or not ok + error."""
+def encode_reply(result: Any = None, error: str | None = None, extra: dict[str, Any] | None = None) -> bytes:
+    """The reply frame: ok + result, or not ok + error (plus ``extra`` keys such as a leader hint)."""
     doc = {"ok": False, "error": error} if error is not None else {"ok": True, "result": result}
+    if extra:
+        doc.update(extra)
     return json.dumps(doc, default=str, separators=(",", ":")).encode()
 
 

@@ -8,12 +8,19 @@ as the simulator does (core.sim.Simulation._execute): ``Persist`` flushes the
 FileStorage before any later effect, so durable state is on disk before a send
 that depends on it leaves; a broadcast is encoded once and sent to every peer.
 
+Client commands arrive on the control socket (``propose``): the node hands them
+to the algorithm, and replies once the command's log entry is applied to the
+algorithm's state machine (its ``StateMachine`` class, e.g. Raft's key-value
+store), or at once with "not leader" and the leader's address, or with
+"leadership lost" when the node stops leading before the entry is applied.
+
 Incoming frames that are malformed, come from an unknown node id, carry another
 cluster id or algorithm, or are addressed to another node are dropped, counted
 and reported once per source per minute; they never reach the algorithm.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import random
@@ -23,7 +30,7 @@ from typing import Any
 import zmq
 
 from core import codec
-from core.algorithm import ElectionAlgorithm
+from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
 from core.effects import (
     BROADCAST,
@@ -56,6 +63,8 @@ HOUSEKEEPING_MS = 1000
 CLOSE_LINGER_MS = 200
 """How long closing the control and event sockets may wait to deliver what is already queued."""
 ELECTION_NOTES = ("election_started", "election_won", "election_lost")
+QUIET_NOTES = ("proposed",)
+"""Notes not written to the event log (one per client command; the apply event says the same)."""
 
 
 def mono_ms() -> int:
@@ -102,6 +111,8 @@ class Node:
         self.stop_reason: str | None = None
         self.last_election: dict[str, Any] | None = None
         self.algo: ElectionAlgorithm | None = None
+        self.state_machine: Any = None
+        self._waiting: dict[int, list[tuple[list, int]]] = {}
         self._drops = DropReporter()
         self._timers: dict[str, int] = {}
         self._wheel: TimerWheel | None = None
@@ -142,6 +153,8 @@ class Node:
         rng = random.Random(self.seed)
         voters = sorted(self.addresses)
         self.algo = self.algo_cls(self.id, voters, self.config, self.storage, rng, self.cluster_id)
+        factory = getattr(self.algo_cls, "StateMachine", None)
+        self.state_machine = factory() if factory is not None else None
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to stop after the current step (safe from a signal handler)."""
@@ -337,16 +350,63 @@ class Node:
                 self.storage.flush()
             elif t is RoleChanged:
                 self._record("role", {"from": str(e.old), "to": str(e.new), "term": e.term})
+                if e.old == Role.LEADER and self._waiting:
+                    self._fail_waiting("leadership lost")
             elif t is TermChanged:
                 self._record("term", {"from": e.old, "to": e.new})
             elif t is LeaderChanged:
                 self._record("leader", {"leader": e.leader, "term": e.term})
             elif t is Note:
+                if e.kind in QUIET_NOTES:
+                    continue
                 event = self._record(e.kind, e.data)
                 if e.kind in ELECTION_NOTES:
                     self.last_election = {"kind": e.kind, "term": e.data.get("term"), "t": event["t"]}
             elif t is Apply:
                 self._record("apply", {"index": e.index, "term": e.term})
+                self._apply(e)
+
+    def _apply(self, e: Apply) -> None:
+        """Run a committed entry through the state machine and answer the client waiting on it, if any."""
+        result = self.state_machine.apply(e.index, e.data) if self.state_machine is not None else None
+        for envelope, term in self._waiting.pop(e.index, ()):
+            if term == e.term:
+                payload = base64.b64encode(result or b"").decode()
+                self._reply(envelope, encode_reply({"index": e.index, "result": payload}))
+            else:
+                self._reply(envelope, encode_reply(error="leadership lost"))
+
+    def _fail_waiting(self, reason: str) -> None:
+        for waiters in self._waiting.values():
+            for envelope, _ in waiters:
+                self._reply(envelope, encode_reply(error=reason))
+        self._waiting.clear()
+
+    def _reply(self, envelope: list, reply: bytes) -> None:
+        try:
+            self._control.send_multipart(envelope + [reply], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _propose(self, envelope: list, request: dict[str, Any]) -> bytes | None:
+        """Hand a client command to the algorithm; None when the reply waits for the entry to be applied."""
+        try:
+            command = base64.b64decode(request.get("data", ""), validate=True)
+        except (ValueError, TypeError):
+            raise ControlError('propose needs "data": the command in base64') from None
+        self._now = now = mono_ms()
+        effects = self.algo.propose(command, now)
+        reply: bytes | None = encode_reply(error="the algorithm neither accepted nor refused the command")
+        for e in effects:
+            if type(e) is Note and e.kind == "proposed":
+                self._waiting.setdefault(e.data["index"], []).append((envelope, e.data["term"]))
+                reply = None
+            elif type(e) is Note and e.kind == "propose_rejected":
+                leader = e.data.get("leader")
+                hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
+                reply = encode_reply(error=str(e.data.get("reason", "refused")), extra=hint)
+        self._execute(effects)
+        return reply
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
         if peer in self.partitioned:
@@ -368,13 +428,16 @@ class Node:
             except zmq.Again:
                 return
             try:
-                reply = encode_reply(self._command(parse_request(frames[-1])))
+                request = parse_request(frames[-1])
+                if request["cmd"] == "propose":
+                    reply = self._propose(frames[:-1], request)
+                    if reply is None:
+                        continue
+                else:
+                    reply = encode_reply(self._command(request))
             except ControlError as exc:
                 reply = encode_reply(error=str(exc))
-            try:
-                self._control.send_multipart(frames[:-1] + [reply], zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
+            self._reply(frames[:-1], reply)
 
     def _command(self, request: dict[str, Any]) -> Any:
         cmd = request["cmd"]
@@ -391,6 +454,11 @@ class Node:
             self.partitioned = set()
             self._record("heal", {})
             return {"partitioned": []}
+        if cmd == "state_machine":
+            sm = self.state_machine
+            if sm is None:
+                raise ControlError(f"{self.algo_cls.name} has no state machine")
+            return sm.snapshot()
         if cmd == "fire":
             timer = request.get("timer")
             if not isinstance(timer, str) or not timer:

@@ -1,0 +1,189 @@
+"""KVClient: the replicated key-value store from Python, over the nodes' control sockets (ZeroMQ).
+
+``KVClient(addresses)`` takes the nodes' algorithm addresses (a cluster spec
+``1=tcp://127.0.0.1:7101,...``, a dict id -> address, or a list) and talks to
+each node's control endpoint. Every command carries this client's id and a
+sequence number, so retrying it - after a timeout, a redirect or a leader
+change - is applied at most once (the store answers a repeat with the first
+result). A "not leader" answer that names the leader is followed at once;
+otherwise the client tries the next node. Errors: ``Timeout`` when no node
+applied the command within ``timeout_s`` (the message says what the last
+attempt saw: no leader, leadership lost, no reply).
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import time
+from typing import Any, Iterable
+
+import zmq
+
+from algorithms.raft.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, Result
+from core.runtime.addresses import control_address, parse_cluster
+
+
+class ClientError(RuntimeError):
+    """A command could not be completed."""
+
+
+class Timeout(ClientError):
+    """No node applied the command in time (it may still be applied later, at most once)."""
+
+
+class CommandFailed(ClientError):
+    """The store refused the command (for example its sequence number fell out of the session window)."""
+
+
+def _addresses(addresses: Any) -> dict[int, str]:
+    if isinstance(addresses, str):
+        return parse_cluster(addresses)
+    if isinstance(addresses, dict):
+        return {int(k): str(v) for k, v in addresses.items()}
+    return {i: str(a) for i, a in enumerate(addresses, start=1)}
+
+
+class KVClient:
+    """put/get/delete/cas against a Raft cluster, following leader redirects and retrying safely."""
+
+    def __init__(
+        self,
+        addresses: str | dict[int, str] | Iterable[str],
+        *,
+        control: dict[int, str] | None = None,
+        timeout_s: float = 10.0,
+        attempt_s: float = 1.0,
+        client_id: int | None = None,
+        ctx: zmq.Context | None = None,
+    ) -> None:
+        self.nodes = _addresses(addresses)
+        if not self.nodes:
+            raise ValueError("KVClient needs at least one node address")
+        self.control = dict(control) if control else {i: control_address(a) for i, a in self.nodes.items()}
+        by_address = {a: i for i, a in self.nodes.items()}
+        self._by_address = by_address
+        self.timeout_s = timeout_s
+        self.attempt_s = attempt_s
+        self.client_id = client_id if client_id is not None else int.from_bytes(os.urandom(8), "little") >> 1
+        self._seq = itertools.count(1)
+        self._rids = itertools.count(1)
+        self._ctx = ctx or zmq.Context.instance()
+        self._sockets: dict[int, zmq.Socket] = {}
+        self.leader: int = min(self.nodes)
+        self.redirects = 0
+        self.retries = 0
+
+    # -- the key-value API --------------------------------------------------------------
+
+    def put(self, key: bytes | str, value: bytes | str) -> bytes | None:
+        """Set ``key``; returns the previous value (None if there was none)."""
+        return self.execute(PUT, key, value).value
+
+    def get(self, key: bytes | str) -> bytes | None:
+        """The value of ``key`` (read through the log: linearizable), None if absent."""
+        return self.execute(GET, key).value
+
+    def delete(self, key: bytes | str) -> bool:
+        """Remove ``key``; True if it existed."""
+        return self.execute(DELETE, key).status == OK
+
+    def cas(self, key: bytes | str, expected: bytes | str | None, new: bytes | str) -> bool:
+        """Set ``key`` to ``new`` only if its value is ``expected`` (None: only if absent); True if it was set."""
+        return self.execute(CAS, key, new, expected).status == OK
+
+    def execute(self, op: int, key: Any, value: Any = b"", expected: Any = None) -> Result:
+        """Run one command to completion; raises Timeout or CommandFailed."""
+        cmd = self.command(op, key, value, expected)
+        result = self.run(cmd.encode())
+        if result.status not in (OK, NOT_FOUND, CAS_MISMATCH):
+            raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
+        return result
+
+    def command(self, op: int, key: Any, value: Any = b"", expected: Any = None) -> Command:
+        """A new command of this client (the next sequence number)."""
+        return Command(self.client_id, next(self._seq), op, _b(key), _b(value), None if expected is None else _b(expected))
+
+    # -- one command, with redirects and retries ------------------------------------------
+
+    def run(self, data: bytes) -> Result:
+        """Propose encoded command ``data`` until some node applies it; the store's result."""
+        deadline = time.monotonic() + self.timeout_s
+        last = "no attempt"
+        while time.monotonic() < deadline:
+            node = self.leader
+            rid = self.send(node, data)
+            reply = self.wait(node, rid, min(self.attempt_s, max(0.0, deadline - time.monotonic())))
+            if reply is None:
+                last = f"no reply from node {node}"
+                self._next_node()
+                self.retries += 1
+                continue
+            if reply.get("ok"):
+                return Result.decode(base64.b64decode(reply["result"]["result"]))
+            last = f"node {node}: {reply.get('error')}"
+            hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
+            if hinted in self.nodes and hinted != node:
+                self.leader = hinted
+                self.redirects += 1
+            else:
+                self._next_node()
+                self.retries += 1
+                time.sleep(0.02)
+        raise Timeout(f"command not applied within {self.timeout_s:.1f}s; last attempt: {last}")
+
+    def send(self, node: int, data: bytes) -> bytes:
+        """Send a propose request for ``data`` to ``node``; returns its request id."""
+        rid = str(next(self._rids)).encode()
+        body = json.dumps({"cmd": "propose", "data": base64.b64encode(data).decode()}).encode()
+        self._socket(node).send_multipart([rid, body])
+        return rid
+
+    def wait(self, node: int, rid: bytes, timeout_s: float) -> dict | None:
+        """The reply to request ``rid`` from ``node``, or None after ``timeout_s`` (stale replies are skipped)."""
+        sock = self._socket(node)
+        end = time.monotonic() + timeout_s
+        while True:
+            remaining = end - time.monotonic()
+            if remaining <= 0 or not sock.poll(max(1, int(remaining * 1000))):
+                return None
+            frames = sock.recv_multipart()
+            if len(frames) == 2 and frames[0] == rid:
+                try:
+                    return json.loads(frames[1])
+                except ValueError:
+                    return None
+
+    def _next_node(self) -> None:
+        ids = sorted(self.nodes)
+        self.leader = ids[(ids.index(self.leader) + 1) % len(ids)]
+
+    def _socket(self, node: int) -> zmq.Socket:
+        sock = self._sockets.get(node)
+        if sock is None:
+            sock = self._ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RECONNECT_IVL, 20)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 200)
+            sock.connect(self.control[node])
+            self._sockets[node] = sock
+        return sock
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close(linger=0)
+        self._sockets.clear()
+
+    def __enter__(self) -> "KVClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _b(x: Any) -> bytes:
+    return x.encode() if isinstance(x, str) else bytes(x)
+
+
+__all__ = ["ClientError", "CommandFailed", "KVClient", "Timeout", "STALE"]
