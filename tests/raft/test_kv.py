@@ -1,0 +1,114 @@
+"""The key-value state machine: operations, at-most-once application of retried commands, command encoding."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from algorithms.raft import Raft
+from algorithms.raft.kv import (
+    CAS,
+    CAS_MISMATCH,
+    DELETE,
+    GET,
+    NOT_FOUND,
+    OK,
+    PUT,
+    SESSION_WINDOW,
+    STALE,
+    Command,
+    CommandError,
+    KVStore,
+    Result,
+)
+from core.sim import Simulation
+
+
+def run(store: KVStore, *commands: Command) -> list[Result]:
+    out = []
+    for c in commands:
+        out.append(Result.decode(store.apply(store.applied_index + 1, c.encode())))
+    return out
+
+
+def test_put_get_delete_cas():
+    s = KVStore()
+    put, get, cas_ok, cas_bad, delete, get_gone, delete_gone = run(
+        s,
+        Command(1, 1, PUT, b"k", b"v1"),
+        Command(1, 2, GET, b"k"),
+        Command(1, 3, CAS, b"k", b"v2", b"v1"),
+        Command(1, 4, CAS, b"k", b"v3", b"v1"),
+        Command(1, 5, DELETE, b"k"),
+        Command(1, 6, GET, b"k"),
+        Command(1, 7, DELETE, b"k"),
+    )
+    assert put == Result(OK, None) and get == Result(OK, b"v1")
+    assert cas_ok == Result(OK, b"v1") and cas_bad == Result(CAS_MISMATCH, b"v2")
+    assert delete == Result(OK, b"v2") and get_gone == Result(NOT_FOUND) and delete_gone == Result(NOT_FOUND)
+
+
+def test_cas_with_no_expected_value_creates_only_an_absent_key():
+    s = KVStore()
+    first, second = run(s, Command(1, 1, CAS, b"k", b"a", None), Command(1, 2, CAS, b"k", b"b", None))
+    assert first.ok and second.status == CAS_MISMATCH and s.data == {b"k": b"a"}
+
+
+def test_a_retried_command_is_applied_once_and_answered_with_its_first_result():
+    s = KVStore()
+    inc = Command(9, 1, CAS, b"n", b"1", None)
+    first, retry = run(s, inc, inc)
+    assert first.ok and retry == first  # not CAS_MISMATCH: the retry was recognised, not re-executed
+    run(s, Command(9, 2, PUT, b"n", b"2"))
+    (late,) = run(s, inc)
+    assert late == first and s.data[b"n"] == b"2"
+
+
+def test_sequence_numbers_older_than_the_session_window_are_refused():
+    s = KVStore()
+    run(s, *[Command(3, q, PUT, b"k", b"%d" % q) for q in range(1, SESSION_WINDOW + 3)])
+    (old,) = run(s, Command(3, 1, PUT, b"k", b"again"))
+    assert old.status == STALE and s.data[b"k"] != b"again"
+
+
+def test_no_op_and_foreign_entries_change_nothing_and_apply_is_in_order():
+    s = KVStore()
+    assert s.apply(1, b"") is None and s.apply(2, b"not a kv command") is None and s.data == {}
+    with pytest.raises(ValueError, match="in order, once"):
+        s.apply(2, Command(1, 1, PUT, b"k", b"v").encode())
+
+
+@given(
+    st.integers(0, 2**63 - 1), st.integers(0, 2**63 - 1), st.sampled_from([PUT, GET, DELETE, CAS]),
+    st.binary(max_size=40), st.binary(max_size=40), st.one_of(st.none(), st.binary(max_size=40)),
+)
+def test_commands_round_trip_through_their_encoding(client, seq, op, key, value, expected):
+    cmd = Command(client, seq, op, key, value if op in (PUT, CAS) else b"", expected if op == CAS else None)
+    assert Command.decode(cmd.encode()) == cmd
+
+
+@given(st.binary(max_size=60))
+def test_garbage_is_never_mistaken_for_a_command_silently(data):
+    try:
+        cmd = Command.decode(data)
+    except CommandError:
+        return
+    assert cmd.encode() == data
+
+
+def test_every_node_of_a_simulated_cluster_builds_the_same_store():
+    sim = Simulation(Raft, 3, seed=6)
+    assert sim.run_until(lambda s: s.leader() is not None, 3_000)
+    commands = [Command(1, q, PUT, b"k%d" % (q % 4), b"v%d" % q) for q in range(1, 30)]
+    commands += [Command(1, 5, PUT, b"k1", b"retry")]  # a retry of seq 5: must not apply
+    subs = [sim.submit(c.encode()) for c in commands]
+    assert sim.run_until(lambda s: all(x.done for x in subs), 2_000)
+    sim.run_for(300)
+    stores = []
+    for i in sim.ids:
+        store = KVStore()
+        for index, data in enumerate(sim.applied(i), start=1):
+            store.apply(index, data)
+        stores.append(store.data)
+    assert stores[0] == stores[1] == stores[2]
+    assert b"retry" not in stores[0].values() and stores[0][b"k1"] == b"v29"
