@@ -161,14 +161,14 @@ def partition(d: Driver, ctx: TrialContext) -> dict:
     d.partition(minority, majority_side)
     out, _, _ = _failover(d, ctx, leader, t_part, majority_side)
     d.sleep(ctx.settle_ms)
-    view = d.view()
-    minority_leader = any(view.nodes[i].up and view.nodes[i].role == M.LEADER for i in minority)
     t_heal = d.now()
     d.heal()
     pred = M.sole_leader(d.ids)
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no single leader within {ctx.timeout_ms} ms after the partition healed")
     t_one = _first_time(d, t_heal, pred)
+    at_heal = M.view_at(d.events(), d.ids, t_heal)  # the nodes' own events up to the heal, not a live poll
+    minority_leader = any(node in minority for node, _ in at_heal.leaders())
     most, most_same_term = M.max_leaders(d.events(), d.ids, t_part, t_one)
     return {
         "failover_ms": out["failover_ms"],

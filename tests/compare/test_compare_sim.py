@@ -145,3 +145,15 @@ def test_every_metric_is_defined_in_the_catalog_and_the_docs():
     assert used == set(schema.METRICS)
     for metric in schema.METRICS:
         assert f"`{metric}`" in docs, metric
+
+
+def test_a_cut_off_leader_without_leases_is_reported_as_keeping_its_minority(tmp_path, plugin_site):
+    # pocketvote's leader never steps down unless it hears a higher term: cut off, it leads on
+    r = bench("compare", "--transport", "sim", "--algos", "pocketvote", "--trials", "3", "--scenarios", "partition",
+              "--seed", "5", "--format", "json", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    trials = json.loads(r.stdout)["trials"]
+    assert [t["ok"] for t in trials] == [True] * 3, _failures({"trials": trials})
+    for t in trials:
+        m = t["metrics"]
+        assert (m["minority_leader"], m["max_leaders"], m["max_leaders_same_term"]) == (1, 2, 1), f"seed={t['seed']}: {m}"
