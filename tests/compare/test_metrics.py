@@ -195,3 +195,26 @@ def test_runtime_counter_snapshots_restart_from_zero_with_each_process():
     assert M.counts_before(evs, 80) == {1: (5, 50), 2: (7, 70)}
     assert M.counts_before(evs, 100) == {1: (0, 0), 2: (7, 70)}
     assert M.sent_since(M.counts_before(evs, 80), {1: (9, 90), 2: (7, 70)}) == (4, 40)
+
+
+def test_agreement_already_true_at_since_is_reported_at_since_even_with_later_events():
+    evs = elected(100, 1, 1) + [note(400, 2, "election_started", 2)]
+    assert M.first_time(evs, IDS, 300, M.sole_leader(IDS)) == 300
+
+
+def test_a_leader_counts_itself_without_naming_itself_leader():
+    # a plugin need not emit a leader event for itself: its role makes it a follower of itself
+    evs = [role(100, 2, "leader", 1, frm="candidate")] + [leader(110, f, 2, 1) for f in (1, 3)]
+    assert M.first_time(evs, IDS, 0, M.agreement(IDS, 3)) == 110
+
+
+def test_win_ms_of_a_win_in_the_same_millisecond_as_its_start_is_zero():
+    # bully's highest live id announces at once
+    evs = [note(100, 5, "election_started", 3), note(200, 5, "election_started", 3), note(200, 5, "election_won", 4)]
+    assert M.win_ms(evs, 5, 0, 1000) == 0
+
+
+def test_elections_started_at_the_window_start_count():
+    # contention: the triggered timers start every election in the trigger's own millisecond
+    evs = [note(500, i, "election_started", 7) for i in (2, 3, 4)]
+    assert (M.rounds(evs, 500, 600), M.elections_started(evs, 500, 600)) == (1, 3)
