@@ -4,7 +4,10 @@
   majority-granted lease. Each lease a node announces (``lease_acquired`` /
   ``lease_renewed`` notes: start, until) is widened by the drift bound, as if
   the holder's clock ran slow and the acceptors' fast, and no two nodes'
-  widened intervals may overlap.
+  widened intervals may overlap. In a simulation it also ties the notes to the
+  role: a live node in the LEADER role past the end of its last announced
+  lease is a violation (otherwise a leader that never steps down would go
+  unseen, since it announces nothing).
 * BallotSafety: at most one leader per ballot, the ballot is the winner's own,
   and successive leaderships carry growing ballots (so the fencing token grows).
 * PromiseKept: a node never promises or accepts a ballot below one it promised
@@ -23,7 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from core.effects import Broadcast, Note, Send
+from core.algorithm import Role
+from core.effects import Broadcast, Note, RoleChanged, Send
 from core.errors import InvariantViolation
 from core.observers import Observer
 
@@ -38,10 +42,19 @@ class LeaseExclusion(Observer):
     def __init__(self, drift: float | None = None) -> None:
         self.drift = drift
         self.spans: dict[int, list[list]] = {}
+        self.lease_end: dict[int, int] = {}
+        self.leading: set[int] = set()
 
     def on_effect(self, sim: Any, node: int, effect: Any) -> None:
+        if type(effect) is RoleChanged:
+            if effect.new == Role.LEADER:
+                self.leading.add(node)
+            else:
+                self.leading.discard(node)
+            return
         if type(effect) is not Note or effect.kind not in ("lease_acquired", "lease_renewed"):
             return
+        self.lease_end[node] = effect.data["until"]
         drift = self.drift if self.drift is not None else getattr(sim.config, "max_clock_drift", 0.0)
         start, until = effect.data["start"], effect.data["until"]
         length = until - start
@@ -63,6 +76,14 @@ class LeaseExclusion(Observer):
             mine[-1][2] = effect.data["ballot"]
         else:
             mine.append([start, end, effect.data["ballot"]])
+
+    def after_event(self, sim: Any) -> None:
+        """A live leader must hold an unexpired lease (its lease timer fires at ``until``, so ``now > until`` is late)."""
+        for node in list(self.leading):
+            if not sim.is_up(node):
+                self.leading.discard(node)
+            elif sim.now > self.lease_end.get(node, -1):
+                sim.fail(f"lease exclusion: node {node} is still leader at {sim.now}, after its lease ended at {self.lease_end.get(node)}")
 
 
 class BallotSafety(Observer):

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.algorithm import Role
 from core.effects import Note, Send
 from core.errors import InvariantViolation
 from core.sim import Network, Simulation
 
-from algorithms.paxos import DETECT, Paxos, PaxosConfig, Promise, check_event_log, drift_widened
+from algorithms.paxos import DETECT, LEASE_TIMER, Paxos, PaxosConfig, Promise, check_event_log, drift_widened
 from algorithms.paxos.observers import BallotSafety, LeaseExclusion, PromiseKept
 from tests.paxos.scenarios import chaos_run
 
@@ -108,6 +109,14 @@ class NoPersist(Paxos):
         return None
 
 
+class OutlivesItsLease(Paxos):
+    """Bug: the leader ignores its lease timer and keeps the LEADER role after its lease runs out."""
+
+    def on_timer(self, timer, now):
+        if timer != LEASE_TIMER:
+            super().on_timer(timer, now)
+
+
 DRIFTY = PaxosConfig(lease_ms=100, renew_ms=30, round_timeout_ms=50, detect_min_ms=5000, detect_max_ms=6000, max_clock_drift=0.05)
 
 
@@ -145,6 +154,22 @@ def test_lease_exclusion_catches_a_missing_drift_margin():
     sim.crash(1)
     with pytest.raises(InvariantViolation, match="lease exclusion"):
         take_over_at(sim, renewed + DRIFTY.lease_ms)
+
+
+def cut_off_leader_for_one_lease(algo: type[Paxos]) -> Simulation:
+    sim = leader_then_renewal(algo, DRIFTY)
+    sim.partition([1], [2, 3])
+    sim.run_for(DRIFTY.lease_ms + DRIFTY.renew_ms)
+    return sim
+
+
+def test_leader_cut_off_from_its_acceptors_is_no_longer_leader_after_its_lease():
+    assert cut_off_leader_for_one_lease(Paxos).node(1).role == Role.FOLLOWER
+
+
+def test_lease_exclusion_catches_a_leader_that_outlives_its_lease():
+    with pytest.raises(InvariantViolation, match="still leader"):
+        cut_off_leader_for_one_lease(OutlivesItsLease)
 
 
 def crash_restart_acceptors_then_compete(algo: type[Paxos]) -> Simulation:
