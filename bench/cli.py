@@ -57,5 +57,11 @@ from bench.cmd_compare import compare_cmd, report_cmd  # noqa: E402  (subcommand
 main.add_command(compare_cmd)
 main.add_command(report_cmd)
 
+from bench.cmd_kv import kv_cmd  # noqa: E402
+from bench.cmd_throughput import throughput_cmd  # noqa: E402
+
+main.add_command(kv_cmd)
+main.add_command(throughput_cmd)
+
 if __name__ == "__main__":
     main()

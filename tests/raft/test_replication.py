@@ -122,19 +122,19 @@ def test_propose_on_a_follower_is_refused_with_the_leader_it_knows():
 
 
 def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
-    node, _ = make_node()
+    node, _ = make_node(config=RaftConfig(max_inflight=1))
     elect(node)
     node.fire(FLUSH, 1)
     for peer in (2, 3):
         node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
     flushes = node.log._store.flushes
-    for k in range(50):
-        effects = node.propose(b"c%d" % k, 3)
-        assert outgoing(effects) == [] or all(len(m.entries) <= 1 for m in outgoing(effects))
-    effects = node.fire(FLUSH, 3)
-    assert node.log._store.flushes == flushes + 1
-    sent = outgoing(effects)
-    assert sorted(m.dst for m in sent) == [2, 3] and all(len(m.entries) == 50 for m in sent)
+    first = outgoing(node.propose(b"c0", 3))
+    assert [(m.dst, len(m.entries)) for m in first] == [(2, 1), (3, 1)], "sent at once, before the leader's fsync"
+    for k in range(1, 50):
+        assert outgoing(node.propose(b"c%d" % k, 3)) == [], "the window is full: commands wait"
+    assert outgoing(node.fire(FLUSH, 3)) == [] and node.log._store.flushes == flushes + 1, "one fsync for 50"
+    sent = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
+    assert [(m.dst, len(m.entries)) for m in sent] == [(2, 49)], "the waiting commands leave in one message"
 
 
 def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
@@ -143,12 +143,13 @@ def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
     node.fire(FLUSH, 1)
     for peer in (2, 3):
         node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+    sent = []
     for k in range(100):
-        node.propose(b"c%d" % k, 3)
-    sent = outgoing(node.fire(FLUSH, 3))
-    assert [m.dst for m in sent].count(2) == 3 and all(len(m.entries) == 10 for m in sent)
-    more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=11), 4))
-    assert [(m.dst, m.prev_log_index) for m in more] == [(2, 31)], "one acknowledged, one more sent"
+        sent += outgoing(node.propose(b"c%d" % k, 3))
+    sent += outgoing(node.fire(FLUSH, 3))
+    assert [m.dst for m in sent].count(2) == 3, "three messages in flight to follower 2, no more"
+    more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
+    assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 4, 10)], "one acknowledged, one more sent"
 
 
 # -- a cluster, message by message ----------------------------------------------------------------

@@ -1,0 +1,188 @@
+"""``bench throughput``: committed commands per second and commit latency on local processes.
+
+quorumlab's Raft runs as n ``bench node`` processes over ZeroMQ with fsync on;
+one client keeps ``--outstanding`` put commands of ``--size`` bytes in flight
+at the leader (1 = wait for each command) for ``--duration`` seconds and
+records each command's latency from send to applied-reply. ``--pysyncobj``
+measures the Python peer PySyncObj the same way in the same run (n processes,
+``ReplDict.set`` of ``--size``-byte values through its callback API; the
+driver is one of the n processes, as PySyncObj clients are members) and prints
+the ratio. PySyncObj keeps its journal in memory unless given a file, so it
+runs without fsync; the table says so.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import click
+
+from algorithms.raft.kv import PUT, Command
+from core.client import KVClient
+from core.cluster import LocalCluster, free_ports
+
+
+def _summary(name: str, latencies: list[float], elapsed: float, errors: int, **extra: Any) -> dict[str, Any]:
+    lat = sorted(latencies)
+    return {
+        "system": name,
+        "ops": len(lat),
+        "errors": errors,
+        "seconds": round(elapsed, 3),
+        "ops_per_s": round(len(lat) / elapsed, 1) if elapsed > 0 else 0.0,
+        "median_ms": round(statistics.median(lat) * 1000, 3) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 3) if lat else None,
+        **extra,
+    }
+
+
+def measure_raft(nodes: int, size: int, duration: float, outstanding: int, config: dict | None = None) -> dict:
+    """Throughput and latency of quorumlab Raft puts on ``nodes`` local processes (fsync on)."""
+    import zmq
+
+    with LocalCluster("raft", nodes, config=config or {}) as c:
+        leader = c.wait_for_leader(20)
+        kv = KVClient(c.addresses, control=c.control_addresses)
+        kv.put(b"warm", b"up")
+        leader = kv.leader
+        value = os.urandom(size // 2 + 1).hex()[:size].encode()
+        sock = kv._socket(leader)
+        sent: dict[bytes, float] = {}
+        latencies: list[float] = []
+        errors = 0
+        start = time.perf_counter()
+        end = start + duration
+        seq = 0
+        while True:
+            now = time.perf_counter()
+            while now < end and len(sent) < outstanding:
+                seq += 1
+                data = Command(kv.client_id, 10**9 + seq, PUT, b"k%d" % (seq % 1000), value).encode()
+                sent[kv.send(leader, data)] = time.perf_counter()
+            if not sent:
+                break
+            if sock.poll(1000):
+                while True:
+                    try:
+                        rid, body = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    t0 = sent.pop(rid, None)
+                    if t0 is None:
+                        continue
+                    if json.loads(body).get("ok"):
+                        latencies.append(time.perf_counter() - t0)
+                    else:
+                        errors += 1
+            elif time.perf_counter() > end + 10:
+                errors += len(sent)
+                break
+        elapsed = time.perf_counter() - start
+        kv.close()
+    return _summary("quorumlab raft (ZeroMQ, fsync)", latencies, elapsed, errors, nodes=nodes, size=size,
+                    outstanding=outstanding)
+
+
+PYSYNCOBJ_NODE = r"""
+import json, sys, threading, time
+from pysyncobj import SyncObj, SyncObjConf
+from pysyncobj.batteries import ReplDict
+me, partners, role, size, duration, outstanding = sys.argv[1], sys.argv[2].split(','), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+conf = SyncObjConf(appendEntriesUseBatch=outstanding > 1, dynamicMembershipChange=False)
+d = ReplDict()
+o = SyncObj(me, partners, consumers=[d], conf=conf)
+if role == 'idle':
+    while True:
+        time.sleep(1)
+while o._getLeader() is None or not o.isReady():
+    time.sleep(0.05)
+d.set('warm', 'up', sync=True)
+value = 'v' * size
+slots = threading.Semaphore(outstanding)
+lock = threading.Lock()
+lat, errors = [], [0]
+def done(t0):
+    def cb(result, error):
+        with lock:
+            if error == 0:
+                lat.append(time.perf_counter() - t0)
+            else:
+                errors[0] += 1
+        slots.release()
+    return cb
+start = time.perf_counter()
+end = start + duration
+k = 0
+while time.perf_counter() < end:
+    if not slots.acquire(timeout=0.1):
+        continue
+    k += 1
+    d.set('k%d' % (k % 1000), value, callback=done(time.perf_counter()))
+for _ in range(outstanding):
+    slots.acquire(timeout=10)
+elapsed = time.perf_counter() - start
+print(json.dumps({'lat': lat, 'errors': errors[0], 'elapsed': elapsed}), flush=True)
+"""
+
+
+def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) -> dict:
+    """The same load on PySyncObj: ``nodes`` processes, the last one drives ReplDict.set with callbacks."""
+    ports = free_ports(nodes)
+    addrs = [f"127.0.0.1:{p}" for p in ports]
+    procs = []
+    with tempfile.TemporaryDirectory(prefix="quorumlab-pysyncobj-") as tmp:
+        try:
+            for i, me in enumerate(addrs):
+                partners = ",".join(a for a in addrs if a != me)
+                role = "driver" if i == nodes - 1 else "idle"
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-c", PYSYNCOBJ_NODE, me, partners, role, str(size), str(duration),
+                     str(outstanding)],
+                    stdout=subprocess.PIPE if role == "driver" else subprocess.DEVNULL, cwd=tmp,
+                ))
+            out, _ = procs[-1].communicate(timeout=duration + 120)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+    result = json.loads(out)
+    return _summary("PySyncObj (in-memory journal)", result["lat"], result["elapsed"], result["errors"],
+                    nodes=nodes, size=size, outstanding=outstanding)
+
+
+@click.command("throughput")
+@click.option("--algo", default="raft", show_default=True, type=click.Choice(["raft"]), help="Algorithm with a log.")
+@click.option("--nodes", type=click.IntRange(1, 9), default=3, show_default=True)
+@click.option("--size", type=click.IntRange(1, 1 << 20), default=16, show_default=True, help="Command value bytes.")
+@click.option("--duration", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True, help="Seconds.")
+@click.option("--outstanding", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
+              help="Commands in flight at once (1: wait for each).")
+@click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, with_pysyncobj: bool,
+                   as_json: bool) -> None:
+    """Committed commands per second and commit latency (median, p99) on local processes."""
+    results = [measure_raft(nodes, size, duration, outstanding)]
+    if with_pysyncobj:
+        try:
+            results.append(measure_pysyncobj(nodes, size, duration, outstanding))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            raise click.ClickException(f"PySyncObj measurement failed (is pysyncobj installed?): {exc}") from None
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(f"{nodes} processes, {size}-byte commands, {outstanding} outstanding, {duration:g} s")
+    for r in results:
+        click.echo(
+            f"  {r['system']:<34} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "
+            f"p99 {r['p99_ms']} ms   ({r['ops']} ops, {r['errors']} errors)"
+        )
+    if len(results) == 2 and results[1]["ops_per_s"]:
+        click.echo(f"  ratio quorumlab / PySyncObj: {results[0]['ops_per_s'] / results[1]['ops_per_s']:.2f}x")
