@@ -74,6 +74,7 @@ class Paxos(ElectionAlgorithm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.ballot: Ballot = ZERO
+        self.lease_ballot: Ballot = ZERO  # the ballot a majority accepted for the lease held (ballot may be ahead, mid-bump)
         self.lease_until = 0
         self.acceptor: Acceptor | None = None  # built from storage at start
 
@@ -81,8 +82,11 @@ class Paxos(ElectionAlgorithm):
 
     @property
     def fencing_token(self) -> int | None:
-        """The leader's ballot as one growing integer (see ballot.fencing_token); None unless leading."""
-        return fencing_token(self.ballot) if self.role == Role.LEADER else None
+        """The ballot of the lease held, as one growing integer (see ballot.fencing_token); None unless leading.
+
+        Not ``ballot``: while a leader moves to a higher ballot, nobody may have promised it yet.
+        """
+        return fencing_token(self.lease_ballot) if self.role == Role.LEADER else None
 
     def status(self) -> dict:
         """Role, term, leader, plus the ballot (fencing token), the promise and the lease expiry."""
@@ -103,6 +107,7 @@ class Paxos(ElectionAlgorithm):
         self.acceptor = Acceptor(self.storage.read(), cfg.lease_ms, cfg.max_clock_drift, now)
         self.term = max(self.acceptor.promised[0], self.acceptor.accepted[0])
         self.ballot = ZERO
+        self.lease_ballot = ZERO
         self.phase = IDLE
         self.lease_until = 0
         self.failures = 0
@@ -262,6 +267,7 @@ class Paxos(ElectionAlgorithm):
         self._renewal_over()
         until = self._round_start + cfg.lease_ms
         self.lease_until = until
+        self.lease_ballot = self.ballot
         self.set_timer(LEASE_TIMER, until - now)
         lease = {"start": self._round_start, "until": until, "ballot": list(self.ballot)}
         if self.role != Role.LEADER:

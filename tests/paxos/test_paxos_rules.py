@@ -326,6 +326,18 @@ def test_renewal_nack_with_higher_promise_moves_the_leader_to_a_higher_ballot():
     assert node.fencing_token == fencing_token((8, 1)) > fencing_token((1, 1))
 
 
+def test_fencing_token_stays_the_leased_ballot_until_a_higher_one_wins():
+    node, _ = make_node()
+    elect(node)
+    node.fire(RENEW, 248)
+    node.receive(msg(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
+    node.fire(RENEW, 293)
+    assert node.ballot == (8, 1) and node.role == Role.LEADER
+    assert node.fencing_token == fencing_token((1, 1))  # nobody has promised (8, 1) yet
+    node.fire(ROUND, 343)  # the bump's phase 1 went unanswered; a later leader may use a ballot below (8, 1)
+    assert node.fencing_token == fencing_token((1, 1))
+
+
 # -- restarts ------------------------------------------------------------------------------------
 
 
