@@ -5,10 +5,10 @@ The layout (docs/compare.md describes it field by field)::
     {"schema": "quorumlab.compare", "version": 1,
      "machine": {...}, "run": {"started_at", "elapsed_s", "interrupted"},
      "config": {"algos", "transport", "nodes", "trials", "scenarios", "detect_ms", "latency_ms", "seed"},
-     "algorithms": {name: {"description", "core_idea", "origin", "detection_timer", "config"}},
+     "algorithms": {name: {"description", "core_idea", "origin", "detection_timer", "timing", "timing_rule", "config"}},
      "trials": [{"algo", "scenario", "nodes", "trial", "seed", "ok", "error", "metrics": {name: value}}],
      "skipped": [{"algo", "scenario", "nodes", "reason"}],
-     "stats": {scenario: {algo: {str(nodes): {metric: {"n", "median", "p90", "max", "min"}}}}}}
+     "stats": {scenario: {algo: {str(nodes): {metric: {"n", "median", "p90", "max", "min"}, "_trials": {"ok", "total"}}}}}}
 
 Everything except ``run`` is a pure function of the configuration and seed on the
 simulator, so two sim runs with the same seed give the same file apart from ``run``.
@@ -32,7 +32,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "failover_ms": ("ms", "fault injected -> a new leader followed by a majority (its first heartbeat arrived)"),
     "detect_ms": ("ms", "fault injected -> first election_started among the survivors"),
     "election_ms": ("ms", "first election_started -> a new leader followed by a majority"),
-    "win_ms": ("ms", "the winner's election_started -> its election_won in the same term"),
+    "win_ms": ("ms", "the winner's latest election_started -> its election_won (its winning round)"),
     "round_trips": ("RTT", "win_ms divided by the modeled round trip (sim only)"),
     "rounds": ("", "distinct terms (ballots, epochs) among election_started notes in the window"),
     "elections": ("", "election_started notes (all nodes) in the window"),

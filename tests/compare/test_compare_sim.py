@@ -157,3 +157,28 @@ def test_a_cut_off_leader_without_leases_is_reported_as_keeping_its_minority(tmp
     for t in trials:
         m = t["metrics"]
         assert (m["minority_leader"], m["max_leaders"], m["max_leaders_same_term"]) == (1, 2, 1), f"seed={t['seed']}: {m}"
+
+
+def test_every_results_json_field_is_documented_in_docs_compare_md(tmp_path):
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "compare.md").read_text()
+    block = docs.split("## results.json", 1)[1].split("```")[1]
+    documented = set(re.findall(r'"(\w+)"', block))
+    r = bench("compare", "--transport", "sim", "--algos", "raft", "--trials", "1", "--scenarios", "crash",
+              "--format", "json", "--out", str(tmp_path))
+    data = json.loads(r.stdout)
+    top = set(re.findall(r'^  "(\w+)":', block, re.M))
+    assert set(data) == top
+    shown = set(data) | set(data["machine"]) | set(data["run"]) | set(data["config"]) | set(data["algorithms"]["raft"])
+    shown |= set(data["trials"][0]) | set(data["stats"]["crash"]["raft"]["5"]["failover_ms"])
+    assert shown <= documented, shown - documented
+
+
+def test_simulated_latency_shows_raft_winning_in_one_round_trip_and_paxos_in_two(tmp_path):
+    r = bench("compare", "--transport", "sim", "--algos", "raft,paxos", "--trials", "10", "--scenarios", "crash",
+              "--latency-ms", "10-30", "--seed", "3", "--format", "json", "--out", str(tmp_path))
+    stats = json.loads(r.stdout)["stats"]["crash"]
+    assert 0.75 <= stats["raft"]["5"]["round_trips"]["median"] <= 1.5, stats["raft"]["5"]["round_trips"]
+    assert 1.6 <= stats["paxos"]["5"]["round_trips"]["median"] <= 2.6, stats["paxos"]["5"]["round_trips"]
