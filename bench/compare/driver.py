@@ -22,8 +22,6 @@ class Driver(Protocol):
     ids: tuple[int, ...]
     rtt_ms: float | None
     """The modeled network round trip (sim), or None on a real network."""
-    can_trigger: bool
-    """Whether ``trigger`` is available (it needs control of the nodes' timers)."""
     reusable: bool
     """Whether one cluster serves several trials (after ``restore``), or each trial builds its own."""
 
@@ -68,7 +66,7 @@ class Driver(Protocol):
         """Remove every partition."""
 
     def trigger(self, nodes: Iterable[int], timer: str) -> None:
-        """Fire ``timer`` on the given nodes at the same instant (only if ``can_trigger``)."""
+        """Fire ``timer`` on the given nodes at the same instant (only if the transport ``can_trigger``)."""
 
     def restore(self) -> None:
         """Bring every node back up, connected, so the next trial starts from a whole cluster."""

@@ -28,7 +28,6 @@ class NodeView:
     """What the event stream says about one node."""
 
     up: bool = True
-    paused: bool = False
     role: str = "follower"
     term: int = 0
     lead_term: int = 0
@@ -43,7 +42,8 @@ class ClusterView:
         self.nodes: dict[int, NodeView] = {i: NodeView() for i in ids}
 
     def apply(self, ev: dict) -> None:
-        """Fold one event into the view (unknown kinds and node 0 marks are ignored)."""
+        """Fold one event into the view (unknown kinds and node 0 marks are ignored; a ``pause`` changes
+        nothing, since a stopped node still believes what it believed)."""
         n = self.nodes.get(ev.get("node"))
         if n is None:
             return
@@ -58,13 +58,9 @@ class ClusterView:
         elif kind == "leader":
             n.leader = ev["leader"]
         elif kind in DOWN_KINDS:
-            n.up, n.paused, n.role, n.leader = False, False, "follower", None
+            n.up, n.role, n.leader = False, "follower", None
         elif kind in UP_KINDS:
-            n.up, n.paused, n.role, n.leader = True, False, "follower", None
-        elif kind == "pause":
-            n.paused = True
-        elif kind == "resume":
-            n.paused = False
+            n.up, n.role, n.leader = True, "follower", None
 
     def leaders(self) -> list[tuple[int, int]]:
         """(node, term it was elected in) of every live node whose last role is leader (paused ones included:
@@ -103,16 +99,14 @@ def timestamp_groups(events: Sequence[dict]) -> Iterator[tuple[float, list[dict]
         yield t, list(group)
 
 
-def first_time(events: Sequence[dict], ids: Iterable[int], since: float, pred: Predicate, until: float | None = None) -> float | None:
-    """The first time >= ``since`` (and <= ``until``) at which ``pred`` holds for the cluster, or None.
+def first_time(events: Sequence[dict], ids: Iterable[int], since: float, pred: Predicate) -> float | None:
+    """The first time >= ``since`` at which ``pred`` holds for the cluster, or None.
 
     If it already holds at ``since`` (after every event up to and including ``since``), returns ``since``.
     """
     view = ClusterView(ids)
     checked = False
     for t, group in timestamp_groups(events):
-        if until is not None and t > until:
-            break
         if t > since and not checked:
             checked = True
             if pred(view):

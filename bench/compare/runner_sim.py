@@ -38,7 +38,6 @@ class CounterSeries(Observer):
 class SimDriver:
     """A ``Driver`` over one Simulation (see bench.compare.driver)."""
 
-    can_trigger = True
     reusable = False
 
     def __init__(

@@ -46,7 +46,6 @@ def now_ms() -> float:
 class ZmqDriver:
     """A ``Driver`` over a LocalCluster of real node processes (see bench.compare.driver)."""
 
-    can_trigger = True
     reusable = True
     rtt_ms = None
 
