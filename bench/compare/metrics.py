@@ -14,6 +14,8 @@ inside one millisecond never creates a leader that did not exist.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable, Iterable, Iterator, Sequence
@@ -202,8 +204,19 @@ def first_event(events: Sequence[dict], kind: str, since: float, until: float | 
 
 
 def rounds(events: Sequence[dict], since: float, until: float) -> int:
-    """Election rounds in the window: the number of distinct terms (ballots, epochs) of ``election_started`` notes."""
-    return len({e.get("term") for e in in_window(events, since, until) if e["kind"] == "election_started"})
+    """Election rounds in the window: for each term (ballot round, epoch) of ``election_started``
+    notes, the most elections any one node started in it, summed over the terms.
+
+    Raft and paxos start at most one election per node per term, so this is their number of
+    distinct terms; bully restarts elections inside one epoch, and each restart is a round.
+    """
+    starts: Counter = Counter(
+        (e.get("term"), e["node"]) for e in in_window(events, since, until) if e["kind"] == "election_started"
+    )
+    per_term: dict = {}
+    for (term, _node), count in starts.items():
+        per_term[term] = max(per_term.get(term, 0), count)
+    return sum(per_term.values())
 
 
 def elections_started(events: Sequence[dict], since: float, until: float) -> int:

@@ -2,7 +2,7 @@
 
 The layout (docs/compare.md describes it field by field)::
 
-    {"schema": "quorumlab.compare", "version": 1,
+    {"schema": "quorumlab.compare", "version": 2,
      "machine": {...}, "run": {"started_at", "elapsed_s", "interrupted"},
      "config": {"algos", "transport", "nodes", "trials", "scenarios", "detect_ms", "latency_ms", "seed"},
      "algorithms": {name: {"description", "core_idea", "origin", "detection_timer", "timing", "timing_rule", "config"}},
@@ -24,7 +24,7 @@ from typing import Any
 from bench.compare.stats import summarize
 
 SCHEMA = "quorumlab.compare"
-VERSION = 1
+VERSION = 2
 
 METRICS: dict[str, tuple[str, str]] = {
     "agree_ms": ("ms", "time until the nodes follow one leader (every live node; contention: a majority; "

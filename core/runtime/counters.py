@@ -54,7 +54,10 @@ class Counters:
 
     def total(self) -> int:
         """All messages sent plus received: a cheap "did anything change" marker."""
-        return sum(self.sent.values()) + sum(self.recv.values()) + self.dropped_bad + self.dropped_partition
+        return (
+            sum(self.sent.values()) + sum(self.recv.values())
+            + self.dropped_bad + self.dropped_partition + self.dropped_unreachable
+        )
 
     def snapshot(self) -> dict[str, Any]:
         return {

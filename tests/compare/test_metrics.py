@@ -129,6 +129,14 @@ def test_rounds_are_the_distinct_terms_of_election_started_notes():
     assert M.rounds(evs, 500, 1000) == 0
 
 
+def test_bully_restarts_inside_one_epoch_count_as_rounds():
+    # node 2 starts, times out waiting for a COORDINATOR and restarts twice, all in epoch 7
+    evs = [note(10, 2, "election_started", 7), note(12, 1, "election_started", 7),
+           note(150, 2, "election_started", 7), note(290, 2, "election_started", 7)]
+    assert M.rounds(evs, 0, 1000) == 3
+    assert M.elections_started(evs, 0, 1000) == 4
+
+
 def test_win_ms_runs_from_the_winners_last_start_to_its_win():
     evs = [note(100, 2, "election_started", 5), note(300, 2, "election_started", 6),
            note(305, 3, "election_started", 6), note(340, 2, "election_won", 6)]
