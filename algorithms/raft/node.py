@@ -381,10 +381,10 @@ class Raft(ElectionAlgorithm):
             self.next_index[p] = max(self.next_index[p], match + 1)
             self._probing[p] = False
             inflight = self._inflight[p]
-            while inflight and inflight[0] <= match:
+            while inflight and inflight[0][1] <= match:
                 inflight.popleft()
             self._advance_commit()
-            self._replicate(p)
+            self._refill(p)
             return
         rejected = msg.reject_index
         if rejected <= self.match_index[p]:
@@ -397,6 +397,14 @@ class Raft(ElectionAlgorithm):
                 index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]
             self.next_index[p] = max(min(rejected, index + 1), self.match_index[p] + 1)
         else:
+            inflight = self._inflight[p]
+            if inflight and inflight[0][0] < rejected:
+                # overtaken by a later message (the network reordered them): an earlier one is still in
+                # flight, so forget only the rejected message; what it carried is resent once the
+                # follower's match shows the gap (_refill), a lost one shows as a stall at a heartbeat
+                self._inflight[p] = collections.deque(m for m in inflight if m[0] != rejected)
+                self._refill(p)
+                return
             self.next_index[p] = self.match_index[p] + 1
             self._probing[p] = True
         self._inflight[p].clear()
@@ -410,12 +418,26 @@ class Raft(ElectionAlgorithm):
         start = self.next_index[p]
         if self._probing[p]:
             if not inflight:
-                inflight.append(start - 1 + self._send_append(p, start, cfg.max_batch_entries))
+                inflight.append((start - 1, start - 1 + self._send_append(p, start, cfg.max_batch_entries)))
             return
         while len(inflight) < cfg.max_inflight and start <= log.last_index:
-            start += self._send_append(p, start, cfg.max_batch_entries)
-            inflight.append(start - 1)
+            n = self._send_append(p, start, cfg.max_batch_entries)
+            inflight.append((start - 1, start - 1 + n))
+            start += n
         self.next_index[p] = start
+
+    def _refill(self, p: int) -> None:
+        """Resend from the follower's match when no message in flight continues it, then fill the window.
+
+        In flight are (prev_log_index, last index) pairs in send order; the first must start at or
+        before the match index, or the entries right after it were rejected or lost.
+        """
+        inflight = self._inflight[p]
+        match = self.match_index[p]
+        if (inflight and inflight[0][0] > match) or (not inflight and self.next_index[p] != match + 1):
+            inflight.clear()
+            self.next_index[p] = match + 1
+        self._replicate(p)
 
     def _send_append(self, p: int, start: int, max_count: int) -> int:
         """AppendEntries to ``p`` with entries from ``start``; returns how many entries it carries."""

@@ -1,0 +1,80 @@
+"""Raft log replication, measured: catch-up of a follower 100,000 entries behind (simulated), and commit
+throughput and latency on 3 real processes over ZeroMQ with fsync (``bench throughput``), plus the CLI.
+
+Numbers land in each benchmark's extra_info (``make bench-micro``); the full comparison with PySyncObj is
+``bench throughput --nodes 3 --size 16 --duration 10 --outstanding K --pysyncobj`` (see docs/raft.md).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from algorithms.raft import Raft, RaftLog
+from bench.cli import main
+from bench.cmd_throughput import measure_raft
+from core.cluster import LocalCluster
+from core.runtime.addresses import format_cluster
+from core.sim import Simulation
+
+
+def catch_up(behind: int) -> dict:
+    """A 3-node simulated cluster whose node 3 restarts with an empty log while the others hold ``behind`` entries."""
+    sim = Simulation(Raft, 3, seed=1)
+    assert sim.run_until(lambda s: s.agreed_leader() is not None, 3_000)
+    leader = sim.leader()
+    sim.crash(3 if leader != 3 else 2)
+    lagging = 3 if leader != 3 else 2
+    while sim.node(leader).commit_index < behind:
+        for k in range(2_000):
+            sim.submit(b"entry-%d" % k)
+        sim.run_for(20)
+    target = sim.node(leader).log.last_index
+    sent_before = sim.stats.sent_by_type["AppendEntries"]
+    start = sim.now
+    sim.restart(lagging)
+    assert sim.run_until(lambda s: s.node(lagging).log.durable_index >= target, 60_000), "seed=1"
+    return {
+        "entries": target,
+        "simulated_ms": sim.now - start,
+        "append_messages": sim.stats.sent_by_type["AppendEntries"] - sent_before,
+    }
+
+
+@pytest.mark.benchmark(group="raft log: catch-up")
+def test_bench_catch_up_of_a_follower_100000_entries_behind(benchmark):
+    report = benchmark.pedantic(catch_up, args=(100_000,), rounds=1)
+    benchmark.extra_info.update(report)
+    assert report["entries"] >= 100_000
+    # batches of 1,024 entries: a hundred or so messages (more where the simulated network reorders
+    # pipelined ones and they are resent), not one per entry
+    assert report["append_messages"] < 100_000 // 50
+
+
+@pytest.mark.parametrize("outstanding", [1, 200])
+def test_bench_throughput_on_three_processes(outstanding):
+    report = measure_raft(3, 16, 1.0, outstanding)
+    assert report["ops"] > 50 and report["errors"] == 0, report
+    assert report["median_ms"] is not None and report["p99_ms"] >= report["median_ms"]
+    print(json.dumps(report))
+
+
+def test_bench_kv_cli_put_get_cas_delete():
+    with LocalCluster("raft", 3) as c:
+        c.wait_for_leader(15)
+        spec = ["--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses)]
+        runner = CliRunner()
+
+        def kv(*args: str):
+            return runner.invoke(main, ["kv", *args, *spec])
+
+        assert kv("put", "color", "red").exit_code == 0
+        got = kv("get", "color")
+        assert got.exit_code == 0 and got.output.strip() == "red"
+        assert kv("cas", "color", "blue", "green").exit_code == 1
+        assert kv("cas", "color", "red", "green").exit_code == 0
+        assert kv("get", "color").output.strip() == "green"
+        assert kv("delete", "color").exit_code == 0
+        missing = kv("get", "color")
+        assert missing.exit_code == 1 and "(absent)" in missing.output
