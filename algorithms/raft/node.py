@@ -24,10 +24,10 @@ applied in order, once, through ``Apply`` effects.
 
 Durable before visible: client commands and received entries are staged in the
 log and flushed together on the zero-delay ``flush`` timer (group commit: one
-fsync for everything that arrived in one runtime batch). A leader sends new
-entries to followers at once, within each follower's window, so its own fsync
-runs while theirs do (section 10.2.1); commands that arrive while a window is
-full wait and leave together in the next message. A follower answers an
+fsync for everything that arrived in one runtime batch). A leader sends a new
+entry at once to each follower with nothing in flight, so its own fsync runs
+while theirs do (section 10.2.1); commands that arrive while messages are in
+flight wait and leave together on the next acknowledgement or flush. A follower answers an
 AppendEntries only once the entries it acknowledges are durable; a leader counts
 itself toward a majority only up to its own durable index. The flush of the log
 runs inside that timer's handler, before any effect it returns is executed.
@@ -179,7 +179,8 @@ class Raft(ElectionAlgorithm):
         self.note("proposed", index=entry.index, term=entry.term)
         self._arm_flush()
         for p in self.peers:
-            self._replicate(p)
+            if not self._inflight[p]:
+                self._replicate(p)
 
     def on_message(self, msg: Message, now: int) -> None:
         """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped."""
@@ -245,7 +246,8 @@ class Raft(ElectionAlgorithm):
         self.log.append(self.term, b"")
         self._arm_flush()
         for p in self.peers:
-            self._replicate(p)
+            if not self._inflight[p]:
+                self._replicate(p)
         self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
 
     def _close_election(self, reason: str) -> None:

@@ -149,7 +149,7 @@ def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
     sent += outgoing(node.fire(FLUSH, 3))
     assert [m.dst for m in sent].count(2) == 3, "three messages in flight to follower 2, no more"
     more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
-    assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 4, 10)], "one acknowledged, one more sent"
+    assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 22, 10)], "one acknowledged, one more sent"
 
 
 # -- a cluster, message by message ----------------------------------------------------------------
