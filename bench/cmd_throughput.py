@@ -3,7 +3,9 @@
 quorumlab's Raft runs as n ``bench node`` processes over ZeroMQ with fsync on;
 one client keeps ``--outstanding`` put commands of ``--size`` bytes in flight
 at the leader (1 = wait for each command) for ``--duration`` seconds and
-records each command's latency from send to applied-reply. ``--pysyncobj``
+records each command's latency from send to applied-reply. ``--batch B`` sends
+quorumlab's commands B per control request (each is still its own log entry and
+its own result), which is how a pipelining client amortizes the round trip. ``--pysyncobj``
 measures the Python peer PySyncObj the same way in the same run (n processes,
 ``ReplDict.set`` of ``--size``-byte values through its callback API; the
 driver is one of the n processes, as PySyncObj clients are members) and prints
@@ -12,6 +14,7 @@ runs without fsync; the table says so.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import statistics
@@ -42,8 +45,16 @@ def _summary(name: str, latencies: list[float], elapsed: float, errors: int, **e
     }
 
 
-def measure_raft(nodes: int, size: int, duration: float, outstanding: int, config: dict | None = None) -> dict:
-    """Throughput and latency of quorumlab Raft puts on ``nodes`` local processes (fsync on)."""
+def measure_raft(
+    nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None
+) -> dict:
+    """Throughput and latency of quorumlab Raft puts on ``nodes`` local processes (fsync on).
+
+    Commands go to the leader ``batch`` per request (one control-socket round trip for all of
+    them; each still is its own log entry); ``outstanding`` commands are kept in flight.
+    """
+    import base64
+
     import zmq
 
     with LocalCluster("raft", nodes, config=config or {}) as c:
@@ -53,18 +64,27 @@ def measure_raft(nodes: int, size: int, duration: float, outstanding: int, confi
         leader = kv.leader
         value = os.urandom(size // 2 + 1).hex()[:size].encode()
         sock = kv._socket(leader)
-        sent: dict[bytes, float] = {}
+        sent: dict[bytes, tuple[float, int]] = {}
+        in_flight = 0
         latencies: list[float] = []
         errors = 0
+        error_kinds: collections.Counter = collections.Counter()
         start = time.perf_counter()
         end = start + duration
         seq = 0
         while True:
             now = time.perf_counter()
-            while now < end and len(sent) < outstanding:
-                seq += 1
-                data = Command(kv.client_id, 10**9 + seq, PUT, b"k%d" % (seq % 1000), value).encode()
-                sent[kv.send(leader, data)] = time.perf_counter()
+            while now < end and in_flight < outstanding:
+                n = min(batch, outstanding - in_flight)
+                items = []
+                for _ in range(n):
+                    seq += 1
+                    data = Command(kv.client_id, 10**9 + seq, PUT, b"k%d" % (seq % 1000), value).encode()
+                    items.append(base64.b64encode(data).decode())
+                rid = str(seq).encode()
+                sock.send_multipart([rid, json.dumps({"cmd": "propose", "batch": items}).encode()])
+                sent[rid] = (time.perf_counter(), n)
+                in_flight += n
             if not sent:
                 break
             if sock.poll(1000):
@@ -73,20 +93,24 @@ def measure_raft(nodes: int, size: int, duration: float, outstanding: int, confi
                         rid, body = sock.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    t0 = sent.pop(rid, None)
+                    t0, n = sent.pop(rid, (None, 0))
                     if t0 is None:
                         continue
-                    if json.loads(body).get("ok"):
-                        latencies.append(time.perf_counter() - t0)
+                    in_flight -= n
+                    reply = json.loads(body)
+                    if reply.get("ok"):
+                        latencies.extend([time.perf_counter() - t0] * n)
                     else:
-                        errors += 1
+                        errors += n
+                        error_kinds[str(reply.get("error"))] += n
             elif time.perf_counter() > end + 10:
-                errors += len(sent)
+                errors += in_flight
+                error_kinds["no reply"] += in_flight
                 break
         elapsed = time.perf_counter() - start
         kv.close()
     return _summary("quorumlab raft (ZeroMQ, fsync)", latencies, elapsed, errors, nodes=nodes, size=size,
-                    outstanding=outstanding)
+                    outstanding=outstanding, batch=batch, error_kinds=dict(error_kinds))
 
 
 PYSYNCOBJ_NODE = r"""
@@ -164,12 +188,14 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
 @click.option("--duration", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True, help="Seconds.")
 @click.option("--outstanding", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
               help="Commands in flight at once (1: wait for each).")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="quorumlab: commands per client request (each is still its own log entry).")
 @click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, with_pysyncobj: bool,
-                   as_json: bool) -> None:
+def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
+                   with_pysyncobj: bool, as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
-    results = [measure_raft(nodes, size, duration, outstanding)]
+    results = [measure_raft(nodes, size, duration, outstanding, batch)]
     if with_pysyncobj:
         try:
             results.append(measure_pysyncobj(nodes, size, duration, outstanding))
@@ -178,7 +204,8 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
-    click.echo(f"{nodes} processes, {size}-byte commands, {outstanding} outstanding, {duration:g} s")
+    click.echo(f"{nodes} processes, {size}-byte commands, {outstanding} outstanding, {duration:g} s, "
+               f"quorumlab requests of {batch} command(s)")
     for r in results:
         click.echo(
             f"  {r['system']:<34} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "

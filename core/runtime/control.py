@@ -13,6 +13,7 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
   propose {"data": base64}    -> a client command for the replicated state machine; the reply comes once it
                                  is applied: {"index", "result": base64}, or an error "not leader" (with
                                  "leader" and "leader_address" when known) or "leadership lost"
+  propose {"batch": [base64]} -> many commands, one reply once all are applied: {"results": [base64, ...]}
   state_machine               -> the node's state machine contents (for checks after a run)
 
 ``ControlClient`` is the harness side: one DEALER per node, request ids in an

@@ -63,6 +63,10 @@ HOUSEKEEPING_MS = 1000
 CLOSE_LINGER_MS = 200
 """How long closing the control and event sockets may wait to deliver what is already queued."""
 ELECTION_NOTES = ("election_started", "election_won", "election_lost")
+MAX_BATCH = 10_000
+"""Most commands in one ``propose`` request."""
+PROPOSE_BUDGET = 1024
+"""Client commands taken per loop iteration before timers run, so a flood cannot starve heartbeats."""
 QUIET_NOTES = ("proposed",)
 """Notes not written to the event log (one per client command; the apply event says the same)."""
 
@@ -112,7 +116,7 @@ class Node:
         self.last_election: dict[str, Any] | None = None
         self.algo: ElectionAlgorithm | None = None
         self.state_machine: Any = None
-        self._waiting: dict[int, list[tuple[list, int]]] = {}
+        self._waiting: dict[int, list[tuple[_ClientRequest, int, int]]] = {}
         self._drops = DropReporter()
         self._timers: dict[str, int] = {}
         self._wheel: TimerWheel | None = None
@@ -369,17 +373,27 @@ class Node:
     def _apply(self, e: Apply) -> None:
         """Run a committed entry through the state machine and answer the client waiting on it, if any."""
         result = self.state_machine.apply(e.index, e.data) if self.state_machine is not None else None
-        for envelope, term in self._waiting.pop(e.index, ()):
-            if term == e.term:
-                payload = base64.b64encode(result or b"").decode()
-                self._reply(envelope, encode_reply({"index": e.index, "result": payload}))
-            else:
-                self._reply(envelope, encode_reply(error="leadership lost"))
+        for req, slot, term in self._waiting.pop(e.index, ()):
+            if req.done:
+                continue
+            if term != e.term:
+                self._finish(req, encode_reply(error="leadership lost"))
+                continue
+            req.results[slot] = base64.b64encode(result or b"").decode()
+            req.remaining -= 1
+            if req.remaining == 0:
+                answer = {"results": req.results} if req.batch else {"index": e.index, "result": req.results[0]}
+                self._finish(req, encode_reply(answer))
+
+    def _finish(self, req: "_ClientRequest", reply: bytes) -> None:
+        req.done = True
+        self._reply(req.envelope, reply)
 
     def _fail_waiting(self, reason: str) -> None:
         for waiters in self._waiting.values():
-            for envelope, _ in waiters:
-                self._reply(envelope, encode_reply(error=reason))
+            for req, _, _ in waiters:
+                if not req.done:
+                    self._finish(req, encode_reply(error=reason))
         self._waiting.clear()
 
     def _reply(self, envelope: list, reply: bytes) -> None:
@@ -389,24 +403,35 @@ class Node:
             pass
 
     def _propose(self, envelope: list, request: dict[str, Any]) -> bytes | None:
-        """Hand a client command to the algorithm; None when the reply waits for the entry to be applied."""
+        """Hand client commands to the algorithm; None when the reply waits for their entries to be applied."""
+        batch = request.get("batch")
+        items = batch if isinstance(batch, list) else [request.get("data", "")]
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise ControlError(f'propose needs "data" (base64) or "batch" (a list of 1..{MAX_BATCH} base64 commands)')
         try:
-            command = base64.b64decode(request.get("data", ""), validate=True)
+            commands = [base64.b64decode(item, validate=True) for item in items]
         except (ValueError, TypeError):
-            raise ControlError('propose needs "data": the command in base64') from None
+            raise ControlError('propose needs "data" (base64) or "batch" (a list of base64 commands)') from None
+        req = _ClientRequest(envelope, len(commands), isinstance(batch, list))
         self._now = now = mono_ms()
-        effects = self.algo.propose(command, now)
-        reply: bytes | None = encode_reply(error="the algorithm neither accepted nor refused the command")
-        for e in effects:
-            if type(e) is Note and e.kind == "proposed":
-                self._waiting.setdefault(e.data["index"], []).append((envelope, e.data["term"]))
-                reply = None
-            elif type(e) is Note and e.kind == "propose_rejected":
-                leader = e.data.get("leader")
-                hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
-                reply = encode_reply(error=str(e.data.get("reason", "refused")), extra=hint)
-        self._execute(effects)
-        return reply
+        for slot, command in enumerate(commands):
+            effects = self.algo.propose(command, now)
+            refused = None
+            for e in effects:
+                if type(e) is Note and e.kind == "proposed":
+                    self._waiting.setdefault(e.data["index"], []).append((req, slot, e.data["term"]))
+                elif type(e) is Note and e.kind == "propose_rejected":
+                    leader = e.data.get("leader")
+                    hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
+                    refused = encode_reply(error=str(e.data.get("reason", "refused")), extra=hint)
+            self._execute(effects)
+            if refused is not None:
+                if slot == 0:
+                    req.done = True
+                    return refused
+                self._finish(req, refused)
+                return None
+        return None
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
         if peer in self.partitioned:
@@ -422,7 +447,10 @@ class Node:
     # -- control ------------------------------------------------------------------------
 
     def _on_control(self) -> None:
+        proposed = 0
         for _ in range(64):
+            if proposed >= PROPOSE_BUDGET:
+                return  # timers (heartbeats, the log flush) get their turn before more commands
             try:
                 frames = self._control.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -430,6 +458,8 @@ class Node:
             try:
                 request = parse_request(frames[-1])
                 if request["cmd"] == "propose":
+                    batch = request.get("batch")
+                    proposed += len(batch) if isinstance(batch, list) else 1
                     reply = self._propose(frames[:-1], request)
                     if reply is None:
                         continue
@@ -498,3 +528,16 @@ class Node:
             }
         )
         return status
+
+
+class _ClientRequest:
+    """One propose request: where to reply and its commands' results as their entries are applied."""
+
+    __slots__ = ("envelope", "results", "remaining", "batch", "done")
+
+    def __init__(self, envelope: list, count: int, batch: bool) -> None:
+        self.envelope = envelope
+        self.results: list[str | None] = [None] * count
+        self.remaining = count
+        self.batch = batch
+        self.done = False
