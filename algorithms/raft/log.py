@@ -74,6 +74,11 @@ class RaftLog:
         self._store.flush()
 
     @property
+    def flushes(self) -> int:
+        """How many flushes wrote something (one fsync each on a real disk)."""
+        return self._store.flushes
+
+    @property
     def durable_index(self) -> int:
         """The last index that would survive a crash now."""
         return self._store.durable_count

@@ -11,7 +11,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from algorithms.raft import Raft, RaftLog
+from algorithms.raft import Raft
 from bench.cli import main
 from bench.cmd_throughput import measure_raft
 from core.cluster import LocalCluster

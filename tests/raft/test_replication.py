@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algorithms.raft import FLUSH, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
-from core.algorithm import Role
-from core.effects import Apply, Persist, Send, SetTimer
+from core.effects import Apply, Send, SetTimer
 from core.errors import InvariantViolation
-from tests.raft.cluster import QUIET, Cluster
-from tests.raft.helpers import CLUSTER, elect, make_node, msg, notes, outgoing
+from tests.raft.cluster import Cluster
+from tests.raft.helpers import elect, make_node, msg, notes, outgoing
 
 
 def append_msg(term: int, prev: int, prev_term: int, entries, commit: int = 0, src: int = 1, dst: int = 2):
@@ -127,12 +128,12 @@ def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
     node.fire(FLUSH, 1)
     for peer in (2, 3):
         node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
-    flushes = node.log._store.flushes
+    flushes = node.log.flushes
     first = outgoing(node.propose(b"c0", 3))
     assert [(m.dst, len(m.entries)) for m in first] == [(2, 1), (3, 1)], "sent at once, before the leader's fsync"
     for k in range(1, 50):
         assert outgoing(node.propose(b"c%d" % k, 3)) == [], "the window is full: commands wait"
-    assert outgoing(node.fire(FLUSH, 3)) == [] and node.log._store.flushes == flushes + 1, "one fsync for 50"
+    assert outgoing(node.fire(FLUSH, 3)) == [] and node.log.flushes == flushes + 1, "one fsync for 50"
     sent = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
     assert [(m.dst, len(m.entries)) for m in sent] == [(2, 49)], "the waiting commands leave in one message"
 
@@ -293,3 +294,44 @@ def test_follower_persists_entries_before_the_acknowledgement_leaves():
     assert node.log.durable_index == 1
     node.fire(FLUSH, 10)
     assert node.log.durable_index == 2
+
+
+# -- a property ------------------------------------------------------------------------------------
+
+nondecreasing = st.lists(st.integers(1, 4), min_size=1, max_size=25).map(sorted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nondecreasing,
+    st.integers(0, 25),
+    nondecreasing,
+    st.lists(st.tuples(st.integers(1, 26), st.integers(0, 8), st.booleans()), max_size=30),
+)
+def test_every_acknowledged_prefix_equals_the_leaders_whatever_the_message_order(
+    leader_terms, shared, divergent, deliveries
+):
+    """Messages cut from the leader's log, in any order, repeated or stale: an ack of match m means the
+    follower's first m entries are the leader's, and entries the follower committed are never cut."""
+    leader_terms = [2 * t for t in leader_terms]  # even terms; the follower's own suffix has odd ones
+    shared = min(shared, len(leader_terms))
+    floor = leader_terms[shared - 1] if shared else 0
+    follower_terms = leader_terms[:shared] + [2 * t + 1 for t in divergent if 2 * t + 1 >= floor]
+    leader = RaftLog.from_terms(leader_terms)
+    term = 2 * 4 + 2
+    node = follower(follower_terms, term=term)
+    committed: list[int] = []
+    for now, (start, count, with_commit) in enumerate(deliveries, start=1):
+        start = min(start, leader.last_index + 1)
+        entries = [(e.term, e.index, e.data) for e in leader.entries(start, count, 1 << 20)]
+        commit = start - 1 + len(entries) if with_commit else 0
+        effects = node.receive(append_msg(term, start - 1, leader.term_at(start - 1), entries, commit=commit), now)
+        effects += node.fire(FLUSH, now)
+        held = [node.log.term_at(i) for i in range(1, node.log.last_index + 1)]
+        for m in outgoing(effects):
+            if m.success:
+                assert held[: m.match_index] == leader_terms[: m.match_index]
+                assert node.log.durable_index >= m.match_index
+        assert held[: node.commit_index] == leader_terms[: node.commit_index]
+        committed.append(node.commit_index)
+    assert committed == sorted(committed)
