@@ -32,6 +32,10 @@ from core.effects import (
 from core.messages import Message
 
 
+MAX_TERM = 1 << 63
+"""Terms (ballot rounds, epochs) at or above this are refused as input: room to grow stays on the wire."""
+
+
 class Role(enum.IntEnum):
     """The common view of a node's role; each algorithm maps its own states onto these."""
 
@@ -117,7 +121,13 @@ class ElectionAlgorithm:
         return self._run(self.on_start, now)
 
     def receive(self, msg: Message, now: int) -> list:
-        """A message arrived (already decoded and checked to come from a voter of this cluster)."""
+        """A message arrived (already decoded and checked to come from a voter of this cluster).
+
+        A term at or above ``MAX_TERM`` can only be forged or corrupt: adopting it would make the
+        next term overflow the wire's u64, so it is dropped and noted once per incarnation.
+        """
+        if msg.term >= MAX_TERM:
+            return self._run(self._drop_absurd_term, msg)
         return self._run(self.on_message, msg, now)
 
     def fire(self, timer: str, now: int) -> list:
@@ -186,6 +196,11 @@ class ElectionAlgorithm:
         self._out.append(effect)
 
     # -- internals ----------------------------------------------------------------------
+
+    def _drop_absurd_term(self, msg: Message) -> None:
+        if not getattr(self, "_absurd_term_noted", False):
+            self._absurd_term_noted = True
+            self.note("dropped_absurd_term", type=msg.name, src=msg.src, term=msg.term)
 
     def _run(self, hook, *args) -> list:
         role, term, leader = self.role, self.term, self.leader

@@ -13,7 +13,7 @@ exactly while a majority-granted lease is unexpired on the node's own clock.
 """
 from __future__ import annotations
 
-from core.algorithm import ElectionAlgorithm, Role
+from core.algorithm import MAX_TERM, ElectionAlgorithm, Role
 from core.messages import Message
 from core.quorum import LOST, WON, VoteTally
 
@@ -22,6 +22,14 @@ from algorithms.paxos.acceptor import ABSTAIN, LEASE, REASONS, Acceptor, Verdict
 from algorithms.paxos.ballot import ZERO, Ballot, drift_widened, fencing_token
 from algorithms.paxos.config import PaxosConfig
 from algorithms.paxos.messages import ALGO_ID, ALL, Accept, Accepted, Nack, Prepare, Promise
+
+_ROUND_FIELDS = {
+    Prepare: ("round",),
+    Promise: ("round", "acc_round"),
+    Nack: ("round", "p_round"),
+    Accept: ("round",),
+    Accepted: ("round",),
+}
 
 DETECT = "detect"
 """Fires when a node has heard no leader for its detection timeout (and again after backoff): start phase 1."""
@@ -142,6 +150,9 @@ class Paxos(ElectionAlgorithm):
         if (t is Prepare or t is Accept) and msg.bid != msg.src:
             self._malformed(msg)
             return
+        if max(getattr(msg, f) for f in _ROUND_FIELDS[t]) >= MAX_TERM:
+            self._malformed(msg)  # a forged round near 2**64 would overflow our next ballot
+            return
         self._learn(msg.term)
         if t is Accept:
             self._on_accept(msg, now)
@@ -209,6 +220,9 @@ class Paxos(ElectionAlgorithm):
     def _on_promise(self, msg: Message, now: int) -> None:
         if self.phase != PREPARING or (msg.round, msg.bid) != self.ballot:
             return
+        # Defence in depth: our acceptors refuse to promise while they hold another node's lease,
+        # so a correct peer never reports one here; PaxosLease's rule (the issue's wording) is kept
+        # for acceptors that promise and report instead, such as a different implementation.
         if msg.lease_holder not in (0, self.id) and msg.lease_left > 0:
             until = now + min(msg.lease_left, self._max_hold)
             if self._other_lease is None or until > self._other_lease[1]:
@@ -437,7 +451,7 @@ class Paxos(ElectionAlgorithm):
             self.term = rnd
 
     def _malformed(self, msg: Message) -> None:
-        """A proposal under another node's ballot: dropped; noted once per incarnation."""
+        """A proposal under another node's ballot, or a round no honest node could reach: dropped; noted once per incarnation."""
         if not self._malformed_noted:
             self._malformed_noted = True
             self.note("dropped_malformed", type=msg.name, src=msg.src, ballot_node=msg.bid)

@@ -1,7 +1,8 @@
 """Message-level rules of the Paxos acceptor and proposer, one node driven by hand."""
 from __future__ import annotations
 
-from core.algorithm import Role
+from core import codec
+from core.algorithm import MAX_TERM, Role
 from core.effects import Persist, RoleChanged
 from core.storage import MemoryStorage
 
@@ -435,3 +436,27 @@ def test_single_node_cluster_elects_itself():
 def test_status_works_before_start():
     status = Paxos(2, (1, 2, 3)).status()
     assert status["role"] == "follower" and status["ballot"] == [0, 0] and status["fencing_token"] is None
+
+
+def test_a_forged_round_near_the_u64_limit_is_dropped_not_adopted():
+    node = _absurd_round_node()
+    out = node.receive(Prepare(cluster=node.cluster, src=2, dst=1, term=1, round=MAX_TERM, bid=2), 1_000)
+    assert node.term < MAX_TERM
+    for effect in out:
+        msg = getattr(effect, "msg", None)
+        if msg is not None:
+            codec.encode(msg)  # nothing it sends may overflow the wire
+    assert any(getattr(e, "kind", "") == "dropped_malformed" for e in out)
+
+
+def test_a_forged_header_term_near_the_u64_limit_is_dropped_by_the_base_class():
+    node = _absurd_round_node()
+    out = node.receive(Prepare(cluster=node.cluster, src=2, dst=1, term=MAX_TERM, round=3, bid=2), 1_000)
+    assert node.term < MAX_TERM
+    assert [e.kind for e in out if hasattr(e, "kind")] == ["dropped_absurd_term"]
+
+
+def _absurd_round_node():
+    node = Paxos(1, [1, 2, 3])
+    node.start(0)
+    return node
