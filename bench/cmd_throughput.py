@@ -26,9 +26,11 @@ from typing import Any
 
 import click
 
+from algorithms.raft import Raft
 from algorithms.raft.kv import PUT, Command
 from core.client import KVClient
 from core.cluster import LocalCluster, free_ports
+from core.errors import ConfigError
 
 
 def _summary(name: str, latencies: list[float], elapsed: float, errors: int, **extra: Any) -> dict[str, Any]:
@@ -190,12 +192,24 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
               help="Commands in flight at once (1: wait for each).")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=1, show_default=True,
               help="quorumlab: commands per client request (each is still its own log entry).")
+@click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
+              help="quorumlab Raft setting, e.g. election_timeout_min=1000 (repeatable).")
 @click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
-                   with_pysyncobj: bool, as_json: bool) -> None:
+                   config_items: tuple[str, ...], with_pysyncobj: bool, as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
-    results = [measure_raft(nodes, size, duration, outstanding, batch)]
+    config = {}
+    for item in config_items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--config")
+        config[key.strip()] = value.strip()
+    try:
+        Raft.Config.from_strings(config)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
+    results = [measure_raft(nodes, size, duration, outstanding, batch, config)]
     if with_pysyncobj:
         try:
             results.append(measure_pysyncobj(nodes, size, duration, outstanding))
