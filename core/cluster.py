@@ -2,7 +2,7 @@
 
 Used by ``bench cluster``, benchmarks and the runtime's tests::
 
-    with LocalCluster("raft", 3, config={"election_timeout_min_ms": 150}) as c:
+    with LocalCluster("raft", 3, config={"election_timeout_min": 150}) as c:
         leader = c.wait_for_leader(10)
         t_kill = c.kill(leader)
         c.wait_for(lambda e: e["kind"] == "role" and e["to"] == "leader", 10, since=t_kill)

@@ -20,7 +20,11 @@ class Observer:
         """Called for each effect a node emits, in order."""
 
     def after_event(self, sim: Any) -> None:
-        """Called after each event (delivery, timer, crash, restart) is fully handled."""
+        """Called after each event (delivery, timer, crash, restart) is fully handled.
+
+        ``sim.last_node`` names the node that handled it (None for network-wide events such as
+        a partition), so an observer of per-node state can look at that node alone.
+        """
 
 
 class ElectionSafety(Observer):

@@ -168,6 +168,8 @@ class Simulation:
         self.trace: collections.deque = collections.deque(maxlen=trace_limit)
         self.events: list[dict] = []
         self.observers: list[Any] = list(observers) if observers is not None else list(algo.safety_observers())
+        self.last_node: int | None = None
+        """The node whose event (delivery, timer, start, crash, proposal) was handled last, for observers."""
         self._wheel = TimerWheel(0)
         self._ready: collections.deque = collections.deque()
         self._groups: dict[int, int] | None = None
@@ -278,7 +280,7 @@ class Simulation:
         n.timers.clear()
         n.storage.crash()
         self._record(node_id, "crash", {})
-        self._after_event()
+        self._after_event(node_id)
 
     def restart(self, node_id: int) -> None:
         """Start a crashed node again from its durable storage."""
@@ -308,7 +310,7 @@ class Simulation:
             sub._finish(False, "the algorithm neither accepted nor refused the command", self.now)
         self.trace.append((self.now, target, "propose", sub.command[:32]))
         self._execute(n, effects)
-        self._after_event()
+        self._after_event(target)
         return sub
 
     def trigger(self, node_ids: Iterable[int], timer: str) -> None:
@@ -322,7 +324,7 @@ class Simulation:
                 self._wheel.cancel(old)
             self.trace.append((self.now, i, "timer", timer))
             self._execute(n, n.algo.fire(timer, self.now))
-            self._after_event()
+            self._after_event(i)
 
     def inject(self, src: int, dst: int, data: bytes) -> None:
         """Put raw bytes on the wire from ``src`` to ``dst`` now, through the network model.
@@ -350,7 +352,7 @@ class Simulation:
         n.algo = self.algo_factory(n.id, self.ids, self.config, n.storage, rng, self.cluster)
         n.up = True
         self._execute(n, n.algo.start(self.now))
-        self._after_event()
+        self._after_event(n.id)
 
     def _step(self, end: int) -> bool:
         """Handle one event due at or before ``end``; False when there is none."""
@@ -371,7 +373,7 @@ class Simulation:
                 del n.timers[name]
                 self.trace.append((self.now, n.id, "timer", name))
                 self._execute(n, n.algo.fire(name, self.now))
-        self._after_event()
+        self._after_event(ev[1])
         return True
 
     def _deliver(self, dst: int, src: int, data: bytes) -> None:
@@ -478,6 +480,7 @@ class Simulation:
         self.trace.append((self.now, node, kind, data))
         self.events.append({"t": self.now, "node": node, "kind": kind, **data})
 
-    def _after_event(self) -> None:
+    def _after_event(self, node_id: int | None = None) -> None:
+        self.last_node = node_id
         for o in self.observers:
             o.after_event(self)

@@ -64,7 +64,8 @@ class LogMatching(Observer):
     """Two logs holding an entry with the same index and term hold the same command there and agree before it.
 
     Checked by induction over every entry any node ever holds: each (index, term) must always
-    come with the same command and the same term at index - 1. After every event only the
+    come with the same command and the same term at index - 1. After every event only the log of
+    the node that handled it can have changed (``sim.last_node``), and of that log only the
     entries appended since the last look are checked (the whole log again after a truncation).
     """
 
@@ -73,11 +74,12 @@ class LogMatching(Observer):
         self.checked: dict[int, tuple[Any, int, int]] = {}
 
     def after_event(self, sim: Any) -> None:
+        i = sim.last_node
+        if i is None:
+            return
         seen = self.seen
-        for i in sim.ids:
-            node = sim.node(i)
-            if node is None:
-                continue
+        node = sim.node(i)
+        if node is not None:
             log = node.log
             mark = self.checked.get(i)
             start = 1

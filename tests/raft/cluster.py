@@ -34,6 +34,7 @@ class Cluster:
         self.applied: dict[int, list[Apply]] = {i: [] for i in self.ids}
         self.observers = replication_observers()
         self.now = 0
+        self.last_node: int | None = None
         for i in self.ids:
             self.restart(i)
 
@@ -58,6 +59,7 @@ class Cluster:
                 self.applied[i].append(e)
             for o in self.observers:
                 o.on_effect(self, i, e)
+        self.last_node = i
         for o in self.observers:
             o.after_event(self)
         if any(type(e) is SetTimer and e.name == FLUSH for e in effects) and i in self.up:
