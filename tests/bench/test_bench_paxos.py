@@ -27,6 +27,7 @@ from core.algorithm import ElectionAlgorithm
 from core.sim import Network, Simulation
 
 from algorithms.paxos import Paxos, PaxosConfig
+from tests.bench.failover_model import failover_distribution, model_quantile
 
 DELAY_MS = 2
 NODES = 5
@@ -73,29 +74,8 @@ def summary(runs: list[dict]) -> dict:
 
 
 def paxos_model(followers: int, config: PaxosConfig, delay: int) -> list[tuple[int, float]]:
-    """Distribution of crash-to-new-leader ms, (ms, probability) ascending: M + 5d - U (see the module docstring)."""
-    lo, hi, h = config.detect_min_ms, config.detect_max_ms, config.renew_ms
-    width = hi - lo + 1
-
-    def at_least(m: int) -> float:
-        return ((hi - m + 1) / width) ** followers
-
-    dist: dict[int, float] = {}
-    for m in range(lo, hi + 1):
-        p = at_least(m) - at_least(m + 1)
-        for u in range(h):
-            t = m + 5 * delay - u
-            dist[t] = dist.get(t, 0.0) + p / h
-    return sorted(dist.items())
-
-
-def model_quantile(dist: list[tuple[int, float]], q: float) -> int:
-    acc = 0.0
-    for t, p in dist:
-        acc += p
-        if acc >= q - 1e-12:
-            return t
-    return dist[-1][0]
+    """Distribution of crash-to-new-leader ms: M + 5d - U (see the module docstring and tests/bench/failover_model.py)."""
+    return failover_distribution(followers, config.detect_min_ms, config.detect_max_ms, config.renew_ms, 5 * delay)
 
 
 @pytest.mark.benchmark(group="paxos: failover after leader crash (simulated)")
@@ -114,7 +94,7 @@ def test_bench_paxos_failover_agrees_with_its_detection_model(benchmark):
 
 @pytest.mark.benchmark(group="paxos vs raft: failover, same detection range and seeds (simulated)")
 def test_bench_paxos_next_to_raft(benchmark):
-    raft = pytest.importorskip("algorithms.raft").Raft
+    from algorithms.raft import Raft as raft
 
     def both() -> dict:
         return {

@@ -23,6 +23,7 @@ from core.algorithm import Role
 from core.effects import RoleChanged
 from core.observers import Observer
 from core.sim import Network, Simulation
+from tests.bench.failover_model import failover_distribution, model_quantile
 
 ELECTION_MESSAGES = ("RequestVote", "RequestVoteResponse")
 
@@ -125,37 +126,11 @@ def test_bench_1001_node_election(benchmark, monkeypatch, core_impl, scenario):
 
 
 def failover_model(followers: int, config: RaftConfig, delay_ms: int) -> list[tuple[int, float]]:
-    """The distribution of time from leader crash to a new leader, as (ms, probability), ascending.
-
-    The crash comes U ms after the last heartbeat was sent, U uniform over the heartbeat
-    interval {0..h-1}. That heartbeat reached every follower ``delay`` ms after it was sent
-    and re-armed its timer with T_i uniform over {min..max}. The first of the n-1 followers
-    to time out does so at delay + M after the heartbeat, M = min(T_1..T_{n-1}), with
-    P(M >= m) = ((max - m + 1) / (max - min + 1))^(n-1); its RequestVote and the votes take one
-    round trip (2 * delay). So  time_to_new_leader = M + 3 * delay - U.
-    """
-    lo, hi, h = config.election_timeout_min, config.election_timeout_max, config.heartbeat_interval
-    width = hi - lo + 1
-
-    def at_least(m: int) -> float:
-        return ((hi - m + 1) / width) ** followers
-
-    dist: dict[int, float] = {}
-    for m in range(lo, hi + 1):
-        p_m = at_least(m) - at_least(m + 1)
-        for u in range(h):
-            t = m + 3 * delay_ms - u
-            dist[t] = dist.get(t, 0.0) + p_m / h
-    return sorted(dist.items())
-
-
-def model_quantile(dist: list[tuple[int, float]], q: float) -> int:
-    acc = 0.0
-    for t, p in dist:
-        acc += p
-        if acc >= q - 1e-12:
-            return t
-    return dist[-1][0]
+    """Raft's failover distribution: M + 3 * delay - U (tests/bench/failover_model.py). One delay for
+    the last heartbeat to reach the followers, one round trip for RequestVote and the votes."""
+    return failover_distribution(
+        followers, config.election_timeout_min, config.election_timeout_max, config.heartbeat_interval, 3 * delay_ms
+    )
 
 
 def sample_quantile(values: list[int], q: float) -> int:
