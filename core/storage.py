@@ -33,7 +33,17 @@ class MemoryStorage:
     def __init__(self) -> None:
         self._durable: dict[str, Any] = {}
         self._staged: dict[str, Any] | None = None
+        self._attached: dict[str, Any] = {}
         self.flushes = 0
+
+    def attach(self, name: str, log: Any) -> Any:
+        """Keep ``log`` (anything with ``flush()``) under ``name`` and flush it with this storage from now on."""
+        self._attached[name] = log
+        return log
+
+    def attached(self, name: str) -> Any:
+        """The log attached under ``name``, or None: it outlives a simulated crash, as a file would."""
+        return self._attached.get(name)
 
     def read(self) -> dict[str, Any]:
         return dict(self._durable if self._staged is None else self._staged)
@@ -42,6 +52,9 @@ class MemoryStorage:
         self._staged = dict(state)
 
     def flush(self) -> None:
+        """Make staged state and every attached log durable (the runtime's Persist effect)."""
+        for log in self._attached.values():
+            log.flush()
         if self._staged is not None:
             self._durable = self._staged
             self._staged = None
@@ -68,7 +81,19 @@ class FileStorage:
         self.path = os.path.join(self.dir, STATE_FILE)
         self._state = self._load()
         self._dirty = False
+        self._attached: dict[str, Any] = {}
         self.flushes = 0
+
+    def attach(self, name: str, log: Any) -> Any:
+        """Keep ``log`` (a ``RecordLog`` in this directory) under ``name`` and flush it with this storage."""
+        old = self._attached.get(name)
+        if old is not None and old is not log:
+            old.close()
+        self._attached[name] = log
+        return log
+
+    def attached(self, name: str) -> Any:
+        return self._attached.get(name)
 
     def _load(self) -> dict[str, Any]:
         if not os.path.exists(self.path):
@@ -105,7 +130,9 @@ class FileStorage:
         self._dirty = True
 
     def flush(self) -> None:
-        """Make the staged state durable: temp file + fsync + rename + fsync(dir)."""
+        """Make every attached log durable, then the staged state: temp file + fsync + rename + fsync(dir)."""
+        for log in self._attached.values():
+            log.flush()
         if not self._dirty:
             return
         canonical = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
@@ -130,6 +157,8 @@ class FileStorage:
 
     def close(self) -> None:
         self.flush()
+        for log in self._attached.values():
+            log.close()
 
 
 _LOG_MAGIC = b"QLRECS1\n"

@@ -83,12 +83,13 @@ class MemoryRecordLog:
 
 
 def open_log_store(storage: Any) -> Any:
-    """The record log that belongs with ``storage``: a file in its directory, or the simulated disk's log."""
+    """The record log that belongs with ``storage``, attached to it so that the runtime's Persist
+    effect (``storage.flush()``) makes the log durable too: a file in its directory, or the
+    simulated disk's log (which keeps its flushed records across a simulated crash)."""
     directory = getattr(storage, "dir", None)
     if isinstance(directory, str):
-        return RecordLog(os.path.join(directory, LOG_FILE))
-    store = getattr(storage, "raft_log", None)
+        return storage.attach(LOG_FILE, RecordLog(os.path.join(directory, LOG_FILE)))
+    store = storage.attached(LOG_FILE)
     if store is None:
-        store = MemoryRecordLog()
-        storage.raft_log = store
+        store = storage.attach(LOG_FILE, MemoryRecordLog())
     return store.reopen()

@@ -1,10 +1,13 @@
 """The Raft log: entries with terms, 1-based, backed by a record log that makes them durable.
 
 ``append`` and ``truncate_after`` change the log at once and stage the change
-in the store; ``flush`` makes everything staged durable (one fsync for a whole
-batch: group commit). ``durable_index`` is the last index that survives a crash,
-which is what a follower may acknowledge and what a leader may count for
-itself. Index 0 is a sentinel with term 0, so an empty log has last_index 0 and
+in the store. The node never flushes the store itself: it calls
+``persist_requested`` and emits a Persist effect, and the runtime flushes the
+storage (and with it this log: one fsync for a whole batch, group commit)
+before it carries out any later effect. ``durable_index`` is the last index
+that is durable by the time the node's later effects (acknowledgements, sends,
+applies) are carried out: what a follower may acknowledge and what a leader may
+count for itself. Index 0 is a sentinel with term 0, so an empty log has last_index 0 and
 last_term 0.
 """
 from __future__ import annotations
@@ -27,12 +30,13 @@ class Entry:
 class RaftLog:
     """An ordered sequence of entries whose terms never decrease, mirrored into a record store."""
 
-    __slots__ = ("_entries", "_store", "truncations")
+    __slots__ = ("_entries", "_store", "truncations", "_persist_mark")
 
     def __init__(self, store: Any = None) -> None:
         self._entries: list[Entry] = []
         self._store = store if store is not None else MemoryRecordLog()
         self.truncations = 0
+        self._persist_mark = 0
 
     @classmethod
     def open(cls, store: Any) -> "RaftLog":
@@ -67,11 +71,16 @@ class RaftLog:
         if index < len(self._entries):
             del self._entries[index:]
             self._store.truncate(index)
+            self._persist_mark = min(self._persist_mark, index)
             self.truncations += 1
 
     def flush(self) -> None:
-        """Make every staged entry durable (one fsync on a real disk)."""
+        """Make every staged entry durable now (tests that build logs; a node uses ``persist_requested``)."""
         self._store.flush()
+
+    def persist_requested(self) -> None:
+        """The node emitted Persist: every entry held now is durable before its later effects run."""
+        self._persist_mark = len(self._entries)
 
     @property
     def flushes(self) -> int:
@@ -80,8 +89,8 @@ class RaftLog:
 
     @property
     def durable_index(self) -> int:
-        """The last index that would survive a crash now."""
-        return self._store.durable_count
+        """The last index durable by the time the node's later effects run (flushed, or covered by a Persist)."""
+        return min(len(self._entries), max(self._store.durable_count, self._persist_mark))
 
     def __len__(self) -> int:
         return len(self._entries)

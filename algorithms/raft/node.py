@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 
 from algorithms.raft.config import RaftConfig
 from algorithms.raft.durable import open_log_store
-from algorithms.raft.kv import KVStore
+from core.kv import KVStore
 from algorithms.raft.log import RaftLog
 from algorithms.raft.messages import (
     ALGO_ID,
@@ -57,7 +57,7 @@ from algorithms.raft.messages import (
 from algorithms.raft.observers import replication_observers
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import Apply
+from core.effects import Apply, Persist
 from core.messages import Message
 from core.quorum import LOST, WON, VoteTally, committed_index
 
@@ -503,9 +503,14 @@ class Raft(ElectionAlgorithm):
             self.set_timer(FLUSH, 0)
 
     def _flush(self) -> None:
-        """Group commit: one flush of everything staged, then acknowledge (follower) or count and send (leader)."""
+        """Group commit: one Persist for everything staged, then acknowledge (follower) or count and send (leader).
+
+        The runtime flushes the storage, and the log attached to it, when it carries out the
+        Persist, before any effect emitted after it: durable before visible, one fsync per batch.
+        """
         self._flush_armed = False
-        self.log.flush()
+        self.log.persist_requested()
+        self.emit(Persist())
         if self.role == Role.LEADER:
             self._advance_commit()
             for p in self.peers:

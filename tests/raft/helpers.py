@@ -4,7 +4,8 @@ from __future__ import annotations
 import random
 from typing import Any, Iterable
 
-from algorithms.raft import ELECTION, Raft, RaftConfig, RaftLog, RequestVoteResponse
+from algorithms.raft import ELECTION, Raft, RaftConfig, RequestVoteResponse
+from algorithms.raft.durable import encode_entry, open_log_store
 from core.algorithm import Role
 from core.effects import Broadcast, Note, Persist, Send, SetTimer
 from core.messages import Message
@@ -30,8 +31,10 @@ def make_node(
     if term or voted_for is not None:
         storage.write({"term": term, "voted_for": voted_for})
         storage.flush()
+    store = open_log_store(storage)
+    store.append(encode_entry(t, b"") for t in log_terms)
+    store.flush()
     node = cls(node_id, tuple(voters), config or RaftConfig(), storage, random.Random(seed), CLUSTER)
-    node.log = RaftLog.from_terms(log_terms)
     return node, node.start(0)
 
 

@@ -11,7 +11,7 @@ from algorithms.raft import (
 )
 from core.effects import Broadcast, SetTimer
 from core.sim import Simulation
-from tests.raft.helpers import CLUSTER, elect, make_node, msg, outgoing, timers
+from tests.raft.helpers import CLUSTER, elect, flushed, make_node, msg, outgoing, timers
 
 
 def append(dst: int, term: int, prev_index: int = 0, prev_term: int = 0, entries=(), commit: int = 0) -> AppendEntries:
@@ -87,7 +87,7 @@ def test_follower_acknowledges_entries_only_once_they_are_durable():
     effects = node.receive(msg(AppendEntries, 1, 2, 2, entries=[(2, 1, b"cmd")]), 100)
     assert outgoing(effects) == [] and len(node.log) == 1 and node.log.durable_index == 0
     assert SetTimer(FLUSH, 0) in effects
-    effects = node.fire(FLUSH, 100)
+    effects = flushed(node, node.fire(FLUSH, 100))
     assert node.log.durable_index == 1
     assert outgoing(effects) == [
         AppendEntriesResponse(cluster=CLUSTER, src=2, dst=1, term=2, success=True, match_index=1, hint_index=1)

@@ -9,7 +9,7 @@ from algorithms.raft import FLUSH, AppendEntries, AppendEntriesResponse, Raft, R
 from core.effects import Apply, Send, SetTimer
 from core.errors import InvariantViolation
 from tests.raft.cluster import Cluster
-from tests.raft.helpers import elect, make_node, msg, notes, outgoing
+from tests.raft.helpers import elect, flushed, make_node, msg, notes, outgoing
 
 
 def append_msg(term: int, prev: int, prev_term: int, entries, commit: int = 0, src: int = 1, dst: int = 2):
@@ -29,7 +29,7 @@ def test_follower_appends_entries_after_a_matching_prev_and_acknowledges_the_las
     node = follower([1, 1])
     effects = node.receive(append_msg(3, 2, 1, [(3, 3, b"a"), (3, 4, b"b")]), 10)
     assert [node.log.term_at(i) for i in range(1, 5)] == [1, 1, 3, 3]
-    effects = node.fire(FLUSH, 10)
+    effects = flushed(node, node.fire(FLUSH, 10))
     (reply,) = outgoing(effects)
     assert reply.success and reply.match_index == 4
 
@@ -46,7 +46,7 @@ def test_a_late_shorter_append_does_not_cut_entries_that_match():
     node.receive(append_msg(3, 1, 1, [(3, 2, b"a"), (3, 3, b"b"), (3, 4, b"c")]), 10)
     node.receive(append_msg(3, 1, 1, [(3, 2, b"a")]), 11)  # an older message, delivered late
     assert node.log.last_index == 4
-    node.fire(FLUSH, 11)
+    flushed(node, node.fire(FLUSH, 11))
     assert node.log.durable_index == 4
 
 
@@ -100,14 +100,14 @@ def test_leader_counts_itself_only_after_its_own_flush():
     elect(node)
     node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=1), 5)
     assert node.commit_index == 0, "one follower plus an unflushed leader is no majority of three"
-    effects = node.fire(FLUSH, 5)
+    effects = flushed(node, node.fire(FLUSH, 5))
     assert node.commit_index == 1 and [e.index for e in effects if type(e) is Apply] == [1]
 
 
 def test_figure_8_leader_never_commits_an_earlier_term_entry_by_counting_replicas():
     node, _ = make_node(term=3, log_terms=[1, 2], config=RaftConfig(max_batch_entries=1))
     elect(node)  # term 4, no-op at index 3
-    node.fire(FLUSH, 1)
+    flushed(node, node.fire(FLUSH, 1))
     for peer in (2, 3):
         node.receive(msg(AppendEntriesResponse, peer, 1, 4, success=True, match_index=2), 2)
     assert node.commit_index == 0, "index 2 (term 2) is on every node but not of the current term"
@@ -125,7 +125,7 @@ def test_propose_on_a_follower_is_refused_with_the_leader_it_knows():
 def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
     node, _ = make_node(config=RaftConfig(max_inflight=1))
     elect(node)
-    node.fire(FLUSH, 1)
+    flushed(node, node.fire(FLUSH, 1))
     for peer in (2, 3):
         node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
     flushes = node.log.flushes
@@ -133,7 +133,7 @@ def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
     assert [(m.dst, len(m.entries)) for m in first] == [(2, 1), (3, 1)], "sent at once, before the leader's fsync"
     for k in range(1, 50):
         assert outgoing(node.propose(b"c%d" % k, 3)) == [], "the window is full: commands wait"
-    assert outgoing(node.fire(FLUSH, 3)) == [] and node.log.flushes == flushes + 1, "one fsync for 50"
+    assert outgoing(flushed(node, node.fire(FLUSH, 3))) == [] and node.log.flushes == flushes + 1, "one fsync for 50"
     sent = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
     assert [(m.dst, len(m.entries)) for m in sent] == [(2, 49)], "the waiting commands leave in one message"
 
@@ -141,13 +141,13 @@ def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
 def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
     node, _ = make_node(config=RaftConfig(max_inflight=3, max_batch_entries=10))
     elect(node)
-    node.fire(FLUSH, 1)
+    flushed(node, node.fire(FLUSH, 1))
     for peer in (2, 3):
         node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
     sent = []
     for k in range(100):
         sent += outgoing(node.propose(b"c%d" % k, 3))
-    sent += outgoing(node.fire(FLUSH, 3))
+    sent += outgoing(flushed(node, node.fire(FLUSH, 3)))
     assert [m.dst for m in sent].count(2) == 3, "three messages in flight to follower 2, no more"
     more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
     assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 22, 10)], "one acknowledged, one more sent"
@@ -292,7 +292,7 @@ def test_follower_persists_entries_before_the_acknowledgement_leaves():
     effects = node.receive(append_msg(3, 1, 1, [(3, 2, b"a")]), 10)
     assert not [e for e in effects if type(e) is Send] and SetTimer(FLUSH, 0) in effects
     assert node.log.durable_index == 1
-    node.fire(FLUSH, 10)
+    flushed(node, node.fire(FLUSH, 10))
     assert node.log.durable_index == 2
 
 
@@ -326,7 +326,7 @@ def test_every_acknowledged_prefix_equals_the_leaders_whatever_the_message_order
         entries = [(e.term, e.index, e.data) for e in leader.entries(start, count, 1 << 20)]
         commit = start - 1 + len(entries) if with_commit else 0
         effects = node.receive(append_msg(term, start - 1, leader.term_at(start - 1), entries, commit=commit), now)
-        effects += node.fire(FLUSH, now)
+        effects += flushed(node, node.fire(FLUSH, now))
         held = [node.log.term_at(i) for i in range(1, node.log.last_index + 1)]
         for m in outgoing(effects):
             if m.success:
