@@ -1,6 +1,6 @@
 """``bench throughput``: committed commands per second and commit latency on local processes.
 
-quorumlab's Raft runs as n ``bench node`` processes over ZeroMQ with fsync on;
+quorumlab's algorithm (raft by default) runs as n ``bench node`` processes over ZeroMQ with fsync on;
 one client keeps ``--outstanding`` put commands of ``--size`` bytes in flight
 at the leader (1 = wait for each command) for ``--duration`` seconds and
 records each command's latency from send to applied-reply. ``--batch B`` sends
@@ -26,8 +26,9 @@ from typing import Any
 
 import click
 
-from algorithms.raft import Raft
-from algorithms.raft.kv import PUT, Command
+from core import registry
+from core.errors import UnknownAlgorithmError
+from core.kv import PUT, Command
 from core.client import KVClient
 from core.cluster import LocalCluster, free_ports
 from core.errors import ConfigError
@@ -47,10 +48,11 @@ def _summary(name: str, latencies: list[float], elapsed: float, errors: int, **e
     }
 
 
-def measure_raft(
-    nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None
+def measure_log(
+    nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None,
+    algo: str = "raft",
 ) -> dict:
-    """Throughput and latency of quorumlab Raft puts on ``nodes`` local processes (fsync on).
+    """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on).
 
     Commands go to the leader ``batch`` per request (one control-socket round trip for all of
     them; each still is its own log entry); ``outstanding`` commands are kept in flight.
@@ -59,7 +61,7 @@ def measure_raft(
 
     import zmq
 
-    with LocalCluster("raft", nodes, config=config or {}) as c:
+    with LocalCluster(algo, nodes, config=config or {}) as c:
         leader = c.wait_for_leader(20)
         kv = KVClient(c.addresses, control=c.control_addresses)
         kv.put(b"warm", b"up")
@@ -111,7 +113,7 @@ def measure_raft(
                 break
         elapsed = time.perf_counter() - start
         kv.close()
-    return _summary("quorumlab raft (ZeroMQ, fsync)", latencies, elapsed, errors, nodes=nodes, size=size,
+    return _summary(f"quorumlab {algo} (ZeroMQ, fsync)", latencies, elapsed, errors, nodes=nodes, size=size,
                     outstanding=outstanding, batch=batch, error_kinds=dict(error_kinds))
 
 
@@ -184,7 +186,8 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
 
 
 @click.command("throughput")
-@click.option("--algo", default="raft", show_default=True, type=click.Choice(["raft"]), help="Algorithm with a log.")
+@click.option("--algo", default="raft", show_default=True,
+              help="A registered algorithm with a log and a state machine (its class has StateMachine).")
 @click.option("--nodes", type=click.IntRange(1, 9), default=3, show_default=True)
 @click.option("--size", type=click.IntRange(1, 1 << 20), default=16, show_default=True, help="Command value bytes.")
 @click.option("--duration", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True, help="Seconds.")
@@ -193,7 +196,7 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
 @click.option("--batch", type=click.IntRange(1, 10_000), default=1, show_default=True,
               help="quorumlab: commands per client request (each is still its own log entry).")
 @click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
-              help="quorumlab Raft setting, e.g. election_timeout_min=1000 (repeatable).")
+              help="Setting of the algorithm, e.g. election_timeout_min=1000 (repeatable).")
 @click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
@@ -206,10 +209,20 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--config")
         config[key.strip()] = value.strip()
     try:
-        Raft.Config.from_strings(config)
+        cls = registry.load(algo)
+    except UnknownAlgorithmError as exc:
+        raise click.BadParameter(str(exc), param_hint="--algo") from None
+    if getattr(cls, "StateMachine", None) is None:
+        with_log = [n for n in registry.available() if getattr(registry.load(n), "StateMachine", None) is not None]
+        raise click.BadParameter(
+            f"{algo} has no log to replicate commands through; algorithms with one: {', '.join(with_log) or 'none'}",
+            param_hint="--algo",
+        )
+    try:
+        cls.Config.from_strings(config)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from None
-    results = [measure_raft(nodes, size, duration, outstanding, batch, config)]
+    results = [measure_log(nodes, size, duration, outstanding, batch, config, algo)]
     if with_pysyncobj:
         try:
             results.append(measure_pysyncobj(nodes, size, duration, outstanding))

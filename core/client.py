@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import zmq
 
-from algorithms.raft.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, Result
+from core.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, Result
 from core.runtime.addresses import control_address, parse_cluster
 
 

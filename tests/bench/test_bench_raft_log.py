@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from algorithms.raft import Raft
 from bench.cli import main
-from bench.cmd_throughput import measure_raft
+from bench.cmd_throughput import measure_log
 from core.cluster import LocalCluster
 from core.runtime.addresses import format_cluster
 from core.sim import Simulation
@@ -54,7 +54,7 @@ def test_bench_catch_up_of_a_follower_100000_entries_behind(benchmark):
 
 @pytest.mark.parametrize("outstanding,batch", [(1, 1), (200, 1), (400, 50)])
 def test_bench_throughput_on_three_processes(outstanding, batch):
-    report = measure_raft(3, 16, 1.0, outstanding, batch)
+    report = measure_log(3, 16, 1.0, outstanding, batch)
     assert report["ops"] > 50 and report["errors"] == 0, report
     assert report["median_ms"] is not None and report["p99_ms"] >= report["median_ms"]
     print(json.dumps(report))

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from algorithms.raft import Raft
-from algorithms.raft.kv import (
+from core.kv import (
     CAS,
     CAS_MISMATCH,
     DELETE,
