@@ -29,7 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from core.client import KVClient
 
 import zmq
 
@@ -402,6 +405,12 @@ class LocalCluster:
         """Wait until ``agreed_leader`` names a node (in term >= min_term) and return its id."""
         among = None if among is None else list(among)
         return self.wait_until(lambda: self.agreed_leader(among, min_term), timeout_s, "an agreed leader")
+
+    def kv_client(self, **kwargs: Any) -> "KVClient":
+        """A ``core.client.KVClient`` for this cluster (it needs the control ports this cluster chose)."""
+        from core.client import KVClient
+
+        return KVClient(self.addresses, control=self.control_addresses, **kwargs)
 
     def events(self) -> list[dict]:
         """Every event so far, of every node and of this harness (kill, pause, ...), in time order."""

@@ -17,7 +17,9 @@ def cluster():
 
 
 def client(c: LocalCluster, **kw) -> KVClient:
-    return KVClient(c.addresses, control=c.control_addresses, **kw)
+    kv = c.kv_client(**kw)
+    assert isinstance(kv, KVClient) and kv.control == c.control_addresses
+    return kv
 
 
 def test_kv_client_put_get_delete_cas_and_follows_a_redirect(cluster):
