@@ -112,7 +112,7 @@ class Raft(ElectionAlgorithm):
 
     @classmethod
     def safety_observers(cls) -> list:
-        """Election Safety, VoteOnce, TermMonotonic, Log Matching, Leader Completeness, State Machine Safety
+        """Election Safety, VoteOnce, TermNeverDecreases, Log Matching, Leader Completeness, State Machine Safety
         and committed-entries-never-lost (algorithms.raft.observers)."""
         return replication_observers()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.algorithm import Role
-from core.effects import Apply, Note, RoleChanged, TermChanged
-from core.observers import ElectionSafety, Observer
+from core.effects import Apply, Note, RoleChanged
+from core.observers import ElectionSafety, Observer, TermNeverDecreases
 
 __all__ = [
     "CommittedNeverLost",
@@ -20,7 +20,7 @@ __all__ = [
     "LeaderCompleteness",
     "LogMatching",
     "StateMachineSafety",
-    "TermMonotonic",
+    "TermNeverDecreases",
     "VoteOnce",
     "election_observers",
     "replication_observers",
@@ -44,20 +44,6 @@ class VoteOnce(Observer):
             earlier = self.vote_of.setdefault((node, term), candidate)
             if earlier != candidate:
                 sim.fail(f"vote once: node {node} voted for {earlier} and then for {candidate} in term {term}")
-
-
-class TermMonotonic(Observer):
-    """A node's term never goes below the highest term it has reported, across crashes and restarts."""
-
-    def __init__(self) -> None:
-        self.highest: dict[int, int] = {}
-
-    def on_effect(self, sim: Any, node: int, effect: Any) -> None:
-        if type(effect) is TermChanged:
-            seen = self.highest.get(node, 0)
-            if effect.new < seen:
-                sim.fail(f"term monotonic: node {node} went from term {seen} back to term {effect.new}")
-            self.highest[node] = max(seen, effect.new)
 
 
 class LogMatching(Observer):
@@ -159,7 +145,7 @@ class CommittedNeverLost(Observer):
 
 def election_observers() -> list[Observer]:
     """Fresh instances of every election invariant observer."""
-    return [ElectionSafety(), VoteOnce(), TermMonotonic()]
+    return [ElectionSafety(), VoteOnce(), TermNeverDecreases()]
 
 
 def replication_observers() -> list[Observer]:

@@ -3,7 +3,7 @@
 One seed and one cluster size fix everything: the network (delay range, so
 reordering, 0-20% loss, duplication), the fault schedule (crashes, restarts,
 partitions that form and heal) and the simulation itself. During the run the
-raft observers check Election Safety, VoteOnce and TermMonotonic after every
+raft observers check Election Safety, VoteOnce and TermNeverDecreases after every
 event. Then the faults stop (partitions healed, crashed nodes restarted, loss
 off) and the campaign measures how long until every node agrees on one live
 leader, and how many election rounds that took.

@@ -4,7 +4,7 @@ One seed and one cluster size fix the network (delay range, so reordering,
 0-20% loss, duplication), the fault schedule (crashes, restarts with durable
 storage, partitions that form and heal), the client load and the simulation.
 During the run the raft observers check Election Safety, VoteOnce,
-TermMonotonic, Log Matching, Leader Completeness, State Machine Safety and
+TermNeverDecreases, Log Matching, Leader Completeness, State Machine Safety and
 committed-entries-never-lost after every event. Some crashes are aimed at the moment
 a node holds log entries it has not flushed yet. Then the faults stop and every
 node must apply the same commands, including every command a client saw

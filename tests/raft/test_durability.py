@@ -110,7 +110,7 @@ def test_vote_survives_a_real_process_kill_with_file_storage(tmp_path):
 
 
 def test_crash_and_restart_storms_never_make_a_node_vote_twice():
-    """Voters crash and restart constantly; VoteOnce, TermMonotonic and ElectionSafety watch every event."""
+    """Voters crash and restart constantly; VoteOnce, TermNeverDecreases and ElectionSafety watch every event."""
     for seed in range(15):
         sim = Simulation(Raft, 5, seed=seed, network=Network(delay_ms=(1, 10)))
         rng = sim.rng

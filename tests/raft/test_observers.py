@@ -9,7 +9,7 @@ from algorithms.raft import (
     LogMatching,
     Raft,
     StateMachineSafety,
-    TermMonotonic,
+    TermNeverDecreases,
     VoteOnce,
 )
 from core.algorithm import Role
@@ -34,11 +34,11 @@ def test_vote_once_flags_two_candidates_in_one_term():
         o.on_effect(sim, 3, Note("vote_granted", {"term": 4, "candidate": 2}))
 
 
-def test_term_monotonic_flags_a_term_going_back():
-    o, sim = TermMonotonic(), FakeSim()
+def test_term_never_decreases_flags_a_term_going_back():
+    o, sim = TermNeverDecreases(), FakeSim()
     o.on_effect(sim, 1, TermChanged(0, 5))
     o.on_effect(sim, 1, TermChanged(0, 5))  # a restart that read term 5 back
-    with pytest.raises(InvariantViolation, match="node 1 went from term 5 back to term 1"):
+    with pytest.raises(InvariantViolation, match="node 1 is at term 1 after having reached term 5"):
         o.on_effect(sim, 1, TermChanged(0, 1))
 
 
@@ -53,6 +53,6 @@ def test_simulation_attaches_fresh_raft_observers_by_default():
     a, b = Simulation(Raft, 3, seed=1), Simulation(Raft, 3, seed=1)
     kinds = {type(o) for o in a.observers}
     assert kinds == {
-        ElectionSafety, VoteOnce, TermMonotonic, LogMatching, StateMachineSafety, LeaderCompleteness, CommittedNeverLost
+        ElectionSafety, VoteOnce, TermNeverDecreases, LogMatching, StateMachineSafety, LeaderCompleteness, CommittedNeverLost
     }
     assert not set(map(id, a.observers)) & set(map(id, b.observers))
