@@ -1,8 +1,15 @@
 """Raft (registered as the ``raft`` plugin): node, config, messages, durable log, observers, key-value store."""
 from algorithms.raft.config import RaftConfig
 from algorithms.raft.log import Entry, RaftLog
-from algorithms.raft.messages import AppendEntries, AppendEntriesResponse, RequestVote, RequestVoteResponse
-from algorithms.raft.node import ELECTION, FLUSH, HEARTBEAT, Raft
+from algorithms.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    PreVote,
+    PreVoteResponse,
+    RequestVote,
+    RequestVoteResponse,
+)
+from algorithms.raft.node import CHECK_QUORUM, ELECTION, FLUSH, HEARTBEAT, Raft
 from algorithms.raft.observers import (
     CommittedNeverLost,
     LeaderCompleteness,
@@ -15,6 +22,7 @@ from algorithms.raft.observers import (
 )
 
 __all__ = [
+    "CHECK_QUORUM",
     "ELECTION",
     "FLUSH",
     "HEARTBEAT",
@@ -24,6 +32,8 @@ __all__ = [
     "Entry",
     "LeaderCompleteness",
     "LogMatching",
+    "PreVote",
+    "PreVoteResponse",
     "Raft",
     "RaftConfig",
     "RaftLog",

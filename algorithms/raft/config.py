@@ -1,4 +1,5 @@
-"""Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window and batch."""
+"""Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window and batch,
+and the two optional etcd extensions (pre-vote, check quorum), both off by default."""
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,15 @@ class RaftConfig(AlgorithmConfig):
     )
     max_batch_bytes: int = setting(
         1 << 20, 1, 64 << 20, "bytes", "most command bytes in one AppendEntries (a larger single entry still goes alone)"
+    )
+
+    pre_vote: bool = setting(
+        False, help="ask a majority for pre-votes at term+1 before campaigning (thesis 9.6); pre-votes change no term"
+    )
+    check_quorum: bool = setting(
+        False,
+        help="a leader steps down when it has not heard from a majority within election_timeout_max (thesis 6.2); "
+        "a leader, or a follower that heard from its leader within election_timeout_min, ignores RequestVote",
     )
 
     def check(self) -> None:

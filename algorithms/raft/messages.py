@@ -1,4 +1,4 @@
-"""Raft's four messages (algo_id 1). The term travels in every message header.
+"""Raft's messages (algo_id 1): the paper's four plus the optional pre-vote pair. The term travels in every header.
 
 AppendEntries carries Figure 2's prevLogIndex, prevLogTerm, entries and
 leaderCommit; its response carries the follower's match index on success and,
@@ -44,4 +44,11 @@ match_index: the last index known to match the leader (on success); reject_index
 prev_log_index that did not match (on failure); hint_index/hint_term: the follower's last
 entry at or before reject_index whose term is <= prev_log_term (its last index on success)."""
 
-ALL = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse)
+PreVote = message_type("PreVote", ALGO_ID, 5, [("last_log_index", "u64"), ("last_log_term", "u64")])
+"""Would you vote for me? Asked before campaigning (pre_vote); the header term is the term the sender would
+campaign in (its term + 1), which no receiver adopts."""
+
+PreVoteResponse = message_type("PreVoteResponse", ALGO_ID, 6, [("granted", "bool")])
+"""The answer: a grant echoes the asked term; a refusal carries the voter's own term, so a sender behind learns it."""
+
+ALL = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse)

@@ -32,6 +32,18 @@ AppendEntries only once the entries it acknowledges are durable; a leader counts
 itself toward a majority only up to its own durable index. The flush of the log
 runs inside that timer's handler, before any effect it returns is executed.
 
+Two etcd extensions, both off by default (RaftConfig). With ``pre_vote`` (thesis
+9.6) a follower whose election timer fires first asks every node for a pre-vote
+for term+1 without changing or persisting anything; a voter grants one if the
+asker's log is at least as up to date as its own and it has not heard from a
+leader within election_timeout_min, and nobody adopts the asked term. Only a
+majority of pre-votes starts the real election, so a node cut off and healed
+cannot depose a working leader by arriving with a higher term. With
+``check_quorum`` (thesis 6.2) a leader that has not heard from a majority,
+itself included, within election_timeout_max steps down, so a leader cut off in
+a minority stops leading; and a follower that heard from its leader within
+election_timeout_min, or a leader, ignores RequestVote altogether (leader lease).
+
 Client commands come in through ``propose``: a leader appends the command and
 notes ``proposed`` {"index", "term"}; anyone else notes ``propose_rejected``
 {"reason", "leader"} so the client can retry at the leader.
@@ -51,6 +63,8 @@ from algorithms.raft.messages import (
     ALL,
     AppendEntries,
     AppendEntriesResponse,
+    PreVote,
+    PreVoteResponse,
     RequestVote,
     RequestVoteResponse,
 )
@@ -67,6 +81,8 @@ HEARTBEAT = "heartbeat"
 """Timer armed on the leader; expiry sends AppendEntries to every follower."""
 FLUSH = "flush"
 """Zero-delay timer armed when log entries are staged; expiry makes them durable, then acknowledges or counts them."""
+CHECK_QUORUM = "check_quorum"
+"""Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
 
 
 class Raft(ElectionAlgorithm):
@@ -103,11 +119,16 @@ class Raft(ElectionAlgorithm):
         self._pending_ack: tuple[int, int, int] | None = None
         self._flush_armed = False
         self._tally: VoteTally | None = None
+        self._pre_tally: VoteTally | None = None
+        self._leader_heard_at: int | None = None
+        self._peer_heard_at: dict[int, int] = {}
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             RequestVote: self._on_request_vote,
             RequestVoteResponse: self._on_request_vote_response,
             AppendEntries: self._on_append_entries,
             AppendEntriesResponse: self._on_append_entries_response,
+            PreVote: self._on_pre_vote,
+            PreVoteResponse: self._on_pre_vote_response,
         }
 
     @classmethod
@@ -155,17 +176,25 @@ class Raft(ElectionAlgorithm):
         self.voted_for = None if voted is None else int(voted)
         self.role = Role.FOLLOWER
         self.leader = None
+        self._pre_tally = None
+        self._leader_heard_at = None
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
-        """Election timeout: campaign (unless leading). Heartbeat: a leader sends AppendEntries. Flush: group commit."""
+        """Election timeout: campaign, or first ask for pre-votes (unless leading). Heartbeat: a leader sends
+        AppendEntries. Flush: group commit. Check quorum: a leader out of touch with a majority steps down."""
         if timer == ELECTION and self.role != Role.LEADER:
-            self._campaign()
+            if self.config.pre_vote:
+                self._pre_campaign(now)
+            else:
+                self._campaign(now)
         elif timer == HEARTBEAT and self.role == Role.LEADER:
             self._send_heartbeats()
             self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
         elif timer == FLUSH:
             self._flush()
+        elif timer == CHECK_QUORUM and self.role == Role.LEADER and self.config.check_quorum:
+            self._check_quorum(now)
 
     def on_propose(self, command: bytes, now: int) -> None:
         """A client command: a leader appends it (durable and replicated on the next flush); others redirect."""
@@ -183,13 +212,23 @@ class Raft(ElectionAlgorithm):
                 self._replicate(p)
 
     def on_message(self, msg: Message, now: int) -> None:
-        """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped."""
+        """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped.
+
+        Exceptions: a PreVote's term and a granting PreVoteResponse's term are a proposal, never adopted; with
+        check_quorum a RequestVote arriving within the leader lease is ignored before its term is looked at.
+        """
         handler = self._handlers.get(type(msg))
         if handler is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
             return
-        if msg.term > self.term:
+        kind = type(msg)
+        if kind is RequestVote and self.config.check_quorum and self._heard_from_leader(now):
+            self.note("vote_ignored", term=msg.term, candidate=msg.src, leader=self.leader)
+            return
+        if msg.term > self.term and kind is not PreVote and not (kind is PreVoteResponse and msg.granted):
             self._become_follower(msg.term)
+        if self.role == Role.LEADER and msg.term == self.term:
+            self._peer_heard_at[msg.src] = now
         handler(msg, now)
 
     # -- role changes -----------------------------------------------------------------------
@@ -199,6 +238,7 @@ class Raft(ElectionAlgorithm):
         was_leader = self.role == Role.LEADER
         lost_term = self.term if self._tally is not None else None
         self._tally = None
+        self._cancel_pre_vote()
         self.term = term
         self.voted_for = None
         self.role = Role.FOLLOWER
@@ -207,13 +247,84 @@ class Raft(ElectionAlgorithm):
         if lost_term is not None:
             self.note("election_lost", term=lost_term, reason=f"saw higher term {term}")
         if was_leader:
-            self.cancel_timer(HEARTBEAT)
-            self._reset_election_timer()
+            self._stop_leading()
             self.note("leadership_lost", term=self.term)
 
-    def _campaign(self) -> None:
+    def _stop_leading(self) -> None:
+        """Leave the leader role's timers behind and wait for an election timeout like any follower."""
+        self.cancel_timer(HEARTBEAT)
+        if self.config.check_quorum:
+            self.cancel_timer(CHECK_QUORUM)
+        self._reset_election_timer()
+
+    def _pre_campaign(self, now: int) -> None:
+        """Pre-vote (thesis 9.6): ask everyone whether they would vote for us in term+1, changing nothing durable.
+
+        The node stays a follower but stops believing in its leader; the election timer is re-armed, so an
+        unanswered round is retried on the next timeout. A majority of grants starts the real election.
+        """
+        self._close_election("election timeout without a majority")
+        self._cancel_pre_vote()
+        self.role = Role.FOLLOWER
+        self.leader = None
+        self.note("pre_vote_started", term=self.term + 1)
+        self._pre_tally = VoteTally(self.voters)
+        self._reset_election_timer()
+        if self._pre_tally.record(self.id, True) == WON:
+            self._pre_tally = None
+            self._campaign(now)
+            return
+        self.broadcast(
+            PreVote(term=self.term + 1, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
+        )
+
+    def _cancel_pre_vote(self) -> None:
+        """Forget an open pre-vote round, if any."""
+        self._pre_tally = None
+
+    def _heard_from_leader(self, now: int) -> bool:
+        """A leader is alive as far as we know: we lead, or our leader was heard within election_timeout_min."""
+        if self.role == Role.LEADER:
+            return True
+        return (
+            self.role == Role.FOLLOWER
+            and self.leader is not None
+            and self._leader_heard_at is not None
+            and now - self._leader_heard_at < self.config.election_timeout_min
+        )
+
+    def _check_quorum(self, now: int) -> None:
+        """Thesis 6.2: step down unless a majority, ourselves included, was heard within election_timeout_max."""
+        window = self.config.election_timeout_max
+        tally = VoteTally(self.voters)
+        result = tally.record(self.id, True)
+        for p in self.peers:
+            if result == WON:
+                break
+            result = tally.record(p, now - self._peer_heard_at.get(p, now - window) < window)
+        if result == WON:
+            self.set_timer(CHECK_QUORUM, self._next_quorum_check(now))
+            return
+        self.role = Role.FOLLOWER
+        self.leader = None
+        self._stop_leading()
+        self.note("leadership_lost", term=self.term, reason="no quorum heard within election_timeout_max")
+
+    def _next_quorum_check(self, now: int) -> int:
+        """Delay until the oldest contact that keeps the majority would fall out of the window (at least 1 ms).
+
+        A leader then steps down as soon as it has gone election_timeout_max without a majority's word.
+        """
+        window = self.config.election_timeout_max
+        heard = sorted((self._peer_heard_at.get(p, now - window) for p in self.peers), reverse=True)
+        needed = len(self.voters) // 2
+        oldest_needed = heard[needed - 1] if needed else now
+        return max(1, oldest_needed + window - now)
+
+    def _campaign(self, now: int) -> None:
         """Start an election: new term, vote for self, persist, then ask every other node."""
         self._close_election("election timeout without a majority")
+        self._cancel_pre_vote()
         self.term += 1
         self.role = Role.CANDIDATE
         self.voted_for = self.id
@@ -224,13 +335,13 @@ class Raft(ElectionAlgorithm):
         self._tally = VoteTally(self.voters)
         self._reset_election_timer()
         if self._tally.record(self.id, True) == WON:
-            self._become_leader()
+            self._become_leader(now)
             return
         self.broadcast(
             RequestVote(term=self.term, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
         )
 
-    def _become_leader(self) -> None:
+    def _become_leader(self, now: int) -> None:
         """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
         self._tally = None
         self.role = Role.LEADER
@@ -243,6 +354,9 @@ class Raft(ElectionAlgorithm):
         self._progress_mark = {p: 0 for p in self.peers}
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
+        if self.config.check_quorum:
+            self._peer_heard_at = {p: now for p in self.peers}
+            self.set_timer(CHECK_QUORUM, self.config.election_timeout_max)
         self.log.append(self.term, b"")
         self._arm_flush()
         for p in self.peers:
@@ -281,9 +395,41 @@ class Raft(ElectionAlgorithm):
             return
         result = self._tally.record(msg.src, msg.granted)
         if result == WON:
-            self._become_leader()
+            self._become_leader(now)
         elif result == LOST:
             self._close_election("a majority refused its vote")
+
+    # -- PreVote (pre_vote) ------------------------------------------------------------------
+
+    def _on_pre_vote(self, msg: Any, now: int) -> None:
+        """Grant iff the asked term is above ours, the asker's log is up to date and no leader was heard lately.
+
+        Nothing changes here: no term, no vote, no timer. A grant echoes the asked term; a refusal carries ours.
+        """
+        granted = (
+            msg.term > self.term
+            and self._candidate_log_ok(msg.last_log_term, msg.last_log_index)
+            and not self._heard_from_leader(now)
+        )
+        if granted:
+            self.note("pre_vote_granted", term=msg.term, candidate=msg.src)
+        self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
+
+    def _on_pre_vote_response(self, msg: Any, now: int) -> None:
+        """Count an answer to the open pre-vote round: a majority starts the real election; a lost round ends,
+        the node stays a follower in its term and waits a fresh election timeout before asking again."""
+        if self._pre_tally is None:
+            return
+        if msg.granted and msg.term != self.term + 1:
+            return
+        result = self._pre_tally.record(msg.src, msg.granted)
+        if result == WON:
+            self._pre_tally = None
+            self._campaign(now)
+        elif result == LOST:
+            self._pre_tally = None
+            self.note("pre_vote_lost", term=self.term + 1)
+            self._reset_election_timer()
 
     # -- AppendEntries: follower ---------------------------------------------------------------
 
@@ -299,6 +445,8 @@ class Raft(ElectionAlgorithm):
         if self.role == Role.CANDIDATE:
             self._close_election(f"node {msg.src} leads term {self.term}")
             self.role = Role.FOLLOWER
+        self._cancel_pre_vote()
+        self._leader_heard_at = now
         self._accept_leader(msg.src)
         prev = msg.prev_log_index
         if not log.matches(prev, msg.prev_log_term):

@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from algorithms.raft import Raft
+from algorithms.raft import Raft, RaftConfig
 from core.errors import InvariantViolation
 from core.sim import Network, Simulation
 
@@ -61,13 +61,14 @@ def replay_command(seed: int, size: int) -> str:
     return f".venv/bin/python -m tests.raft.campaign --seed {seed} --size {size}"
 
 
-def run_campaign_seed(seed: int, size: int) -> CampaignResult:
-    """Run one seed on a cluster of ``size``; raises InvariantViolation (with seed and trace) on a safety violation."""
+def run_campaign_seed(seed: int, size: int, config: RaftConfig | None = None) -> CampaignResult:
+    """Run one seed on a cluster of ``size`` (default config unless given); raises InvariantViolation (with seed
+    and trace) on a safety violation."""
     plan = random.Random(f"raft-campaign/{seed}/{size}")
     lo = plan.randint(0, 3)
     loss, duplicate = plan.uniform(0, 0.2), plan.uniform(0, 0.1)
     network = Network(delay_ms=(lo, lo + plan.randint(0, 30)), loss=loss, duplicate=duplicate)
-    sim = Simulation(Raft, size, seed=seed, network=network)
+    sim = Simulation(Raft, size, seed=seed, network=network, config=config)
     crashes = partitions = 0
     while sim.now < FAULT_MS:
         sim.run_for(plan.randint(10, 400))
@@ -145,13 +146,15 @@ def _quantile(sorted_values: list, q: float) -> float:
     return sorted_values[k]
 
 
-def run_campaign(seeds: range, sizes: tuple[int, ...] = SIZES) -> CampaignSummary:
+def run_campaign(
+    seeds: range, sizes: tuple[int, ...] = SIZES, config: RaftConfig | None = None
+) -> CampaignSummary:
     """Every seed on every size; a safety violation is collected with its replay command, not raised."""
     results, failures = [], []
     for size in sizes:
         for seed in seeds:
             try:
-                results.append(run_campaign_seed(seed, size))
+                results.append(run_campaign_seed(seed, size, config))
             except InvariantViolation as exc:
                 failures.append(f"seed={seed} size={size}: replay with `{replay_command(seed, size)}`\n{exc}")
     return CampaignSummary(results, failures)

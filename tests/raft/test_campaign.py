@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from algorithms.raft import RaftConfig
 from tests.raft.campaign import SIZES, CampaignSummary, run_campaign, run_campaign_seed
 
 
@@ -37,3 +38,12 @@ def test_safety_and_liveness_over_300_seeds():
 @pytest.mark.campaign
 def test_safety_and_liveness_over_3000_seeds():
     check(run_campaign(range(1000)))
+
+
+def test_safety_and_liveness_over_300_seeds_with_pre_vote_and_check_quorum():
+    check(run_campaign(range(100), config=RaftConfig(pre_vote=True, check_quorum=True)))
+
+
+@pytest.mark.campaign
+def test_safety_and_liveness_over_3000_seeds_with_pre_vote_and_check_quorum():
+    check(run_campaign(range(1000), config=RaftConfig(pre_vote=True, check_quorum=True)))

@@ -10,6 +10,12 @@ def test_defaults_are_the_papers_timers():
     assert (c.election_timeout_min, c.election_timeout_max, c.heartbeat_interval) == (150, 300, 50)
 
 
+def test_etcd_extensions_default_off_and_parse_from_cli_strings():
+    assert (RaftConfig().pre_vote, RaftConfig().check_quorum) == (False, False)
+    c = RaftConfig.from_strings({"pre_vote": "true", "check_quorum": "on"})
+    assert (c.pre_vote, c.check_quorum) == (True, True)
+
+
 def test_min_above_max_is_rejected_naming_both_fields():
     with pytest.raises(ConfigError, match="election_timeout_min .*election_timeout_max"):
         RaftConfig(election_timeout_min=400, election_timeout_max=300)

@@ -1,7 +1,15 @@
 """raft is found through the entry-point group like any plugin, and its messages survive the codec."""
 import pytest
 
-from algorithms.raft import AppendEntries, AppendEntriesResponse, Raft, RequestVote, RequestVoteResponse
+from algorithms.raft import (
+    AppendEntries,
+    AppendEntriesResponse,
+    PreVote,
+    PreVoteResponse,
+    Raft,
+    RequestVote,
+    RequestVoteResponse,
+)
 from core import codec, registry
 
 
@@ -20,6 +28,8 @@ def test_registry_loads_raft_by_name():
         AppendEntries(cluster=3, src=1, dst=0, term=9, prev_log_index=4, prev_log_term=2, entries=[], leader_commit=3),
         AppendEntries(cluster=3, src=1, dst=2, term=9, prev_log_index=1, prev_log_term=1, entries=[(2, 2, b"x")]),
         AppendEntriesResponse(cluster=3, src=2, dst=1, term=9, success=False, match_index=0, hint_index=7),
+        PreVote(cluster=3, src=1, dst=0, term=10, last_log_index=4, last_log_term=2),
+        PreVoteResponse(cluster=3, src=2, dst=1, term=10, granted=True),
     ],
 )
 def test_every_raft_message_round_trips_through_the_codec(message):
@@ -27,7 +37,9 @@ def test_every_raft_message_round_trips_through_the_codec(message):
 
 
 def test_raft_messages_are_declared_on_the_class():
-    assert set(Raft.messages) == {RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse}
+    assert set(Raft.messages) == {
+        RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse
+    }
 
 
 def test_a_foreign_message_is_dropped_without_touching_term_or_role():
