@@ -17,6 +17,16 @@ pytestmark = pytest.mark.integration
 ALGOS = ["raft", "paxos", "bully"]
 
 
+def _reap_nodes(marker: str) -> None:
+    """SIGCONT then SIGKILL every node process of this test still alive (a paused one included)."""
+    for pid in _node_pids(marker):
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break
+
+
 def _node_pids(marker: str) -> list[int]:
     """PIDs of live processes whose command line mentions ``marker`` (the test's private TMPDIR)."""
     pids = []
@@ -72,10 +82,12 @@ def test_ctrl_c_stops_the_clusters_and_still_reports_what_finished(tmp_path):
         assert _node_pids(str(tmp_path)), "no node process started"
         time.sleep(4)  # a few trials finish
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+            _reap_nodes(str(tmp_path))  # the harness was killed: stop what it left, by PID, before failing
     assert proc.returncode == 130, err
     data = json.loads(out)
     assert data["run"]["interrupted"] is True
