@@ -91,3 +91,21 @@ class Note:
 
     kind: str
     data: dict = field(default_factory=dict)
+
+
+def as_event(effect: Any) -> tuple[str, dict]:
+    """The event-stream form (kind, fields) of an observable effect: RoleChanged, TermChanged,
+    LeaderChanged, Note or Apply. Both runtimes write events through this one function, so the
+    simulator's ``Simulation.events`` and a real node's events.jsonl share one schema."""
+    t = type(effect)
+    if t is RoleChanged:
+        return "role", {"from": str(effect.old), "to": str(effect.new), "term": effect.term}
+    if t is TermChanged:
+        return "term", {"from": effect.old, "to": effect.new}
+    if t is LeaderChanged:
+        return "leader", {"leader": effect.leader, "term": effect.term}
+    if t is Note:
+        return effect.kind, effect.data
+    if t is Apply:
+        return "apply", {"index": effect.index, "term": effect.term}
+    raise TypeError(f"{t.__name__} is not an observable effect")

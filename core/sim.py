@@ -36,6 +36,7 @@ from core.effects import (
     Send,
     SetTimer,
     TermChanged,
+    as_event,
 )
 from core.errors import CodecError, InvariantViolation
 from core.storage import MemoryStorage
@@ -451,16 +452,10 @@ class Simulation:
                     self._wheel.cancel(old)
             elif t is Persist:
                 n.storage.flush()
-            elif t is RoleChanged:
-                self._record(n.id, "role", {"from": str(e.old), "to": str(e.new), "term": e.term})
-            elif t is TermChanged:
-                self._record(n.id, "term", {"from": e.old, "to": e.new})
-            elif t is LeaderChanged:
-                self._record(n.id, "leader", {"leader": e.leader, "term": e.term})
-            elif t is Note:
-                self._record(n.id, e.kind, e.data)
+            elif t is RoleChanged or t is TermChanged or t is LeaderChanged or t is Note:
+                self._record(n.id, *as_event(e))
             elif t is Apply:
-                self._record(n.id, "apply", {"index": e.index, "term": e.term})
+                self._record(n.id, *as_event(e))
                 if e.data:
                     self._applied[n.id].append(e.data)
                 if self._waiting:

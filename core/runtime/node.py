@@ -44,6 +44,7 @@ from core.effects import (
     Send,
     SetTimer,
     TermChanged,
+    as_event,
 )
 from core.errors import CodecError
 from core.runtime.addresses import control_address, events_address
@@ -353,21 +354,19 @@ class Node:
             elif t is Persist:
                 self.storage.flush()
             elif t is RoleChanged:
-                self._record("role", {"from": str(e.old), "to": str(e.new), "term": e.term})
+                self._record(*as_event(e))
                 if e.old == Role.LEADER and self._waiting:
                     self._fail_waiting("leadership lost")
-            elif t is TermChanged:
-                self._record("term", {"from": e.old, "to": e.new})
-            elif t is LeaderChanged:
-                self._record("leader", {"leader": e.leader, "term": e.term})
+            elif t is TermChanged or t is LeaderChanged:
+                self._record(*as_event(e))
             elif t is Note:
                 if e.kind in QUIET_NOTES:
                     continue
-                event = self._record(e.kind, e.data)
+                event = self._record(*as_event(e))
                 if e.kind in ELECTION_NOTES:
                     self.last_election = {"kind": e.kind, "term": e.data.get("term"), "t": event["t"]}
             elif t is Apply:
-                self._record("apply", {"index": e.index, "term": e.term})
+                self._record(*as_event(e))
                 self._apply(e)
 
     def _apply(self, e: Apply) -> None:

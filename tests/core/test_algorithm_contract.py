@@ -205,3 +205,15 @@ def test_class_level_defaults():
     assert ElectionAlgorithm.detection_config(100, 200) == {}
     assert str(Role.CANDIDATE) == "candidate"
     assert Role.FOLLOWER < Role.CANDIDATE < Role.LEADER
+
+
+def test_as_event_gives_the_one_event_schema_both_runtimes_write():
+    from core.effects import Apply, LeaderChanged, Note, RoleChanged, Send, TermChanged, as_event
+
+    assert as_event(RoleChanged(Role.CANDIDATE, Role.LEADER, 4)) == ("role", {"from": "candidate", "to": "leader", "term": 4})
+    assert as_event(TermChanged(3, 4)) == ("term", {"from": 3, "to": 4})
+    assert as_event(LeaderChanged(2, 4)) == ("leader", {"leader": 2, "term": 4})
+    assert as_event(Note("election_started", {"term": 4})) == ("election_started", {"term": 4})
+    assert as_event(Apply(7, 4, b"x")) == ("apply", {"index": 7, "term": 4})
+    with pytest.raises(TypeError, match="Send is not an observable effect"):
+        as_event(Send(2, None))
