@@ -1,7 +1,7 @@
 """The contract every election algorithm implements: a deterministic state machine.
 
 Events come in through ``start``, ``receive``, ``fire``, ``peer_down``,
-``peer_up`` and ``propose``; each returns the list of effects (core.effects)
+``peer_up``, ``propose`` and ``propose_many``; each returns the list of effects (core.effects)
 the runtime must carry out, in order. The algorithm owns no socket, clock,
 thread or global randomness: the time of each event is passed in (ms, virtual
 in the simulator, monotonic on real processes) and randomness comes from the
@@ -146,6 +146,10 @@ class ElectionAlgorithm:
         """A client command (algorithms with a log accept it when they lead)."""
         return self._run(self.on_propose, command, now)
 
+    def propose_many(self, commands: list[bytes], now: int) -> list:
+        """Several client commands at once, in order (one batch of effects; see ``on_propose_many``)."""
+        return self._run(self.on_propose_many, commands, now)
+
     # -- hooks a subclass implements --------------------------------------------------
 
     def on_start(self, now: int) -> None:
@@ -166,6 +170,18 @@ class ElectionAlgorithm:
     def on_propose(self, command: bytes, now: int) -> None:
         """Default: an election-only algorithm has no log and refuses commands."""
         self.note("propose_rejected", reason="no log")
+
+    def on_propose_many(self, commands: list[bytes], now: int) -> None:
+        """Default: ``on_propose`` for each command in turn, stopping at the first refusal.
+
+        An algorithm with a log overrides this to append the whole batch at once and note
+        ``proposed`` {"index": first, "term", "count"} for it.
+        """
+        for command in commands:
+            before = len(self._out)
+            self.on_propose(command, now)
+            if any(type(e) is Note and e.kind == "propose_rejected" for e in self._out[before:]):
+                return
 
     # -- helpers for subclasses: effects out -------------------------------------------
 
@@ -194,6 +210,10 @@ class ElectionAlgorithm:
     def emit(self, effect: Any) -> None:
         """Append any other effect (for example ``Apply``)."""
         self._out.append(effect)
+
+    def emit_many(self, effects: list) -> None:
+        """Append several effects at once, in order (for example one ``Apply`` per newly committed entry)."""
+        self._out.extend(effects)
 
     # -- internals ----------------------------------------------------------------------
 

@@ -12,9 +12,7 @@ attempt saw: no leader, leadership lost, no reply).
 """
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import os
 import time
 from typing import Any, Iterable
@@ -23,6 +21,7 @@ import zmq
 
 from core.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, Result
 from core.runtime.addresses import control_address, parse_cluster
+from core.runtime.control import parse_propose_reply, propose_frames
 
 
 class ClientError(RuntimeError):
@@ -121,7 +120,7 @@ class KVClient:
                 self.retries += 1
                 continue
             if reply.get("ok"):
-                return Result.decode(base64.b64decode(reply["result"]["result"]))
+                return Result.decode(reply["results"][0])
             last = f"node {node}: {reply.get('error')}"
             hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
             if hinted in self.nodes and hinted != node:
@@ -133,15 +132,15 @@ class KVClient:
                 time.sleep(0.02)
         raise Timeout(f"command not applied within {self.timeout_s:.1f}s; last attempt: {last}")
 
-    def send(self, node: int, data: bytes) -> bytes:
-        """Send a propose request for ``data`` to ``node``; returns its request id."""
+    def send(self, node: int, *commands: bytes) -> bytes:
+        """Send one binary propose request with ``commands`` to ``node``; returns its request id."""
         rid = str(next(self._rids)).encode()
-        body = json.dumps({"cmd": "propose", "data": base64.b64encode(data).decode()}).encode()
-        self._socket(node).send_multipart([rid, body])
+        self._socket(node).send_multipart([rid, *propose_frames(list(commands))])
         return rid
 
     def wait(self, node: int, rid: bytes, timeout_s: float) -> dict | None:
-        """The reply to request ``rid`` from ``node``, or None after ``timeout_s`` (stale replies are skipped)."""
+        """The reply to request ``rid`` from ``node`` (core.runtime.control.parse_propose_reply), or None after
+        ``timeout_s``; replies to earlier, abandoned requests are skipped."""
         sock = self._socket(node)
         end = time.monotonic() + timeout_s
         while True:
@@ -149,11 +148,8 @@ class KVClient:
             if remaining <= 0 or not sock.poll(max(1, int(remaining * 1000))):
                 return None
             frames = sock.recv_multipart()
-            if len(frames) == 2 and frames[0] == rid:
-                try:
-                    return json.loads(frames[1])
-                except ValueError:
-                    return None
+            if frames[0] == rid:
+                return parse_propose_reply(frames[1:])
 
     def _next_node(self) -> None:
         ids = sorted(self.nodes)

@@ -3,6 +3,10 @@
 An algorithm never performs I/O. It returns these small records from every
 event handler; the simulator and the ZeroMQ runtime carry them out. Order
 matters: a ``Persist`` must be flushed before any ``Send`` that follows it.
+
+The records are slotted dataclasses, not frozen ones: one is built for every
+message sent and every entry applied, and a frozen dataclass costs about four
+times as much to build (365 ns against 95 ns here). Treat them as immutable.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ BROADCAST = 0
 """Destination id meaning "every other voter". Node ids start at 1."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send ``msg`` to node ``to`` (``msg.dst`` already says who)."""
 
@@ -21,14 +25,14 @@ class Send:
     msg: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Broadcast:
     """Send ``msg`` to every other voter; it is encoded once, with ``dst`` = BROADCAST."""
 
     msg: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetTimer:
     """Arm (or re-arm: the previous one of that name is cancelled) timer ``name`` to fire in ``delay_ms``."""
 
@@ -36,19 +40,19 @@ class SetTimer:
     delay_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelTimer:
     """Cancel timer ``name`` if it is armed."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Persist:
     """Durable state changed: flush storage before executing any later effect."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Apply:
     """Apply a committed log entry to the state machine (in order, exactly once)."""
 
@@ -57,7 +61,7 @@ class Apply:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RoleChanged:
     """The node's role changed (emitted by the base class, not by algorithms)."""
 
@@ -66,7 +70,7 @@ class RoleChanged:
     term: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TermChanged:
     """The node's term (term, ballot round, epoch) grew (emitted by the base class)."""
 
@@ -74,7 +78,7 @@ class TermChanged:
     new: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LeaderChanged:
     """The node's belief about who leads changed (emitted by the base class)."""
 
@@ -82,7 +86,7 @@ class LeaderChanged:
     term: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Note:
     """An observation for the event stream: election_started, election_won, election_lost, ...
 
@@ -107,5 +111,12 @@ def as_event(effect: Any) -> tuple[str, dict]:
     if t is Note:
         return effect.kind, effect.data
     if t is Apply:
-        return "apply", {"index": effect.index, "term": effect.term}
+        return applied_event(effect, effect)
     raise TypeError(f"{t.__name__} is not an observable effect")
+
+
+def applied_event(first: Apply, last: Apply) -> tuple[str, dict]:
+    """The event for a run of consecutive applied entries ``first``..``last``: ("apply", {"first", "index", "term"})
+    where index and term are the last entry's. The simulator writes one per entry (first == index); a
+    real node writes one per run of entries applied in one loop iteration, not one line per command."""
+    return "apply", {"first": first.index, "index": last.index, "term": last.term}

@@ -105,6 +105,56 @@ class Result:
         return cls(status, bytes(data[_RESULT.size :]) if present else None)
 
 
+_unpack_head = _HEAD.unpack_from
+_unpack_len = _LEN.unpack_from
+_OK_NONE = Result(OK).encode()
+_OK_VALUE = _RESULT.pack(OK, 1)
+_NOT_FOUND = Result(NOT_FOUND).encode()
+_CAS_NONE = Result(CAS_MISMATCH).encode()
+_CAS_VALUE = _RESULT.pack(CAS_MISMATCH, 1)
+_STALE = Result(STALE).encode()
+
+
+def _parse_args(data: bytes, op: int) -> tuple[bytes, bytes, bytes | None] | None:
+    """(key, value, expected) of an encoded command whose header says ``op``; None if malformed."""
+    end = len(data)
+    pos = _HEAD.size + _LEN.size
+    if pos > end:
+        return None
+    (n,) = _unpack_len(data, _HEAD.size)
+    if pos + n > end:
+        return None
+    key = data[pos : pos + n]
+    pos += n
+    if op == GET or op == DELETE:
+        return (key, b"", None) if pos == end else None
+    if op != PUT and op != CAS:
+        return None
+    if pos + _LEN.size > end:
+        return None
+    (n,) = _unpack_len(data, pos)
+    pos += _LEN.size
+    if pos + n > end:
+        return None
+    value = data[pos : pos + n]
+    pos += n
+    if op == PUT:
+        return (key, value, None) if pos == end else None
+    if pos >= end:
+        return None
+    present = data[pos]
+    pos += 1
+    if not present:
+        return (key, value, None) if pos == end and present == 0 else None
+    if pos + _LEN.size > end:
+        return None
+    (n,) = _unpack_len(data, pos)
+    pos += _LEN.size
+    if pos + n != end:
+        return None
+    return key, value, data[pos:end]
+
+
 class KVStore:
     """The state machine: a dict of bytes, plus per-client sessions for at-most-once application."""
 
@@ -115,46 +165,54 @@ class KVStore:
         self.applied_index = 0
 
     def apply(self, index: int, data: bytes) -> bytes | None:
-        """Apply the log entry at ``index``; returns the encoded result, or None for a no-op or foreign entry."""
+        """Apply the log entry at ``index``; returns the encoded result, or None for a no-op or foreign entry.
+
+        This runs once per command on every node, so it parses the command in place instead of
+        building a ``Command`` (same checks as ``Command.decode``: anything malformed is foreign).
+        """
         if index <= self.applied_index:
             raise ValueError(f"entry {index} applied after entry {self.applied_index}: apply is in order, once")
         self.applied_index = index
-        if not data:
+        if len(data) < _HEAD.size + _LEN.size:
             return None
-        try:
-            cmd = Command.decode(data)
-        except CommandError:
+        magic, client, seq, op = _unpack_head(data)
+        if magic != _MAGIC:
             return None
-        session = self.sessions.setdefault(cmd.client, OrderedDict())
-        earlier = session.get(cmd.seq)
+        parsed = _parse_args(data, op)
+        if parsed is None:
+            return None
+        session = self.sessions.get(client)
+        if session is None:
+            session = self.sessions[client] = OrderedDict()
+        earlier = session.get(seq)
         if earlier is not None:
             return earlier
-        if cmd.seq <= self.floor.get(cmd.client, 0):
-            return Result(STALE).encode()
-        result = self._execute(cmd).encode()
-        session[cmd.seq] = result
-        if len(session) > SESSION_WINDOW:
-            seq, _ = session.popitem(last=False)
-            self.floor[cmd.client] = max(self.floor.get(cmd.client, 0), seq)
-        return result
-
-    def _execute(self, cmd: Command) -> Result:
-        data = self.data
-        old = data.get(cmd.key)
-        if cmd.op == PUT:
-            data[cmd.key] = cmd.value
-            return Result(OK, old)
-        if cmd.op == GET:
-            return Result(OK, old) if old is not None else Result(NOT_FOUND)
-        if cmd.op == DELETE:
+        if seq <= self.floor.get(client, 0):
+            return _STALE
+        key, value, expected = parsed
+        store = self.data
+        old = store.get(key)
+        if op == PUT:
+            store[key] = value
+            result = _OK_NONE if old is None else _OK_VALUE + old
+        elif op == GET:
+            result = _NOT_FOUND if old is None else _OK_VALUE + old
+        elif op == DELETE:
             if old is None:
-                return Result(NOT_FOUND)
-            del data[cmd.key]
-            return Result(OK, old)
-        if old != cmd.expected:
-            return Result(CAS_MISMATCH, old)
-        data[cmd.key] = cmd.value
-        return Result(OK, old)
+                result = _NOT_FOUND
+            else:
+                del store[key]
+                result = _OK_VALUE + old
+        elif old != expected:
+            result = _CAS_NONE if old is None else _CAS_VALUE + old
+        else:
+            store[key] = value
+            result = _OK_NONE if old is None else _OK_VALUE + old
+        session[seq] = result
+        if len(session) > SESSION_WINDOW:
+            oldest, _ = session.popitem(last=False)
+            self.floor[client] = max(self.floor.get(client, 0), oldest)
+        return result
 
     def snapshot(self) -> dict:
         """The store's contents, JSON-friendly (hex keys and values), for checks after a run."""

@@ -10,7 +10,7 @@ Clients: ``submit(command)`` proposes a command at the current leader and
 returns a ``Submission`` that completes when the entry is applied (by any
 node: state machine safety makes them agree) or fails when the leader refuses
 it or another entry takes its index. An algorithm with a log reports a
-proposal with the note ``proposed`` {"index", "term"} and a refusal with
+proposal with the note ``proposed`` {"index", "term"[, "count"]} and a refusal with
 ``propose_rejected`` {"reason", "leader"}; ``applied(node)`` lists the
 commands a node has applied since it last (re)started, in order.
 """

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from core.errors import StorageError
+from core.framing import frame_records
 
 STATE_FILE = "state.json"
 _MAGIC = "quorumlab-state-v1"
@@ -162,8 +163,7 @@ class FileStorage:
 
 
 _LOG_MAGIC = b"QLRECS1\n"
-_REC_HEAD = struct.Struct("<III")  # body length, crc32(body), crc32(the first 8 header bytes)
-_LEN_CRC = struct.Struct("<II")
+_REC_HEAD = struct.Struct("<III")  # body length, crc32(body), crc32(the first 8 header bytes); see core.framing
 MAX_RECORD = 1 << 30
 
 
@@ -243,10 +243,9 @@ class RecordLog:
     def append(self, records: Iterable[bytes]) -> None:
         """Stage records after the last one; they are durable only after ``flush()``."""
         self._check_usable()
-        batch = [bytes(r) for r in records]
-        for r in batch:
-            if len(r) > MAX_RECORD:
-                raise ValueError(f"{self.path}: a record of {len(r)} bytes is over the {MAX_RECORD}-byte limit")
+        batch = [r if type(r) is bytes else bytes(r) for r in records]
+        if batch and max(map(len, batch)) > MAX_RECORD:
+            raise ValueError(f"{self.path}: a record of {max(map(len, batch))} bytes is over the {MAX_RECORD}-byte limit")
         self._staged.extend(batch)
 
     def flush(self) -> None:
@@ -254,18 +253,10 @@ class RecordLog:
         self._check_usable()
         if not self._staged:
             return
-        parts = []
-        offsets = []
-        off = self._end
-        for body in self._staged:
-            head = _LEN_CRC.pack(len(body), zlib.crc32(body))
-            parts.append(head)
-            parts.append(struct.pack("<I", zlib.crc32(head)))
-            parts.append(body)
-            offsets.append(off)
-            off += _REC_HEAD.size + len(body)
-        self._write_at(b"".join(parts), self._end)
-        self._fsync("fsync after append")
+        data, offsets = frame_records(self._staged, self._end)
+        off = self._end + len(data)
+        self._write_at(data, self._end)
+        self._fsync("fdatasync after append", os.fdatasync)
         self._offsets.extend(offsets)
         self._end = off
         self._staged = []
@@ -336,9 +327,10 @@ class RecordLog:
             self._broken = f"write failed: {exc}"
             raise StorageError(f"{self.path}: cannot write at byte offset {offset}: {exc}") from None
 
-    def _fsync(self, what: str) -> None:
+    def _fsync(self, what: str, sync: Any = os.fsync) -> None:
+        """fsync (or ``sync``: fdatasync, which also writes the new file size an append needs, not timestamps)."""
         try:
-            os.fsync(self._fd)
+            sync(self._fd)
         except OSError as exc:
             # After a failed fsync the page cache can no longer be trusted (it may claim
             # data that never reached the disk): refuse further use until reopened.

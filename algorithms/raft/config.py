@@ -27,6 +27,11 @@ class RaftConfig(AlgorithmConfig):
     max_batch_entries: int = setting(
         1024, 1, 1_000_000, "entries", "most entries in one AppendEntries"
     )
+    commit_notify_delay: int = setting(
+        1, 0, 600_000, "ms",
+        "how long a leader waits for a new AppendEntries to carry a new commit index before sending idle followers "
+        "an empty one (0: at once)",
+    )
     max_batch_bytes: int = setting(
         1 << 20, 1, 64 << 20, "bytes", "most command bytes in one AppendEntries (a larger single entry still goes alone)"
     )

@@ -15,12 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from algorithms.raft.durable import MemoryRecordLog, decode_entry, encode_entry
+from algorithms.raft.durable import _TERM, MemoryRecordLog, decode_entry, encode_entry
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
-    """One log entry: the term it was created in, its position, and the command (b"" for a leader's no-op)."""
+    """One log entry: the term it was created in, its position, and the command (b"" for a leader's no-op).
+
+    Treat as immutable (not frozen only because a frozen dataclass costs four times as much to build).
+    """
 
     term: int
     index: int
@@ -66,6 +69,26 @@ class RaftLog:
         self._store.append((encode_entry(term, data),))
         return entry
 
+    def extend(self, term: int, commands: list[bytes]) -> int:
+        """Append one entry of ``term`` per command (staged until flushed); returns the first new index."""
+        if term < self.last_term:
+            raise ValueError(f"log terms never decrease: appending term {term} after term {self.last_term}")
+        entries = self._entries
+        first = len(entries) + 1
+        entries.extend([Entry(term, i, data) for i, data in enumerate(commands, first)])
+        head = _TERM.pack(term)
+        self._store.append([head + data for data in commands])
+        return first
+
+    def extend_entries(self, entries: list[tuple[int, int, bytes]]) -> None:
+        """Append (term, index, data) entries as AppendEntries carries them, right after the last one (staged)."""
+        if entries[0][0] < self.last_term or entries[0][1] != len(self._entries) + 1:
+            raise ValueError(f"entries from index {entries[0][1]} (term {entries[0][0]}) do not extend this log "
+                             f"(last index {len(self._entries)}, term {self.last_term})")
+        pack = _TERM.pack
+        self._entries.extend([Entry(term, index, data) for term, index, data in entries])
+        self._store.append([pack(term) + data for term, _, data in entries])
+
     def truncate_after(self, index: int) -> None:
         """Drop every entry after ``index`` (a conflicting suffix); a cut into durable entries is durable at once."""
         if index < len(self._entries):
@@ -108,6 +131,12 @@ class RaftLog:
         if not 1 <= index <= len(self._entries):
             raise IndexError(f"no entry at index {index}; the log holds 1..{len(self._entries)}")
         return self._entries[index - 1]
+
+    def slice(self, first: int, last: int) -> list[Entry]:
+        """Entries ``first``..``last`` inclusive (1-based; both must be held)."""
+        if not 1 <= first <= last <= len(self._entries):
+            raise IndexError(f"no entries {first}..{last}; the log holds 1..{len(self._entries)}")
+        return self._entries[first - 1 : last]
 
     def entries(self, start: int, max_count: int, max_bytes: int) -> list[Entry]:
         """Entries from ``start`` on: at most ``max_count``, and beyond the first at most ``max_bytes`` of commands."""

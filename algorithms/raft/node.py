@@ -44,8 +44,8 @@ itself included, within election_timeout_max steps down, so a leader cut off in
 a minority stops leading; and a follower that heard from its leader within
 election_timeout_min, or a leader, ignores RequestVote altogether (leader lease).
 
-Client commands come in through ``propose``: a leader appends the command and
-notes ``proposed`` {"index", "term"}; anyone else notes ``propose_rejected``
+Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
+notes ``proposed`` {"index": first, "term", "count"}; anyone else notes ``propose_rejected``
 {"reason", "leader"} so the client can retry at the leader.
 """
 from __future__ import annotations
@@ -81,6 +81,8 @@ HEARTBEAT = "heartbeat"
 """Timer armed on the leader; expiry sends AppendEntries to every follower."""
 FLUSH = "flush"
 """Zero-delay timer armed when log entries are staged; expiry makes them durable, then acknowledges or counts them."""
+COMMIT_NOTIFY = "commit_notify"
+"""Timer armed on a leader when its commit index moved; expiry tells followers that have not heard it yet."""
 CHECK_QUORUM = "check_quorum"
 """Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
 
@@ -116,6 +118,8 @@ class Raft(ElectionAlgorithm):
         self._inflight: dict[int, collections.deque] = {}
         self._probing: dict[int, bool] = {}
         self._progress_mark: dict[int, int] = {}
+        self._commit_sent: dict[int, int] = {}
+        self._notify_armed = False
         self._pending_ack: tuple[int, int, int] | None = None
         self._flush_armed = False
         self._tally: VoteTally | None = None
@@ -193,19 +197,27 @@ class Raft(ElectionAlgorithm):
             self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
         elif timer == FLUSH:
             self._flush()
+        elif timer == COMMIT_NOTIFY and self.role == Role.LEADER:
+            self._notify_commit()
         elif timer == CHECK_QUORUM and self.role == Role.LEADER and self.config.check_quorum:
             self._check_quorum(now)
 
     def on_propose(self, command: bytes, now: int) -> None:
         """A client command: a leader appends it (durable and replicated on the next flush); others redirect."""
+        self.on_propose_many([command], now)
+
+    def on_propose_many(self, commands: list[bytes], now: int) -> None:
+        """Client commands, one entry each, appended together: noted ``proposed`` {"index": first, "term",
+        "count"}. A follower or candidate refuses the whole batch with the leader it knows; an empty
+        command (the leader's no-op is the only empty entry) refuses it too, before anything is appended."""
         if self.role != Role.LEADER:
             self.note("propose_rejected", reason="not leader", leader=self.leader)
             return
-        if not command:
+        if not all(commands):
             self.note("propose_rejected", reason="empty command (reserved for the leader's no-op)", leader=self.id)
             return
-        entry = self.log.append(self.term, bytes(command))
-        self.note("proposed", index=entry.index, term=entry.term)
+        first = self.log.extend(self.term, [bytes(c) for c in commands])
+        self.note("proposed", index=first, term=self.term, count=len(commands))
         self._arm_flush()
         for p in self.peers:
             if not self._inflight[p]:
@@ -253,6 +265,9 @@ class Raft(ElectionAlgorithm):
     def _stop_leading(self) -> None:
         """Leave the leader role's timers behind and wait for an election timeout like any follower."""
         self.cancel_timer(HEARTBEAT)
+        if self._notify_armed:
+            self._notify_armed = False
+            self.cancel_timer(COMMIT_NOTIFY)
         if self.config.check_quorum:
             self.cancel_timer(CHECK_QUORUM)
         self._reset_election_timer()
@@ -352,6 +367,8 @@ class Raft(ElectionAlgorithm):
         self._inflight = {p: collections.deque() for p in self.peers}
         self._probing = {p: True for p in self.peers}
         self._progress_mark = {p: 0 for p in self.peers}
+        self._commit_sent = {p: 0 for p in self.peers}
+        self._notify_armed = False
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
         if self.config.check_quorum:
@@ -456,6 +473,11 @@ class Raft(ElectionAlgorithm):
         if entries and (entries[0][1] != prev + 1 or entries[-1][1] != prev + len(entries)):
             self.note("message_dropped", type=msg.name, src=msg.src, reason="entries not contiguous after prev")
             return
+        if entries and not (msg.prev_log_term <= entries[0][0] and entries[-1][0] <= msg.term and all(
+            a[0] <= b[0] for a, b in zip(entries, entries[1:])
+        )):
+            self.note("message_dropped", type=msg.name, src=msg.src, reason="entry terms decrease or pass the term")
+            return
         last_new = prev + len(entries)
         if not self._store_entries(entries):
             return
@@ -483,8 +505,7 @@ class Raft(ElectionAlgorithm):
                     return False
                 log.truncate_after(index - 1)
                 self.note("log_truncated", after=index - 1, term=self.term)
-            for term, _, data in entries[k:]:
-                log.append(term, data)
+            log.extend_entries(entries[k:] if k else entries)
             break
         return True
 
@@ -594,6 +615,7 @@ class Raft(ElectionAlgorithm):
         log = self.log
         batch = log.entries(start, max_count, self.config.max_batch_bytes) if max_count else []
         prev = start - 1
+        self._commit_sent[p] = self.commit_index
         self.send(
             p,
             AppendEntries(
@@ -622,15 +644,26 @@ class Raft(ElectionAlgorithm):
                 self._replicate(p)
 
     def _advance_commit(self) -> None:
-        """Commit the highest index a majority holds durably, if it is of this term (section 5.4.2)."""
+        """Commit the highest index a majority holds durably, if it is of this term (section 5.4.2).
+
+        Followers learn the new commit index from the next AppendEntries; if none leaves within
+        commit_notify_delay ms (no new command came), the COMMIT_NOTIFY timer sends them an empty one.
+        """
         match = dict(self.match_index)
         match[self.id] = self.log.durable_index
         index = committed_index(match)
         if index > self.commit_index and self.log.term_at(index) == self.term:
             self._commit_to(index)
-            for p in self.peers:
-                if self.next_index[p] > self.log.last_index and not self._probing[p]:
-                    self._send_append(p, self.match_index[p] + 1, 0)
+            if not self._notify_armed:
+                self._notify_armed = True
+                self.set_timer(COMMIT_NOTIFY, self.config.commit_notify_delay)
+
+    def _notify_commit(self) -> None:
+        """An empty AppendEntries to every follower that is caught up but was last told an older commit index."""
+        self._notify_armed = False
+        for p in self.peers:
+            if self._commit_sent[p] < self.commit_index and not self._probing[p] and not self._inflight[p]:
+                self._send_append(p, self.match_index[p] + 1, 0)
 
     # -- commit, apply, flush ---------------------------------------------------------------------
 
@@ -639,11 +672,10 @@ class Raft(ElectionAlgorithm):
         if index <= self.commit_index:
             return
         self.commit_index = index
-        log = self.log
-        while self.last_applied < index:
-            self.last_applied += 1
-            e = log.entry(self.last_applied)
-            self.emit(Apply(e.index, e.term, e.data))
+        first = self.last_applied + 1
+        if first <= index:
+            self.last_applied = index
+            self.emit_many([Apply(e.index, e.term, e.data) for e in self.log.slice(first, index)])
 
     def _arm_flush(self) -> None:
         if not self._flush_armed:

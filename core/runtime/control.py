@@ -16,6 +16,15 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
   propose {"batch": [base64]} -> many commands, one reply once all are applied: {"results": [base64, ...]}
   state_machine               -> the node's state machine contents (for checks after a run)
 
+Commands for the state machine also have a binary form, which is what
+``KVClient`` and ``bench throughput`` use (no JSON, no base64): the request is
+the envelope frames, the marker frame ``PROPOSE``, then one frame holding the
+commands as a blob list (core.framing.pack_blobs); the reply is the envelope,
+then ``REPLY_OK`` and one blob-list frame of results, one per command (empty
+when the entry has no result), or ``REPLY_ERROR`` and one JSON frame {"error",
+"leader", "leader_address"}. Each command is still its own log entry. (One
+frame per command would cost about a microsecond each in pyzmq.)
+
 ``ControlClient`` is the harness side: one DEALER per node, request ids in an
 envelope frame so a late reply to a timed-out request is recognised and
 discarded, and fan-out of one command to many nodes at once. A request that
@@ -33,7 +42,16 @@ from typing import Any
 
 import zmq
 
+from core.errors import CodecError
+from core.framing import pack_blobs, unpack_blobs
+
 COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine")
+PROPOSE = b"\xffpropose"
+"""Marker frame of a binary propose request; the next frame is the blob list of commands."""
+REPLY_OK = b"\xffok"
+"""First frame of a binary propose reply whose commands were all applied; the blob list of results follows."""
+REPLY_ERROR = b"\xfferror"
+"""First frame of a binary propose reply that failed; one JSON frame follows."""
 
 
 class ControlError(RuntimeError):
@@ -59,6 +77,37 @@ def encode_reply(result: Any = None, error: str | None = None, extra: dict[str, 
     if extra:
         doc.update(extra)
     return json.dumps(doc, default=str, separators=(",", ":")).encode()
+
+
+def find_propose(frames: list) -> int:
+    """Where the ``PROPOSE`` marker sits among a request's first frames (after the envelope), or -1 (JSON)."""
+    for k in range(1, min(len(frames), 4)):
+        if frames[k] == PROPOSE:
+            return k
+    return -1
+
+
+def propose_frames(commands: list[bytes]) -> list[bytes]:
+    """The frames of a binary propose request for ``commands`` (after the client's envelope)."""
+    return [PROPOSE, pack_blobs(commands)]
+
+
+def parse_propose_reply(frames: list[bytes]) -> dict[str, Any]:
+    """A binary propose reply (without envelope) as a dict: {"ok": True, "results": [bytes]} or
+    {"ok": False, "error", "leader", "leader_address"}."""
+    if len(frames) == 2 and frames[0] == REPLY_OK:
+        try:
+            return {"ok": True, "results": unpack_blobs(frames[1])}
+        except CodecError as exc:
+            return {"ok": False, "error": f"malformed propose reply: {exc}"}
+    if len(frames) == 2 and frames[0] == REPLY_ERROR:
+        try:
+            doc = json.loads(frames[1])
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            return {**doc, "ok": False}
+    return {"ok": False, "error": "malformed propose reply"}
 
 
 class ControlClient:

@@ -8,11 +8,15 @@ as the simulator does (core.sim.Simulation._execute): ``Persist`` flushes the
 FileStorage before any later effect, so durable state is on disk before a send
 that depends on it leaves; a broadcast is encoded once and sent to every peer.
 
-Client commands arrive on the control socket (``propose``): the node hands them
-to the algorithm, and replies once the command's log entry is applied to the
-algorithm's state machine (its ``StateMachine`` class, e.g. Raft's key-value
+Client commands arrive on the control socket (``propose``, binary or JSON):
+the node hands a request's commands to the algorithm at once
+(``propose_many``), and replies once all their log entries are applied to the
+algorithm's state machine (its ``StateMachine`` class, e.g. the key-value
 store), or at once with "not leader" and the leader's address, or with
-"leadership lost" when the node stops leading before the entry is applied.
+"leadership lost" when the node stops leading before the entries are applied
+(or another term's entry takes one of their indexes). Waiting requests sit in
+index order; a run of entries applied in one step answers every request it
+completes and is written to the event log as one ``apply`` event.
 
 Incoming frames that are malformed, come from an unknown node id, carry another
 cluster id or algorithm, or are addressed to another node are dropped, counted
@@ -21,6 +25,8 @@ and reported once per source per minute; they never reach the algorithm.
 from __future__ import annotations
 
 import base64
+import collections
+import json
 import logging
 import os
 import random
@@ -44,11 +50,13 @@ from core.effects import (
     Send,
     SetTimer,
     TermChanged,
+    applied_event,
     as_event,
 )
 from core.errors import CodecError
+from core.framing import pack_blobs, unpack_blobs
 from core.runtime.addresses import control_address, events_address
-from core.runtime.control import ControlError, encode_reply, parse_request
+from core.runtime.control import REPLY_ERROR, REPLY_OK, ControlError, encode_reply, find_propose, parse_request
 from core.runtime.counters import Counters, DropReporter
 from core.runtime.eventlog import EventLog
 from core.runtime.transport import Transport, peer_address
@@ -69,7 +77,7 @@ MAX_BATCH = 10_000
 PROPOSE_BUDGET = 1024
 """Client commands taken per loop iteration before timers run, so a flood cannot starve heartbeats."""
 QUIET_NOTES = ("proposed",)
-"""Notes not written to the event log (one per client command; the apply event says the same)."""
+"""Notes not written to the event log (one per client request; the apply event says the same)."""
 
 
 def mono_ms() -> int:
@@ -117,7 +125,7 @@ class Node:
         self.last_election: dict[str, Any] | None = None
         self.algo: ElectionAlgorithm | None = None
         self.state_machine: Any = None
-        self._waiting: dict[int, list[tuple[_ClientRequest, int, int]]] = {}
+        self._waiting: collections.deque[_ClientRequest] = collections.deque()
         self._drops = DropReporter()
         self._timers: dict[str, int] = {}
         self._wheel: TimerWheel | None = None
@@ -330,8 +338,15 @@ class Node:
     # -- effects ------------------------------------------------------------------------
 
     def _execute(self, effects: list) -> None:
+        run: list[Apply] = []
         for e in effects:
             t = type(e)
+            if t is Apply:
+                run.append(e)
+                continue
+            if run:
+                self._apply(run)
+                run = []
             if t is Send:
                 if e.to in self.peers:
                     self._send(e.to, codec.encode(e.msg), e.msg.name)
@@ -365,72 +380,92 @@ class Node:
                 event = self._record(*as_event(e))
                 if e.kind in ELECTION_NOTES:
                     self.last_election = {"kind": e.kind, "term": e.data.get("term"), "t": event["t"]}
-            elif t is Apply:
-                self._record(*as_event(e))
-                self._apply(e)
+        if run:
+            self._apply(run)
 
-    def _apply(self, e: Apply) -> None:
-        """Run a committed entry through the state machine and answer the client waiting on it, if any."""
-        result = self.state_machine.apply(e.index, e.data) if self.state_machine is not None else None
-        for req, slot, term in self._waiting.pop(e.index, ()):
-            if req.done:
+    def _apply(self, run: list[Apply]) -> None:
+        """Run consecutive committed entries through the state machine (one event for the run) and
+        answer every waiting request they complete, or fail it if another term's entry took its index."""
+        self._record(*applied_event(run[0], run[-1]))
+        sm = self.state_machine
+        results = [sm.apply(e.index, e.data) for e in run] if sm is not None else [None] * len(run)
+        waiting = self._waiting
+        first = run[0].index
+        last = run[-1].index
+        while waiting and waiting[0].first <= last:
+            req = waiting[0]
+            k = req.first + len(req.results) - first
+            if k < 0:  # its earlier entries were applied before it was registered: cannot be answered
+                waiting.popleft()
+                self._fail(req, "leadership lost")
                 continue
-            if term != e.term:
-                self._finish(req, encode_reply(error="leadership lost"))
+            end = min(req.first + req.count - first, len(run))
+            if any(run[j].term != req.term for j in range(k, end)):
+                waiting.popleft()
+                self._fail(req, "leadership lost")
                 continue
-            req.results[slot] = base64.b64encode(result or b"").decode()
-            req.remaining -= 1
-            if req.remaining == 0:
-                answer = {"results": req.results} if req.batch else {"index": e.index, "result": req.results[0]}
-                self._finish(req, encode_reply(answer))
+            req.results.extend(r or b"" for r in results[k:end])
+            if len(req.results) < req.count:
+                break
+            waiting.popleft()
+            self._answer(req)
 
-    def _finish(self, req: "_ClientRequest", reply: bytes) -> None:
-        req.done = True
-        self._reply(req.envelope, reply)
+    def _answer(self, req: "_ClientRequest") -> None:
+        """Every command of ``req`` was applied: reply with their results in its format."""
+        if req.binary:
+            self._reply(req.envelope, [REPLY_OK, pack_blobs(req.results)])
+            return
+        encoded = [base64.b64encode(r).decode() for r in req.results]
+        answer = {"results": encoded} if req.batch else {"index": req.first, "result": encoded[0]}
+        self._reply(req.envelope, [encode_reply(answer)])
+
+    def _fail(self, req: "_ClientRequest", reason: str, extra: dict[str, Any] | None = None) -> None:
+        """Answer ``req`` with an error (and a leader hint in ``extra``) in its format."""
+        if req.binary:
+            self._reply(req.envelope, [REPLY_ERROR, json.dumps({"error": reason, **(extra or {})}).encode()])
+        else:
+            self._reply(req.envelope, [encode_reply(error=reason, extra=extra)])
 
     def _fail_waiting(self, reason: str) -> None:
-        for waiters in self._waiting.values():
-            for req, _, _ in waiters:
-                if not req.done:
-                    self._finish(req, encode_reply(error=reason))
-        self._waiting.clear()
+        waiting = self._waiting
+        while waiting:
+            self._fail(waiting.popleft(), reason)
 
-    def _reply(self, envelope: list, reply: bytes) -> None:
+    def _reply(self, envelope: list, frames: list) -> None:
         try:
-            self._control.send_multipart(envelope + [reply], zmq.NOBLOCK)
+            self._control.send_multipart(envelope + frames, zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
 
-    def _propose(self, envelope: list, request: dict[str, Any]) -> bytes | None:
-        """Hand client commands to the algorithm; None when the reply waits for their entries to be applied."""
-        batch = request.get("batch")
-        items = batch if isinstance(batch, list) else [request.get("data", "")]
-        if not 1 <= len(items) <= MAX_BATCH:
-            raise ControlError(f'propose needs "data" (base64) or "batch" (a list of 1..{MAX_BATCH} base64 commands)')
-        try:
-            commands = [base64.b64decode(item, validate=True) for item in items]
-        except (ValueError, TypeError):
-            raise ControlError('propose needs "data" (base64) or "batch" (a list of base64 commands)') from None
-        req = _ClientRequest(envelope, len(commands), isinstance(batch, list))
+    def _propose(self, req: "_ClientRequest", commands: list[bytes]) -> None:
+        """Hand a request's commands to the algorithm at once; it waits for their entries, or is refused now."""
+        if not 1 <= len(commands) <= MAX_BATCH:
+            self._fail(req, f"propose needs 1..{MAX_BATCH} commands, got {len(commands)}")
+            return
         self._now = now = mono_ms()
-        for slot, command in enumerate(commands):
-            effects = self.algo.propose(command, now)
-            refused = None
-            for e in effects:
-                if type(e) is Note and e.kind == "proposed":
-                    self._waiting.setdefault(e.data["index"], []).append((req, slot, e.data["term"]))
-                elif type(e) is Note and e.kind == "propose_rejected":
+        effects = self.algo.propose_many(commands, now)
+        for e in effects:
+            if type(e) is Note:
+                if e.kind == "proposed":
+                    data = e.data
+                    req.first, req.term = data["index"], data["term"]
+                    if data.get("count", 1) != len(commands):
+                        self._execute(effects)
+                        self._fail(req, f"{self.algo_cls.name} accepted {data.get('count', 1)} of {len(commands)} "
+                                        "commands of one request")
+                        return
+                    self._waiting.append(req)
+                elif e.kind == "propose_rejected":
                     leader = e.data.get("leader")
                     hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
-                    refused = encode_reply(error=str(e.data.get("reason", "refused")), extra=hint)
+                    self._execute(effects)
+                    self._fail(req, str(e.data.get("reason", "refused")), hint)
+                    return
+        if not req.term:
             self._execute(effects)
-            if refused is not None:
-                if slot == 0:
-                    req.done = True
-                    return refused
-                self._finish(req, refused)
-                return None
-        return None
+            self._fail(req, f"{self.algo_cls.name} neither accepted nor refused the commands")
+            return
+        self._execute(effects)
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
         if peer in self.partitioned:
@@ -454,19 +489,41 @@ class Node:
                 frames = self._control.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            k = find_propose(frames)
+            if k >= 0:
+                try:
+                    if len(frames) != k + 2:
+                        raise CodecError(f"{len(frames) - k - 1} frames after the propose marker, expected 1")
+                    commands = unpack_blobs(frames[k + 1])
+                except CodecError as exc:
+                    self._fail(_ClientRequest(frames[:k], 0, binary=True), f"malformed propose request: {exc}")
+                    continue
+                proposed += len(commands)
+                self._propose(_ClientRequest(frames[:k], len(commands), binary=True), commands)
+                continue
             try:
                 request = parse_request(frames[-1])
                 if request["cmd"] == "propose":
-                    batch = request.get("batch")
-                    proposed += len(batch) if isinstance(batch, list) else 1
-                    reply = self._propose(frames[:-1], request)
-                    if reply is None:
-                        continue
-                else:
-                    reply = encode_reply(self._command(request))
+                    commands, batch = self._json_commands(request)
+                    proposed += len(commands)
+                    self._propose(_ClientRequest(frames[:-1], len(commands), batch=batch), commands)
+                    continue
+                reply = encode_reply(self._command(request))
             except ControlError as exc:
                 reply = encode_reply(error=str(exc))
-            self._reply(frames[:-1], reply)
+            self._reply(frames[:-1], [reply])
+
+    @staticmethod
+    def _json_commands(request: dict[str, Any]) -> tuple[list[bytes], bool]:
+        """The commands of a JSON propose ({"data": base64} or {"batch": [base64, ...]}) and whether it is a batch."""
+        batch = request.get("batch")
+        items = batch if isinstance(batch, list) else [request.get("data", "")]
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise ControlError(f'propose needs "data" (base64) or "batch" (a list of 1..{MAX_BATCH} base64 commands)')
+        try:
+            return [base64.b64decode(item, validate=True) for item in items], isinstance(batch, list)
+        except (ValueError, TypeError):
+            raise ControlError('propose needs "data" (base64) or "batch" (a list of base64 commands)') from None
 
     def _command(self, request: dict[str, Any]) -> Any:
         cmd = request["cmd"]
@@ -530,13 +587,15 @@ class Node:
 
 
 class _ClientRequest:
-    """One propose request: where to reply and its commands' results as their entries are applied."""
+    """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
-    __slots__ = ("envelope", "results", "remaining", "batch", "done")
+    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results")
 
-    def __init__(self, envelope: list, count: int, batch: bool) -> None:
+    def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
-        self.results: list[str | None] = [None] * count
-        self.remaining = count
+        self.count = count
+        self.binary = binary
         self.batch = batch
-        self.done = False
+        self.first = 0
+        self.term = 0
+        self.results: list[bytes] = []

@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 
 PROBE = (
-    "import json, core, core.codec, core.timerwheel, core.quorum;"
+    "import json, core, core.codec, core.timerwheel, core.quorum, core.framing;"
     "print(json.dumps([core.ACCELERATED, core.IMPLEMENTATIONS,"
-    " [core.codec.IMPLEMENTATION, core.timerwheel.IMPLEMENTATION, core.quorum.IMPLEMENTATION]]))"
+    " [core.codec.IMPLEMENTATION, core.timerwheel.IMPLEMENTATION, core.quorum.IMPLEMENTATION,"
+    " core.framing.IMPLEMENTATION]]))"
 )
 BENCH = Path(sys.executable).parent / "bench"
-TWIN_NAMES = {"codec": "core.codec_py", "timerwheel": "core.timerwheel_py", "quorum": "core.quorum_py"}
-COMPILED_NAMES = {"codec": "core._codec", "timerwheel": "core._timerwheel", "quorum": "core._quorum"}
+TWIN_NAMES = {"codec": "core.codec_py", "timerwheel": "core.timerwheel_py", "quorum": "core.quorum_py",
+              "framing": "core.framing_py"}
+COMPILED_NAMES = {"codec": "core._codec", "timerwheel": "core._timerwheel", "quorum": "core._quorum",
+                  "framing": "core._framing"}
 
 
 def environment(pure: bool) -> dict[str, str]:

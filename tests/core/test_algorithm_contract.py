@@ -208,12 +208,13 @@ def test_class_level_defaults():
 
 
 def test_as_event_gives_the_one_event_schema_both_runtimes_write():
-    from core.effects import Apply, LeaderChanged, Note, RoleChanged, Send, TermChanged, as_event
+    from core.effects import Apply, LeaderChanged, Note, RoleChanged, Send, TermChanged, applied_event, as_event
 
     assert as_event(RoleChanged(Role.CANDIDATE, Role.LEADER, 4)) == ("role", {"from": "candidate", "to": "leader", "term": 4})
     assert as_event(TermChanged(3, 4)) == ("term", {"from": 3, "to": 4})
     assert as_event(LeaderChanged(2, 4)) == ("leader", {"leader": 2, "term": 4})
     assert as_event(Note("election_started", {"term": 4})) == ("election_started", {"term": 4})
-    assert as_event(Apply(7, 4, b"x")) == ("apply", {"index": 7, "term": 4})
+    assert as_event(Apply(7, 4, b"x")) == ("apply", {"first": 7, "index": 7, "term": 4})
+    assert applied_event(Apply(5, 3, b"a"), Apply(9, 4, b"b")) == ("apply", {"first": 5, "index": 9, "term": 4})
     with pytest.raises(TypeError, match="Send is not an observable effect"):
         as_event(Send(2, None))

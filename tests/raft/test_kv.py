@@ -96,6 +96,55 @@ def test_garbage_is_never_mistaken_for_a_command_silently(data):
     assert cmd.encode() == data
 
 
+def _slow_apply(store: dict, data: bytes) -> Result | None:
+    """The store's rules spelled out with Command.decode (what KVStore.apply's in-place parse must match)."""
+    try:
+        cmd = Command.decode(data)
+    except CommandError:
+        return None
+    old = store.get(cmd.key)
+    if cmd.op == PUT:
+        store[cmd.key] = cmd.value
+        return Result(OK, old)
+    if cmd.op == GET:
+        return Result(OK, old) if old is not None else Result(NOT_FOUND)
+    if cmd.op == DELETE:
+        return Result(NOT_FOUND) if old is None else Result(OK, store.pop(cmd.key))
+    if old != cmd.expected:
+        return Result(CAS_MISMATCH, old)
+    store[cmd.key] = cmd.value
+    return Result(OK, old)
+
+
+command_or_garbage = st.one_of(
+    st.tuples(
+        st.sampled_from([PUT, GET, DELETE, CAS, 9]), st.sampled_from([b"a", b"b", b""]), st.binary(max_size=3),
+        st.one_of(st.none(), st.binary(max_size=3)), st.integers(-3, 0),
+    ),
+    st.binary(max_size=40),
+)
+
+
+@given(st.lists(command_or_garbage, max_size=30))
+def test_fast_in_place_apply_agrees_with_the_decoded_rules(items):
+    """Well-formed commands (each with a new sequence number), cut-off ones, unknown ops and random bytes."""
+    store, model = KVStore(), {}
+    for i, item in enumerate(items, start=1):
+        if isinstance(item, tuple):
+            op, key, value, expected, cut = item
+            cmd = Command(7, i, op, key, value if op in (PUT, CAS) else b"", expected if op == CAS else None)
+            data = cmd.encode()[: cut or None]
+        else:
+            data = item
+        expected_result = _slow_apply(model, data)
+        got = store.apply(i, data)
+        if expected_result is None:
+            assert got is None, f"{data!r} is not a command but was applied"
+        else:
+            assert Result.decode(got) == expected_result
+    assert store.data == model
+
+
 def test_every_node_of_a_simulated_cluster_builds_the_same_store():
     sim = Simulation(Raft, 3, seed=6)
     assert sim.run_until(lambda s: s.leader() is not None, 3_000)

@@ -59,6 +59,21 @@ def test_follower_never_truncates_a_committed_entry():
     assert notes(effects, "refused_truncation") == [{"index": 2, "commit_index": 3}]
 
 
+@pytest.mark.parametrize(
+    "prev_term, entries, reason",
+    [
+        (1, [(3, 3, b"a"), (3, 5, b"b")], "entries not contiguous after prev"),
+        (1, [(3, 3, b"a"), (2, 4, b"b")], "entry terms decrease or pass the term"),
+        (1, [(4, 3, b"a")], "entry terms decrease or pass the term"),  # newer than the sender's own term
+    ],
+)
+def test_follower_drops_an_append_whose_entries_no_leader_could_send(prev_term, entries, reason):
+    node = follower([1, 1])
+    effects = node.receive(append_msg(3, 2, prev_term, entries), 10)
+    assert node.log.last_index == 2 and outgoing(effects) == []
+    assert notes(effects, "message_dropped") == [{"type": "AppendEntries", "src": 1, "reason": reason}]
+
+
 def test_follower_commit_index_never_passes_the_last_entry_it_verified():
     node = follower([1, 1, 7, 7])  # entries 3, 4 of term 7 are not the leader's
     node.receive(append_msg(8, 2, 1, [], commit=4), 10)
