@@ -12,22 +12,19 @@ last_term 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 from algorithms.raft.durable import _TERM, MemoryRecordLog, decode_entry, encode_entry
+from core.effects import Apply
 
 
-@dataclass(slots=True)
-class Entry:
-    """One log entry: the term it was created in, its position, and the command (b"" for a leader's no-op).
+Entry = Apply
+"""One log entry: ``index``, the ``term`` it was created in, and the command ``data`` (b"" for a leader's no-op).
 
-    Treat as immutable (not frozen only because a frozen dataclass costs four times as much to build).
-    """
-
-    term: int
-    index: int
-    data: bytes = b""
+It is the very ``Apply`` effect that applies it once committed: the same three fields, so
+committing emits the stored entries themselves instead of building one effect per entry.
+Treat entries as immutable.
+"""
 
 
 class RaftLog:
@@ -48,7 +45,7 @@ class RaftLog:
         entries = log._entries
         for i, record in enumerate(store, start=1):
             term, data = decode_entry(record)
-            entries.append(Entry(term, i, data))
+            entries.append(Entry(i, term, data))
         return log
 
     @classmethod
@@ -64,7 +61,7 @@ class RaftLog:
         """Add an entry at the end (staged until ``flush``); its term may not be below the last one."""
         if term < self.last_term:
             raise ValueError(f"log terms never decrease: appending term {term} after term {self.last_term}")
-        entry = Entry(term, len(self._entries) + 1, data)
+        entry = Entry(len(self._entries) + 1, term, data)
         self._entries.append(entry)
         self._store.append((encode_entry(term, data),))
         return entry
@@ -75,7 +72,7 @@ class RaftLog:
             raise ValueError(f"log terms never decrease: appending term {term} after term {self.last_term}")
         entries = self._entries
         first = len(entries) + 1
-        entries.extend([Entry(term, i, data) for i, data in enumerate(commands, first)])
+        entries.extend([Entry(i, term, data) for i, data in enumerate(commands, first)])
         head = _TERM.pack(term)
         self._store.append([head + data for data in commands])
         return first
@@ -86,7 +83,7 @@ class RaftLog:
             raise ValueError(f"entries from index {entries[0][1]} (term {entries[0][0]}) do not extend this log "
                              f"(last index {len(self._entries)}, term {self.last_term})")
         pack = _TERM.pack
-        self._entries.extend([Entry(term, index, data) for term, index, data in entries])
+        self._entries.extend([Entry(index, term, data) for term, index, data in entries])
         self._store.append([pack(term) + data for term, _, data in entries])
 
     def truncate_after(self, index: int) -> None:

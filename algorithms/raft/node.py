@@ -71,7 +71,7 @@ from algorithms.raft.messages import (
 from algorithms.raft.observers import replication_observers
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import Apply, Persist
+from core.effects import Persist
 from core.messages import Message
 from core.quorum import LOST, WON, VoteTally, committed_index
 
@@ -121,6 +121,7 @@ class Raft(ElectionAlgorithm):
         self._commit_sent: dict[int, int] = {}
         self._notify_armed = False
         self._pending_ack: tuple[int, int, int] | None = None
+        self._pending_commit = 0
         self._flush_armed = False
         self._tally: VoteTally | None = None
         self._pre_tally: VoteTally | None = None
@@ -481,11 +482,14 @@ class Raft(ElectionAlgorithm):
         last_new = prev + len(entries)
         if not self._store_entries(entries):
             return
-        if msg.leader_commit > self.commit_index:
-            self._commit_to(min(msg.leader_commit, last_new))
+        learned = min(msg.leader_commit, last_new)
         if last_new <= log.durable_index:
             self._ack(msg.src, last_new)
+            self._commit_to(learned)
             return
+        # The acknowledgement waits for the flush; applying what the leader committed waits too, so
+        # that the flush and the acknowledgement (the commit latency's path) come first.
+        self._pending_commit = max(self._pending_commit, learned)
         pending = self._pending_ack
         if pending is not None and pending[0] == msg.src and pending[1] == self.term:
             last_new = max(last_new, pending[2])
@@ -675,7 +679,7 @@ class Raft(ElectionAlgorithm):
         first = self.last_applied + 1
         if first <= index:
             self.last_applied = index
-            self.emit_many([Apply(e.index, e.term, e.data) for e in self.log.slice(first, index)])
+            self.emit_many(self.log.slice(first, index))  # entries are Apply effects (algorithms.raft.log.Entry)
 
     def _arm_flush(self) -> None:
         if not self._flush_armed:
@@ -700,6 +704,8 @@ class Raft(ElectionAlgorithm):
         self._pending_ack = None
         if pending is not None and pending[1] == self.term and pending[2] <= self.log.durable_index:
             self._ack(pending[0], pending[2])
+        if self._pending_commit > self.commit_index:
+            self._commit_to(self._pending_commit)
 
     def _reset_election_timer(self) -> None:
         """Arm the election timer with a timeout drawn anew from [min, max] by this node's RNG."""

@@ -80,6 +80,17 @@ QUIET_NOTES = ("proposed",)
 """Notes not written to the event log (one per client request; the apply event says the same)."""
 
 
+_T = []
+def _tr(what):
+    _T.append((time.perf_counter_ns(), what))
+import atexit
+def _dump():
+    if os.environ.get("QL_TRACE"):
+        with open(os.environ["QL_TRACE"] + str(os.getpid()), "w") as fh:
+            for t, w in _T[-200000:]:
+                fh.write(f"{t} {w}\n")
+atexit.register(_dump)
+
 def mono_ms() -> int:
     """The runtime's clock: integer ms of CLOCK_MONOTONIC (what the algorithm sees as ``now``)."""
     return time.monotonic_ns() // 1_000_000
@@ -237,6 +248,7 @@ class Node:
 
     def _step(self) -> None:
         for sock, _ in self._poller.poll(self._poll_timeout()):
+            _tr("wake")
             if sock is self.transport.router:
                 self._on_frames()
             elif sock is self._control:
@@ -245,9 +257,12 @@ class Node:
                 self._drain_wake()
             else:
                 self._on_monitor(sock)
+        _tr("timers")
         self._fire_due_timers()
         self._housekeeping()
+        _tr("logflush")
         self._log.flush()
+        _tr("stepend")
 
     def _poll_timeout(self) -> int:
         now = mono_ms()
@@ -320,6 +335,7 @@ class Node:
             self.counters.dropped_partition += 1
         else:
             self.counters.on_recv(msg.name, len(data))
+            _tr("recv " + msg.name)
             self._dispatch(self.algo.receive, msg, mono_ms())
 
     def _drop(self, reason: str, frame: Any, src: int | None, detail: str) -> None:
@@ -367,7 +383,9 @@ class Node:
                 if old is not None:
                     self._wheel.cancel(old)
             elif t is Persist:
+                _tr("fsync0")
                 self.storage.flush()
+                _tr("fsync1")
             elif t is RoleChanged:
                 self._record(*as_event(e))
                 if e.old == Role.LEADER and self._waiting:
@@ -386,9 +404,12 @@ class Node:
     def _apply(self, run: list[Apply]) -> None:
         """Run consecutive committed entries through the state machine (one event for the run) and
         answer every waiting request they complete, or fail it if another term's entry took its index."""
-        self._record(*applied_event(run[0], run[-1]))
         sm = self.state_machine
         results = [sm.apply(e.index, e.data) for e in run] if sm is not None else [None] * len(run)
+        self._answer_waiting(run, results)
+        self._record(*applied_event(run[0], run[-1]))
+
+    def _answer_waiting(self, run: list[Apply], results: list) -> None:
         waiting = self._waiting
         first = run[0].index
         last = run[-1].index
@@ -432,6 +453,7 @@ class Node:
             self._fail(waiting.popleft(), reason)
 
     def _reply(self, envelope: list, frames: list) -> None:
+        _tr("reply")
         try:
             self._control.send_multipart(envelope + frames, zmq.NOBLOCK)
         except zmq.ZMQError:
@@ -468,6 +490,7 @@ class Node:
         self._execute(effects)
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
+        _tr("send " + kind + str(peer))
         if peer in self.partitioned:
             self.counters.dropped_partition += 1
         elif self.transport.send(peer, data):
@@ -489,6 +512,7 @@ class Node:
                 frames = self._control.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            _tr("control")
             k = find_propose(frames)
             if k >= 0:
                 try:
