@@ -80,17 +80,6 @@ QUIET_NOTES = ("proposed",)
 """Notes not written to the event log (one per client request; the apply event says the same)."""
 
 
-_T = []
-def _tr(what):
-    _T.append((time.perf_counter_ns(), what))
-import atexit
-def _dump():
-    if os.environ.get("QL_TRACE"):
-        with open(os.environ["QL_TRACE"] + str(os.getpid()), "w") as fh:
-            for t, w in _T[-200000:]:
-                fh.write(f"{t} {w}\n")
-atexit.register(_dump)
-
 def mono_ms() -> int:
     """The runtime's clock: integer ms of CLOCK_MONOTONIC (what the algorithm sees as ``now``)."""
     return time.monotonic_ns() // 1_000_000
@@ -248,7 +237,6 @@ class Node:
 
     def _step(self) -> None:
         for sock, _ in self._poller.poll(self._poll_timeout()):
-            _tr("wake")
             if sock is self.transport.router:
                 self._on_frames()
             elif sock is self._control:
@@ -257,12 +245,9 @@ class Node:
                 self._drain_wake()
             else:
                 self._on_monitor(sock)
-        _tr("timers")
         self._fire_due_timers()
         self._housekeeping()
-        _tr("logflush")
         self._log.flush()
-        _tr("stepend")
 
     def _poll_timeout(self) -> int:
         now = mono_ms()
@@ -335,7 +320,6 @@ class Node:
             self.counters.dropped_partition += 1
         else:
             self.counters.on_recv(msg.name, len(data))
-            _tr("recv " + msg.name)
             self._dispatch(self.algo.receive, msg, mono_ms())
 
     def _drop(self, reason: str, frame: Any, src: int | None, detail: str) -> None:
@@ -383,9 +367,7 @@ class Node:
                 if old is not None:
                     self._wheel.cancel(old)
             elif t is Persist:
-                _tr("fsync0")
                 self.storage.flush()
-                _tr("fsync1")
             elif t is RoleChanged:
                 self._record(*as_event(e))
                 if e.old == Role.LEADER and self._waiting:
@@ -453,44 +435,51 @@ class Node:
             self._fail(waiting.popleft(), reason)
 
     def _reply(self, envelope: list, frames: list) -> None:
-        _tr("reply")
         try:
             self._control.send_multipart(envelope + frames, zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
 
-    def _propose(self, req: "_ClientRequest", commands: list[bytes]) -> None:
-        """Hand a request's commands to the algorithm at once; it waits for their entries, or is refused now."""
-        if not 1 <= len(commands) <= MAX_BATCH:
-            self._fail(req, f"propose needs 1..{MAX_BATCH} commands, got {len(commands)}")
+    def _propose(self, group: list[tuple["_ClientRequest", list[bytes]]]) -> None:
+        """Hand the commands of every request read in one pass to the algorithm at once (one
+        ``propose_many``: one append, one flush, one AppendEntries per follower for the lot);
+        each request then waits for its own entries, or all are refused now."""
+        batch: list[bytes] = []
+        accepted: list[tuple[_ClientRequest, int]] = []
+        for req, commands in group:
+            if 1 <= len(commands) <= MAX_BATCH:
+                accepted.append((req, len(batch)))
+                batch += commands
+            else:
+                self._fail(req, f"propose needs 1..{MAX_BATCH} commands, got {len(commands)}")
+        if not accepted:
             return
         self._now = now = mono_ms()
-        effects = self.algo.propose_many(commands, now)
+        effects = self.algo.propose_many(batch, now)
+        refusal: tuple[str, dict[str, Any] | None] | None = None
         for e in effects:
-            if type(e) is Note:
-                if e.kind == "proposed":
-                    data = e.data
-                    req.first, req.term = data["index"], data["term"]
-                    if data.get("count", 1) != len(commands):
-                        self._execute(effects)
-                        self._fail(req, f"{self.algo_cls.name} accepted {data.get('count', 1)} of {len(commands)} "
-                                        "commands of one request")
-                        return
+            if type(e) is not Note:
+                continue
+            if e.kind == "proposed":
+                data = e.data
+                if data.get("count", 1) != len(batch):
+                    refusal = (f"{self.algo_cls.name} accepted {data.get('count', 1)} of {len(batch)} commands", None)
+                    continue
+                for req, offset in accepted:
+                    req.first, req.term = data["index"] + offset, data["term"]
                     self._waiting.append(req)
-                elif e.kind == "propose_rejected":
-                    leader = e.data.get("leader")
-                    hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
-                    self._execute(effects)
-                    self._fail(req, str(e.data.get("reason", "refused")), hint)
-                    return
-        if not req.term:
-            self._execute(effects)
-            self._fail(req, f"{self.algo_cls.name} neither accepted nor refused the commands")
-            return
+            elif e.kind == "propose_rejected":
+                leader = e.data.get("leader")
+                hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
+                refusal = (str(e.data.get("reason", "refused")), hint)
+        if refusal is None and not accepted[0][0].term:
+            refusal = (f"{self.algo_cls.name} neither accepted nor refused the commands", None)
         self._execute(effects)
+        if refusal is not None:
+            for req, _ in accepted:
+                self._fail(req, *refusal)
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
-        _tr("send " + kind + str(peer))
         if peer in self.partitioned:
             self.counters.dropped_partition += 1
         elif self.transport.send(peer, data):
@@ -504,15 +493,16 @@ class Node:
     # -- control ------------------------------------------------------------------------
 
     def _on_control(self) -> None:
+        """Serve waiting control requests; the propose requests of one pass go to the algorithm together."""
+        group: list[tuple[_ClientRequest, list[bytes]]] = []
         proposed = 0
         for _ in range(64):
             if proposed >= PROPOSE_BUDGET:
-                return  # timers (heartbeats, the log flush) get their turn before more commands
+                break  # timers (heartbeats, the log flush) get their turn before more commands
             try:
                 frames = self._control.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
-            _tr("control")
+                break
             k = find_propose(frames)
             if k >= 0:
                 try:
@@ -523,19 +513,24 @@ class Node:
                     self._fail(_ClientRequest(frames[:k], 0, binary=True), f"malformed propose request: {exc}")
                     continue
                 proposed += len(commands)
-                self._propose(_ClientRequest(frames[:k], len(commands), binary=True), commands)
+                group.append((_ClientRequest(frames[:k], len(commands), binary=True), commands))
                 continue
             try:
                 request = parse_request(frames[-1])
                 if request["cmd"] == "propose":
                     commands, batch = self._json_commands(request)
                     proposed += len(commands)
-                    self._propose(_ClientRequest(frames[:-1], len(commands), batch=batch), commands)
+                    group.append((_ClientRequest(frames[:-1], len(commands), batch=batch), commands))
                     continue
+                if group:  # earlier proposals first: a request's effects never overtake an earlier one's
+                    self._propose(group)
+                    group = []
                 reply = encode_reply(self._command(request))
             except ControlError as exc:
                 reply = encode_reply(error=str(exc))
             self._reply(frames[:-1], [reply])
+        if group:
+            self._propose(group)
 
     @staticmethod
     def _json_commands(request: dict[str, Any]) -> tuple[list[bytes], bool]:

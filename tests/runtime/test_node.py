@@ -162,3 +162,57 @@ def test_control_stop_ends_the_loop_with_a_stopped_event(node):
     stopped = node.events.wait_for(lambda e: e["kind"] == "stopped", 10)
     assert stopped["reason"] == "control stop"
     assert "sent" in stopped["counters"]
+
+
+def test_proposals_read_in_one_pass_go_to_the_algorithm_as_one_batch_and_keep_their_own_indexes(tmp_path):
+    """White-box: Node._propose with three requests makes one propose_many call (one note for the lot),
+    gives each request its slice of indexes, and the apply run answers each with its own results."""
+    from algorithms.raft import Raft
+    from core.effects import Note
+    from core.runtime.control import REPLY_OK
+    from core.runtime.node import Node, _ClientRequest
+    from core.framing import unpack_blobs
+    from tests.raft.helpers import elect, make_node
+
+    raft, _ = make_node(1)
+    elect(raft, 1)
+    node = Node(Raft, 1, {1: "tcp://127.0.0.1:1", 2: "tcp://127.0.0.1:2", 3: "tcp://127.0.0.1:3"}, str(tmp_path))
+    node.algo = raft
+    executed, replies = [], []
+    node._execute = executed.extend
+    node._reply = lambda envelope, frames: replies.append((envelope, frames))
+    requests = [_ClientRequest([b"id", b"r%d" % i], n, binary=True) for i, n in enumerate((2, 1, 3))]
+    commands = [[b"c%d-%d" % (i, j) for j in range(req.count)] for i, req in enumerate(requests)]
+    node._propose(list(zip(requests, commands)))
+    proposed = [e.data for e in executed if type(e) is Note and e.kind == "proposed"]
+    assert len(proposed) == 1 and proposed[0]["count"] == 6
+    first = proposed[0]["index"]
+    assert [r.first for r in requests] == [first, first + 2, first + 3]
+    node.state_machine = None
+    node._record = lambda kind, data: None
+    entries = raft.log.slice(first, first + 5)
+    node._apply(entries[:4])  # a run that completes the first two requests and half of the third
+    assert [frames[0] for _, frames in replies] == [REPLY_OK, REPLY_OK]
+    assert [envelope[1] for envelope, _ in replies] == [b"r0", b"r1"]
+    assert [unpack_blobs(frames[1]) for _, frames in replies] == [[b"", b""], [b""]]
+    node._apply(entries[4:])
+    assert [envelope[1] for envelope, _ in replies] == [b"r0", b"r1", b"r2"] and not node._waiting
+
+
+def test_a_waiting_request_whose_index_gets_another_terms_entry_is_told_leadership_was_lost(tmp_path):
+    from algorithms.raft import Raft
+    from core.effects import Apply
+    from core.runtime.control import REPLY_ERROR
+    from core.runtime.node import Node, _ClientRequest
+
+    node = Node(Raft, 1, {1: "tcp://127.0.0.1:1", 2: "tcp://127.0.0.1:2"}, str(tmp_path))
+    replies = []
+    node._reply = lambda envelope, frames: replies.append(frames)
+    node._record = lambda kind, data: None
+    node.state_machine = None
+    req = _ClientRequest([b"id"], 2, binary=True)
+    req.first, req.term = 5, 3
+    node._waiting.append(req)
+    node._apply([Apply(4, 3, b"x"), Apply(5, 3, b"mine"), Apply(6, 4, b"someone else's")])
+    assert replies and replies[0][0] == REPLY_ERROR and json.loads(replies[0][1])["error"] == "leadership lost"
+    assert not node._waiting
