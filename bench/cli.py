@@ -58,10 +58,11 @@ main.add_command(compare_cmd)
 main.add_command(report_cmd)
 
 from bench.cmd_kv import kv_cmd  # noqa: E402
-from bench.cmd_throughput import throughput_cmd  # noqa: E402
+from bench.cmd_throughput import catchup_cmd, throughput_cmd  # noqa: E402
 
 main.add_command(kv_cmd)
 main.add_command(throughput_cmd)
+main.add_command(catchup_cmd)
 
 if __name__ == "__main__":
     main()

@@ -49,46 +49,42 @@ def _summary(name: str, latencies: list[float], elapsed: float, errors: int, **e
     }
 
 
-def measure_log(
-    nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None,
-    algo: str = "raft",
-) -> dict:
-    """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on).
+class _Load:
+    """A pipelining client at the leader's control socket: key-value puts, ``batch`` per request (binary
+    protocol), at most ``outstanding`` commands in flight; records each command's latency to its reply."""
 
-    Commands go to the leader ``batch`` per request (one control-socket round trip for all of
-    them; each still is its own log entry); ``outstanding`` commands are kept in flight.
-    """
-    import zmq
+    def __init__(self, kv: KVClient, node: int, size: int, outstanding: int, batch: int) -> None:
+        self.sock = kv._socket(node)
+        self.client = kv.client_id
+        self.value = os.urandom(size // 2 + 1).hex()[:size].encode()
+        self.keys = [b"k%d" % k for k in range(1000)]
+        self.outstanding, self.batch = outstanding, batch
+        self.seq = 10**9
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.error_kinds: collections.Counter = collections.Counter()
 
-    with LocalCluster(algo, nodes, config=config or {}) as c:
-        leader = c.wait_for_leader(20)
-        kv = KVClient(c.addresses, control=c.control_addresses)
-        kv.put(b"warm", b"up")
-        leader = kv.leader
-        value = os.urandom(size // 2 + 1).hex()[:size].encode()
-        sock = kv._socket(leader)
-        sent: dict[bytes, tuple[float, int]] = {}
-        in_flight = 0
-        latencies: list[float] = []
-        errors = 0
-        error_kinds: collections.Counter = collections.Counter()
-        start = time.perf_counter()
-        end = start + duration
-        seq = 0
-        client = kv.client_id
-        keys = [b"k%d" % k for k in range(1000)]
+    def run(self, duration: float | None = None, count: int | None = None) -> float:
+        """Send for ``duration`` seconds (or until ``count`` commands were sent), then wait for the replies
+        (commands without one after 10 s count as errors); returns the elapsed seconds."""
+        import zmq
+
+        sock, sent, in_flight = self.sock, {}, 0
+        start = last_reply = time.perf_counter()
+        end = start + duration if duration is not None else float("inf")
+        left = count if count is not None else float("inf")
         while True:
-            now = time.perf_counter()
-            while now < end and in_flight < outstanding:
-                n = min(batch, outstanding - in_flight)
+            while left > 0 and in_flight < self.outstanding and time.perf_counter() < end:
+                n = int(min(self.batch, self.outstanding - in_flight, left))
                 commands = []
                 for _ in range(n):
-                    seq += 1
-                    commands.append(Command(client, seq, PUT, keys[seq % 1000], value).encode())
-                rid = str(seq).encode()
+                    self.seq += 1
+                    commands.append(Command(self.client, self.seq, PUT, self.keys[self.seq % 1000], self.value).encode())
+                rid = str(self.seq).encode()
                 sock.send_multipart([rid, *propose_frames(commands)])
                 sent[rid] = (time.perf_counter(), n)
                 in_flight += n
+                left -= n
             if not sent:
                 break
             if sock.poll(1000):
@@ -100,21 +96,76 @@ def measure_log(
                     t0, n = sent.pop(frames[0], (None, 0))
                     if t0 is None:
                         continue
+                    last_reply = time.perf_counter()
                     in_flight -= n
                     reply = parse_propose_reply(frames[1:])
                     if reply["ok"]:
-                        latencies.extend([time.perf_counter() - t0] * n)
+                        self.latencies.extend([time.perf_counter() - t0] * n)
                     else:
-                        errors += n
-                        error_kinds[str(reply.get("error"))] += n
-            elif time.perf_counter() > end + 10:
-                errors += in_flight
-                error_kinds["no reply"] += in_flight
+                        self.errors += n
+                        self.error_kinds[str(reply.get("error"))] += n
+            elif (left <= 0 or time.perf_counter() >= end) and time.perf_counter() > last_reply + 10:
+                self.errors += in_flight
+                self.error_kinds["no reply"] += in_flight
                 break
-        elapsed = time.perf_counter() - start
+        return time.perf_counter() - start
+
+
+def measure_log(
+    nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None,
+    algo: str = "raft",
+) -> dict:
+    """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on).
+
+    Commands go to the leader ``batch`` per request (one control-socket round trip for all of
+    them; each still is its own log entry); ``outstanding`` commands are kept in flight.
+    """
+    with LocalCluster(algo, nodes, config=config or {}) as c:
+        c.wait_for_leader(20)
+        kv = KVClient(c.addresses, control=c.control_addresses)
+        kv.put(b"warm", b"up")
+        load = _Load(kv, kv.leader, size, outstanding, batch)
+        elapsed = load.run(duration=duration)
         kv.close()
-    return _summary(f"quorumlab {algo} (ZeroMQ, fsync)", latencies, elapsed, errors, nodes=nodes, size=size,
-                    outstanding=outstanding, batch=batch, error_kinds=dict(error_kinds))
+    return _summary(f"quorumlab {algo} (ZeroMQ, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
+                    size=size, outstanding=outstanding, batch=batch, error_kinds=dict(load.error_kinds))
+
+
+def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict | None = None,
+                     algo: str = "raft") -> dict:
+    """How long a follower that was down while ``entries`` commands were committed takes to hold and apply them.
+
+    One follower is stopped (SIGTERM), the others commit ``entries`` puts, the follower restarts; the
+    time runs from its ``started`` event to the first status poll (every 10 ms) whose applied index
+    reaches the leader's commit index, so process start-up is not counted.
+    """
+    with LocalCluster(algo, nodes, config=config or {}) as c:
+        leader = c.wait_for_leader(20)
+        kv = KVClient(c.addresses, control=c.control_addresses)
+        kv.put(b"warm", b"up")
+        leader = kv.leader
+        lagging = next(i for i in sorted(c.addresses) if i != leader)
+        c.stop(lagging)
+        load = _Load(kv, leader, size, outstanding=20_000, batch=1_000)
+        load.run(count=entries)
+        if load.errors:
+            raise click.ClickException(f"{load.errors} of {entries} commands failed while the follower was down: "
+                                       f"{dict(load.error_kinds)}")
+        target = c.request(leader, "status")["commit_index"]
+        restarted = c.restart(lagging)
+        started = c.wait_for(lambda e: e["kind"] == "started" and e["node"] == lagging, 10, since=restarted)
+        deadline = time.monotonic() + 120
+        while True:
+            status = c.request(lagging, "status")
+            if status["last_applied"] >= target:
+                caught_up = time.monotonic_ns() / 1e6
+                break
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"node {lagging} applied {status['last_applied']} of {target} in 120 s")
+            time.sleep(0.01)
+        kv.close()
+    return {"system": f"quorumlab {algo} (ZeroMQ, fsync)", "entries_behind": target, "nodes": nodes, "size": size,
+            "catch_up_ms": round(caught_up - started["t"], 1)}
 
 
 PYSYNCOBJ_NODE = r"""
@@ -201,6 +252,22 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
                 p.wait()
     return _summary("PySyncObj (in-memory journal, driven at its leader)", result["lat"], result["elapsed"],
                     result["errors"], nodes=nodes, size=size, outstanding=outstanding)
+
+
+@click.command("catchup")
+@click.option("--entries", type=click.IntRange(1, 10_000_000), default=100_000, show_default=True,
+              help="Commands committed while the follower is down.")
+@click.option("--nodes", type=click.IntRange(2, 9), default=3, show_default=True)
+@click.option("--size", type=click.IntRange(1, 1 << 20), default=16, show_default=True, help="Command value bytes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
+    """Time for a restarted raft follower to catch up with ENTRIES commands it missed (real processes)."""
+    result = measure_catch_up(entries, nodes, size)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{nodes} processes, {size}-byte commands: a follower {result['entries_behind']} entries behind "
+               f"held and applied them {result['catch_up_ms']} ms after it started")
 
 
 @click.command("throughput")

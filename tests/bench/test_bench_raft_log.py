@@ -1,5 +1,6 @@
-"""Raft log replication, measured: catch-up of a follower 100,000 entries behind (simulated), and commit
-throughput and latency on 3 real processes over ZeroMQ with fsync (``bench throughput``), plus the CLI.
+"""Raft log replication, measured: catch-up of a follower 100,000 entries behind (simulated; on real
+processes ``bench catchup``), and commit throughput and latency on 3 real processes over ZeroMQ with
+fsync (``bench throughput``), plus the CLI.
 
 Numbers land in each benchmark's extra_info (``make bench-micro``); the full comparison with PySyncObj is
 ``bench throughput --nodes 3 --size 16 --duration 10 --outstanding K --pysyncobj`` (see docs/raft.md).
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 from algorithms.raft import Raft
 from bench.cli import main
-from bench.cmd_throughput import measure_log
+from bench.cmd_throughput import measure_catch_up, measure_log
 from core.cluster import LocalCluster
 from core.runtime.addresses import format_cluster
 from core.sim import Simulation
@@ -58,6 +59,18 @@ def test_bench_throughput_on_three_processes(outstanding, batch):
     assert report["ops"] > 50 and report["errors"] == 0, report
     assert report["median_ms"] is not None and report["p99_ms"] >= report["median_ms"]
     print(json.dumps(report))
+
+
+def test_bench_catch_up_on_real_processes_applies_every_missed_entry():
+    report = measure_catch_up(3_000)
+    assert report["entries_behind"] >= 3_000 and 0 < report["catch_up_ms"] < 30_000, report
+
+
+def test_bench_catchup_cli_prints_the_time():
+    result = CliRunner().invoke(main, ["catchup", "--entries", "500", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["entries_behind"] >= 500 and report["catch_up_ms"] > 0
 
 
 def test_bench_kv_cli_put_get_cas_delete():
