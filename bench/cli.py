@@ -64,5 +64,9 @@ main.add_command(kv_cmd)
 main.add_command(throughput_cmd)
 main.add_command(catchup_cmd)
 
+from bench.cmd_floor import floor_cmd  # noqa: E402
+
+main.add_command(floor_cmd)
+
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ Numbers land in each benchmark's extra_info (``make bench-micro``); the full com
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -71,6 +72,30 @@ def test_bench_catchup_cli_prints_the_time():
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["entries_behind"] >= 500 and report["catch_up_ms"] > 0
+
+
+def _children() -> set[int]:
+    """PIDs of this process's children (from /proc)."""
+    me = str(os.getpid())
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if fh.read().rsplit(")", 1)[1].split()[1] == me:
+                        out.add(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def test_bench_floor_measures_the_bare_pattern_and_leaves_no_process():
+    before = _children()
+    result = CliRunner().invoke(main, ["floor", "--commands", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["commands"] == 180 and 0 < report["median_ms"] <= report["p99_ms"]
+    assert _children() <= before
 
 
 def test_bench_kv_cli_put_get_cas_delete():
