@@ -12,7 +12,7 @@ from core.errors import ConfigError, StorageError, UnknownAlgorithmError
 from core.runtime.addresses import AddressError, parse_cluster
 from core.runtime.loader import load_algorithm
 from core.runtime.node import Node
-from core.runtime.process import serve
+from core.runtime.process import continue_when_parent_dies, serve
 
 
 def parse_config_items(items: tuple[str, ...]) -> dict[str, str]:
@@ -60,6 +60,8 @@ def node_cmd(
 ) -> None:
     """Run one node until SIGTERM or Ctrl-C; events go to DATA_DIR/events.jsonl and the PUB socket."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s node {node_id} %(levelname)s %(message)s", stream=sys.stderr)
+    if exit_with_parent:
+        continue_when_parent_dies()  # a SIGSTOPped node must still see its parent go
     try:
         addresses = parse_cluster(cluster_spec)
         if node_id not in addresses:

@@ -31,6 +31,7 @@ from core.errors import UnknownAlgorithmError
 from core.kv import PUT, Command
 from core.client import KVClient
 from core.runtime.control import parse_propose_reply, propose_frames
+from core.runtime.node import CONTROL_MAX_BYTES
 from core.cluster import LocalCluster, free_ports
 from core.errors import ConfigError
 
@@ -307,6 +308,11 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         cls.Config.from_strings(config)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from None
+    request_bytes = 8 + batch * (size + 40)
+    if request_bytes > CONTROL_MAX_BYTES:
+        raise click.BadParameter(
+            f"a request of {batch} commands of {size} bytes is about {request_bytes >> 20} MiB, over the control "
+            f"socket's {CONTROL_MAX_BYTES >> 20} MiB limit; use a smaller --batch", param_hint="--batch")
     results = [measure_log(nodes, size, duration, outstanding, batch, config, algo)]
     if with_pysyncobj:
         try:
@@ -320,7 +326,7 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
                f"quorumlab requests of {batch} command(s)")
     for r in results:
         click.echo(
-            f"  {r['system']:<34} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "
+            f"  {r['system']:<52} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "
             f"p99 {r['p99_ms']} ms   ({r['ops']} ops, {r['errors']} errors)"
         )
     if len(results) == 2 and results[1]["ops_per_s"]:

@@ -4,9 +4,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy
 
+from zlib import crc32 as _zlib_crc32
+
 from core.errors import CodecError
 
 MAX_BLOBS = 1 << 24
+cdef Py_ssize_t _TABLE_UP_TO = 24  # bytes: up to this the table loop beats a call into zlib's crc32
 
 cdef uint32_t _TABLE[256]
 
@@ -114,7 +117,10 @@ def frame_records(list bodies, Py_ssize_t offset):
     for b in items:
         size = PyBytes_GET_SIZE(b)
         _put32(p, <uint32_t>size)
-        _put32(p + 4, _crc(<const uint8_t*>PyBytes_AS_STRING(b), size))
+        if size <= _TABLE_UP_TO:
+            _put32(p + 4, _crc(<const uint8_t*>PyBytes_AS_STRING(b), size))
+        else:
+            _put32(p + 4, <uint32_t>_zlib_crc32(b))
         _put32(p + 8, _crc(<const uint8_t*>p, 8))
         memcpy(p + 12, PyBytes_AS_STRING(b), size)
         offsets.append(offset)

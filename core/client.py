@@ -22,6 +22,7 @@ import zmq
 from core.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, Result
 from core.runtime.addresses import control_address, parse_cluster
 from core.runtime.control import parse_propose_reply, propose_frames
+from core.runtime.node import CONTROL_MAX_BYTES
 
 
 class ClientError(RuntimeError):
@@ -134,8 +135,12 @@ class KVClient:
 
     def send(self, node: int, *commands: bytes) -> bytes:
         """Send one binary propose request with ``commands`` to ``node``; returns its request id."""
+        frames = propose_frames(list(commands))
+        if len(frames[1]) > CONTROL_MAX_BYTES:
+            raise CommandFailed(f"a request of {len(frames[1])} bytes is over the nodes' {CONTROL_MAX_BYTES >> 20} MiB "
+                                "limit for one request")
         rid = str(next(self._rids)).encode()
-        self._socket(node).send_multipart([rid, *propose_frames(list(commands))])
+        self._socket(node).send_multipart([rid, *frames])
         return rid
 
     def wait(self, node: int, rid: bytes, timeout_s: float) -> dict | None:

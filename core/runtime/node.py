@@ -76,6 +76,9 @@ MAX_BATCH = 10_000
 """Most commands in one ``propose`` request."""
 PROPOSE_BUDGET = 1024
 """Client commands taken per loop iteration before timers run, so a flood cannot starve heartbeats."""
+CONTROL_MAX_BYTES = 16 << 20
+"""Largest control request (a propose request of up to MAX_BATCH commands); libzmq disconnects a client
+that sends more, so bench and KVClient check the size before sending."""
 QUIET_NOTES = ("proposed",)
 """Notes not written to the event log (one per client request; the apply event says the same)."""
 
@@ -147,7 +150,10 @@ class Node:
             self._pub.bind(self.events_address)
             self._control = self._ctx.socket(zmq.ROUTER)
             self._control.setsockopt(zmq.LINGER, 0)
-            self._control.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
+            self._control.setsockopt(zmq.MAXMSGSIZE, CONTROL_MAX_BYTES)
+            # A ROUTER drops what it cannot queue; one reply per request must never be dropped, and
+            # a client with thousands of requests outstanding is owed thousands of queued replies.
+            self._control.setsockopt(zmq.SNDHWM, 0)
             self._control.bind(self.control_address)
             self.transport = Transport(self._ctx, self.bind, self.peers)
         except BaseException:

@@ -1,7 +1,9 @@
 """Running a Node as the process's main loop: SIGTERM and Ctrl-C stop it cleanly."""
 from __future__ import annotations
 
+import ctypes
 import signal
+import sys
 
 from core.runtime.node import Node
 
@@ -24,3 +26,25 @@ def serve(node: Node) -> str:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def continue_when_parent_dies() -> bool:
+    """Ask Linux to send this process SIGCONT when its parent dies; True when that is arranged.
+
+    A node started with ``--exit-with-parent`` stops itself once it sees its parent gone, but
+    it can only look while it runs: one that is stopped (SIGSTOP, the pause scenario) when its
+    harness is SIGKILLed would stay stopped forever. SIGCONT resumes it, and the loop then sees
+    the new parent and stops cleanly, writing its ``stopped`` event. SIGCONT does nothing to a
+    running process, so it is harmless even when the kernel sends it because the parent
+    *thread* that started the node ended while the parent process lives on.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGCONT), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False

@@ -140,3 +140,12 @@ def test_malformed_or_misdirected_binary_proposals_get_an_error_reply_and_change
         assert refused["error"] == "not leader" and refused["leader"] == leader
         assert refused["leader_address"] == cluster.addresses[leader]
         assert kv.get("k") is None, "nothing of the refused requests was applied"
+
+
+def test_a_command_over_the_request_size_limit_is_refused_by_the_client_before_it_is_sent(cluster):
+    from core.client import CommandFailed
+
+    with client(cluster) as kv:
+        with pytest.raises(CommandFailed, match="over the nodes' 16 MiB limit"):
+            kv.put("big", b"x" * (17 << 20))
+        assert kv.put("small", b"x" * (1 << 20)) is None and len(kv.get("small")) == 1 << 20

@@ -64,7 +64,9 @@ def test_a_given_data_dir_is_kept_and_a_restart_appends_to_the_event_log(tmp_pat
     assert FileStorage(str(tmp_path / "2")).read() == {"term": 2}
 
 
-def test_nodes_stop_by_themselves_when_the_harness_process_dies(tmp_path):
+@pytest.mark.parametrize("paused", [False, True], ids=["running", "one-paused"])
+def test_nodes_stop_by_themselves_when_the_harness_process_dies(tmp_path, paused):
+    """Also a node the harness had SIGSTOPped: the kernel resumes it (PR_SET_PDEATHSIG = SIGCONT)."""
     script = textwrap.dedent(
         f"""
         import sys, time
@@ -72,6 +74,8 @@ def test_nodes_stop_by_themselves_when_the_harness_process_dies(tmp_path):
         from core.cluster import LocalCluster
         from tests.runtime.algos import Prober
         c = LocalCluster(Prober, 2, data_dir={str(tmp_path)!r}).start()
+        if {paused!r}:
+            c.pause(1)
         print(" ".join(map(str, c.spawned_pids)), flush=True)
         time.sleep(600)
         """
