@@ -53,13 +53,14 @@ class MemoryStorage:
         self._staged = dict(state)
 
     def flush(self) -> None:
-        """Make staged state and every attached log durable (the runtime's Persist effect)."""
-        for log in self._attached.values():
-            log.flush()
+        """Make staged state, then every attached log, durable (the runtime's Persist effect; same order as
+        FileStorage, though a simulated crash never falls between the two)."""
         if self._staged is not None:
             self._durable = self._staged
             self._staged = None
             self.flushes += 1
+        for log in self._attached.values():
+            log.flush()
 
     def crash(self) -> None:
         """Forget whatever was not flushed, as a power cut would."""
@@ -131,9 +132,17 @@ class FileStorage:
         self._dirty = True
 
     def flush(self) -> None:
-        """Make every attached log durable, then the staged state: temp file + fsync + rename + fsync(dir)."""
+        """Make the staged state durable (temp file + fsync + rename + fsync(dir)), then every attached log.
+
+        State first: a crash between the two then leaves a term at least as new as every
+        logged entry's (the term an entry was received in is on disk before the entry),
+        never a log entry of a term the node's durable state has not reached.
+        """
+        self._flush_state()
         for log in self._attached.values():
             log.flush()
+
+    def _flush_state(self) -> None:
         if not self._dirty:
             return
         canonical = json.dumps(self._state, sort_keys=True, separators=(",", ":"))

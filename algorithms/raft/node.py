@@ -179,6 +179,14 @@ class Raft(ElectionAlgorithm):
         self.term = int(state.get("term", 0))
         voted = state.get("voted_for")
         self.voted_for = None if voted is None else int(voted)
+        if self.log.last_term > self.term:
+            # Files from a crash between the log's fsync and the state file's (storage now writes the
+            # state first). The node had adopted that term; nothing that depends on its vote in it left
+            # (the vote would be on disk), so it takes the term with no vote, on disk before anything.
+            self.note("term_from_log", term=self.log.last_term, durable_term=self.term)
+            self.term = self.log.last_term
+            self.voted_for = None
+            self._save_hard_state()
         self.role = Role.FOLLOWER
         self.leader = None
         self._pre_tally = None
@@ -626,7 +634,7 @@ class Raft(ElectionAlgorithm):
                 term=self.term,
                 prev_log_index=prev,
                 prev_log_term=log.term_at(prev),
-                entries=[(e.term, e.index, e.data) for e in batch],
+                entries=batch,
                 leader_commit=self.commit_index,
             ),
         )
@@ -679,7 +687,7 @@ class Raft(ElectionAlgorithm):
         first = self.last_applied + 1
         if first <= index:
             self.last_applied = index
-            self.emit_many(self.log.slice(first, index))  # entries are Apply effects (algorithms.raft.log.Entry)
+            self.emit_many(self.log.applies(first, index))
 
     def _arm_flush(self) -> None:
         if not self._flush_armed:

@@ -24,6 +24,32 @@ def test_start_reads_term_and_vote_back_from_storage():
     assert (node.term, node.voted_for) == (12, 2)
 
 
+def test_a_log_entry_newer_than_the_durable_term_raises_the_term_at_start():
+    """A crash between the log's fsync and the state file's (before storage wrote the state first) left
+    an entry of term 5 with term 3 on disk: the node must not lead term 4 and append under term 5."""
+    node, effects = make_node(term=3, voted_for=2, log_terms=[1, 5])
+    assert (node.term, node.voted_for) == (5, None)
+    assert node.storage.read() == {"term": 5, "voted_for": None}
+    assert any(getattr(e, "kind", None) == "term_from_log" for e in effects)
+    node.fire(ELECTION, 10)
+    assert node.term == 6
+
+
+def test_file_storage_writes_the_state_before_the_log(tmp_path):
+    from algorithms.raft.durable import open_log_store
+
+    storage = FileStorage(str(tmp_path))
+    log = open_log_store(storage)
+    order = []
+    write_state, flush_log = storage._flush_state, log.flush
+    storage._flush_state = lambda: (order.append("state"), write_state())[1]
+    log.flush = lambda: (order.append("log"), flush_log())[1]
+    storage.write({"term": 4, "voted_for": None})
+    log.append([b"\x04" + b"\x00" * 7 + b"cmd"])
+    storage.flush()
+    assert order == ["state", "log"]
+
+
 def test_every_send_that_depends_on_term_or_vote_follows_a_persist():
     node, _ = make_node(1, term=1)
     assert persisted_before_sends(node.fire(ELECTION, 200))  # new term, own vote

@@ -338,7 +338,7 @@ def test_every_acknowledged_prefix_equals_the_leaders_whatever_the_message_order
     committed: list[int] = []
     for now, (start, count, with_commit) in enumerate(deliveries, start=1):
         start = min(start, leader.last_index + 1)
-        entries = [(e.term, e.index, e.data) for e in leader.entries(start, count, 1 << 20)]
+        entries = leader.entries(start, count, 1 << 20)  # (term, index, data), as AppendEntries carries them
         commit = start - 1 + len(entries) if with_commit else 0
         effects = node.receive(append_msg(term, start - 1, leader.term_at(start - 1), entries, commit=commit), now)
         effects += flushed(node, node.fire(FLUSH, now))
