@@ -190,7 +190,7 @@ def test_proposals_read_in_one_pass_go_to_the_algorithm_as_one_batch_and_keep_th
     assert [r.first for r in requests] == [first, first + 2, first + 3]
     node.state_machine = None
     node._record = lambda kind, data: None
-    entries = raft.log.slice(first, first + 5)
+    entries = raft.log.applies(first, first + 5)
     node._apply(entries[:4])  # a run that completes the first two requests and half of the third
     assert [frames[0] for _, frames in replies] == [REPLY_OK, REPLY_OK]
     assert [envelope[1] for envelope, _ in replies] == [b"r0", b"r1"]
