@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from core import registry
-from core.errors import UnknownAlgorithmError
+from core.errors import ConfigError, UnknownAlgorithmError
 
 from bench.compare import report as R
 from bench.compare import schema
-from bench.compare.runner import CompareConfig, run
+from bench.compare.runner import CompareConfig, fair_config, run
 from bench.compare.scenarios import SCENARIOS
 
 DEFAULT_TRIALS = {"sim": 20, "zmq": 10}
@@ -46,6 +46,27 @@ def _sizes(text: str) -> tuple[int, ...]:
     if not sizes or any(n < 3 for n in sizes):
         raise click.BadParameter(f"every cluster size must be at least 3 (a fault must leave a majority), got {text!r}")
     return sizes
+
+
+def _settings(items: tuple[str, ...], names: tuple[str, ...], detect: tuple[int, int]) -> tuple[tuple[str, str, str], ...]:
+    """Parse and check ``--config ALGO.KEY=VALUE`` items against each algorithm's config."""
+    out: list[tuple[str, str, str]] = []
+    for item in items:
+        target, sep, value = item.partition("=")
+        algo, dot, key = target.strip().partition(".")
+        if not sep or not dot or not algo or not key:
+            raise click.BadParameter(f"{item!r} is not ALGO.KEY=VALUE (e.g. raft.pre_vote=true)", param_hint="--config")
+        if algo not in names:
+            raise click.BadParameter(f"{algo!r} is not among --algos ({', '.join(names)})", param_hint="--config")
+        out.append((algo, key.strip(), value.strip()))
+    for name in names:
+        mine = {key: value for algo, key, value in out if algo == name}
+        if mine:
+            try:
+                fair_config(registry.load(name), detect, mine)
+            except ConfigError as exc:
+                raise click.BadParameter(str(exc), param_hint="--config") from None
+    return tuple(out)
 
 
 def _transport(name: str, latency: tuple[int, int] | None):
@@ -112,7 +133,10 @@ def _emit(results: dict, fmt: str, plots: list[str] = ()) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run; each trial derives its own.")
 @click.option("--out", default=None, help="Output directory (default results/<timestamp>/).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
-def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt) -> None:
+@click.option("--config", "config_items", multiple=True, metavar="ALGO.KEY=VALUE",
+              help="A setting of one algorithm on top of its fair config, e.g. raft.pre_vote=true (repeatable; "
+                   "timers mapped from --detect-ms cannot be set).")
+def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt, config_items) -> None:
     """Measure leader election side by side: the seed's comparison table, filled with numbers from one run."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -135,7 +159,9 @@ def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_m
     detect = _range(detect_ms, "--detect-ms")
     if detect[0] < 1:
         raise click.BadParameter("the detection range must start at 1 ms or more", param_hint="--detect-ms")
-    cfg = CompareConfig(names, transport, _sizes(nodes), trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed)
+    settings = _settings(config_items, names, detect)
+    cfg = CompareConfig(names, transport, _sizes(nodes), trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed,
+                        settings)
     tp = _transport(transport, latency)
     err = Console(stderr=True)
     out_dir = _out_dir(out)

@@ -168,6 +168,8 @@ def header_lines(results: dict) -> list[str]:
         f"core {'accelerated' if m['accelerated'] else 'pure Python'}",
         f"started {r['started_at']}, took {r.get('elapsed_s', 0):.1f} s" + (" -- INTERRUPTED: partial results" if r.get("interrupted") else ""),
     ]
+    if c.get("settings"):
+        lines.append("settings beyond the fair defaults: " + ", ".join(f"{a}.{k}={v}" for a, k, v in c["settings"]))
     lines.append("reproduce: " + command_line(c))
     return lines
 
@@ -180,6 +182,7 @@ def command_line(c: dict) -> str:
     if c.get("latency_ms"):
         parts.append(f"--latency-ms {c['latency_ms'][0]}-{c['latency_ms'][1]}")
     parts.append(f"--seed {c['seed']}")
+    parts += [f"--config {algo}.{key}={value}" for algo, key, value in c.get("settings", [])]
     return " ".join(parts)
 
 

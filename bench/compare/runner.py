@@ -16,7 +16,7 @@ from typing import Any, Callable, Protocol
 from core import registry
 from core.algorithm import ElectionAlgorithm
 from core.config import AlgorithmConfig
-from core.errors import InvariantViolation
+from core.errors import ConfigError, InvariantViolation
 
 from bench.compare import schema
 from bench.compare.driver import Driver, TrialFailed
@@ -36,6 +36,8 @@ class CompareConfig:
     detect_ms: tuple[int, int]
     latency_ms: tuple[int, int] | None
     seed: int
+    settings: tuple[tuple[str, str, str], ...] = ()
+    """(algorithm, key, value) set on top of each algorithm's fair config (``--config raft.pre_vote=true``)."""
 
 
 class Transport(Protocol):
@@ -59,9 +61,18 @@ def trial_seed(seed: int, algo: str, scenario: str, nodes: int, trial: int) -> i
     return int.from_bytes(digest[:4], "big")
 
 
-def fair_config(cls: type[ElectionAlgorithm], detect_ms: tuple[int, int]) -> AlgorithmConfig:
-    """The algorithm's default config with the detection range mapped on by its own rule."""
-    return cls.Config().replace(**cls.detection_config(*detect_ms))
+def fair_config(cls: type[ElectionAlgorithm], detect_ms: tuple[int, int],
+                settings: dict[str, str] | None = None) -> AlgorithmConfig:
+    """The algorithm's default config with the detection range mapped on by its own rule, plus ``settings``
+    (key -> value strings). A setting may not touch a timer the detection range maps (that is what keeps
+    the comparison fair): ConfigError says to change --detect-ms instead."""
+    mapped = cls.detection_config(*detect_ms)
+    settings = dict(settings or {})
+    clash = sorted(set(settings) & set(mapped))
+    if clash:
+        raise ConfigError(f"{cls.name}.{clash[0]} is set from --detect-ms so that every algorithm detects a failure "
+                          "in the same range; change --detect-ms instead")
+    return cls.Config.from_strings({**{k: str(v) for k, v in mapped.items()}, **settings})
 
 
 def algorithm_info(name: str, cls: type[ElectionAlgorithm], config: AlgorithmConfig) -> dict[str, Any]:
@@ -90,7 +101,10 @@ def applicable(scenario: str, cls: type[ElectionAlgorithm], can_trigger: bool) -
 def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = None) -> dict:
     """Run every trial and return the results dict (schema.py); never raises for a failing trial."""
     classes = {name: registry.load(name) for name in cfg.algos}
-    configs = {name: fair_config(cls, cfg.detect_ms) for name, cls in classes.items()}
+    settings: dict[str, dict[str, str]] = {}
+    for algo, key, value in cfg.settings:
+        settings.setdefault(algo, {})[key] = value
+    configs = {name: fair_config(cls, cfg.detect_ms, settings.get(name)) for name, cls in classes.items()}
     mapped = {name: cls.detection_config(*cfg.detect_ms) for name, cls in classes.items()}
     started = time.time()
     results: dict[str, Any] = {
@@ -98,7 +112,8 @@ def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = No
         "version": schema.VERSION,
         "machine": schema.machine_info(),
         "run": {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))},
-        "config": {**asdict(cfg), "detect_ms": list(cfg.detect_ms), "latency_ms": list(cfg.latency_ms) if cfg.latency_ms else None},
+        "config": {**asdict(cfg), "detect_ms": list(cfg.detect_ms), "latency_ms": list(cfg.latency_ms) if cfg.latency_ms else None,
+                   "settings": [list(s) for s in cfg.settings]},
         "algorithms": {name: {**algorithm_info(name, classes[name], configs[name]), "timing": mapped[name]}
                        for name in cfg.algos},
         "trials": [],

@@ -4,7 +4,8 @@ The layout (docs/compare.md describes it field by field)::
 
     {"schema": "quorumlab.compare", "version": 2,
      "machine": {...}, "run": {"started_at", "elapsed_s", "interrupted"},
-     "config": {"algos", "transport", "nodes", "trials", "scenarios", "detect_ms", "latency_ms", "seed"},
+     "config": {"algos", "transport", "nodes", "trials", "scenarios", "detect_ms", "latency_ms", "seed",
+                "settings": [[algo, key, value], ...]  (absent in files written before --config existed)},
      "algorithms": {name: {"description", "core_idea", "origin", "detection_timer", "timing", "timing_rule", "config"}},
      "trials": [{"algo", "scenario", "nodes", "trial", "seed", "ok", "error", "metrics": {name: value}}],
      "skipped": [{"algo", "scenario", "nodes", "reason"}],

@@ -100,6 +100,35 @@ def test_bad_options_are_refused_with_the_reason(tmp_path):
     assert "at least 3" in bench("compare", "--transport", "sim", "--nodes", "5,2").output
 
 
+def test_config_sets_one_algorithms_setting_records_it_and_reproduces_it(tmp_path):
+    r = bench("compare", "--transport", "sim", "--algos", "raft,paxos", "--trials", "2", "--scenarios", "partition",
+              "--config", "raft.pre_vote=true", "--config", "raft.check_quorum=on", "--format", "json",
+              "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    results = json.loads(r.stdout)
+    assert results["config"]["settings"] == [["raft", "pre_vote", "true"], ["raft", "check_quorum", "on"]]
+    raft, paxos = results["algorithms"]["raft"]["config"], results["algorithms"]["paxos"]["config"]
+    assert raft["pre_vote"] is True and raft["check_quorum"] is True and raft["election_timeout_min"] == 150
+    assert "pre_vote" not in paxos
+    report = (tmp_path / "report.md").read_text()
+    assert "--config raft.pre_vote=true --config raft.check_quorum=on" in report
+    assert "settings beyond the fair defaults: raft.pre_vote=true, raft.check_quorum=on" in report
+
+
+def test_config_refuses_unknown_settings_foreign_algorithms_and_the_mapped_timers(tmp_path):
+    def refused(*items: str) -> str:
+        r = bench("compare", "--transport", "sim", "--algos", "raft", "--trials", "1", "--out", str(tmp_path),
+                  *[a for item in items for a in ("--config", item)])
+        assert r.exit_code == 2
+        return r.output
+
+    assert "no field 'nope'" in refused("raft.nope=1")
+    assert "'bully' is not among --algos" in refused("bully.quorum_gated=true")
+    assert "is set from --detect-ms" in refused("raft.heartbeat_interval=10")
+    assert "ALGO.KEY=VALUE" in refused("pre_vote=true")
+    assert "must be bool" in refused("raft.pre_vote=maybe")
+
+
 def test_report_renders_a_saved_run_again(tmp_path):
     r = bench("compare", "--transport", "sim", "--algos", "raft,bully", "--trials", "2", "--format", "markdown",
               "--out", str(tmp_path))
