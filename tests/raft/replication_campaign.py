@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from algorithms.raft import Raft
+from algorithms.raft import Raft, RaftConfig
 from core.errors import InvariantViolation
 from core.sim import Network, Simulation
 
@@ -44,8 +44,10 @@ class SeedResult:
     problems: list[str] = field(default_factory=list)
 
 
-def replay_command(seed: int, size: int) -> str:
-    return f".venv/bin/python -m tests.raft.replication_campaign --seed {seed} --size {size}"
+def replay_command(seed: int, size: int, config: RaftConfig | None = None) -> str:
+    flags = " --pre-vote" if config is not None and config.pre_vote else ""
+    flags += " --check-quorum" if config is not None and config.check_quorum else ""
+    return f".venv/bin/python -m tests.raft.replication_campaign --seed {seed} --size {size}{flags}"
 
 
 def _unflushed(sim: Simulation, i: int) -> bool:
@@ -53,14 +55,14 @@ def _unflushed(sim: Simulation, i: int) -> bool:
     return log.durable_index < log.last_index
 
 
-def run_seed(seed: int, size: int, algo: type[Raft] = Raft) -> SeedResult:
+def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig | None = None) -> SeedResult:
     """Run one seed; raises InvariantViolation on a safety violation, lists liveness problems in ``problems``."""
     plan = random.Random(f"raft-replication/{seed}/{size}")
     lo = plan.randint(0, 3)
     network = Network(
         delay_ms=(lo, lo + plan.randint(0, 20)), loss=plan.uniform(0, 0.2), duplicate=plan.uniform(0, 0.1)
     )
-    sim = Simulation(algo, size, seed=seed, network=network)
+    sim = Simulation(algo, size, seed=seed, network=network, config=config)
     result = SeedResult(seed, size)
     subs = []
     while sim.now < FAULT_MS:
@@ -122,21 +124,21 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft) -> SeedResult:
 
 
 def run_campaign(
-    seeds: range, sizes: tuple[int, ...] = SIZES, algo: type[Raft] = Raft
+    seeds: range, sizes: tuple[int, ...] = SIZES, algo: type[Raft] = Raft, config: RaftConfig | None = None
 ) -> tuple[list[SeedResult], list[str]]:
     """Every seed on every size; returns the results and one report (seed, replay command, message) per failure."""
     results, failures = [], []
     for size in sizes:
         for seed in seeds:
             try:
-                r = run_seed(seed, size, algo)
+                r = run_seed(seed, size, algo, config)
             except InvariantViolation as exc:
-                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size)}\n{exc}")
+                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size, config)}\n{exc}")
                 continue
             results.append(r)
             if r.problems:
                 failures.append(
-                    f"seed {seed} size {size}: replay with {replay_command(seed, size)}\n" + "\n".join(r.problems)
+                    f"seed {seed} size {size}: replay with {replay_command(seed, size, config)}\n" + "\n".join(r.problems)
                 )
     return results, failures
 
@@ -146,12 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int)
     p.add_argument("--size", type=int, default=5)
     p.add_argument("--seeds", type=int, default=100)
+    p.add_argument("--pre-vote", action="store_true", help="run raft with pre_vote on")
+    p.add_argument("--check-quorum", action="store_true", help="run raft with check_quorum on")
     args = p.parse_args(argv)
+    config = RaftConfig(pre_vote=args.pre_vote, check_quorum=args.check_quorum)
     started = time.perf_counter()
     if args.seed is not None:
-        results, failures = run_campaign(range(args.seed, args.seed + 1), (args.size,))
+        results, failures = run_campaign(range(args.seed, args.seed + 1), (args.size,), config=config)
     else:
-        results, failures = run_campaign(range(args.seeds))
+        results, failures = run_campaign(range(args.seeds), config=config)
     for f in failures:
         print(f, file=sys.stderr)
     acked = sum(r.acknowledged for r in results)

@@ -1,13 +1,14 @@
 """Log safety under crashes (some aimed at unflushed entries), partitions, loss, duplication and reordering.
 
-The default run covers 300 seeds (100 per size 3, 5, 7); ``make campaign`` runs 3,000. A failing seed is
+The default run covers 300 seeds (100 per size 3, 5, 7); ``make campaign`` runs 3,000, and 1,500 more with
+raft's pre_vote and check_quorum on. A failing seed is
 reported with the command that replays it (tests.raft.replication_campaign).
 """
 from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import Raft
+from algorithms.raft import Raft, RaftConfig
 from tests.raft.replication_campaign import SIZES, run_campaign, run_seed
 
 
@@ -21,8 +22,8 @@ class AcksBeforeFlush(Raft):
             self._ack(pending[0], pending[2])
 
 
-def check(seeds: range) -> None:
-    results, failures = run_campaign(seeds)
+def check(seeds: range, config: RaftConfig | None = None) -> None:
+    results, failures = run_campaign(seeds, config=config)
     assert not failures, f"{len(failures)} failing seeds:\n\n" + "\n\n".join(failures[:5])
     assert sum(r.acknowledged for r in results) > 10 * len(results), "clients got commands through"
 
@@ -50,3 +51,16 @@ def test_log_safety_over_300_seeds():
 @pytest.mark.campaign
 def test_log_safety_over_3000_seeds():
     check(range(1000))
+
+
+@pytest.mark.campaign
+def test_log_safety_over_1500_seeds_with_pre_vote_and_check_quorum():
+    check(range(500), RaftConfig(pre_vote=True, check_quorum=True))
+
+
+def test_a_failing_seed_with_the_flags_on_is_replayed_with_them():
+    from tests.raft.replication_campaign import replay_command
+
+    assert replay_command(3, 5, RaftConfig(pre_vote=True, check_quorum=True)).endswith(
+        "--seed 3 --size 5 --pre-vote --check-quorum"
+    )
