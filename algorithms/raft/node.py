@@ -512,8 +512,9 @@ class Raft(ElectionAlgorithm):
             if index <= last:
                 if log.term_at(index) == term:
                     continue
-                if index <= self.commit_index:
-                    self.note("refused_truncation", index=index, commit_index=self.commit_index)
+                committed = max(self.commit_index, self._pending_commit)  # learned, maybe not applied yet
+                if index <= committed:
+                    self.note("refused_truncation", index=index, commit_index=committed)
                     return False
                 log.truncate_after(index - 1)
                 self.note("log_truncated", after=index - 1, term=self.term)
@@ -713,7 +714,7 @@ class Raft(ElectionAlgorithm):
         if pending is not None and pending[1] == self.term and pending[2] <= self.log.durable_index:
             self._ack(pending[0], pending[2])
         if self._pending_commit > self.commit_index:
-            self._commit_to(self._pending_commit)
+            self._commit_to(min(self._pending_commit, self.log.last_index))
 
     def _reset_election_timer(self) -> None:
         """Arm the election timer with a timeout drawn anew from [min, max] by this node's RNG."""

@@ -74,6 +74,24 @@ def test_follower_drops_an_append_whose_entries_no_leader_could_send(prev_term, 
     assert notes(effects, "message_dropped") == [{"type": "AppendEntries", "src": 1, "reason": reason}]
 
 
+def test_follower_applies_what_it_learned_only_after_its_flush_and_acknowledgement():
+    node = follower([1])
+    effects = node.receive(append_msg(3, 1, 1, [(3, 2, b"a"), (3, 3, b"b")], commit=3), 10)
+    assert [e for e in effects if type(e) is Apply] == [] and node.commit_index == 0
+    effects = flushed(node, node.fire(FLUSH, 10))
+    kinds = [type(e).__name__ for e in effects if type(e) in (Send, Apply)]
+    assert kinds == ["Send", "Apply", "Apply", "Apply"], "the acknowledgement leaves before anything is applied"
+    assert node.commit_index == 3
+
+
+def test_an_index_learned_committed_but_not_yet_applied_is_never_cut():
+    node = follower([1])
+    node.receive(append_msg(3, 1, 1, [(3, 2, b"a")], commit=2), 10)  # entry 2 committed, applied after the flush
+    effects = node.receive(append_msg(3, 1, 1, [(2, 2, b"other")]), 11)  # a conflicting (forged or buggy) message
+    assert node.log.entry(2).data == b"a"
+    assert notes(effects, "refused_truncation") == [{"index": 2, "commit_index": 2}]
+
+
 def test_follower_commit_index_never_passes_the_last_entry_it_verified():
     node = follower([1, 1, 7, 7])  # entries 3, 4 of term 7 are not the leader's
     node.receive(append_msg(8, 2, 1, [], commit=4), 10)
