@@ -59,10 +59,10 @@ def crc32(data) -> int:
     return _crc(<const uint8_t*>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
 
 
-def pack_blobs(list blobs) -> bytes:
+def pack_blobs(blobs) -> bytes:
     """Count, then each blob with its length."""
-    cdef Py_ssize_t n = len(blobs), total = 4, size
     cdef list items = [_as_bytes(x) for x in blobs]
+    cdef Py_ssize_t n = len(items), total = 4, size
     cdef bytes b
     for b in items:
         total += 4 + PyBytes_GET_SIZE(b)
@@ -104,8 +104,10 @@ def unpack_blobs(data) -> list:
     return out
 
 
-def frame_records(list bodies, Py_ssize_t offset):
+def frame_records(bodies, Py_ssize_t offset):
     """The bytes of ``bodies`` framed as log records, and where each record starts when written at ``offset``."""
+    if offset < 0:
+        raise ValueError(f"a record offset cannot be negative, got {offset}")
     cdef Py_ssize_t total = 0, size
     cdef list items = [_as_bytes(x) for x in bodies]
     cdef bytes b

@@ -15,6 +15,7 @@ needs no zlib headers at build time).
 """
 from __future__ import annotations
 
+import operator
 import struct
 import zlib
 
@@ -77,6 +78,11 @@ def unpack_blobs(data: bytes) -> list[bytes]:
 
 def frame_records(bodies: list[bytes], offset: int) -> tuple[bytes, list[int]]:
     """The bytes of ``bodies`` framed as log records, and where each record starts when written at ``offset``."""
+    offset = operator.index(offset)
+    if not 0 <= offset < 1 << 63:
+        if offset < 0:
+            raise ValueError(f"a record offset cannot be negative, got {offset}")
+        raise OverflowError(f"record offset {offset} is too large")
     parts = []
     offsets = []
     pack_len_crc, pack_crc = _LEN_CRC.pack, _U32.pack

@@ -479,14 +479,15 @@ class Raft(ElectionAlgorithm):
             self._reject(msg.src, prev, msg.prev_log_term)
             return
         entries = msg.entries
-        if entries and (entries[0][1] != prev + 1 or entries[-1][1] != prev + len(entries)):
-            self.note("message_dropped", type=msg.name, src=msg.src, reason="entries not contiguous after prev")
-            return
-        if entries and not (msg.prev_log_term <= entries[0][0] and entries[-1][0] <= msg.term and all(
-            a[0] <= b[0] for a, b in zip(entries, entries[1:])
-        )):
-            self.note("message_dropped", type=msg.name, src=msg.src, reason="entry terms decrease or pass the term")
-            return
+        if entries:
+            # Stored as they come (the log keeps these very tuples), so every index and term is checked.
+            if [e[1] for e in entries] != list(range(prev + 1, prev + 1 + len(entries))):
+                self.note("message_dropped", type=msg.name, src=msg.src, reason="entries not contiguous after prev")
+                return
+            terms = [e[0] for e in entries]
+            if terms[0] < msg.prev_log_term or terms[-1] > msg.term or terms != sorted(terms):
+                self.note("message_dropped", type=msg.name, src=msg.src, reason="entry terms decrease or pass the term")
+                return
         last_new = prev + len(entries)
         if not self._store_entries(entries):
             return
@@ -672,10 +673,11 @@ class Raft(ElectionAlgorithm):
                 self.set_timer(COMMIT_NOTIFY, self.config.commit_notify_delay)
 
     def _notify_commit(self) -> None:
-        """An empty AppendEntries to every follower that is caught up but was last told an older commit index."""
+        """An empty AppendEntries (at its match index, so it always matches) to every replicating follower
+        last told an older commit index: what it has in flight left before the commit moved."""
         self._notify_armed = False
         for p in self.peers:
-            if self._commit_sent[p] < self.commit_index and not self._probing[p] and not self._inflight[p]:
+            if self._commit_sent[p] < self.commit_index and not self._probing[p]:
                 self._send_append(p, self.match_index[p] + 1, 0)
 
     # -- commit, apply, flush ---------------------------------------------------------------------

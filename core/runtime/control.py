@@ -62,8 +62,8 @@ def parse_request(body: bytes) -> dict[str, Any]:
     """Decode one request; raises ControlError naming what is wrong."""
     try:
         request = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ControlError("request is not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ControlError("request is not JSON (or is nested too deeply)") from None
     if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
         raise ControlError('request must be a JSON object with a "cmd" string')
     if request["cmd"] not in COMMANDS:

@@ -448,13 +448,20 @@ class Node:
 
     def _propose(self, group: list[tuple["_ClientRequest", list[bytes]]]) -> None:
         """Hand the commands of every request read in one pass to the algorithm at once (one
-        ``propose_many``: one append, one flush, one AppendEntries per follower for the lot);
-        each request then waits for its own entries, or all are refused now."""
+        ``propose_many``: one append, one flush, one AppendEntries per follower for the lot).
+
+        The ``proposed`` notes (one for the batch, or one per command from the default
+        ``on_propose_many``) say which indexes the commands took, in order; each request then
+        waits for its own entries. A refusal that appended nothing may be about one request's
+        content (raft refuses a batch holding an empty command), so with several requests each
+        gets a try of its own; a request only partly appended is told the refusal (its client
+        retries with the same sequence numbers, which the state machine applies at most once).
+        """
         batch: list[bytes] = []
-        accepted: list[tuple[_ClientRequest, int]] = []
+        accepted: list[tuple[_ClientRequest, list[bytes], int]] = []
         for req, commands in group:
             if 1 <= len(commands) <= MAX_BATCH:
-                accepted.append((req, len(batch)))
+                accepted.append((req, commands, len(batch)))
                 batch += commands
             else:
                 self._fail(req, f"propose needs 1..{MAX_BATCH} commands, got {len(commands)}")
@@ -462,28 +469,40 @@ class Node:
             return
         self._now = now = mono_ms()
         effects = self.algo.propose_many(batch, now)
+        ranges: list[list[int]] = []  # [first index, term, count, offset of its first command in batch]
+        covered = 0
         refusal: tuple[str, dict[str, Any] | None] | None = None
         for e in effects:
             if type(e) is not Note:
                 continue
             if e.kind == "proposed":
-                data = e.data
-                if data.get("count", 1) != len(batch):
-                    refusal = (f"{self.algo_cls.name} accepted {data.get('count', 1)} of {len(batch)} commands", None)
-                    continue
-                for req, offset in accepted:
-                    req.first, req.term = data["index"] + offset, data["term"]
-                    self._waiting.append(req)
+                index, term, count = e.data["index"], e.data["term"], e.data.get("count", 1)
+                last = ranges[-1] if ranges else None
+                if last is not None and last[1] == term and last[0] + last[2] == index:
+                    last[2] += count
+                else:
+                    ranges.append([index, term, count, covered])
+                covered += count
             elif e.kind == "propose_rejected":
                 leader = e.data.get("leader")
                 hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
                 refusal = (str(e.data.get("reason", "refused")), hint)
-        if refusal is None and not accepted[0][0].term:
-            refusal = (f"{self.algo_cls.name} neither accepted nor refused the commands", None)
         self._execute(effects)
-        if refusal is not None:
-            for req, _ in accepted:
+        if refusal is not None and not covered and len(accepted) > 1:
+            for req, commands, _ in accepted:
+                self._propose([(req, commands)])
+            return
+        for req, _, offset in accepted:
+            home = next((r for r in ranges if r[3] <= offset and offset + req.count <= r[3] + r[2]), None)
+            if home is not None:
+                req.first, req.term = home[0] + offset - home[3], home[1]
+                self._waiting.append(req)
+            elif refusal is not None:
                 self._fail(req, *refusal)
+            else:
+                self._fail(req, f"{self.algo_cls.name} accepted {covered} of {len(batch)} commands "
+                                "without refusing the rest" if covered else
+                                f"{self.algo_cls.name} neither accepted nor refused the commands")
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
         if peer in self.partitioned:

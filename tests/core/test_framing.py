@@ -98,3 +98,15 @@ def test_a_record_log_written_through_the_frames_reopens_with_every_record(tmp_p
         log.append(bodies)
     with RecordLog(tmp_path / "log") as log:
         assert log.records() == bodies and log.torn is None
+
+
+@pytest.mark.parametrize("f", TWINS)
+def test_both_twins_take_any_iterable_and_refuse_bad_offsets_alike(f):
+    assert f.unpack_blobs(f.pack_blobs((b"x", bytearray(b"y")))) == [b"x", b"y"]
+    assert f.frame_records((b"a",), 0)[1] == [0]
+    with pytest.raises(ValueError, match="cannot be negative"):
+        f.frame_records([b"a"], -1)
+    with pytest.raises(TypeError):
+        f.frame_records([b"a"], 1.5)
+    with pytest.raises(OverflowError):
+        f.frame_records([b"a"], 1 << 64)

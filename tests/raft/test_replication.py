@@ -63,7 +63,10 @@ def test_follower_never_truncates_a_committed_entry():
     "prev_term, entries, reason",
     [
         (1, [(3, 3, b"a"), (3, 5, b"b")], "entries not contiguous after prev"),
+        (1, [(3, 3, b"a"), (3, 99, b"b"), (3, 5, b"c")], "entries not contiguous after prev"),  # the middle one
+        (1, [(3, 3, b"a"), (3, 3, b"b"), (3, 5, b"c")], "entries not contiguous after prev"),
         (1, [(3, 3, b"a"), (2, 4, b"b")], "entry terms decrease or pass the term"),
+        (1, [(2, 3, b"a"), (3, 4, b"b"), (2, 5, b"c")], "entry terms decrease or pass the term"),
         (1, [(4, 3, b"a")], "entry terms decrease or pass the term"),  # newer than the sender's own term
     ],
 )

@@ -216,3 +216,54 @@ def test_a_waiting_request_whose_index_gets_another_terms_entry_is_told_leadersh
     node._apply([Apply(4, 3, b"x"), Apply(5, 3, b"mine"), Apply(6, 4, b"someone else's")])
     assert replies and replies[0][0] == REPLY_ERROR and json.loads(replies[0][1])["error"] == "leadership lost"
     assert not node._waiting
+
+
+def _leader_node(tmp_path, cls=None):
+    """A Node (not opened) around an elected in-memory raft leader, with replies and effects captured."""
+    from algorithms.raft import Raft
+    from core.runtime.node import Node
+    from tests.raft.helpers import elect, make_node
+
+    raft, _ = make_node(1, cls=cls or Raft)
+    elect(raft, 1)
+    node = Node(type(raft), 1, {1: "tcp://127.0.0.1:1", 2: "tcp://127.0.0.1:2", 3: "tcp://127.0.0.1:3"}, str(tmp_path))
+    node.algo = raft
+    replies = []
+    node._execute = lambda effects: None
+    node._reply = lambda envelope, frames: replies.append((envelope[1], frames))
+    return node, raft, replies
+
+
+def test_a_request_with_an_empty_command_fails_alone_not_the_others_read_with_it(tmp_path):
+    from core.runtime.control import REPLY_ERROR
+    from core.runtime.node import _ClientRequest
+
+    node, raft, replies = _leader_node(tmp_path)
+    before = raft.log.last_index
+    good1, bad, good2 = (_ClientRequest([b"id", rid], n, binary=True) for rid, n in ((b"g1", 2), (b"bad", 2), (b"g2", 1)))
+    node._propose([(good1, [b"a", b"b"]), (bad, [b"c", b""]), (good2, [b"d"])])
+    assert [(rid, frames[0]) for rid, frames in replies] == [(b"bad", REPLY_ERROR)]
+    assert "empty command" in json.loads(replies[0][1][1])["error"]
+    assert list(node._waiting) == [good1, good2]
+    assert (good1.first, good2.first) == (before + 1, before + 3)
+    assert [raft.log.entry(i).data for i in range(before + 1, raft.log.last_index + 1)] == [b"a", b"b", b"d"]
+
+
+def test_an_algorithm_using_the_default_propose_many_gets_each_request_its_own_indexes(tmp_path):
+    """The base class's on_propose_many notes `proposed` once per command; the runtime joins them."""
+    from algorithms.raft import Raft
+    from core.algorithm import ElectionAlgorithm
+    from core.runtime.node import _ClientRequest
+
+    class OneByOne(Raft):
+        on_propose_many = ElectionAlgorithm.on_propose_many  # calls on_propose per command
+
+        def on_propose(self, command, now):
+            Raft.on_propose_many(self, [command], now)  # one entry, one `proposed` note
+
+    node, raft, replies = _leader_node(tmp_path, OneByOne)
+    before = raft.log.last_index
+    first, second = _ClientRequest([b"id", b"r1"], 2, binary=True), _ClientRequest([b"id", b"r2"], 1, binary=True)
+    node._propose([(first, [b"a", b"b"]), (second, [b"c"])])
+    assert replies == [] and list(node._waiting) == [first, second]
+    assert (first.first, second.first) == (before + 1, before + 3)

@@ -81,3 +81,10 @@ def test_timer_lateness_is_summarised_for_status():
     for late in (0.4, 1.6, 9.0):
         c.on_timer(late)
     assert c.snapshot()["timers"] == {"fired": 3, "late_ms_mean": 3.667, "late_ms_max": 9.0, "late_over_5ms": 1}
+
+
+def test_a_deeply_nested_control_request_is_refused_not_a_crash():
+    from core.runtime.control import ControlError, parse_request
+
+    with pytest.raises(ControlError, match="not JSON"):
+        parse_request(b"[" * 200_000)
