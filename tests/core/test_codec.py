@@ -6,7 +6,6 @@ Property tests register throw-away message types with algo ids 0xFE00..0xFEFE
 from __future__ import annotations
 
 import array
-import importlib
 import itertools
 import struct
 
@@ -16,17 +15,9 @@ from hypothesis import strategies as st
 
 from core import CodecError, codec_py, message_type
 from core.messages import KIND_CODES, SCHEMAS
+from tests.core.twins import twins
 
-try:
-    _compiled = importlib.import_module("core._codec")
-except ImportError:  # no C compiler at install time: only the twin can be tested
-    _compiled = None
-
-TWINS = [
-    pytest.param(codec_py, id="python"),
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._codec is not built")),
-]
-BOTH = [codec_py] + ([_compiled] if _compiled is not None else [])
+_compiled, TWINS, BOTH = twins("core._codec", codec_py)
 PROPS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 
 U64_MAX = 2**64 - 1

@@ -1,7 +1,6 @@
 """Blob lists and log-record frames: the compiled core._framing and the twin core.framing_py agree byte for byte."""
 from __future__ import annotations
 
-import importlib
 import struct
 import zlib
 
@@ -12,17 +11,9 @@ from hypothesis import strategies as st
 from core import framing_py
 from core.errors import CodecError
 from core.storage import RecordLog
+from tests.core.twins import twins
 
-try:
-    _compiled = importlib.import_module("core._framing")
-except ImportError:  # no C compiler at install time: only the twin can be tested
-    _compiled = None
-
-TWINS = [
-    pytest.param(framing_py, id="python"),
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._framing is not built")),
-]
-BOTH = [framing_py] + ([_compiled] if _compiled is not None else [])
+_compiled, TWINS, BOTH = twins("core._framing", framing_py)
 blobs = st.lists(st.binary(max_size=300), max_size=40)
 
 

@@ -1,24 +1,14 @@
 """Quorum counting: both twins (compiled core._quorum and pure core.quorum_py) count votes and commit indexes alike."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import quorum_py
+from tests.core.twins import twins
 
-try:
-    _compiled = importlib.import_module("core._quorum")
-except ImportError:  # no C compiler at install time: only the twin can be tested
-    _compiled = None
-
-TWINS = [
-    pytest.param(quorum_py, id="python"),
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._quorum is not built")),
-]
-BOTH = [quorum_py] + ([_compiled] if _compiled is not None else [])
+_compiled, TWINS, BOTH = twins("core._quorum", quorum_py)
 PROPS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 PENDING, WON, LOST = quorum_py.PENDING, quorum_py.WON, quorum_py.LOST
 

@@ -6,7 +6,6 @@ expires at the next advance; cancel is True exactly once per pending timer.
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import subprocess
 import sys
@@ -18,17 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import timerwheel_py
+from tests.core.twins import twins
 
-try:
-    _compiled = importlib.import_module("core._timerwheel")
-except ImportError:  # no C compiler at install time: only the twin can be tested
-    _compiled = None
-
-TWINS = [
-    pytest.param(timerwheel_py, id="python"),
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._timerwheel is not built")),
-]
-BOTH = [timerwheel_py] + ([_compiled] if _compiled is not None else [])
+_compiled, TWINS, BOTH = twins("core._timerwheel", timerwheel_py)
 MAX = timerwheel_py.MAX_DEADLINE
 DAY = 86_400_000
 
