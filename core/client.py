@@ -101,6 +101,22 @@ class KVClient:
             raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
         return result
 
+    def put_many(self, items: Iterable[tuple[bytes | str, bytes | str]]) -> list[bytes | None]:
+        """Set many keys in one request (each put is still its own log entry, applied in order); returns
+        the previous values. One round trip instead of one per put; retried as a whole, at most once each."""
+        return [r.value for r in self.execute_many([(PUT, k, v) for k, v in items])]
+
+    def execute_many(self, commands: Iterable[tuple]) -> list[Result]:
+        """Run (op, key[, value[, expected]]) commands as one request; raises Timeout or CommandFailed."""
+        cmds = [self.command(*c) for c in commands]
+        if not cmds:
+            return []
+        results = self.run_many([c.encode() for c in cmds])
+        for cmd, result in zip(cmds, results):
+            if result.status not in (OK, NOT_FOUND, CAS_MISMATCH):
+                raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
+        return results
+
     def command(self, op: int, key: Any, value: Any = b"", expected: Any = None) -> Command:
         """A new command of this client (the next sequence number)."""
         return Command(self.client_id, next(self._seq), op, _b(key), _b(value), None if expected is None else _b(expected))
@@ -109,19 +125,28 @@ class KVClient:
 
     def run(self, data: bytes) -> Result:
         """Propose encoded command ``data`` until some node applies it; the store's result."""
+        return self.run_many([data])[0]
+
+    def run_many(self, datas: list[bytes]) -> list[Result]:
+        """Propose encoded commands in one request until some node applies them all; their results, in order.
+
+        A retry resends the same commands (same sequence numbers), so each is applied at most once.
+        """
         deadline = time.monotonic() + self.timeout_s
         last = "no attempt"
         while time.monotonic() < deadline:
             node = self.leader
-            rid = self.send(node, data)
+            rid = self.send(node, *datas)
             reply = self.wait(node, rid, min(self.attempt_s, max(0.0, deadline - time.monotonic())))
             if reply is None:
                 last = f"no reply from node {node}"
                 self._next_node()
                 self.retries += 1
                 continue
+            if reply.get("ok") and len(reply["results"]) == len(datas):
+                return [Result.decode(r) for r in reply["results"]]
             if reply.get("ok"):
-                return Result.decode(reply["results"][0])
+                raise CommandFailed(f"node {node} answered {len(reply['results'])} results for {len(datas)} commands")
             last = f"node {node}: {reply.get('error')}"
             hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
             if hinted in self.nodes and hinted != node:
@@ -131,7 +156,7 @@ class KVClient:
                 self._next_node()
                 self.retries += 1
                 time.sleep(0.02)
-        raise Timeout(f"command not applied within {self.timeout_s:.1f}s; last attempt: {last}")
+        raise Timeout(f"command(s) not applied within {self.timeout_s:.1f}s; last attempt: {last}")
 
     def send(self, node: int, *commands: bytes) -> bytes:
         """Send one binary propose request with ``commands`` to ``node``; returns its request id."""

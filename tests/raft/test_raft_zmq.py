@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.client import KVClient, Timeout
+from core.kv import GET
 from core.cluster import LocalCluster
 
 FAST = {"election_timeout_min": 150, "election_timeout_max": 300, "heartbeat_interval": 30}
@@ -149,3 +150,11 @@ def test_a_command_over_the_request_size_limit_is_refused_by_the_client_before_i
         with pytest.raises(CommandFailed, match="over the nodes' 16 MiB limit"):
             kv.put("big", b"x" * (17 << 20))
         assert kv.put("small", b"x" * (1 << 20)) is None and len(kv.get("small")) == 1 << 20
+
+
+def test_put_many_sends_one_request_each_put_its_own_entry_and_result(cluster):
+    with client(cluster) as kv:
+        assert kv.put("a", "0") is None
+        assert kv.put_many([("a", "1"), ("b", "2"), ("a", "3")]) == [b"0", None, b"1"]
+        results = kv.execute_many([(GET, "a"), (GET, "b"), (GET, "missing")])
+        assert [r.value for r in results] == [b"3", b"2", None] and kv.execute_many([]) == []
