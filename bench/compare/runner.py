@@ -21,7 +21,7 @@ from core.errors import ConfigError, InvariantViolation
 from bench.compare import schema
 from bench.compare.driver import Driver, TrialFailed
 from bench.compare.scenarios import SCENARIOS, TrialContext
-from bench.compare.signals import sigint_ignored
+from bench.compare.signals import sigint_held
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = No
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        with sigint_ignored():
+        with sigint_held(deliver=False):
             transport.close()
     results["run"]["elapsed_s"] = round(time.time() - started, 3)
     results["run"]["interrupted"] = interrupted

@@ -23,7 +23,7 @@ from core.algorithm import ElectionAlgorithm
 from core.config import AlgorithmConfig
 
 from bench.compare.metrics import ClusterView, Predicate, counter_totals, counts_before, sent_since
-from bench.compare.signals import sigint_ignored
+from bench.compare.signals import sigint_held
 
 COUNTERS_EVERY_MS = 100
 """How often nodes report counters in their event stream (the runtime's minimum)."""
@@ -151,7 +151,7 @@ class ZmqDriver:
                 self.cluster.restart(node)
 
     def close(self) -> None:
-        with sigint_ignored():
+        with sigint_held(deliver=True):
             if self.cluster is not None:
                 self.cluster.close()
                 self.cluster = None
