@@ -9,6 +9,15 @@ result). A "not leader" answer that names the leader is followed at once;
 otherwise the client tries the next node. Errors: ``Timeout`` when no node
 applied the command within ``timeout_s`` (the message says what the last
 attempt saw: no leader, leadership lost, no reply).
+
+Client ids are 63 random bits from the OS by default, so two clients never
+share one by accident. A client that wants its retries to stay at-most-once
+across its *own* restarts must keep three things durably: its ``client_id``,
+the next sequence number it will use (``next_seq``, passed back as
+``KVClient(client_id=..., next_seq=...)``), and every command it sent without
+an answer, to resend those exact bytes. A restarted client that reuses its id
+from sequence 1 gets ``CommandFailed`` ("already used for a different
+command") instead of another command's result.
 """
 from __future__ import annotations
 
@@ -19,7 +28,20 @@ from typing import Any, Iterable
 
 import zmq
 
-from core.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, Result
+from core.kv import (
+    CAS,
+    CAS_MISMATCH,
+    DELETE,
+    GET,
+    NOT_FOUND,
+    OK,
+    PUT,
+    REUSED,
+    SESSION_WINDOW,
+    STALE,
+    Command,
+    Result,
+)
 from core.runtime.addresses import control_address, parse_cluster
 from core.runtime.control import parse_propose_reply, propose_frames
 from core.runtime.node import CONTROL_MAX_BYTES
@@ -56,6 +78,7 @@ class KVClient:
         timeout_s: float = 10.0,
         attempt_s: float = 1.0,
         client_id: int | None = None,
+        next_seq: int = 1,
         ctx: zmq.Context | None = None,
     ) -> None:
         self.nodes = _addresses(addresses)
@@ -67,7 +90,9 @@ class KVClient:
         self.timeout_s = timeout_s
         self.attempt_s = attempt_s
         self.client_id = client_id if client_id is not None else int.from_bytes(os.urandom(8), "little") >> 1
-        self._seq = itertools.count(1)
+        if next_seq < 1:
+            raise ValueError(f"next_seq starts at 1, got {next_seq}")
+        self._next_seq = next_seq
         self._rids = itertools.count(1)
         self._ctx = ctx or zmq.Context.instance()
         self._sockets: dict[int, zmq.Socket] = {}
@@ -96,10 +121,7 @@ class KVClient:
     def execute(self, op: int, key: Any, value: Any = b"", expected: Any = None) -> Result:
         """Run one command to completion; raises Timeout or CommandFailed."""
         cmd = self.command(op, key, value, expected)
-        result = self.run(cmd.encode())
-        if result.status not in (OK, NOT_FOUND, CAS_MISMATCH):
-            raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
-        return result
+        return _checked(cmd, self.run(cmd.encode()))
 
     def put_many(self, items: Iterable[tuple[bytes | str, bytes | str]]) -> list[bytes | None]:
         """Set many keys in one request (each put is still its own log entry, applied in order); returns
@@ -113,13 +135,19 @@ class KVClient:
             return []
         results = self.run_many([c.encode() for c in cmds])
         for cmd, result in zip(cmds, results):
-            if result.status not in (OK, NOT_FOUND, CAS_MISMATCH):
-                raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
+            _checked(cmd, result)
         return results
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next command will take (keep it, with ``client_id``, to resume after a restart)."""
+        return self._next_seq
 
     def command(self, op: int, key: Any, value: Any = b"", expected: Any = None) -> Command:
         """A new command of this client (the next sequence number)."""
-        return Command(self.client_id, next(self._seq), op, _b(key), _b(value), None if expected is None else _b(expected))
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return Command(self.client_id, seq, op, _b(key), _b(value), None if expected is None else _b(expected))
 
     # -- one command, with redirects and retries ------------------------------------------
 
@@ -206,6 +234,24 @@ class KVClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _checked(cmd: Command, result: Result) -> Result:
+    """``result`` when the store applied ``cmd`` (or answered it), else CommandFailed saying why not."""
+    if result.status in (OK, NOT_FOUND, CAS_MISMATCH):
+        return result
+    if result.status == REUSED:
+        raise CommandFailed(
+            f"client {cmd.client} sequence number {cmd.seq} was already used for a different command, so the store "
+            "applied nothing: two clients share this client id, or this client restarted with its sequence reset. "
+            "Give each client its own id (the default), or resume from the sequence number it had reached."
+        )
+    if result.status == STALE:
+        raise CommandFailed(
+            f"client {cmd.client} sequence number {cmd.seq} is older than the {SESSION_WINDOW} the store remembers "
+            "for this client; whether it was applied cannot be told any more"
+        )
+    raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
 
 
 def _b(x: Any) -> bytes:

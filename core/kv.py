@@ -3,22 +3,35 @@
 Every command carries the client's id and a sequence number (section 8 of the
 paper): the store remembers, per client, the results of its recent sequence
 numbers, so a command a client retries after a timeout or a leader change is
-applied at most once and answered with the first result. Reads go through the
-log too, so they are linearizable. Commands and results are small binary
+applied at most once and answered with the first result. It also remembers what
+each of those commands was (the command itself when small, a 16-byte BLAKE2b
+digest when not), so a *different* command arriving under a (client, seq) already
+used - two clients that share an id, a client restarted with its sequence reset -
+is refused with ``REUSED`` instead of being answered with another command's
+result. Sessions are bounded: at most ``MAX_SESSIONS`` clients are remembered,
+the least recently active one forgotten first (by log order, so every node
+forgets the same one). Reads go through the log too, so they are linearizable. Commands and results are small binary
 records (struct-packed), the same bytes on every node.
 """
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
 PUT, GET, DELETE, CAS = 1, 2, 3, 4
 OPS = {"put": PUT, "get": GET, "delete": DELETE, "cas": CAS}
-OK, NOT_FOUND, CAS_MISMATCH, STALE = 0, 1, 2, 3
-"""Result statuses: done; no such key; cas saw another value; sequence number older than the remembered window."""
+OK, NOT_FOUND, CAS_MISMATCH, STALE, REUSED = 0, 1, 2, 3, 4
+"""Result statuses: done; no such key; cas saw another value; sequence number older than the remembered window;
+sequence number already used by this client for a different command (nothing was applied)."""
 SESSION_WINDOW = 4096
 """Results remembered per client: a client may have this many commands outstanding and still retry safely."""
+MAX_SESSIONS = 65_536
+"""Clients remembered at once; the least recently active is forgotten first (its retries are then applied anew)."""
+FINGERPRINT_INLINE = 256
+"""Commands up to this size are remembered as they are (the log's own bytes object: no copy, exact comparison);
+larger ones by a 16-byte BLAKE2b digest."""
 
 _MAGIC = b"K"
 _HEAD = struct.Struct("<cQQB")  # magic, client id, sequence, op
@@ -113,6 +126,14 @@ _NOT_FOUND = Result(NOT_FOUND).encode()
 _CAS_NONE = Result(CAS_MISMATCH).encode()
 _CAS_VALUE = _RESULT.pack(CAS_MISMATCH, 1)
 _STALE = Result(STALE).encode()
+_REUSED = Result(REUSED).encode()
+
+
+def fingerprint(data: bytes) -> bytes:
+    """What the store keeps to tell a retried command from a different one under the same (client, seq)."""
+    if len(data) <= FINGERPRINT_INLINE:
+        return data
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _parse_args(data: bytes, op: int) -> tuple[bytes, bytes, bytes | None] | None:
@@ -158,11 +179,12 @@ def _parse_args(data: bytes, op: int) -> tuple[bytes, bytes, bytes | None] | Non
 class KVStore:
     """The state machine: a dict of bytes, plus per-client sessions for at-most-once application."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_sessions: int = MAX_SESSIONS) -> None:
         self.data: dict[bytes, bytes] = {}
-        self.sessions: dict[int, OrderedDict[int, bytes]] = {}
+        self.sessions: OrderedDict[int, OrderedDict[int, tuple[bytes, bytes]]] = OrderedDict()
         self.floor: dict[int, int] = {}
         self.applied_index = 0
+        self.max_sessions = max_sessions
 
     def apply(self, index: int, data: bytes) -> bytes | None:
         """Apply the log entry at ``index``; returns the encoded result, or None for a no-op or foreign entry.
@@ -181,12 +203,18 @@ class KVStore:
         parsed = _parse_args(data, op)
         if parsed is None:
             return None
-        session = self.sessions.get(client)
+        sessions = self.sessions
+        session = sessions.get(client)
         if session is None:
-            session = self.sessions[client] = OrderedDict()
+            session = sessions[client] = OrderedDict()
+            if len(sessions) > self.max_sessions:
+                gone, _ = sessions.popitem(last=False)
+                self.floor.pop(gone, None)
+        else:
+            sessions.move_to_end(client)
         earlier = session.get(seq)
         if earlier is not None:
-            return earlier
+            return earlier[1] if earlier[0] == fingerprint(data) else _REUSED
         if seq <= self.floor.get(client, 0):
             return _STALE
         key, value, expected = parsed
@@ -208,7 +236,7 @@ class KVStore:
         else:
             store[key] = value
             result = _OK_NONE if old is None else _OK_VALUE + old
-        session[seq] = result
+        session[seq] = (fingerprint(data), result)
         if len(session) > SESSION_WINDOW:
             oldest, _ = session.popitem(last=False)
             self.floor[client] = max(self.floor.get(client, 0), oldest)
@@ -219,5 +247,6 @@ class KVStore:
         return {
             "applied_index": self.applied_index,
             "keys": len(self.data),
+            "sessions": len(self.sessions),
             "data": {k.hex(): v.hex() for k, v in self.data.items()},
         }

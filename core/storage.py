@@ -14,18 +14,31 @@ damage anywhere else raises StorageError naming the file and the byte offset.
 """
 from __future__ import annotations
 
-import json
 import os
+import secrets
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from core.datadir import (
+    IDENTITY_FILE,
+    DirIdentity,
+    Identity,
+    check_owner,
+    checksummed,
+    fsync_dir,
+    load_identity,
+    new_identity,
+    read_checksummed,
+    save_identity,
+    write_atomically,
+)
 from core.errors import StorageError
 from core.framing import frame_records
 
 STATE_FILE = "state.json"
-_MAGIC = "quorumlab-state-v1"
+_MAGIC = "quorumlab-state-v2"
 
 
 class MemoryStorage:
@@ -45,6 +58,16 @@ class MemoryStorage:
     def attached(self, name: str) -> Any:
         """The log attached under ``name``, or None: it outlives a simulated crash, as a file would."""
         return self._attached.get(name)
+
+    def open_log(self, name: str) -> "MemoryRecordLog":
+        """The simulated record log ``name``, attached: after a simulated crash, its flushed records only."""
+        log = self._attached.get(name)
+        if log is None:
+            log = self.attach(name, MemoryRecordLog())
+        return log.reopen()
+
+    def seal(self) -> None:
+        """Nothing to mark: a simulated disk loses no flushed record."""
 
     def read(self) -> dict[str, Any]:
         return dict(self._durable if self._staged is None else self._staged)
@@ -74,17 +97,152 @@ class MemoryStorage:
         self.flush()
 
 
-class FileStorage:
-    """Small durable state in ``<data_dir>/state.json``, replaced atomically and checksummed."""
+class MemoryRecordLog:
+    """RecordLog's API in memory: ``append`` stages, ``flush`` makes durable, ``reopen`` loses what was staged."""
 
-    def __init__(self, data_dir: str | os.PathLike) -> None:
+    def __init__(self) -> None:
+        self._durable: list[bytes] = []
+        self._staged: list[bytes] = []
+        self.flushes = 0
+        self.torn = None
+
+    def __len__(self) -> int:
+        return len(self._durable) + len(self._staged)
+
+    @property
+    def durable_count(self) -> int:
+        """Records that would survive a crash now."""
+        return len(self._durable)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from list(self._durable)
+        yield from list(self._staged)
+
+    def records(self) -> list[bytes]:
+        return list(self)
+
+    def append(self, records: Iterable[bytes]) -> None:
+        self._staged.extend(bytes(r) for r in records)
+
+    def flush(self) -> None:
+        if self._staged:
+            self._durable.extend(self._staged)
+            self._staged = []
+            self.flushes += 1
+
+    def seal(self) -> None:
+        """Nothing to mark in memory."""
+
+    def truncate(self, count: int) -> None:
+        """Keep the first ``count`` records; a cut into the durable part is durable at once (as RecordLog's)."""
+        if not 0 <= count <= len(self):
+            raise ValueError(f"cannot truncate to {count} records; the log holds {len(self)}")
+        durable = len(self._durable)
+        if count >= durable:
+            del self._staged[count - durable :]
+        else:
+            self._staged = []
+            del self._durable[count:]
+
+    def reopen(self) -> "MemoryRecordLog":
+        """What a restarted process finds: the flushed records only."""
+        self._staged = []
+        return self
+
+    def close(self) -> None:
+        self.flush()
+
+
+class FileStorage:
+    """A node's data dir: small durable state in ``state.json`` (replaced atomically, checksummed), the
+    directory's identity (core.datadir), and the record logs made in it (``open_log``).
+
+    Opening checks whose the directory is and that nothing it depends on went missing: a
+    directory of another cluster, node or algorithm, a missing state.json or log, or a log
+    from another directory raises StorageError naming the file. ``repairs`` lists what was
+    cut on open (torn log tails), for the runtime to report.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, identity: Identity | None = None) -> None:
         self.dir = os.fspath(data_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.path = os.path.join(self.dir, STATE_FILE)
-        self._state = self._load()
-        self._dirty = False
+        self.repairs: list[dict[str, Any]] = []
         self._attached: dict[str, Any] = {}
+        self._dirty = False
         self.flushes = 0
+        wanted = identity if identity is not None else Identity()
+        self._state: dict[str, Any] = {}
+        record = load_identity(self.dir)
+        if record is None:
+            self._record = self._create(wanted)
+        else:
+            check_owner(self.dir, record.identity, wanted)
+            self._record = record
+            self._state = self._load()
+
+    @property
+    def identity(self) -> Identity:
+        """Whose this directory is, as recorded when it was made."""
+        return self._record.identity
+
+    @property
+    def dir_id(self) -> bytes:
+        """The directory's random id, also in every log header and in state.json."""
+        return self._record.dir_id
+
+    def _create(self, identity: Identity) -> DirIdentity:
+        """A new data dir: refuse durable files left without an identity, then write state.json, then identity.json."""
+        if os.path.exists(self.path):
+            try:
+                leftover = read_checksummed(self.path, _MAGIC, "state file")
+            except StorageError as exc:
+                raise StorageError(f"{exc} (and {IDENTITY_FILE} is missing)") from None
+            if not isinstance(leftover, dict) or leftover.get("state"):
+                raise StorageError(
+                    f"{self.dir}: {STATE_FILE} holds a term or vote but {IDENTITY_FILE} is missing (deleted, or the "
+                    "directory was made by an older quorumlab); refusing to start rather than guess whose it is. "
+                    "Restore identity.json, or remove the data dir on purpose."
+                )
+        for name in sorted(os.listdir(self.dir)):
+            path = os.path.join(self.dir, name)
+            if os.path.isfile(path) and _holds_records(path):
+                raise StorageError(
+                    f"{path}: a record log with entries, but {IDENTITY_FILE} is missing; refusing to start rather "
+                    "than adopt a log of unknown origin. Restore identity.json, or remove the data dir on purpose."
+                )
+        record = new_identity(identity)
+        self._record = record
+        self._dirty = True
+        self._flush_state()
+        self.flushes = 0
+        save_identity(self.dir, record)
+        return record
+
+    def open_log(self, name: str) -> "RecordLog":
+        """The record log ``name`` of this directory, attached so that ``flush()`` makes it durable too.
+
+        A log the identity lists must exist, with this directory's id in its header; a new one is
+        created, made durable and then listed.
+        """
+        path = os.path.join(self.dir, name)
+        record = self._record
+        listed = name in record.logs
+        if listed and not os.path.exists(path):
+            raise StorageError(
+                f"{path}: the log is missing, but {IDENTITY_FILE} says it was created here; refusing to start "
+                "rather than forget acknowledged entries. Restore it, or remove the data dir on purpose."
+            )
+        log = RecordLog(path, dir_id=record.dir_id, create=not listed)
+        if not listed:
+            if len(log):
+                log.close()
+                raise StorageError(f"{path}: holds records but {IDENTITY_FILE} does not list it; refusing to adopt it")
+            record.logs.append(name)
+            save_identity(self.dir, record)
+        if log.torn is not None:
+            self.repairs.append({"file": path, **log.torn.as_dict()})
+        return self.attach(name, log)
 
     def attach(self, name: str, log: Any) -> Any:
         """Keep ``log`` (a ``RecordLog`` in this directory) under ``name`` and flush it with this storage."""
@@ -99,30 +257,24 @@ class FileStorage:
 
     def _load(self) -> dict[str, Any]:
         if not os.path.exists(self.path):
-            return {}
-        try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            raise StorageError(f"{self.path}: cannot read: {exc}") from None
-        try:
-            doc = json.loads(raw)
-            body = doc["state"]
-            stored = doc["crc32"]
-            magic = doc["magic"]
-        except (ValueError, KeyError, TypeError):
             raise StorageError(
-                f"{self.path}: damaged state file (not a quorumlab state record); "
-                "refusing to start rather than forget a term or vote. Restore it or remove the data dir on purpose."
-            ) from None
-        if magic != _MAGIC:
-            raise StorageError(f"{self.path}: unknown format {magic!r}")
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        if zlib.crc32(canonical) != stored:
-            raise StorageError(
-                f"{self.path}: checksum mismatch; the file is damaged. Refusing to start rather than forget a term or vote."
+                f"{self.path}: missing, but {IDENTITY_FILE} says this data dir was in use; the node's term and vote "
+                "are gone and it could vote twice in one term. Refusing to start: restore the file, or remove the "
+                "data dir on purpose (the node then rejoins as a new, empty member)."
             )
-        return body
+        body = read_checksummed(self.path, _MAGIC, "state file")
+        try:
+            owner, state = body["dir"], body["state"]
+        except (KeyError, TypeError):
+            raise StorageError(f"{self.path}: state record lacks a field; refusing to start") from None
+        if owner != self._record.dir_id.hex():
+            raise StorageError(
+                f"{self.path}: belongs to the data dir {owner}, not to this one ({self._record.dir_id.hex()}); "
+                "it was copied in from elsewhere. Refusing to start."
+            )
+        if not isinstance(state, dict):
+            raise StorageError(f"{self.path}: the state is not a JSON object; refusing to start")
+        return state
 
     def read(self) -> dict[str, Any]:
         return dict(self._state)
@@ -142,26 +294,15 @@ class FileStorage:
         for log in self._attached.values():
             log.flush()
 
+    def seal(self) -> None:
+        """Record in each log's header that everything flushed so far is durable (core.storage.RecordLog.seal)."""
+        for log in self._attached.values():
+            log.seal()
+
     def _flush_state(self) -> None:
         if not self._dirty:
             return
-        canonical = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
-        doc = json.dumps({"magic": _MAGIC, "crc32": zlib.crc32(canonical.encode()), "state": self._state}, sort_keys=True)
-        tmp = self.path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            data = memoryview(doc.encode())
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dfd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_atomically(self.path, checksummed(_MAGIC, {"dir": self._record.dir_id.hex(), "state": self._state}))
         self._dirty = False
         self.flushes += 1
 
@@ -171,28 +312,48 @@ class FileStorage:
             log.close()
 
 
-_LOG_MAGIC = b"QLRECS1\n"
+def _holds_records(path: str) -> bool:
+    """Is ``path`` a record log (any version) with at least one record after its header?"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_HEADER_SIZE + 1)
+    except OSError:
+        return False
+    if head.startswith(_LOG_MAGIC_V1):
+        return len(head) > len(_LOG_MAGIC_V1)
+    return head.startswith(_LOG_MAGIC) and len(head) > _HEADER_SIZE
+
+
+_LOG_MAGIC_V1 = b"QLRECS1\n"
+"""Logs written before the header carried a high-water mark: refused with a clear error."""
+_LOG_MAGIC = b"QLRECS2\n"
+_SLOT = struct.Struct("<QQ8s")  # sequence, high-water mark, dir_id; then crc32 of these 24 bytes, 4 bytes pad
+_SLOT_SIZE = 32
+_HEADER_SIZE = len(_LOG_MAGIC) + 2 * _SLOT_SIZE
 _REC_HEAD = struct.Struct("<III")  # body length, crc32(body), crc32(the first 8 header bytes); see core.framing
 MAX_RECORD = 1 << 30
 
 
 @dataclass(frozen=True)
 class TornTail:
-    """What ``RecordLog`` cut off on open: bytes of a record a crash left half-written (never acknowledged)."""
+    """What ``RecordLog`` cut off on open: the last records of a flush a crash interrupted (never acknowledged)."""
 
     offset: int
     dropped_bytes: int
+    dropped_records: int
+    first_record: int
 
     def __str__(self) -> str:
-        return f"dropped a torn final record: {self.dropped_bytes} bytes at byte offset {self.offset}"
+        return (f"dropped a torn tail: {self.dropped_records} record(s) from #{self.first_record}, "
+                f"{self.dropped_bytes} bytes at byte offset {self.offset}")
+
+    def as_dict(self) -> dict[str, int]:
+        return {"offset": self.offset, "bytes": self.dropped_bytes, "records": self.dropped_records,
+                "first_record": self.first_record}
 
 
 def _fsync_dir(path: str) -> None:
-    dfd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(path)
 
 
 class RecordLog:
@@ -200,28 +361,51 @@ class RecordLog:
 
     ``append(records)`` stages; ``flush()`` writes and fsyncs them, and only then may the
     caller acknowledge them. On open the file is checked from its start. A crash in the
-    middle of ``flush`` can leave only the last record incomplete: a header shorter than
-    12 bytes, a checked header whose body runs past the end of the file, or a zero-filled
-    tail (a file system that grew the file before the data landed). That torn record was
-    never acknowledged, so it is cut off and described in ``torn`` for the caller to log.
-    Anything else that fails its checksum (a flipped bit, garbage, a damaged header
-    followed by more data) may hold an acknowledged record: it raises StorageError naming
-    the file and the byte offset, and the file is left as it was.
+    middle of ``flush`` can leave only that flush's records incomplete: a header shorter
+    than 12 bytes, a checked header whose body runs past the end of the file, or a
+    zero-filled tail (a file system that grew the file before the data landed). Those
+    records were never acknowledged, so they are cut off and described in ``torn`` for the
+    caller to report. Anything else that fails its checksum (a flipped bit, garbage, a
+    damaged header followed by more data) may hold an acknowledged record: it raises
+    StorageError naming the file and the byte offset, and the file is left as it was.
+
+    **The high-water mark.** A file cut short (by an operator, a bad copy, a file system
+    that lost its tail) looks like a crash mid-append. So the header holds, in two
+    alternating checksummed slots, a count of records known durable: each flush writes the
+    count that was durable *before* it began, in the same fdatasync as its records (no
+    extra fsync), and ``seal()`` (the runtime calls it when idle) and ``close()`` write the
+    full count. On open, fewer intact records than the mark, or a torn record at or below
+    it, is damage, not a crash: StorageError, never a silent cut. What stays undetectable:
+    losing only the records of the last flush before a seal (at most about a second of
+    writes, see docs/security.md). The header also carries the data dir's id, so a log
+    copied in from another directory is refused.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, dir_id: bytes | None = None, create: bool = True) -> None:
         self.path = os.fspath(path)
         self.torn: TornTail | None = None
         self.flushes = 0
         self._offsets: list[int] = []
         self._staged: list[bytes] = []
         self._broken: str | None = None
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._seq = 0
+        self._hwm = 0
+        self.dir_id = dir_id
+        self._fd = os.open(self.path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644) if create or os.path.exists(
+            self.path) else self._missing()
         try:
-            self._end = self._open_and_check()
+            self._end = self._open_and_check(create)
         except BaseException:
             os.close(self._fd)
             raise
+
+    def _missing(self) -> int:
+        raise StorageError(f"{self.path}: the log file is missing; refusing to start rather than lose its entries")
+
+    @property
+    def high_water_mark(self) -> int:
+        """Records the header says were durable (at most ``durable_count``)."""
+        return self._hwm
 
     # -- reading ------------------------------------------------------------------------
 
@@ -258,18 +442,28 @@ class RecordLog:
         self._staged.extend(batch)
 
     def flush(self) -> None:
-        """Write the staged records at the end of the file and fsync it."""
+        """Write the staged records at the end of the file and fdatasync it; the header's mark moves up to
+        the records that were durable before this flush, in the same fdatasync."""
         self._check_usable()
         if not self._staged:
             return
         data, offsets = frame_records(self._staged, self._end)
         off = self._end + len(data)
         self._write_at(data, self._end)
+        if self._hwm < len(self._offsets):
+            self._write_mark(len(self._offsets))
         self._fsync("fdatasync after append", os.fdatasync)
         self._offsets.extend(offsets)
         self._end = off
         self._staged = []
         self.flushes += 1
+
+    def seal(self) -> None:
+        """Mark every flushed record as durable in the header (one fdatasync; nothing when already marked)."""
+        self._check_usable()
+        if self._hwm < len(self._offsets):
+            self._write_mark(len(self._offsets))
+            self._fsync("fdatasync after sealing", os.fdatasync)
 
     def truncate(self, count: int) -> None:
         """Keep only the first ``count`` records; the cut is on disk (fsynced) before this returns.
@@ -291,6 +485,11 @@ class RecordLog:
             return
         self._staged = []
         cut = self._offsets[count]
+        if self._hwm > count:
+            # The mark comes down first, durably: a crash between the two steps then leaves surplus
+            # records (cut again by the caller), never a mark above what the file holds.
+            self._write_mark(count)
+            self._fsync("fsync of the lowered mark before truncate")
         try:
             os.ftruncate(self._fd, cut)
         except OSError as exc:
@@ -300,13 +499,20 @@ class RecordLog:
         del self._offsets[count:]
         self._end = cut
 
+    def crash(self) -> None:
+        """Close the file as a crash would leave it: nothing staged written, nothing sealed (for tests)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
     def close(self) -> None:
-        """Flush what is staged and close the file."""
+        """Flush what is staged, seal, and close the file."""
         if self._fd < 0:
             return
         try:
             if self._broken is None:
                 self.flush()
+                self.seal()
         finally:
             os.close(self._fd)
             self._fd = -1
@@ -346,28 +552,66 @@ class RecordLog:
             self._broken = f"{what} failed: {exc}"
             raise StorageError(f"{self.path}: {what} failed: {exc}") from None
 
-    def _open_and_check(self) -> int:
-        """Validate the whole file, cut a torn tail, and return the end offset of the last good record."""
+    def _write_mark(self, hwm: int) -> None:
+        """Write the next header slot: sequence + 1, ``hwm`` and the dir id, with their CRC-32."""
+        seq = self._seq + 1
+        body = _SLOT.pack(seq, hwm, self.dir_id)
+        self._write_at(body + struct.pack("<I4x", zlib.crc32(body)), len(_LOG_MAGIC) + _SLOT_SIZE * (seq % 2))
+        self._seq, self._hwm = seq, hwm
+
+    def _read_header(self, data: bytes) -> None:
+        """Take the newest valid slot's mark; check the dir id."""
+        best = None
+        for k in range(2):
+            at = len(_LOG_MAGIC) + _SLOT_SIZE * k
+            raw = data[at : at + _SLOT_SIZE]
+            if len(raw) < _SLOT_SIZE or zlib.crc32(raw[: _SLOT.size]) != struct.unpack_from("<I", raw, _SLOT.size)[0]:
+                continue
+            seq, hwm, dir_id = _SLOT.unpack_from(raw)
+            if seq and (best is None or seq > best[0]):
+                best = (seq, hwm, dir_id)
+        if best is None:
+            raise StorageError(f"{self.path}: both header slots are damaged (byte offsets 8..{_HEADER_SIZE}); "
+                               "refusing to start rather than guess how many records were acknowledged")
+        self._seq, self._hwm, found = best
+        if self.dir_id is None:
+            self.dir_id = found
+        elif found != self.dir_id:
+            raise StorageError(f"{self.path}: belongs to the data dir {found.hex()}, not to this one "
+                               f"({self.dir_id.hex()}); it was copied in from elsewhere. Refusing to start.")
+
+    def _open_and_check(self, create: bool) -> int:
+        """Validate the whole file, cut a torn tail above the mark, and return the end offset of the last good record."""
         try:
             size = os.fstat(self._fd).st_size
             data = os.pread(self._fd, size, 0) if size else b""
         except OSError as exc:
             raise StorageError(f"{self.path}: cannot read: {exc}") from None
-        magic = _LOG_MAGIC
-        if len(data) < len(magic):
-            if not magic.startswith(data):
+        if data.startswith(_LOG_MAGIC_V1):
+            raise StorageError(f"{self.path}: a record log of an older quorumlab (format 1, no high-water mark); "
+                               "this version cannot check it. Remove the data dir on purpose, or use that version.")
+        if size < _HEADER_SIZE:
+            if not (_LOG_MAGIC.startswith(data[: len(_LOG_MAGIC)])):
                 raise StorageError(f"{self.path}: not a quorumlab record log (bad header at byte offset 0)")
+            if not create:
+                raise StorageError(f"{self.path}: the log is empty or cut inside its header ({size} bytes), but it "
+                                   "was created here before; refusing to start rather than lose its entries")
             # New file, or a crash while it was being created: no record was ever acknowledged.
-            self._write_at(magic, 0)
+            if self.dir_id is None:
+                self.dir_id = secrets.token_bytes(8)
+            self._write_at(_LOG_MAGIC + bytes(2 * _SLOT_SIZE), 0)
+            self._write_mark(0)
             self._fsync("fsync of a new log")
             _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
-            return len(magic)
-        if data[: len(magic)] != magic:
+            return _HEADER_SIZE
+        if data[: len(_LOG_MAGIC)] != _LOG_MAGIC:
             raise StorageError(f"{self.path}: not a quorumlab record log (bad magic at byte offset 0)")
-        off = len(magic)
+        self._read_header(data)
+        off = _HEADER_SIZE
         head_size = _REC_HEAD.size
         crc32 = zlib.crc32
         offsets = self._offsets
+        damage = None
         while off < size:
             if size - off < head_size:
                 break
@@ -375,24 +619,44 @@ class RecordLog:
             if crc32(data[off : off + 8]) != head_crc:
                 if data.count(0, off) == size - off:
                     break
-                raise StorageError(
-                    f"{self.path}: damaged header of record #{len(offsets)} at byte offset {off}; "
-                    "refusing to start rather than lose log entries"
-                )
+                damage = f"damaged header of record #{len(offsets)} at byte offset {off}"
+                break
             if off + head_size + length > size:
                 break
             if crc32(data[off + head_size : off + head_size + length]) != body_crc:
-                raise StorageError(
-                    f"{self.path}: checksum mismatch in record #{len(offsets)} at byte offset {off}; "
-                    "refusing to start rather than lose log entries"
-                )
+                damage = f"checksum mismatch in record #{len(offsets)} at byte offset {off}"
+                break
             offsets.append(off)
             off += head_size + length
+        if damage is not None:
+            raise StorageError(f"{self.path}: {damage}; refusing to start rather than lose log entries")
+        if len(offsets) < self._hwm:
+            where = "is cut inside" if off < size else "ends before"
+            raise StorageError(
+                f"{self.path}: the log {where} record #{len(offsets)} (byte offset {off}), but its header says "
+                f"{self._hwm} records were durable: records {len(offsets)}..{self._hwm - 1} are gone, and they may "
+                "have been acknowledged. This is damage (a cut or lost file tail), not a crash; refusing to start. "
+                "Restore the file, or remove the data dir on purpose."
+            )
         if off < size:
-            self.torn = TornTail(off, size - off)
+            self.torn = TornTail(off, size - off, _count_torn(data, off), len(offsets))
             try:
                 os.ftruncate(self._fd, off)
             except OSError as exc:
                 raise StorageError(f"{self.path}: cannot cut the torn tail at byte offset {off}: {exc}") from None
             self._fsync("fsync after cutting a torn tail")
         return off
+
+
+def _count_torn(data: bytes, off: int) -> int:
+    """How many records a torn tail starting at ``off`` began: whole headers that check, plus the broken last one."""
+    count, size = 0, len(data)
+    while off < size:
+        count += 1
+        if size - off < _REC_HEAD.size:
+            break
+        length, _, head_crc = _REC_HEAD.unpack_from(data, off)
+        if zlib.crc32(data[off : off + 8]) != head_crc:
+            break
+        off += _REC_HEAD.size + length
+    return count

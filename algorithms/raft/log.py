@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, NamedTuple
 
-from algorithms.raft.durable import _TERM, MemoryRecordLog, decode_entry, encode_entry
+from algorithms.raft.durable import _TERM, decode_entry, encode_entry
+from core.storage import MemoryRecordLog
 from core.effects import Apply
 
 

@@ -55,7 +55,7 @@ import random
 from typing import Any, Callable, Sequence
 
 from algorithms.raft.config import RaftConfig
-from algorithms.raft.durable import open_log_store
+from algorithms.raft.durable import LOG_FILE
 from core.kv import KVStore
 from algorithms.raft.log import RaftLog
 from algorithms.raft.messages import (
@@ -110,7 +110,7 @@ class Raft(ElectionAlgorithm):
     ) -> None:
         super().__init__(node_id, voters, config, storage, rng, cluster)
         self.voted_for: int | None = None
-        self.log = RaftLog.open(open_log_store(self.storage))
+        self.log = RaftLog.open(self.storage.open_log(LOG_FILE))
         self.commit_index = 0
         self.last_applied = 0
         self.match_index: dict[int, int] = {}

@@ -60,6 +60,7 @@ from core.runtime.control import REPLY_ERROR, REPLY_OK, ControlError, encode_rep
 from core.runtime.counters import Counters, DropReporter
 from core.runtime.eventlog import EventLog
 from core.runtime.transport import Transport, peer_address
+from core.datadir import Identity
 from core.storage import FileStorage
 from core.timerwheel import TimerWheel
 
@@ -79,6 +80,9 @@ PROPOSE_BUDGET = 1024
 CONTROL_MAX_BYTES = 16 << 20
 """Largest control request (a propose request of up to MAX_BATCH commands); libzmq disconnects a client
 that sends more, so bench and KVClient check the size before sending."""
+SEAL_EVERY_MS = 1000
+"""How often the node marks its flushed log records as durable in the log header (core.storage.RecordLog.seal):
+at most one extra fdatasync a second, and only when records were flushed since the last mark."""
 QUIET_NOTES = ("proposed",)
 """Notes not written to the event log (one per client request; the apply event says the same)."""
 
@@ -142,7 +146,7 @@ class Node:
     def open(self) -> None:
         """Read durable state, bind every socket, open the event log. Raises on a damaged file or a busy port."""
         os.makedirs(self.data_dir, exist_ok=True)
-        self.storage = FileStorage(self.data_dir)
+        self.storage = FileStorage(self.data_dir, Identity(self.cluster_id, self.id, self.algo_cls.name))
         self._ctx = zmq.Context(io_threads=1)
         try:
             self._pub = self._ctx.socket(zmq.PUB)
@@ -218,6 +222,12 @@ class Node:
         if durable:
             scalars = {k: v for k, v in durable.items() if not isinstance(v, (list, dict))}
             self._record("restart_detected", {"durable": scalars})
+        for repair in self.storage.repairs:
+            log.warning("node %d: %s: dropped a torn tail at byte offset %d: %d bytes, %d record(s) from #%d "
+                        "(written by a flush a crash interrupted; never acknowledged)", self.id, repair["file"],
+                        repair["offset"], repair["bytes"], repair["records"], repair["first_record"])
+            self._record("torn_tail", repair)
+        self._next_seal = now + SEAL_EVERY_MS
         self._next_counters = now + self.counters_every_ms
         self._counters_mark = -1
         self._dispatch(self.algo.start, now)
@@ -280,6 +290,9 @@ class Node:
 
     def _housekeeping(self) -> None:
         now = mono_ms()
+        if now >= self._next_seal:
+            self._next_seal = now + SEAL_EVERY_MS
+            self.storage.seal()
         if now >= self._next_counters:
             self._next_counters = now + self.counters_every_ms
             mark = self.counters.total()

@@ -66,9 +66,10 @@ def test_file_storage_unflushed_write_is_not_on_disk(tmp_path):
 
 def test_file_storage_flush_without_changes_writes_nothing(tmp_path):
     s = FileStorage(tmp_path)
+    before = os.stat(tmp_path / STATE_FILE).st_mtime_ns
     s.flush()
     assert s.flushes == 0
-    assert not os.path.exists(tmp_path / STATE_FILE)
+    assert os.stat(tmp_path / STATE_FILE).st_mtime_ns == before
 
 
 def _good_state_file(tmp_path) -> bytes:
@@ -85,7 +86,7 @@ def _flip_digit_in_term(raw: bytes) -> bytes:
 
 
 def _wrong_magic(raw: bytes) -> bytes:
-    return raw.replace(b"quorumlab-state-v1", b"quorumlab-state-v9")
+    return raw.replace(b"quorumlab-state-v2", b"quorumlab-state-v9")
 
 
 DAMAGES = {
@@ -130,18 +131,25 @@ def _record(i: int) -> bytes:
     return bytes((i * 7 + k) & 0xFF for k in range((i * 37) % 300))
 
 
-def _write_log(path, n: int, batch: int = 1) -> list[bytes]:
+def _write_log(path, n: int, batch: int = 1, crash: bool = False) -> list[bytes]:
+    """Write ``n`` records, ``batch`` per flush; then close cleanly (sealed), or as a crash would (the last
+    flush's records above the header's mark)."""
     recs = [_record(i) for i in range(n)]
-    with RecordLog(path) as log:
-        for i in range(0, n, batch):
-            log.append(recs[i : i + batch])
-            log.flush()
+    log = RecordLog(path)
+    for i in range(0, n, batch):
+        log.append(recs[i : i + batch])
+        log.flush()
+    log.crash() if crash else log.close()
     return recs
 
 
+HEADER = 72
+"""8-byte magic, then two 32-byte slots holding the high-water mark."""
+
+
 def _record_offsets(path) -> list[int]:
-    """Byte offsets of each record, from the documented framing: 8-byte magic, then 12-byte header + body."""
-    offsets, off = [], 8
+    """Byte offsets of each record, from the documented framing: the header, then 12-byte record header + body."""
+    offsets, off = [], HEADER
     with RecordLog(path) as log:
         for rec in log:
             offsets.append(off)
@@ -154,7 +162,8 @@ def test_new_record_log_is_empty_and_starts_with_its_magic(tmp_path):
     path = tmp_path / "log"
     with RecordLog(path) as log:
         assert len(log) == 0 and log.records() == [] and log.torn is None
-    assert path.read_bytes() == b"QLRECS1\n"
+    raw = path.read_bytes()
+    assert raw.startswith(b"QLRECS2\n") and len(raw) == HEADER
 
 
 def test_many_records_round_trip_through_reopen(tmp_path):
@@ -185,7 +194,7 @@ def test_staged_records_are_readable_but_not_durable_until_flush(tmp_path):
 
 def test_torn_final_record_body_is_cut_off_and_reported(tmp_path):
     path = tmp_path / "log"
-    recs = _write_log(path, 10)
+    recs = _write_log(path, 10, crash=True)
     full = path.read_bytes()
     last = _record_offsets(path)[-1]
     assert len(recs[-1]) > 10
@@ -195,6 +204,7 @@ def test_torn_final_record_body_is_cut_off_and_reported(tmp_path):
         assert log.torn is not None
         assert log.torn.offset == last
         assert log.torn.dropped_bytes == len(full) - 5 - last
+        assert (log.torn.dropped_records, log.torn.first_record) == (1, 9)
         assert f"byte offset {last}" in str(log.torn)
     assert path.read_bytes() == full[:last], "the torn tail is cut from the file"
 
@@ -204,8 +214,10 @@ def test_torn_final_record_header_is_cut_off(tmp_path, keep):
     path = tmp_path / "log"
     recs = _write_log(path, 4)
     good = path.read_bytes()
-    with RecordLog(path) as log:
-        log.append([b"x" * 40])
+    log = RecordLog(path)
+    log.append([b"x" * 40])
+    log.flush()
+    log.crash()
     torn = path.read_bytes()[: len(good) + keep]
     path.write_bytes(torn)
     with RecordLog(path) as log:
@@ -215,7 +227,7 @@ def test_torn_final_record_header_is_cut_off(tmp_path, keep):
 
 def test_zero_filled_tail_is_treated_as_torn(tmp_path):
     path = tmp_path / "log"
-    recs = _write_log(path, 6)
+    recs = _write_log(path, 6, crash=True)
     good = path.read_bytes()
     path.write_bytes(good + bytes(100))
     with RecordLog(path) as log:
@@ -225,7 +237,7 @@ def test_zero_filled_tail_is_treated_as_torn(tmp_path):
 
 def test_appending_after_a_torn_tail_was_cut_keeps_the_log_clean(tmp_path):
     path = tmp_path / "log"
-    recs = _write_log(path, 5)
+    recs = _write_log(path, 5, crash=True)
     path.write_bytes(path.read_bytes()[:-3])
     with RecordLog(path) as log:
         log.append([b"after"])
@@ -275,7 +287,7 @@ def test_wrong_magic_raises_naming_the_file(tmp_path):
     path = tmp_path / "log"
     _write_log(path, 3)
     raw = path.read_bytes()
-    path.write_bytes(b"XLRECS1\n" + raw[8:])
+    path.write_bytes(b"XLRECS2\n" + raw[8:])
     with pytest.raises(StorageError) as err:
         RecordLog(path)
     assert str(path) in str(err.value) and "byte offset 0" in str(err.value)
@@ -293,7 +305,8 @@ def test_log_torn_while_being_created_starts_empty(tmp_path):
     path.write_bytes(b"QLRE")
     with RecordLog(path) as log:
         assert log.records() == []
-    assert path.read_bytes() == b"QLRECS1\n"
+    raw = path.read_bytes()
+    assert raw.startswith(b"QLRECS2\n") and len(raw) == HEADER
 
 
 def test_truncate_then_reopen_keeps_only_the_prefix(tmp_path):
@@ -320,7 +333,7 @@ def test_truncate_within_staged_records_leaves_the_file_alone(tmp_path):
     assert log.records() == recs + [b"a"]
     assert path.stat().st_size == size
     log.truncate(0)
-    assert log.records() == [] and path.stat().st_size == 8
+    assert log.records() == [] and path.stat().st_size == HEADER
     log.close()
 
 

@@ -5,7 +5,7 @@ import random
 from typing import Any, Iterable
 
 from algorithms.raft import ELECTION, Raft, RaftConfig, RequestVoteResponse
-from algorithms.raft.durable import encode_entry, open_log_store
+from algorithms.raft.durable import LOG_FILE, encode_entry
 from core.algorithm import Role
 from core.effects import Broadcast, Note, Persist, Send, SetTimer
 from core.messages import Message
@@ -31,7 +31,7 @@ def make_node(
     if term or voted_for is not None:
         storage.write({"term": term, "voted_for": voted_for})
         storage.flush()
-    store = open_log_store(storage)
+    store = storage.open_log(LOG_FILE)
     store.append(encode_entry(t, b"") for t in log_terms)
     store.flush()
     node = cls(node_id, tuple(voters), config or RaftConfig(), storage, random.Random(seed), CLUSTER)

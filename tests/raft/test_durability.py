@@ -36,10 +36,10 @@ def test_a_log_entry_newer_than_the_durable_term_raises_the_term_at_start():
 
 
 def test_file_storage_writes_the_state_before_the_log(tmp_path):
-    from algorithms.raft.durable import open_log_store
+    from algorithms.raft.durable import LOG_FILE
 
     storage = FileStorage(str(tmp_path))
-    log = open_log_store(storage)
+    log = storage.open_log(LOG_FILE)
     order = []
     write_state, flush_log = storage._flush_state, log.flush
     storage._flush_state = lambda: (order.append("state"), write_state())[1]

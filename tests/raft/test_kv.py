@@ -14,6 +14,7 @@ from core.kv import (
     NOT_FOUND,
     OK,
     PUT,
+    REUSED,
     SESSION_WINDOW,
     STALE,
     Command,
@@ -69,6 +70,32 @@ def test_sequence_numbers_older_than_the_session_window_are_refused():
     run(s, *[Command(3, q, PUT, b"k", b"%d" % q) for q in range(1, SESSION_WINDOW + 3)])
     (old,) = run(s, Command(3, 1, PUT, b"k", b"again"))
     assert old.status == STALE and s.data[b"k"] != b"again"
+
+
+def test_a_different_command_under_a_used_client_and_seq_is_refused_not_answered_with_the_first_result():
+    # Two clients that share an id (or one restarted with its sequence reset): the second command with
+    # the same (client, seq) must not get the first one's cached answer as if it had been applied.
+    s = KVStore()
+    (first,) = run(s, Command(5, 1, PUT, b"a", b"1"))
+    (second,) = run(s, Command(5, 1, PUT, b"b", b"2"))
+    assert first.ok and second.status == REUSED
+    assert s.data == {b"a": b"1"}
+
+
+def test_a_large_command_is_told_apart_from_a_retry_by_its_digest():
+    s = KVStore()
+    big = Command(5, 1, PUT, b"k", b"x" * 1000)
+    (first, retry) = run(s, big, big)
+    (other,) = run(s, Command(5, 1, PUT, b"k", b"y" * 1000))
+    assert first.ok and retry == first and other.status == REUSED and s.data[b"k"] == b"x" * 1000
+
+
+def test_sessions_are_bounded_and_the_least_recently_active_client_is_forgotten_first():
+    s = KVStore(max_sessions=3)
+    run(s, *[Command(c, 1, PUT, b"k%d" % c, b"v") for c in (1, 2, 3)])
+    run(s, Command(1, 2, GET, b"k1"))  # client 1 is active again: client 2 is now the oldest
+    run(s, Command(4, 1, PUT, b"k4", b"v"))
+    assert list(s.sessions) == [3, 1, 4]
 
 
 def test_no_op_and_foreign_entries_change_nothing_and_apply_is_in_order():

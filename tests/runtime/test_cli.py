@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from bench.cli import main
 from core.cluster import LocalCluster, free_ports
+from core.datadir import Identity
+from core.storage import FileStorage
 from core.runtime.addresses import format_cluster
 from core.runtime.eventlog import EventFollower
 from tests.runtime.helpers import processes_mentioning
@@ -52,10 +54,22 @@ def test_node_id_missing_from_the_cluster_exits_2(tmp_path):
 
 
 def test_damaged_state_file_stops_the_node_naming_the_file(tmp_path):
-    (tmp_path / "state.json").write_text('{"magic": "quorumlab-state-v1", "crc32": 1, "state": {"term": 3}}')
+    storage = FileStorage(tmp_path, Identity(cluster_id=1, node_id=1, algo="raft"))
+    storage.write({"term": 3})
+    storage.close()
+    path = tmp_path / "state.json"
+    path.write_bytes(path.read_bytes().replace(b'"term": 3', b'"term": 4'))
     result = run_node("--algo", "raft", "--id", "1", "--cluster", cluster_spec(), "--data-dir", str(tmp_path))
     assert result.exit_code == 1
     assert str(tmp_path / "state.json") in result.output and "checksum" in result.output
+
+
+def test_a_data_dir_of_another_node_stops_the_node_naming_both(tmp_path):
+    FileStorage(tmp_path, Identity(cluster_id=1, node_id=2, algo="raft")).close()
+    result = run_node("--algo", "raft", "--id", "1", "--cluster", cluster_spec(), "--data-dir", str(tmp_path))
+    assert result.exit_code == 1
+    assert "belongs to cluster 1, node 2, algorithm raft" in result.output
+    assert "refusing to start cluster 1, node 1, algorithm raft" in result.output
 
 
 def test_busy_port_exits_1_naming_the_addresses(tmp_path):
