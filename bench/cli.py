@@ -65,8 +65,10 @@ main.add_command(throughput_cmd)
 main.add_command(catchup_cmd)
 
 from bench.cmd_floor import floor_cmd  # noqa: E402
+from bench.cmd_keys import keys_cmd  # noqa: E402
 
 main.add_command(floor_cmd)
+main.add_command(keys_cmd)
 
 if __name__ == "__main__":
     main()

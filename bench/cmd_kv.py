@@ -2,36 +2,61 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 import click
 
+from bench import options
 from core.client import ClientError, KVClient
+from core.keys import KeyringError
 from core.runtime.addresses import AddressError, parse_cluster
 
-_cluster = click.option(
-    "--cluster", "cluster_spec", required=True, metavar="ID=tcp://HOST:PORT,...", help="The nodes' algorithm addresses."
-)
-_control = click.option(
-    "--control", "control_spec", default=None, metavar="ID=tcp://HOST:PORT,...",
-    help="Control addresses (default: each algorithm port + 1000).",
-)
-_timeout = click.option(
-    "--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
-    help="Seconds to keep retrying (redirects, leader changes) before giving up.",
-)
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to reach the cluster: the options every ``bench kv`` command shares."""
+
+    cluster_spec: str
+    control_spec: str | None
+    timeout: float
+    keys_dir: str | None
+    identity: str
+
+    def client(self) -> KVClient:
+        try:
+            nodes = parse_cluster(self.cluster_spec)
+            control = parse_cluster(self.control_spec) if self.control_spec else None
+        except AddressError as exc:
+            raise click.BadParameter(str(exc)) from None
+        try:
+            return KVClient(nodes, control=control, timeout_s=self.timeout, keys=self.keys_dir, identity=self.identity)
+        except KeyringError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
-def _client(cluster_spec: str, control_spec: str | None, timeout: float) -> KVClient:
-    try:
-        nodes = parse_cluster(cluster_spec)
-        control = parse_cluster(control_spec) if control_spec else None
-    except AddressError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return KVClient(nodes, control=control, timeout_s=timeout)
+def target_options(f: Callable) -> Callable:
+    """Add --cluster, --control, --timeout, --keys and --as, handed to the command as one ``target``."""
+
+    @click.option("--cluster", "cluster_spec", required=True, metavar="ID=tcp://HOST:PORT,...",
+                  help="The nodes' algorithm addresses.")
+    @click.option("--control", "control_spec", default=None, metavar="ID=tcp://HOST:PORT,...",
+                  help="Control addresses (default: each algorithm port + 1000).")
+    @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+                  help="Seconds to keep retrying (redirects, leader changes) before giving up.")
+    @options.keys
+    @options.identity("client")
+    def wrapper(cluster_spec: str, control_spec: str | None, timeout: float, keys_dir: str | None, identity: str,
+                **kwargs):
+        return f(target=Target(cluster_spec, control_spec, timeout, keys_dir, identity), **kwargs)
+
+    wrapper.__name__ = f.__name__
+    wrapper.__doc__ = f.__doc__
+    return wrapper
 
 
-def _run(cluster_spec: str, control_spec: str | None, timeout: float, action) -> None:
-    with _client(cluster_spec, control_spec, timeout) as kv:
+def _run(target: Target, action: Callable[[KVClient], tuple[str, bool]]) -> None:
+    with target.client() as kv:
         try:
             out, ok = action(kv)
         except ClientError as exc:
@@ -54,42 +79,36 @@ def kv_cmd() -> None:
 @kv_cmd.command("put")
 @click.argument("key")
 @click.argument("value")
-@_cluster
-@_control
-@_timeout
-def put_cmd(key: str, value: str, cluster_spec: str, control_spec: str | None, timeout: float) -> None:
+@target_options
+def put_cmd(key: str, value: str, target: Target) -> None:
     """Set KEY to VALUE; prints the previous value (empty if none)."""
-    _run(cluster_spec, control_spec, timeout, lambda kv: (_text(kv.put(key, value)), True))
+    _run(target, lambda kv: (_text(kv.put(key, value)), True))
 
 
 @kv_cmd.command("get")
 @click.argument("key")
-@_cluster
-@_control
-@_timeout
-def get_cmd(key: str, cluster_spec: str, control_spec: str | None, timeout: float) -> None:
+@target_options
+def get_cmd(key: str, target: Target) -> None:
     """Print KEY's value; exit status 1 if it is absent."""
 
-    def action(kv: KVClient):
+    def action(kv: KVClient) -> tuple[str, bool]:
         value = kv.get(key)
         return ("(absent)" if value is None else _text(value)), value is not None
 
-    _run(cluster_spec, control_spec, timeout, action)
+    _run(target, action)
 
 
 @kv_cmd.command("delete")
 @click.argument("key")
-@_cluster
-@_control
-@_timeout
-def delete_cmd(key: str, cluster_spec: str, control_spec: str | None, timeout: float) -> None:
+@target_options
+def delete_cmd(key: str, target: Target) -> None:
     """Remove KEY; exit status 1 if it was absent."""
 
-    def action(kv: KVClient):
+    def action(kv: KVClient) -> tuple[str, bool]:
         existed = kv.delete(key)
         return ("deleted" if existed else "(absent)"), existed
 
-    _run(cluster_spec, control_spec, timeout, action)
+    _run(target, action)
 
 
 @kv_cmd.command("cas")
@@ -97,16 +116,12 @@ def delete_cmd(key: str, cluster_spec: str, control_spec: str | None, timeout: f
 @click.argument("expected")
 @click.argument("new")
 @click.option("--absent", is_flag=True, help="Expect KEY to be absent (EXPECTED is then ignored).")
-@_cluster
-@_control
-@_timeout
-def cas_cmd(
-    key: str, expected: str, new: str, absent: bool, cluster_spec: str, control_spec: str | None, timeout: float
-) -> None:
+@target_options
+def cas_cmd(key: str, expected: str, new: str, absent: bool, target: Target) -> None:
     """Set KEY to NEW only if its value is EXPECTED; exit status 1 if it was not."""
 
-    def action(kv: KVClient):
+    def action(kv: KVClient) -> tuple[str, bool]:
         done = kv.cas(key, None if absent else expected, new)
         return ("set" if done else "not set: the value differs"), done
 
-    _run(cluster_spec, control_spec, timeout, action)
+    _run(target, action)

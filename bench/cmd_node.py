@@ -9,6 +9,7 @@ import click
 import zmq
 
 from core.errors import ConfigError, StorageError, UnknownAlgorithmError
+from core.keys import Keyring, KeyringError
 from core.runtime.addresses import AddressError, parse_cluster
 from core.runtime.loader import load_algorithm
 from core.runtime.node import Node
@@ -44,6 +45,10 @@ def _fail(message: str, code: int) -> None:
 @click.option("--events", "events_addr", default=None, metavar="tcp://HOST:PORT", help="Event PUB socket (default: algorithm port + 2000).")
 @click.option("--counters-every", type=click.IntRange(100, 3_600_000), default=2000, show_default=True, help="ms between counters events (only when they changed).")
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the process that started this node exits (used by LocalCluster).")
+@click.option("--keys", "keys_dir", default=None, type=click.Path(file_okay=False),
+              help="The cluster's keyring (see `bench keys create`): peers and clients must prove who they are (CurveZMQ).")
+@click.option("--insecure", is_flag=True,
+              help="Run without keys (plain mode, for teaching): anyone who can reach the ports can speak as a member.")
 def node_cmd(
     algo: str,
     node_id: int,
@@ -57,12 +62,18 @@ def node_cmd(
     events_addr: str | None,
     counters_every: int,
     exit_with_parent: bool,
+    keys_dir: str | None,
+    insecure: bool,
 ) -> None:
     """Run one node until SIGTERM or Ctrl-C; events go to DATA_DIR/events.jsonl and the PUB socket."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s node {node_id} %(levelname)s %(message)s", stream=sys.stderr)
     if exit_with_parent:
         continue_when_parent_dies()  # a SIGSTOPped node must still see its parent go
+    if (keys_dir is None) == (not insecure):
+        _fail("pass --keys DIR (a keyring made by `bench keys create`) or, for plain mode on a trusted machine, "
+              "--insecure" if keys_dir is None else "--keys and --insecure exclude each other", 2)
     try:
+        keyring = Keyring(keys_dir) if keys_dir is not None else None
         addresses = parse_cluster(cluster_spec)
         if node_id not in addresses:
             raise AddressError(f"--id {node_id} is not in --cluster (ids: {', '.join(map(str, sorted(addresses)))})")
@@ -81,11 +92,14 @@ def node_cmd(
             events=events_addr,
             counters_every_ms=counters_every,
             watch_parent=os.getppid() if exit_with_parent else None,
+            keyring=keyring,
         )
-    except (AddressError, ConfigError, UnknownAlgorithmError) as exc:
+    except (AddressError, ConfigError, UnknownAlgorithmError, KeyringError) as exc:
         _fail(str(exc), 2)
     try:
         reason = serve(node)
+    except KeyringError as exc:
+        _fail(str(exc), 2)
     except StorageError as exc:
         _fail(str(exc), 1)
     except zmq.ZMQError as exc:

@@ -9,7 +9,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bench import options
+from core.keys import Keyring, KeyringError
 from core.runtime.addresses import AddressError, control_address, parse_cluster
+from core.runtime.auth import ClientAuth
 from core.runtime.control import ControlClient, ControlError
 
 
@@ -57,7 +60,10 @@ def describe_election(last: dict | None) -> str:
 @click.option("--control", "control_spec", default=None, metavar="ID=tcp://HOST:PORT,...", help="Control addresses (default: each algorithm port + 1000).")
 @click.option("--timeout", type=click.FloatRange(0.05, 60), default=1.0, show_default=True, help="Seconds to wait for the replies.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw statuses as JSON.")
-def status_cmd(cluster_spec: str, control_spec: str | None, timeout: float, as_json: bool) -> None:
+@options.keys
+@options.identity("reader")
+def status_cmd(cluster_spec: str, control_spec: str | None, timeout: float, as_json: bool, keys_dir: str | None,
+               identity: str) -> None:
     """Print a table of every node's role, term, leader and counters (exit 1 if a node does not answer)."""
     try:
         addresses = parse_cluster(cluster_spec)
@@ -69,7 +75,13 @@ def status_cmd(cluster_spec: str, control_spec: str | None, timeout: float, as_j
     if missing:
         click.echo(f"error: --control names no address for node(s) {sorted(missing)}", err=True)
         sys.exit(2)
-    client = ControlClient()
+    try:
+        auth = None if keys_dir is None else ClientAuth.from_keyring(
+            Keyring(keys_dir), identity, {i: [controls[i]] for i in addresses})
+    except KeyringError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    client = ControlClient(auth=auth)
     try:
         replies = client.request_many({i: controls[i] for i in addresses}, "status", timeout)
     finally:

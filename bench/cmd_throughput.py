@@ -31,7 +31,7 @@ from core.errors import UnknownAlgorithmError
 from core.kv import PUT, Command
 from core.client import KVClient
 from core.runtime.control import parse_propose_reply, propose_frames
-from core.runtime.node import CONTROL_MAX_BYTES
+from core.limits import CONTROL_MAX_BYTES
 from core.cluster import LocalCluster, free_ports
 from core.errors import ConfigError
 
@@ -123,7 +123,7 @@ def measure_log(
     """
     with LocalCluster(algo, nodes, config=config or {}) as c:
         c.wait_for_leader(20)
-        kv = KVClient(c.addresses, control=c.control_addresses)
+        kv = c.kv_client()
         kv.put(b"warm", b"up")
         load = _Load(kv, kv.leader, size, outstanding, batch)
         elapsed = load.run(duration=duration)
@@ -142,7 +142,7 @@ def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict 
     """
     with LocalCluster(algo, nodes, config=config or {}) as c:
         leader = c.wait_for_leader(20)
-        kv = KVClient(c.addresses, control=c.control_addresses)
+        kv = c.kv_client()
         kv.put(b"warm", b"up")
         leader = kv.leader
         lagging = next(i for i in sorted(c.addresses) if i != leader)

@@ -29,6 +29,7 @@ from core.effects import (
     SetTimer,
     TermChanged,
 )
+from core.limits import MAX_COMMAND_BYTES
 from core.messages import Message
 
 
@@ -143,11 +144,20 @@ class ElectionAlgorithm:
         return self._run(self.on_peer_up, peer, now)
 
     def propose(self, command: bytes, now: int) -> list:
-        """A client command (algorithms with a log accept it when they lead)."""
+        """A client command (algorithms with a log accept it when they lead).
+
+        A command over ``core.limits.MAX_COMMAND_BYTES`` could never travel to the other nodes
+        in one message: it is refused here, for every algorithm, before the hook sees it.
+        """
+        if len(command) > MAX_COMMAND_BYTES:
+            return self._run(self._refuse_oversized, len(command))
         return self._run(self.on_propose, command, now)
 
     def propose_many(self, commands: list[bytes], now: int) -> list:
         """Several client commands at once, in order (one batch of effects; see ``on_propose_many``)."""
+        longest = max(map(len, commands), default=0)
+        if longest > MAX_COMMAND_BYTES:
+            return self._run(self._refuse_oversized, longest)
         return self._run(self.on_propose_many, commands, now)
 
     # -- hooks a subclass implements --------------------------------------------------
@@ -216,6 +226,11 @@ class ElectionAlgorithm:
         self._out.extend(effects)
 
     # -- internals ----------------------------------------------------------------------
+
+    def _refuse_oversized(self, size: int) -> None:
+        self.note("propose_rejected", reason=f"a command of {size} bytes is over the {MAX_COMMAND_BYTES}-byte limit "
+                  "(core.limits.MAX_COMMAND_BYTES: one command must fit in one message between nodes)",
+                  leader=self.leader)
 
     def _drop_absurd_term(self, msg: Message) -> None:
         if not getattr(self, "_absurd_term_noted", False):

@@ -28,6 +28,7 @@ from typing import Any, Iterable
 
 import zmq
 
+from core.keys import Keyring
 from core.kv import (
     CAS,
     CAS_MISMATCH,
@@ -43,8 +44,17 @@ from core.kv import (
     Result,
 )
 from core.runtime.addresses import control_address, parse_cluster
+from core.runtime.auth import ClientAuth
 from core.runtime.control import parse_propose_reply, propose_frames
-from core.runtime.node import CONTROL_MAX_BYTES
+from core.limits import CONTROL_MAX_BYTES
+
+
+BUSY_BACKOFF_S = 0.005
+BUSY_BACKOFF_MAX_S = 0.2
+"""Pauses before retrying at a node that answered "busy" (its uncommitted entries, or this connection's queue):
+doubling from BUSY_BACKOFF_S up to BUSY_BACKOFF_MAX_S, so a crowd of retries does not become the load."""
+_FINAL_ERRORS = ("forbidden", "a command of", "malformed", "propose needs", "applied, but")
+"""Error replies that a retry cannot change: the request is refused as it is."""
 
 
 class ClientError(RuntimeError):
@@ -80,7 +90,11 @@ class KVClient:
         client_id: int | None = None,
         next_seq: int = 1,
         ctx: zmq.Context | None = None,
+        keys: Keyring | str | os.PathLike | None = None,
+        identity: str = "client",
     ) -> None:
+        """``keys``: the cluster's keyring (core.keys; a path or a ``Keyring``) when it has one; ``identity``
+        names the client key to use from it (the default keyring's ``client`` may read and write)."""
         self.nodes = _addresses(addresses)
         if not self.nodes:
             raise ValueError("KVClient needs at least one node address")
@@ -96,6 +110,10 @@ class KVClient:
         self._rids = itertools.count(1)
         self._ctx = ctx or zmq.Context.instance()
         self._sockets: dict[int, zmq.Socket] = {}
+        self.auth: ClientAuth | None = None
+        if keys is not None:
+            ring = keys if isinstance(keys, Keyring) else Keyring(keys)
+            self.auth = ClientAuth.from_keyring(ring, identity, {i: [a] for i, a in self.control.items()})
         self.leader: int = min(self.nodes)
         self.redirects = 0
         self.retries = 0
@@ -162,6 +180,7 @@ class KVClient:
         """
         deadline = time.monotonic() + self.timeout_s
         last = "no attempt"
+        busy = 0
         while time.monotonic() < deadline:
             node = self.leader
             rid = self.send(node, *datas)
@@ -175,7 +194,15 @@ class KVClient:
                 return [Result.decode(r) for r in reply["results"]]
             if reply.get("ok"):
                 raise CommandFailed(f"node {node} answered {len(reply['results'])} results for {len(datas)} commands")
-            last = f"node {node}: {reply.get('error')}"
+            error = str(reply.get("error"))
+            last = f"node {node}: {error}"
+            if error.startswith(_FINAL_ERRORS):
+                raise CommandFailed(f"node {node} refused the request: {error}")
+            if error.startswith("busy"):
+                self.retries += 1
+                time.sleep(min(BUSY_BACKOFF_MAX_S, BUSY_BACKOFF_S * 2 ** min(busy, 10)))
+                busy += 1
+                continue
             hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
             if hinted in self.nodes and hinted != node:
                 self.leader = hinted
@@ -184,7 +211,9 @@ class KVClient:
                 self._next_node()
                 self.retries += 1
                 time.sleep(0.02)
-        raise Timeout(f"command(s) not applied within {self.timeout_s:.1f}s; last attempt: {last}")
+        hint = "" if self.auth is not None or not last.startswith("no reply") else (
+            " (if the cluster has a keyring, pass keys=)")
+        raise Timeout(f"command(s) not applied within {self.timeout_s:.1f}s; last attempt: {last}{hint}")
 
     def send(self, node: int, *commands: bytes) -> bytes:
         """Send one binary propose request with ``commands`` to ``node``; returns its request id."""
@@ -193,7 +222,10 @@ class KVClient:
             raise CommandFailed(f"a request of {len(frames[1])} bytes is over the nodes' {CONTROL_MAX_BYTES >> 20} MiB "
                                 "limit for one request")
         rid = str(next(self._rids)).encode()
-        self._socket(node).send_multipart([rid, *frames])
+        try:
+            self._socket(node).send_multipart([rid, *frames], zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # no connection to queue on (a node down, or a handshake refused): the wait times out
         return rid
 
     def wait(self, node: int, rid: bytes, timeout_s: float) -> dict | None:
@@ -220,6 +252,8 @@ class KVClient:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.RECONNECT_IVL, 20)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 200)
+            if self.auth is not None:
+                self.auth.secure(sock, self.control[node])
             sock.connect(self.control[node])
             self._sockets[node] = sock
         return sock

@@ -8,7 +8,13 @@ Used by ``bench cluster``, benchmarks and the runtime's tests::
         c.wait_for(lambda e: e["kind"] == "role" and e["to"] == "leader", 10, since=t_kill)
 
 Every node is a real ``bench node`` process (``python -m bench.cli node``) with
-its own data dir ``<data_dir>/<id>/`` (state.json, events.jsonl, node.log).
+its own data dir ``<data_dir>/<id>/`` (identity.json, state.json, events.jsonl,
+node.log). The cluster is secure by default: it makes a keyring in
+``<data_dir>/keys`` (core.keys) the first time, every node and the harness use
+CurveZMQ, and the harness speaks as the keyring's ``admin``; ``secure=False``
+runs the nodes in plain mode, for teaching. ``<data_dir>/cluster.json`` keeps
+the cluster id, so a cluster started again on the same data dir is the same
+cluster (its nodes refuse a data dir of another).
 Ports are picked free on 127.0.0.1 unless ``base_port`` is given (then node i
 uses base_port + i, control and events by the rule of core.runtime.addresses).
 Leaving the context stops every process it started, by PID (SIGTERM, SIGKILL
@@ -20,6 +26,7 @@ something was published, so nothing sleeps blindly.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import shutil
@@ -38,12 +45,16 @@ import zmq
 
 from core.algorithm import ElectionAlgorithm
 from core.config import AlgorithmConfig
+from core.keys import KEYRING_FILE, Keyring, add_node, create_keyring
 from core.runtime.addresses import control_address, events_address, format_cluster
+from core.runtime.auth import ClientAuth
 from core.runtime.control import ControlClient, ControlError
 from core.runtime.eventlog import EVENTS_FILE, EventFollower, make_event
 from core.runtime.loader import algorithm_spec, import_root, load_algorithm
 
 HOST = "127.0.0.1"
+CLUSTER_FILE = "cluster.json"
+"""In a LocalCluster's data dir: the cluster id and algorithm, so that starting it again finds the same cluster."""
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:
@@ -87,6 +98,8 @@ class LocalCluster:
         grace_s: float = 2.0,
         ready_timeout_s: float = 30.0,
         counters_every_ms: int = 2000,
+        secure: bool = True,
+        keys: str | os.PathLike | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least 1 node, got {nodes}")
@@ -108,7 +121,13 @@ class LocalCluster:
         self._own_dir = data_dir is None
         self.data_dir = tempfile.mkdtemp(prefix="quorumlab-cluster-") if data_dir is None else os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
-        self.cluster_id = cluster_id if cluster_id is not None else random.randrange(1, 1 << 32)
+        self.cluster_id = self._cluster_id(cluster_id)
+        self.keyring: Keyring | None = None
+        self.auth: ClientAuth | None = None
+        if secure:
+            self.keyring = self._keyring(keys)
+            endpoints = {i: [self.control_addresses[i], self.event_addresses[i]] for i in self.ids}
+            self.auth = ClientAuth.from_keyring(self.keyring, "admin", endpoints)
         self.seed = seed
         self.grace_s = grace_s
         self.ready_timeout_s = ready_timeout_s
@@ -120,10 +139,41 @@ class LocalCluster:
         self._applied: dict[int, frozenset[int]] = {}
         self._closed = False
         self._ctx = zmq.Context()
-        self._client = ControlClient(self._ctx)
+        self._client = ControlClient(self._ctx, self.auth)
         self._follower = EventFollower(
-            self._ctx, [self.event_log(i) for i in self.ids], [self.event_addresses[i] for i in self.ids]
+            self._ctx, [self.event_log(i) for i in self.ids], [self.event_addresses[i] for i in self.ids], self.auth
         )
+
+    def _cluster_id(self, given: int | None) -> int:
+        """The id of the cluster that lives in this data dir: the one it recorded, else ``given`` or a random one."""
+        path = os.path.join(self.data_dir, CLUSTER_FILE)
+        try:
+            with open(path) as fh:
+                recorded = json.load(fh)
+        except FileNotFoundError:
+            recorded = None
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"{path}: cannot read it ({exc}); remove it only if this data dir holds no cluster") from None
+        if recorded is not None:
+            if given is not None and given != recorded.get("cluster_id"):
+                raise ValueError(f"{self.data_dir} holds cluster {recorded.get('cluster_id')}, not cluster {given}")
+            return int(recorded["cluster_id"])
+        cluster_id = given if given is not None else random.randrange(1, 1 << 32)
+        with open(path, "w") as fh:
+            json.dump({"cluster_id": cluster_id, "algo": self.algo_spec}, fh)
+            fh.write("\n")
+        return cluster_id
+
+    def _keyring(self, keys: str | os.PathLike | None) -> Keyring:
+        """The given keyring, or this data dir's own (made on first use, with a key for every node id)."""
+        path = os.fspath(keys) if keys is not None else os.path.join(self.data_dir, "keys")
+        if keys is None and not os.path.exists(os.path.join(path, KEYRING_FILE)):
+            return create_keyring(path, self.ids)
+        ring = Keyring(path)
+        for i in self.ids:
+            if i not in ring.nodes and keys is None:
+                ring = add_node(path, i)
+        return ring
 
     # -- paths and processes -----------------------------------------------------------
 
@@ -163,6 +213,7 @@ class LocalCluster:
             "--counters-every", str(self.counters_every_ms),
             "--exit-with-parent",
         ]
+        cmd += ["--keys", self.keyring.path] if self.keyring is not None else ["--insecure"]
         for key, value in sorted(self.config.items()):
             cmd += ["--config", f"{key}={value}"]
         if self.seed is not None:
@@ -410,6 +461,8 @@ class LocalCluster:
         """A ``core.client.KVClient`` for this cluster (it needs the control ports this cluster chose)."""
         from core.client import KVClient
 
+        if self.keyring is not None:
+            kwargs.setdefault("keys", self.keyring)
         return KVClient(self.addresses, control=self.control_addresses, **kwargs)
 
     def events(self) -> list[dict]:

@@ -6,6 +6,7 @@ import dataclasses
 
 from core.config import AlgorithmConfig, setting
 from core.errors import ConfigError
+from core.limits import MAX_FRAME_BYTES, fits_one_message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,11 @@ class RaftConfig(AlgorithmConfig):
     max_batch_bytes: int = setting(
         1 << 20, 1, 64 << 20, "bytes", "most command bytes in one AppendEntries (a larger single entry still goes alone)"
     )
+    max_uncommitted_bytes: int = setting(
+        64 << 20, 1, 1 << 40, "bytes",
+        "command bytes a leader holds appended but not committed; more proposals are refused \"busy\" until commits "
+        "catch up (etcd's MaxUncommittedEntriesSize; one proposal is always let in when nothing is uncommitted)",
+    )
 
     pre_vote: bool = setting(
         False, help="ask a majority for pre-votes at term+1 before campaigning (thesis 9.6); pre-votes change no term"
@@ -56,4 +62,10 @@ class RaftConfig(AlgorithmConfig):
             raise ConfigError(
                 f"RaftConfig.heartbeat_interval ({hb}ms) must be < RaftConfig.election_timeout_min ({lo}ms), "
                 "or followers time out between heartbeats"
+            )
+        if not fits_one_message(self.max_batch_bytes, self.max_batch_entries):
+            raise ConfigError(
+                f"RaftConfig.max_batch_bytes ({self.max_batch_bytes}) with RaftConfig.max_batch_entries "
+                f"({self.max_batch_entries}) can make an AppendEntries over the {MAX_FRAME_BYTES}-byte limit between "
+                "nodes (core.limits.MAX_FRAME_BYTES); lower one of them"
             )

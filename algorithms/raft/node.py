@@ -120,6 +120,7 @@ class Raft(ElectionAlgorithm):
         self._progress_mark: dict[int, int] = {}
         self._commit_sent: dict[int, int] = {}
         self._notify_armed = False
+        self._uncommitted_bytes = 0
         self._pending_ack: tuple[int, int, int] | None = None
         self._pending_commit = 0
         self._flush_armed = False
@@ -225,6 +226,12 @@ class Raft(ElectionAlgorithm):
         if not all(commands):
             self.note("propose_rejected", reason="empty command (reserved for the leader's no-op)", leader=self.id)
             return
+        size = sum(map(len, commands))
+        if self._uncommitted_bytes and self._uncommitted_bytes + size > self.config.max_uncommitted_bytes:
+            self.note("propose_rejected", reason=f"busy: {self._uncommitted_bytes} bytes of commands are not committed "
+                      f"yet (max_uncommitted_bytes {self.config.max_uncommitted_bytes}); retry", leader=self.id)
+            return
+        self._uncommitted_bytes += size
         first = self.log.extend(self.term, [bytes(c) for c in commands])
         self.note("proposed", index=first, term=self.term, count=len(commands))
         self._arm_flush()
@@ -378,6 +385,7 @@ class Raft(ElectionAlgorithm):
         self._progress_mark = {p: 0 for p in self.peers}
         self._commit_sent = {p: 0 for p in self.peers}
         self._notify_armed = False
+        self._uncommitted_bytes = 0
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
         if self.config.check_quorum:
@@ -686,6 +694,8 @@ class Raft(ElectionAlgorithm):
         """Raise the commit index and apply every newly committed entry, in order."""
         if index <= self.commit_index:
             return
+        if self._uncommitted_bytes:
+            self._uncommitted_bytes = max(0, self._uncommitted_bytes - self.log.command_bytes(self.commit_index + 1, index))
         self.commit_index = index
         first = self.last_applied + 1
         if first <= index:

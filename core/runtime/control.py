@@ -38,12 +38,15 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from core.errors import CodecError
 from core.framing import pack_blobs, unpack_blobs
+
+if TYPE_CHECKING:
+    from core.runtime.auth import ClientAuth
 
 COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine")
 PROPOSE = b"\xffpropose"
@@ -113,8 +116,10 @@ def parse_propose_reply(frames: list[bytes]) -> dict[str, Any]:
 class ControlClient:
     """Sends control requests to nodes' control addresses and waits for the replies."""
 
-    def __init__(self, ctx: zmq.Context | None = None) -> None:
+    def __init__(self, ctx: zmq.Context | None = None, auth: "ClientAuth | None" = None) -> None:
+        """``auth``: this client's keys and the nodes' public keys (core.runtime.auth), for a cluster with a keyring."""
         self._ctx = ctx or zmq.Context.instance()
+        self.auth = auth
         self._sockets: dict[str, zmq.Socket] = {}
         self._ids = itertools.count(1)
 
@@ -125,6 +130,8 @@ class ControlClient:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.RECONNECT_IVL, 20)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 200)
+            if self.auth is not None:
+                self.auth.secure(sock, address)
             sock.connect(address)
             self._sockets[address] = sock
         return sock
@@ -174,8 +181,9 @@ class ControlClient:
                         results[node] = _unwrap(frames[1])
                         del waiting[sock]
                         break
+        hint = "" if self.auth is not None else " (if the cluster has a keyring, pass its keys)"
         for node, _ in list(to_send.values()) + list(waiting.values()):
-            results[node] = ControlError(f"no reply from {addresses[node]} within {timeout_s:.1f}s")
+            results[node] = ControlError(f"no reply from {addresses[node]} within {timeout_s:.1f}s{hint}")
             self.forget(addresses[node])  # discard the queued request: it must not reach a node that comes back later
         return results
 

@@ -3,9 +3,9 @@
 Counters are kept per message type (``sent``, ``recv``, ``bytes_sent``,
 ``bytes_recv``) plus totals of what was dropped and why, and how late the
 timers fired (ms past their deadline: this process's scheduling delay). ``DropReporter``
-decides when a drop is worth a log line: once per source per minute, with the
-number suppressed since the last line, so a flood of garbage cannot flood the
-log.
+decides when a drop is worth a log line: at most ten a minute in all, each with
+the number suppressed since the last line, so a flood of garbage cannot flood
+the log or the event file.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import collections
 from typing import Any
 
 REPORT_EVERY_S = 60.0
+REPORTS_PER_WINDOW = 10
 
 
 class Counters:
@@ -27,6 +28,8 @@ class Counters:
         self.dropped_bad_by_reason: collections.Counter = collections.Counter()
         self.dropped_partition = 0
         self.dropped_unreachable = 0
+        self.replies_dropped = 0
+        self.requests_ignored = 0
         self.timers_fired = 0
         self.timer_late_total_ms = 0.0
         self.timer_late_max_ms = 0.0
@@ -69,6 +72,8 @@ class Counters:
             "dropped_bad_by_reason": dict(self.dropped_bad_by_reason),
             "dropped_partition": self.dropped_partition,
             "dropped_unreachable": self.dropped_unreachable,
+            "replies_dropped": self.replies_dropped,
+            "requests_ignored": self.requests_ignored,
             "timers": {
                 "fired": self.timers_fired,
                 "late_ms_mean": round(self.timer_late_total_ms / self.timers_fired, 3) if self.timers_fired else 0.0,
@@ -79,21 +84,30 @@ class Counters:
 
 
 class DropReporter:
-    """``should_report(source, now_s)`` is True at most once per source per ``every_s`` seconds."""
+    """``should_report(now_s)`` is True for at most ``limit`` drops per ``every_s`` seconds in all.
 
-    def __init__(self, every_s: float = REPORT_EVERY_S) -> None:
+    The limit is global, not per source: a source is only what a frame claims (or an
+    address an attacker can vary), so a flood under random claimed ids must not buy one
+    log line per id. The drops left unreported are counted and given with the next report.
+    """
+
+    def __init__(self, limit: int = REPORTS_PER_WINDOW, every_s: float = REPORT_EVERY_S) -> None:
+        self.limit = limit
         self.every_s = every_s
-        self._last: dict[str, float] = {}
-        self._suppressed: collections.Counter = collections.Counter()
+        self._recent: collections.deque[float] = collections.deque()
+        self._suppressed = 0
 
-    def should_report(self, source: str, now_s: float) -> bool:
-        last = self._last.get(source)
-        if last is not None and now_s - last < self.every_s:
-            self._suppressed[source] += 1
+    def should_report(self, now_s: float) -> bool:
+        recent = self._recent
+        while recent and now_s - recent[0] >= self.every_s:
+            recent.popleft()
+        if len(recent) >= self.limit:
+            self._suppressed += 1
             return False
-        self._last[source] = now_s
+        recent.append(now_s)
         return True
 
-    def take_suppressed(self, source: str) -> int:
-        """How many drops from ``source`` went unreported since its last report (and reset that count)."""
-        return self._suppressed.pop(source, 0)
+    def take_suppressed(self) -> int:
+        """How many drops went unreported since the last report (and reset that count)."""
+        count, self._suppressed = self._suppressed, 0
+        return count

@@ -87,7 +87,8 @@ class EventFollower:
     publishes, and a node publishes an event only after writing it to its file.
     """
 
-    def __init__(self, ctx: zmq.Context, paths: list[str], pub_addresses: list[str]) -> None:
+    def __init__(self, ctx: zmq.Context, paths: list[str], pub_addresses: list[str], auth: Any = None) -> None:
+        """``auth`` (core.runtime.auth.ClientAuth): subscribe with these keys, to nodes that have a keyring."""
         self.paths = list(paths)
         self.events: list[dict[str, Any]] = []
         self.bad_lines = 0
@@ -96,6 +97,8 @@ class EventFollower:
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
         for address in pub_addresses:
+            if auth is not None:
+                auth.secure(self._sub, address)  # CURVE options are taken at each connect
             self._sub.connect(address)
 
     def add(self, event: dict[str, Any]) -> None:

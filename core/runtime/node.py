@@ -20,7 +20,20 @@ completes and is written to the event log as one ``apply`` event.
 
 Incoming frames that are malformed, come from an unknown node id, carry another
 cluster id or algorithm, or are addressed to another node are dropped, counted
-and reported once per source per minute; they never reach the algorithm.
+and reported (at most ten reports a minute in all); they never reach the
+algorithm.
+
+With a keyring (core.keys) every socket is CurveZMQ (core.runtime.auth): only
+members' keys may connect to the peer port, and a message whose claimed sender
+is not the member whose key made the connection is dropped; only clients' keys
+may connect to the control and event sockets, and each control command must be
+allowed to the client's role. Without one (plain mode) the node says so at
+start: anyone who can reach its ports can speak as a member or stop it.
+
+Every buffer at the control socket is bounded (core.limits): a request's
+envelope, the replies queued per connection (a client that does not read them
+is cut off for a while), the propose requests waiting per connection (more are
+answered "busy"), and the size of a reply.
 """
 from __future__ import annotations
 
@@ -55,7 +68,28 @@ from core.effects import (
 )
 from core.errors import CodecError
 from core.framing import pack_blobs, unpack_blobs
+from core.keys import ALLOWED, Keyring, KeyringError
+from core.limits import (
+    CONTROL_MAX_BYTES,
+    CONTROL_MAX_REPLY_BYTES,
+    CONTROL_REPLY_QUEUE,
+    CONTROL_WAITING_PER_CONNECTION,
+    CURVE_OVERHEAD_BYTES,
+    MAX_BATCH,
+    MAX_ENVELOPE_BYTES,
+    MAX_ENVELOPE_FRAMES,
+    MAX_FRAME_BYTES,
+)
 from core.runtime.addresses import control_address, events_address
+from core.runtime.auth import (
+    CONTROL_DOMAIN,
+    EVENTS_DOMAIN,
+    ZapHandler,
+    member_of,
+    role_of,
+    serve_securely,
+    user_id,
+)
 from core.runtime.control import REPLY_ERROR, REPLY_OK, ControlError, encode_reply, find_propose, parse_request
 from core.runtime.counters import Counters, DropReporter
 from core.runtime.eventlog import EventLog
@@ -73,13 +107,15 @@ HOUSEKEEPING_MS = 1000
 CLOSE_LINGER_MS = 200
 """How long closing the control and event sockets may wait to deliver what is already queued."""
 ELECTION_NOTES = ("election_started", "election_won", "election_lost")
-MAX_BATCH = 10_000
-"""Most commands in one ``propose`` request."""
 PROPOSE_BUDGET = 1024
 """Client commands taken per loop iteration before timers run, so a flood cannot starve heartbeats."""
-CONTROL_MAX_BYTES = 16 << 20
-"""Largest control request (a propose request of up to MAX_BATCH commands); libzmq disconnects a client
-that sends more, so bench and KVClient check the size before sending."""
+PROPOSE_BYTES_BUDGET = 4 << 20
+"""Client command bytes taken per loop iteration (at least one request): large commands cost copies, a CRC and
+an fsync each, and a loop that took them all at once would fire its timers (heartbeats) hundreds of ms late."""
+RECV_BYTES_BUDGET = 8 << 20
+"""Peer message bytes handled per loop iteration (at least one message), for the same reason."""
+CUT_OFF_S = 5.0
+"""How long a control connection whose reply queue overflowed (a client that does not read) is ignored."""
 SEAL_EVERY_MS = 1000
 """How often the node marks its flushed log records as durable in the log header (core.storage.RecordLog.seal):
 at most one extra fdatasync a second, and only when records were flushed since the last mark."""
@@ -110,6 +146,7 @@ class Node:
         events: str | None = None,
         counters_every_ms: int = 2000,
         watch_parent: int | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         if node_id not in addresses:
             raise ValueError(f"node {node_id} is not in the cluster {sorted(addresses)}")
@@ -126,6 +163,7 @@ class Node:
         self.events_address = events or events_address(self.bind)
         self.counters_every_ms = counters_every_ms
         self.watch_parent = watch_parent
+        self.keyring = keyring
         self.counters = Counters()
         self.partitioned: set[int] = set()
         self.stop_reason: str | None = None
@@ -135,6 +173,9 @@ class Node:
         self._waiting: collections.deque[_ClientRequest] = collections.deque()
         self._drops = DropReporter()
         self._timers: dict[str, int] = {}
+        self._zap: ZapHandler | None = None
+        self._routes: dict[bytes, int | None] = {}
+        self._connections = _Connections()
         self._wheel: TimerWheel | None = None
         self._ctx: zmq.Context | None = None
         self._wake_r = self._wake_w = -1
@@ -147,20 +188,37 @@ class Node:
         """Read durable state, bind every socket, open the event log. Raises on a damaged file or a busy port."""
         os.makedirs(self.data_dir, exist_ok=True)
         self.storage = FileStorage(self.data_dir, Identity(self.cluster_id, self.id, self.algo_cls.name))
+        keys = peer_keys = None
+        if self.keyring is not None:
+            keys = self.keyring.node_keys(self.id)
+            missing = sorted(set(self.addresses) - set(self.keyring.nodes))
+            if missing:
+                raise KeyringError(f"{self.keyring.path}: the keyring has no key for node(s) {missing} of the cluster; "
+                                   "every member needs one")
+            peer_keys = {i: self.keyring.nodes[i] for i in self.peers}
         self._ctx = zmq.Context(io_threads=1)
         try:
+            if self.keyring is not None:
+                self._zap = ZapHandler(self._ctx, self.keyring)  # before any socket that asks it
             self._pub = self._ctx.socket(zmq.PUB)
             self._pub.setsockopt(zmq.LINGER, 0)
+            if keys is not None:
+                serve_securely(self._pub, keys, EVENTS_DOMAIN)
             self._pub.bind(self.events_address)
             self._control = self._ctx.socket(zmq.ROUTER)
             self._control.setsockopt(zmq.LINGER, 0)
-            self._control.setsockopt(zmq.MAXMSGSIZE, CONTROL_MAX_BYTES)
-            # A ROUTER drops what it cannot queue; one reply per request must never be dropped, and
-            # a client with thousands of requests outstanding is owed thousands of queued replies.
-            self._control.setsockopt(zmq.SNDHWM, 0)
+            self._control.setsockopt(zmq.MAXMSGSIZE, CONTROL_MAX_BYTES + CURVE_OVERHEAD_BYTES)
+            # Replies queue per connection up to this bound; with ROUTER_MANDATORY a full queue is an
+            # error the node sees (and cuts the client off for), not a silent drop.
+            self._control.setsockopt(zmq.SNDHWM, CONTROL_REPLY_QUEUE)
+            self._control.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            if keys is not None:
+                serve_securely(self._control, keys, CONTROL_DOMAIN)
             self._control.bind(self.control_address)
-            self.transport = Transport(self._ctx, self.bind, self.peers)
+            self.transport = Transport(self._ctx, self.bind, self.peers, keys, peer_keys)
         except BaseException:
+            if self._zap is not None:
+                self._zap.close()
             self._ctx.destroy(linger=0)
             raise
         self._wake_r, self._wake_w = os.pipe()
@@ -171,6 +229,8 @@ class Node:
         self._poller.register(self.transport.router, zmq.POLLIN)
         self._poller.register(self._control, zmq.POLLIN)
         self._poller.register(self._wake_r, zmq.POLLIN)
+        if self._zap is not None:
+            self._poller.register(self._zap.sock, zmq.POLLIN)
         for monitor in self.transport.monitors:
             self._poller.register(monitor, zmq.POLLIN)
         rng = random.Random(self.seed)
@@ -217,8 +277,13 @@ class Node:
                 "address": self.addresses[self.id],
                 "control": self.control_address,
                 "events": self.events_address,
+                "secure": self.keyring is not None,
             },
         )
+        if self.keyring is None:
+            log.warning("node %d runs in PLAIN mode (no keyring): anyone who can reach its ports can speak as a member, "
+                        "propose commands or stop it. Use it for teaching on a trusted machine only.", self.id)
+            self._record("insecure", {"reason": "no keyring: peers and clients are not authenticated"})
         if durable:
             scalars = {k: v for k, v in durable.items() if not isinstance(v, (list, dict))}
             self._record("restart_detected", {"durable": scalars})
@@ -241,6 +306,8 @@ class Node:
             self._log.close()
         finally:
             self.transport.close()
+            if self._zap is not None:
+                self._zap.close()
             # Short lingers: the reply to a control "stop" and the "stopped" event still leave; a stuck
             # client cannot hold the exit back by more than these few hundred ms.
             self._control.close(linger=CLOSE_LINGER_MS)
@@ -259,6 +326,8 @@ class Node:
                 self._on_control()
             elif sock == self._wake_r:
                 self._drain_wake()
+            elif self._zap is not None and sock is self._zap.sock:
+                self._on_zap()
             else:
                 self._on_monitor(sock)
         self._fire_due_timers()
@@ -310,11 +379,15 @@ class Node:
     # -- incoming -----------------------------------------------------------------------
 
     def _on_frames(self) -> None:
+        budget = RECV_BYTES_BUDGET
         for _ in range(RECV_BATCH):
             frames = self.transport.recv()
             if frames is None:
                 return
             self._deliver(frames)
+            budget -= len(frames[-1])
+            if budget <= 0:
+                return
 
     def _deliver(self, frames: list) -> None:
         if len(frames) != 2:
@@ -327,6 +400,18 @@ class Node:
             self._drop("codec", frames[1], None, str(exc))
             return
         src = msg.src
+        if self._zap is not None:
+            route = frames[0].bytes
+            member = self._routes.get(route, -1)
+            if member == -1:
+                member = member_of(user_id(frames[1]))
+                if len(self._routes) >= 4096:
+                    self._routes.clear()
+                self._routes[route] = member
+            if member != src:
+                self._drop("impersonation", frames[1], src, f"the connection authenticated as node {member} "
+                           f"claims to be node {src}")
+                return
         if msg.algo_id != self.algo_cls.algo_id:
             self._drop("algorithm", frames[1], src, f"algo_id {msg.algo_id}, this node runs {self.algo_cls.algo_id}")
         elif msg.cluster != self.cluster_id:
@@ -344,10 +429,22 @@ class Node:
     def _drop(self, reason: str, frame: Any, src: int | None, detail: str) -> None:
         self.counters.on_bad(reason)
         source = peer_address(frame) + ("" if src is None else f" claiming node {src}")
-        if self._drops.should_report(source, time.monotonic()):
-            suppressed = self._drops.take_suppressed(source)
-            log.warning("node %d dropped a message from %s (%s): %s", self.id, source, reason, detail)
-            self._record("dropped", {"reason": reason, "source": source, "detail": detail, "suppressed": suppressed})
+        self._report("dropped", {"reason": reason, "source": source, "detail": detail},
+                     f"dropped a message from {source} ({reason}): {detail}")
+
+    def _report(self, kind: str, data: dict[str, Any], text: str) -> None:
+        """An event and a log line about bad input, within the global report limit (the rest are counted)."""
+        if self._drops.should_report(time.monotonic()):
+            suppressed = self._drops.take_suppressed()
+            log.warning("node %d %s (%d more unreported since the last report)", self.id, text, suppressed)
+            self._record(kind, {**data, "suppressed": suppressed})
+
+    def _on_zap(self) -> None:
+        for refusal in self._zap.handle():
+            self.counters.on_bad("auth")
+            self._report("auth_refused", {"address": refusal.address, "socket": refusal.domain,
+                                          "reason": refusal.reason},
+                         f"refused a connection from {refusal.address} to {refusal.domain}: {refusal.reason}")
 
     def _on_monitor(self, monitor: zmq.Socket) -> None:
         for peer, up in self.transport.on_monitor(monitor):
@@ -434,6 +531,12 @@ class Node:
 
     def _answer(self, req: "_ClientRequest") -> None:
         """Every command of ``req`` was applied: reply with their results in its format."""
+        self._connections.done(req)
+        size = sum(map(len, req.results))
+        if size > CONTROL_MAX_REPLY_BYTES:
+            self._fail(req, f"applied, but the results are {size} bytes, over the {CONTROL_MAX_REPLY_BYTES}-byte "
+                            "reply limit; read large values in smaller requests")
+            return
         if req.binary:
             self._reply(req.envelope, [REPLY_OK, pack_blobs(req.results)])
             return
@@ -443,6 +546,7 @@ class Node:
 
     def _fail(self, req: "_ClientRequest", reason: str, extra: dict[str, Any] | None = None) -> None:
         """Answer ``req`` with an error (and a leader hint in ``extra``) in its format."""
+        self._connections.done(req)
         if req.binary:
             self._reply(req.envelope, [REPLY_ERROR, json.dumps({"error": reason, **(extra or {})}).encode()])
         else:
@@ -456,8 +560,14 @@ class Node:
     def _reply(self, envelope: list, frames: list) -> None:
         try:
             self._control.send_multipart(envelope + frames, zmq.NOBLOCK)
+        except zmq.Again:
+            # Its reply queue is full: the client does not read. Ignore it for a while instead of buffering.
+            self.counters.replies_dropped += 1
+            if self._connections.cut_off(envelope[0], time.monotonic()):
+                self._report("client_cut_off", {"queued_replies": CONTROL_REPLY_QUEUE, "seconds": CUT_OFF_S},
+                             f"cut off a control client that left {CONTROL_REPLY_QUEUE} replies unread")
         except zmq.ZMQError:
-            pass
+            pass  # the client is gone
 
     def _propose(self, group: list[tuple["_ClientRequest", list[bytes]]]) -> None:
         """Hand the commands of every request read in one pass to the algorithm at once (one
@@ -510,6 +620,7 @@ class Node:
             if home is not None:
                 req.first, req.term = home[0] + offset - home[3], home[1]
                 self._waiting.append(req)
+                self._connections.wait(req)
             elif refusal is not None:
                 self._fail(req, *refusal)
             else:
@@ -518,7 +629,11 @@ class Node:
                                 f"{self.algo_cls.name} neither accepted nor refused the commands")
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
-        if peer in self.partitioned:
+        if len(data) > MAX_FRAME_BYTES:
+            self.counters.on_bad("oversize_out")
+            self._report("dropped", {"reason": "oversize_out", "type": kind, "bytes": len(data)},
+                         f"did not send a {kind} of {len(data)} bytes: over the {MAX_FRAME_BYTES}-byte limit")
+        elif peer in self.partitioned:
             self.counters.dropped_partition += 1
         elif self.transport.send(peer, data):
             self.counters.on_sent(kind, len(data))
@@ -533,32 +648,62 @@ class Node:
     def _on_control(self) -> None:
         """Serve waiting control requests; the propose requests of one pass go to the algorithm together."""
         group: list[tuple[_ClientRequest, list[bytes]]] = []
-        proposed = 0
+        proposed = proposed_bytes = 0
+        now_s = time.monotonic()
         for _ in range(64):
-            if proposed >= PROPOSE_BUDGET:
+            if proposed >= PROPOSE_BUDGET or proposed_bytes >= PROPOSE_BYTES_BUDGET:
                 break  # timers (heartbeats, the log flush) get their turn before more commands
             try:
-                frames = self._control.recv_multipart(zmq.NOBLOCK)
+                parts = self._control.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
+            route = parts[0].bytes
+            if self._connections.is_cut_off(route, now_s):
+                self.counters.requests_ignored += 1
+                continue
+            if len(parts) > MAX_ENVELOPE_FRAMES + 2 or any(len(f) > MAX_ENVELOPE_BYTES for f in parts[:-1]):
+                self._drop_envelope(parts)  # checked before anything is copied: only the last frame may be large
+                continue
+            frames = [f.bytes for f in parts]
+            proposed_bytes += len(frames[-1])
+            role = role_of(user_id(parts[-1])) if self._zap is not None else "admin"
+            allowed = ALLOWED.get(role or "", frozenset())
             k = find_propose(frames)
+            envelope = frames[:k] if k >= 0 else frames[:-1]
+            if len(envelope) > MAX_ENVELOPE_FRAMES or sum(map(len, envelope)) > MAX_ENVELOPE_BYTES:
+                self._drop_envelope(parts)
+                continue
             if k >= 0:
+                req = _ClientRequest(envelope, 0, binary=True)
+                if "propose" not in allowed:
+                    self._fail(req, f"forbidden: the role {role!r} may not propose")
+                    continue
+                if self._connections.full(frames[0]):
+                    self._fail(req, f"busy: {CONTROL_WAITING_PER_CONNECTION} requests of this connection are waiting; "
+                                    "retry")
+                    continue
                 try:
                     if len(frames) != k + 2:
                         raise CodecError(f"{len(frames) - k - 1} frames after the propose marker, expected 1")
                     commands = unpack_blobs(frames[k + 1])
                 except CodecError as exc:
-                    self._fail(_ClientRequest(frames[:k], 0, binary=True), f"malformed propose request: {exc}")
+                    self._fail(req, f"malformed propose request: {exc}")
                     continue
+                req.count = len(commands)
                 proposed += len(commands)
-                group.append((_ClientRequest(frames[:k], len(commands), binary=True), commands))
+                group.append((req, commands))
                 continue
             try:
                 request = parse_request(frames[-1])
+                if request["cmd"] not in allowed:
+                    raise ControlError(f"forbidden: the role {role!r} may not {request['cmd']!r}")
                 if request["cmd"] == "propose":
+                    if self._connections.full(frames[0]):
+                        raise ControlError(f"busy: {CONTROL_WAITING_PER_CONNECTION} requests of this connection are "
+                                           "waiting; retry")
                     commands, batch = self._json_commands(request)
                     proposed += len(commands)
-                    group.append((_ClientRequest(frames[:-1], len(commands), batch=batch), commands))
+                    group.append((_ClientRequest(envelope, len(commands), batch=batch), commands))
                     continue
                 if group:  # earlier proposals first: a request's effects never overtake an earlier one's
                     self._propose(group)
@@ -566,9 +711,15 @@ class Node:
                 reply = encode_reply(self._command(request))
             except ControlError as exc:
                 reply = encode_reply(error=str(exc))
-            self._reply(frames[:-1], [reply])
+            self._reply(envelope, [reply])
         if group:
             self._propose(group)
+
+    def _drop_envelope(self, parts: list) -> None:
+        self.counters.on_bad("envelope")
+        self._report("dropped", {"reason": "envelope", "frames": len(parts)},
+                     f"dropped a control request of {len(parts)} frames, {sum(len(f) for f in parts)} bytes: its "
+                     f"envelope is over {MAX_ENVELOPE_FRAMES} frames or {MAX_ENVELOPE_BYTES} bytes")
 
     @staticmethod
     def _json_commands(request: dict[str, Any]) -> tuple[list[bytes], bool]:
@@ -611,8 +762,10 @@ class Node:
                 self._wheel.cancel(old)
             self._dispatch(self.algo.fire, timer, mono_ms())
             return {"fired": timer}
-        self.request_stop("control stop")
-        return {"stopping": True}
+        if cmd == "stop":
+            self.request_stop("control stop")
+            return {"stopping": True}
+        raise ControlError(f"the node does not serve {cmd!r}")
 
     def status(self) -> dict[str, Any]:
         """The control socket's ``status`` answer: the algorithm's own status plus runtime facts."""
@@ -631,6 +784,7 @@ class Node:
                 "leader": algo.leader,
                 "pid": os.getpid(),
                 "cluster_id": self.cluster_id,
+                "secure": self.keyring is not None,
                 "uptime_s": round((mono_ms() - self._started_ms) / 1000, 3),
                 "counters": self.counters.snapshot(),
                 "partitioned": sorted(self.partitioned),
@@ -646,7 +800,7 @@ class Node:
 class _ClientRequest:
     """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
-    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results")
+    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting")
 
     def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
@@ -656,3 +810,49 @@ class _ClientRequest:
         self.first = 0
         self.term = 0
         self.results: list[bytes] = []
+        self.waiting = False
+
+
+class _Connections:
+    """Per control connection (its routing id): requests waiting for their entries, and whether it is cut off.
+
+    Only connections with something to remember have an entry, so the table is as large as the
+    connections that are waiting or cut off, and no larger.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[bytes, int] = {}
+        self._cut: dict[bytes, float] = {}
+
+    def full(self, route: bytes) -> bool:
+        return self._waiting.get(route, 0) >= CONTROL_WAITING_PER_CONNECTION
+
+    def wait(self, req: _ClientRequest) -> None:
+        route = req.envelope[0]
+        self._waiting[route] = self._waiting.get(route, 0) + 1
+        req.waiting = True
+
+    def done(self, req: _ClientRequest) -> None:
+        if req.waiting:
+            req.waiting = False
+            route = req.envelope[0]
+            left = self._waiting[route] - 1
+            if left:
+                self._waiting[route] = left
+            else:
+                del self._waiting[route]
+
+    def cut_off(self, route: bytes, now_s: float) -> bool:
+        """Ignore ``route`` for CUT_OFF_S seconds; True when it was not cut off already."""
+        fresh = not self.is_cut_off(route, now_s)
+        self._cut[route] = now_s + CUT_OFF_S
+        return fresh
+
+    def is_cut_off(self, route: bytes, now_s: float) -> bool:
+        until = self._cut.get(route)
+        if until is None:
+            return False
+        if now_s < until:
+            return True
+        del self._cut[route]
+        return False

@@ -12,8 +12,12 @@ Properties the runtime relies on:
     ``RECONNECT_IVL_MS``..``RECONNECT_IVL_MAX_MS``);
   * each DEALER's socket monitor reports handshake success / disconnect, which
     ``on_monitor`` turns into peer up / down transitions for the algorithm's hints.
-Messages carry their sender in the codec header; the ROUTER's routing ids are
-ignored.
+Messages carry their sender in the codec header. With keys (core.runtime.auth)
+the ROUTER is a CURVE server that accepts only members' keys, each DEALER a
+CURVE client of its peer's key, and every message arrives with the User-Id of
+its connection (``node:<id>``), which the node checks against the claimed
+sender. Without keys (plain mode) anyone who can reach the port can claim to be
+a member.
 """
 from __future__ import annotations
 
@@ -22,9 +26,13 @@ from typing import Iterable
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+
+from core.keys import KeyPair
+from core.limits import CURVE_OVERHEAD_BYTES, MAX_FRAME_BYTES
+from core.runtime.auth import PEER_DOMAIN, connect_securely, serve_securely
+
 SEND_HWM = 64
 RECV_HWM = 10_000
-MAX_FRAME_BYTES = 16 * 1024 * 1024
 RECONNECT_IVL_MS = 20
 RECONNECT_IVL_MAX_MS = 200
 HEARTBEAT_IVL_MS = 500
@@ -43,7 +51,15 @@ _DOWN_EVENTS = (
 class Transport:
     """Sockets for one node's algorithm traffic; ``peers`` maps node id -> tcp address."""
 
-    def __init__(self, ctx: zmq.Context, bind: str, peers: dict[int, str]) -> None:
+    def __init__(
+        self,
+        ctx: zmq.Context,
+        bind: str,
+        peers: dict[int, str],
+        keys: KeyPair | None = None,
+        peer_keys: dict[int, bytes] | None = None,
+    ) -> None:
+        """``keys`` (this node's pair) and ``peer_keys`` (each peer's public key) make every socket CURVE."""
         self.router = ctx.socket(zmq.ROUTER)
         self._sockets: list[zmq.Socket] = [self.router]
         self._out: dict[int, zmq.Socket] = {}
@@ -52,7 +68,9 @@ class Transport:
         try:
             self.router.setsockopt(zmq.LINGER, 0)
             self.router.setsockopt(zmq.RCVHWM, RECV_HWM)
-            self.router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+            self.router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + CURVE_OVERHEAD_BYTES)
+            if keys is not None:
+                serve_securely(self.router, keys, PEER_DOMAIN)
             self.router.bind(bind)
             for peer, address in sorted(peers.items()):
                 dealer = ctx.socket(zmq.DEALER)
@@ -68,6 +86,8 @@ class Transport:
                     (zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS),
                 ):
                     dealer.setsockopt(opt, value)
+                if keys is not None:
+                    connect_securely(dealer, keys, (peer_keys or {})[peer])
                 monitor = dealer.get_monitor_socket(_UP_EVENTS | _DOWN_EVENTS)
                 self._monitors[monitor] = peer
                 dealer.connect(address)

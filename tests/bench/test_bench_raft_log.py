@@ -101,7 +101,8 @@ def test_bench_floor_measures_the_bare_pattern_and_leaves_no_process():
 def test_bench_kv_cli_put_get_cas_delete():
     with LocalCluster("raft", 3) as c:
         c.wait_for_leader(15)
-        spec = ["--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses)]
+        spec = ["--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses),
+                "--keys", c.keyring.path]
         runner = CliRunner()
 
         def kv(*args: str):
@@ -116,3 +117,5 @@ def test_bench_kv_cli_put_get_cas_delete():
         assert kv("delete", "color").exit_code == 0
         missing = kv("get", "color")
         assert missing.exit_code == 1 and "(absent)" in missing.output
+        reader = kv("put", "color", "grey", "--as", "reader", "--timeout", "2")
+        assert reader.exit_code == 2 and "forbidden: the role 'read' may not propose" in reader.output

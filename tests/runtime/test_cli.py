@@ -24,7 +24,8 @@ WAIT = 20.0
 
 
 def run_node(*args: str):
-    return CliRunner().invoke(main, ["node", *args])
+    """``bench node`` in plain mode (these tests are about its other checks)."""
+    return CliRunner().invoke(main, ["node", *args, "--insecure"])
 
 
 def cluster_spec(n: int = 3) -> str:
@@ -90,7 +91,8 @@ def test_busy_port_exits_1_naming_the_addresses(tmp_path):
 def test_status_prints_every_node_and_exits_1_when_one_is_down():
     with LocalCluster("raft", 3) as c:
         leader = c.wait_for_leader(WAIT)
-        args = ["status", "--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses)]
+        args = ["status", "--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses),
+                "--keys", c.keyring.path]
         table = CliRunner().invoke(main, args)
         assert table.exit_code == 0, table.output
         assert "leader" in table.output and "follower" in table.output

@@ -16,6 +16,7 @@ import zmq
 from algorithms.raft.messages import AppendEntries, RequestVote
 from core import codec
 from core.cluster import LocalCluster
+from core.runtime.counters import REPORTS_PER_WINDOW
 from tests.runtime.helpers import (
     assert_one_leader_per_term,
     assert_votes_and_terms_survive_restarts,
@@ -131,8 +132,10 @@ def test_follower_restart_keeps_its_term_and_vote_from_disk():
             assert after["term"] > before["term"]
 
 
-def test_garbage_and_forged_frames_are_dropped_and_counted_and_the_node_keeps_running():
-    with LocalCluster("raft", 3) as c:
+def test_in_plain_mode_garbage_and_forged_frames_are_dropped_and_counted_and_the_node_keeps_running():
+    # Plain mode lets anyone reach the peer port: the runtime's own checks are all that stands. (With keys,
+    # such a sender cannot even complete the handshake: tests/security.)
+    with LocalCluster("raft", 3, secure=False) as c:
         leader = c.wait_for_leader(WAIT)
         leader, term = c.wait_until(lambda: statuses_agree(c), WAIT, "agreement")
         target = next(i for i in c.ids if i != leader)
@@ -141,7 +144,8 @@ def test_garbage_and_forged_frames_are_dropped_and_counted_and_the_node_keeps_ru
             "codec": [b"", b"\x00" * 3, b"garbage that is not a frame at all", codec.encode(RequestVote(cluster=cid, src=leader, dst=target, term=term))[:-3]],
             "cluster": [codec.encode(RequestVote(cluster=cid ^ 1, src=leader, dst=target, term=term + 100))],
             "unknown_src": [codec.encode(RequestVote(cluster=cid, src=99, dst=target, term=term + 100)),
-                            codec.encode(AppendEntries(cluster=cid, src=target, dst=target, term=term + 100))],
+                            codec.encode(AppendEntries(cluster=cid, src=target, dst=target, term=term + 100))]
+            + [codec.encode(RequestVote(cluster=cid, src=1000 + k, dst=target, term=term + 100)) for k in range(40)],
             "dst": [codec.encode(RequestVote(cluster=cid, src=leader, dst=leader, term=term + 100))],
         }
         ctx = zmq.Context()
@@ -168,8 +172,8 @@ def test_garbage_and_forged_frames_are_dropped_and_counted_and_the_node_keeps_ru
         status = c.status([target])[target]
         assert status["term"] < term + 100, "a forged higher term got through"
         reports = [e for e in c.events() if e["kind"] == "dropped" and e["node"] == target]
-        sources = [e["source"] for e in reports]
-        assert len(sources) == len(set(sources)), f"a source was reported more than once a minute: {sources}"
+        # One limit for all reports, whatever source each frame claims: 40 claimed ids buy no 40 reports.
+        assert 1 <= len(reports) <= REPORTS_PER_WINDOW
         assert c.wait_until(lambda: statuses_agree(c), WAIT, "agreement after the garbage")
         assert c.is_running(target)
 

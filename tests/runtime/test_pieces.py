@@ -14,15 +14,16 @@ from core.runtime.loader import algorithm_spec, import_root, load_algorithm
 from tests.runtime.algos import Prober
 
 
-def test_drops_are_reported_once_per_source_per_minute_with_the_suppressed_count():
-    r = DropReporter(every_s=60)
-    assert r.should_report("127.0.0.1", 0.0)
-    assert not r.should_report("127.0.0.1", 10.0)
-    assert not r.should_report("127.0.0.1", 59.9)
-    assert r.should_report("127.0.0.1 claiming node 9", 11.0)
-    assert r.should_report("127.0.0.1", 60.0)
-    assert r.take_suppressed("127.0.0.1") == 2
-    assert r.take_suppressed("127.0.0.1") == 0
+def test_drops_are_reported_at_most_limit_times_a_window_in_all_with_the_suppressed_count():
+    # A global limit: a flood that claims a new source id in every frame buys no extra report.
+    r = DropReporter(limit=2, every_s=60)
+    assert r.should_report(0.0)
+    assert r.should_report(1.0)
+    assert not r.should_report(10.0)
+    assert not r.should_report(59.9)
+    assert r.should_report(60.0)
+    assert r.take_suppressed() == 2
+    assert r.take_suppressed() == 0
 
 
 def test_counters_snapshot_has_per_type_traffic_and_drop_reasons():
