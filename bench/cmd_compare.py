@@ -11,6 +11,7 @@ import click
 from core import registry
 from core.errors import ConfigError, UnknownAlgorithmError
 
+from bench import options
 from bench.compare import report as R
 from bench.compare import schema
 from bench.compare.runner import CompareConfig, fair_config, run
@@ -69,7 +70,7 @@ def _settings(items: tuple[str, ...], names: tuple[str, ...], detect: tuple[int,
     return tuple(out)
 
 
-def _transport(name: str, latency: tuple[int, int] | None):
+def _transport(name: str, latency: tuple[int, int] | None, secure: bool = True):
     """The transport object for --transport."""
     if name == "sim":
         from bench.compare.runner_sim import SimTransport
@@ -80,7 +81,7 @@ def _transport(name: str, latency: tuple[int, int] | None):
     missing = runtime_missing()
     if missing:
         raise click.ClickException(f"the ZeroMQ runtime is not available: {missing}; --transport sim runs the same scenarios in the simulator")
-    return ZmqTransport()
+    return ZmqTransport(secure)
 
 
 def _out_dir(out: str | None) -> Path:
@@ -136,7 +137,9 @@ def _emit(results: dict, fmt: str, plots: list[str] = ()) -> None:
 @click.option("--config", "config_items", multiple=True, metavar="ALGO.KEY=VALUE",
               help="A setting of one algorithm on top of its fair config, e.g. raft.pre_vote=true (repeatable; "
                    "timers mapped from --detect-ms cannot be set).")
-def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt, config_items) -> None:
+@options.insecure
+def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt, config_items,
+                insecure) -> None:
     """Measure leader election side by side: the seed's comparison table, filled with numbers from one run."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -160,9 +163,11 @@ def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_m
     if detect[0] < 1:
         raise click.BadParameter("the detection range must start at 1 ms or more", param_hint="--detect-ms")
     settings = _settings(config_items, names, detect)
+    if insecure and transport != "zmq":
+        raise click.BadParameter("plain mode is a property of real processes (--transport zmq)", param_hint="--insecure")
     cfg = CompareConfig(names, transport, _sizes(nodes), trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed,
-                        settings)
-    tp = _transport(transport, latency)
+                        settings, secure=not insecure)
+    tp = _transport(transport, latency, secure=not insecure)
     err = Console(stderr=True)
     out_dir = _out_dir(out)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

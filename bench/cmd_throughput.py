@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from bench import options
 from core import registry
 from core.errors import UnknownAlgorithmError
 from core.kv import PUT, Command
@@ -114,22 +115,23 @@ class _Load:
 
 def measure_log(
     nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None,
-    algo: str = "raft",
+    algo: str = "raft", secure: bool = True,
 ) -> dict:
     """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on).
 
     Commands go to the leader ``batch`` per request (one control-socket round trip for all of
     them; each still is its own log entry); ``outstanding`` commands are kept in flight.
     """
-    with LocalCluster(algo, nodes, config=config or {}) as c:
+    with LocalCluster(algo, nodes, config=config or {}, secure=secure) as c:
         c.wait_for_leader(20)
         kv = c.kv_client()
         kv.put(b"warm", b"up")
         load = _Load(kv, kv.leader, size, outstanding, batch)
         elapsed = load.run(duration=duration)
         kv.close()
-    return _summary(f"quorumlab {algo} (ZeroMQ, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
-                    size=size, outstanding=outstanding, batch=batch, error_kinds=dict(load.error_kinds))
+    mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
+    return _summary(f"quorumlab {algo} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
+                    size=size, outstanding=outstanding, batch=batch, secure=secure, error_kinds=dict(load.error_kinds))
 
 
 def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict | None = None,
@@ -284,9 +286,13 @@ def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
 @click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
               help="Setting of the algorithm, e.g. election_timeout_min=1000 (repeatable).")
 @click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way.")
+@options.insecure
+@click.option("--also-insecure", is_flag=True,
+              help="Also measure the same load in plain mode (no CurveZMQ), in the same run: what encryption costs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
-                   config_items: tuple[str, ...], with_pysyncobj: bool, as_json: bool) -> None:
+                   config_items: tuple[str, ...], with_pysyncobj: bool, insecure: bool, also_insecure: bool,
+                   as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
     config = {}
     for item in config_items:
@@ -313,7 +319,9 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         raise click.BadParameter(
             f"a request of {batch} commands of {size} bytes is about {request_bytes >> 20} MiB, over the control "
             f"socket's {CONTROL_MAX_BYTES >> 20} MiB limit; use a smaller --batch", param_hint="--batch")
-    results = [measure_log(nodes, size, duration, outstanding, batch, config, algo)]
+    results = [measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure)]
+    if also_insecure and not insecure:
+        results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False))
     if with_pysyncobj:
         try:
             results.append(measure_pysyncobj(nodes, size, duration, outstanding))
@@ -329,5 +337,9 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             f"  {r['system']:<52} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "
             f"p99 {r['p99_ms']} ms   ({r['ops']} ops, {r['errors']} errors)"
         )
-    if len(results) == 2 and results[1]["ops_per_s"]:
-        click.echo(f"  ratio quorumlab / PySyncObj: {results[0]['ops_per_s'] / results[1]['ops_per_s']:.2f}x")
+    plain = next((r for r in results[1:] if r.get("secure") is False), None)
+    if plain is not None and plain["ops_per_s"]:
+        click.echo(f"  ratio with CURVE / plain: {results[0]['ops_per_s'] / plain['ops_per_s']:.2f}x")
+    other = results[-1] if with_pysyncobj else None
+    if other is not None and other["ops_per_s"]:
+        click.echo(f"  ratio quorumlab / PySyncObj: {results[0]['ops_per_s'] / other['ops_per_s']:.2f}x")

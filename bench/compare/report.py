@@ -170,6 +170,8 @@ def header_lines(results: dict) -> list[str]:
     ]
     if c.get("settings"):
         lines.append("settings beyond the fair defaults: " + ", ".join(f"{a}.{k}={v}" for a, k, v in c["settings"]))
+    if c["transport"] == "zmq" and "secure" in c:
+        lines.append("nodes: " + ("CurveZMQ keys (secure)" if c["secure"] else "plain mode (--insecure)"))
     lines.append("reproduce: " + command_line(c))
     return lines
 
@@ -183,6 +185,8 @@ def command_line(c: dict) -> str:
         parts.append(f"--latency-ms {c['latency_ms'][0]}-{c['latency_ms'][1]}")
     parts.append(f"--seed {c['seed']}")
     parts += [f"--config {algo}.{key}={value}" for algo, key, value in c.get("settings", [])]
+    if c["transport"] == "zmq" and c.get("secure") is False:
+        parts.append("--insecure")
     return " ".join(parts)
 
 

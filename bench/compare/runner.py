@@ -38,6 +38,8 @@ class CompareConfig:
     seed: int
     settings: tuple[tuple[str, str, str], ...] = ()
     """(algorithm, key, value) set on top of each algorithm's fair config (``--config raft.pre_vote=true``)."""
+    secure: bool = True
+    """Real processes with CurveZMQ keys (the default), or in plain mode (``--insecure``)."""
 
 
 class Transport(Protocol):

@@ -49,8 +49,9 @@ class ZmqDriver:
     reusable = True
     rtt_ms = None
 
-    def __init__(self, algo: type[ElectionAlgorithm], nodes: int, config: AlgorithmConfig, seed: int) -> None:
-        self.algo, self.config, self.seed = algo, config, seed
+    def __init__(self, algo: type[ElectionAlgorithm], nodes: int, config: AlgorithmConfig, seed: int,
+                 secure: bool = True) -> None:
+        self.algo, self.config, self.seed, self.secure = algo, config, seed, secure
         self.ids = tuple(range(1, nodes + 1))
         self.cluster = None
         self._t0 = 0.0
@@ -72,7 +73,7 @@ class ZmqDriver:
 
         self._reset_view()
         self.cluster = LocalCluster(self.algo, len(self.ids), config=self.config.as_dict(), seed=self.seed,
-                                    counters_every_ms=COUNTERS_EVERY_MS)
+                                    counters_every_ms=COUNTERS_EVERY_MS, secure=self.secure)
         self.cluster.start()
         started = [e["t"] for e in self.cluster.events() if e["kind"] == "started"]
         self._t0 = max(started) if started else now_ms()
@@ -165,13 +166,14 @@ class ZmqTransport:
     name = "zmq"
     can_trigger = True
 
-    def __init__(self) -> None:
+    def __init__(self, secure: bool = True) -> None:
+        self.secure = secure
         self._drivers: dict[tuple, ZmqDriver] = {}
 
     def driver(self, algo: type[ElectionAlgorithm], nodes: int, config: AlgorithmConfig, seed: int) -> ZmqDriver:
         key = (algo, nodes, config)
         if key not in self._drivers:
-            self._drivers[key] = ZmqDriver(algo, nodes, config, seed)
+            self._drivers[key] = ZmqDriver(algo, nodes, config, seed, self.secure)
         return self._drivers[key]
 
     def close(self) -> None:
