@@ -10,11 +10,12 @@ replays it until the bug is fixed; commit it with the fix.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
 
 from tests.fuzz.target import CORPUS, HERE, REGRESSIONS, load, names
 
@@ -35,8 +36,9 @@ def fuzz(name: str, seconds: int) -> bool:
                f"-max_total_time={seconds}", f"-max_len={load(name).max_len}", f"-timeout={PER_INPUT_TIMEOUT_S}",
                f"-artifact_prefix={artifacts}/", "-print_final_stats=1"]
     log = work / "log"
-    with open(log, "wb") as out:
-        code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent.parent).returncode
+    with open(log, "wb") as out, scratch(name) as tmp:
+        env = {**os.environ, "TMPDIR": tmp}
+        code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent.parent, env=env).returncode
     text = log.read_text(errors="replace")
     crashes = sorted(artifacts.iterdir())
     print(f"{name:10} {summary(text)}" + (f", exit status {code}" if code and not crashes else ""), flush=True)
@@ -48,6 +50,12 @@ def fuzz(name: str, seconds: int) -> bool:
     if crashes or code:
         print("\n".join("  | " + line for line in text.splitlines()[-40:]))
     return not crashes and code == 0
+
+
+def scratch(name: str) -> tempfile.TemporaryDirectory:
+    """The target's temporary directory (its TMPDIR), in memory where there is /dev/shm. The parent removes it:
+    libFuzzer ends the target's process without running its exit handlers."""
+    return tempfile.TemporaryDirectory(prefix=f"quorumlab-fuzz-{name}-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
 
 
 def summary(log: str) -> str:

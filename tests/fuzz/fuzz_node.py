@@ -30,7 +30,7 @@ from tests.fuzz.fuzz_control import COMMAND, check_propose_reply
 from tests.fuzz.target import Target, split
 
 ALGORITHMS = [registry.load(name) for name in ("raft", "paxos", "bully")]
-_SCRATCH = tempfile.TemporaryDirectory(prefix="quorumlab-fuzz-node-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+_SCRATCH = tempfile.TemporaryDirectory(prefix="quorumlab-fuzz-node-")
 
 
 class ControlSocket:

@@ -14,7 +14,7 @@ from core.storage import RecordLog
 from tests.fuzz.target import Target, implementations
 
 FRAMINGS = implementations("core._framing", "core.framing_py")
-_SCRATCH = tempfile.TemporaryDirectory(prefix="quorumlab-fuzz-records-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+_SCRATCH = tempfile.TemporaryDirectory(prefix="quorumlab-fuzz-records-")
 PATH = os.path.join(_SCRATCH.name, "log")
 
 
