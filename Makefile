@@ -3,15 +3,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+FUZZ_SECONDS ?= 60
 SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd) $(wildcard examples/plugin/pyproject.toml)
 
-.PHONY: test bench bench-micro campaign clean help
+.PHONY: test bench bench-micro campaign fuzz clean help
 
 help:
 	@echo "make test         create .venv, install quorumlab with test extras, run the test suite"
 	@echo "make bench        create .venv, install quorumlab, run the main benchmark (bench compare)"
 	@echo "make bench-micro  pytest-benchmark micro-benchmarks, JSON report in .benchmarks/"
 	@echo "make campaign     the long seeded simulation campaigns (safety and liveness)"
+	@echo "make fuzz         atheris on every fuzz target in tests/fuzz/, FUZZ_SECONDS (default 60) each;"
+	@echo "                  fails on a crash and saves its input to tests/fuzz/regressions/<target>/"
 	@echo "make clean        remove .venv and build products"
 
 $(BIN)/python:
@@ -38,5 +42,12 @@ bench-micro: $(STAMP)
 campaign: $(STAMP)
 	$(BIN)/python -m pytest -q -m campaign
 
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots,fuzz]"
+	@touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	nice $(BIN)/python -m tests.fuzz --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info core/*.c core/*.so .benchmarks
+	rm -rf $(VENV) build *.egg-info core/*.c core/*.so .benchmarks .fuzz

@@ -79,6 +79,8 @@ class Command:
             if op == CAS:
                 present = data[pos]
                 pos += 1
+                if present > 1:
+                    raise CommandError(f"cas flag {present} is not 0 (no expected value) or 1")
                 if present:
                     expected, pos = _field(data, pos)
         except (struct.error, IndexError):
@@ -165,9 +167,9 @@ def _parse_args(data: bytes, op: int) -> tuple[bytes, bytes, bytes | None] | Non
         return None
     present = data[pos]
     pos += 1
-    if not present:
-        return (key, value, None) if pos == end and present == 0 else None
-    if pos + _LEN.size > end:
+    if present == 0:
+        return (key, value, None) if pos == end else None
+    if present != 1 or pos + _LEN.size > end:
         return None
     (n,) = _unpack_len(data, pos)
     pos += _LEN.size

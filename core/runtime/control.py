@@ -106,11 +106,22 @@ def parse_propose_reply(frames: list[bytes]) -> dict[str, Any]:
     if len(frames) == 2 and frames[0] == REPLY_ERROR:
         try:
             doc = json.loads(frames[1])
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
-        if isinstance(doc, dict):
+        if _is_error_doc(doc):
             return {**doc, "ok": False}
     return {"ok": False, "error": "malformed propose reply"}
+
+
+def _is_error_doc(doc: Any) -> bool:
+    """Whether ``doc`` is an error as nodes write it: an "error" string, and a leader hint (an int id, a string
+    address) when one is known. Clients look the hint up among their nodes, so any other shape is malformed."""
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("error"), str)
+        and (doc.get("leader") is None or type(doc["leader"]) is int)
+        and (doc.get("leader_address") is None or isinstance(doc["leader_address"], str))
+    )
 
 
 class ControlClient:
@@ -202,8 +213,8 @@ class ControlClient:
 def _unwrap(frame: bytes) -> Any:
     try:
         doc = json.loads(frame)
-    except ValueError:
-        return ControlError("reply is not JSON")
+    except (ValueError, RecursionError):
+        return ControlError("reply is not JSON (or is nested too deeply)")
     if not isinstance(doc, dict):
         return ControlError("reply is not a JSON object")
     if doc.get("ok"):

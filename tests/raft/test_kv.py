@@ -123,6 +123,19 @@ def test_garbage_is_never_mistaken_for_a_command_silently(data):
     assert cmd.encode() == data
 
 
+def test_a_cas_whose_expected_flag_is_neither_0_nor_1_is_not_a_command():
+    """One command, one encoding: decode and apply both refuse a flag byte other than 0 or 1 (found by fuzzing)."""
+    good = Command(1, 1, CAS, b"k", b"v2", b"v1").encode()
+    flag = len(good) - len(b"v1") - 5
+    assert good[flag] == 1
+    for byte in (2, 0x3B, 0xFF):
+        forged = good[:flag] + bytes([byte]) + good[flag + 1 :]
+        with pytest.raises(CommandError, match="cas flag"):
+            Command.decode(forged)
+        store = KVStore()
+        assert store.apply(1, forged) is None and store.data == {} and store.sessions == {}
+
+
 def _slow_apply(store: dict, data: bytes) -> Result | None:
     """The store's rules spelled out with Command.decode (what KVStore.apply's in-place parse must match)."""
     try:

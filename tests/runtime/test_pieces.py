@@ -7,7 +7,7 @@ import os
 import pytest
 
 from core.errors import UnknownAlgorithmError
-from core.runtime.control import ControlError, encode_reply, parse_request
+from core.runtime.control import REPLY_ERROR, ControlError, _unwrap, encode_reply, parse_propose_reply, parse_request
 from core.runtime.counters import Counters, DropReporter
 from core.runtime.eventlog import EventLog
 from core.runtime.loader import algorithm_spec, import_root, load_algorithm
@@ -89,3 +89,30 @@ def test_a_deeply_nested_control_request_is_refused_not_a_crash():
 
     with pytest.raises(ControlError, match="not JSON"):
         parse_request(b"[" * 200_000)
+
+
+def test_a_propose_error_reply_keeps_its_error_and_leader_hint():
+    doc = {"error": "not leader", "leader": 2, "leader_address": "tcp://127.0.0.1:7102"}
+    assert parse_propose_reply([REPLY_ERROR, json.dumps(doc).encode()]) == {**doc, "ok": False}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"epror": "not leader", "leader": 2}',
+        b'{"error": 5}',
+        b'{"error": "not leader", "leader": [2]}',
+        b'{"error": "not leader", "leader": true}',
+        b'{"error": "not leader", "leader_address": {"a": 1}}',
+        b"[" * 200_000,
+    ],
+)
+def test_a_propose_error_reply_needs_an_error_string_and_a_leader_hint_clients_can_look_up(body):
+    """Such replies went to KVClient as they were, and a list as leader hint crashed it (unhashable; found
+    by fuzzing); deep nesting raised RecursionError out of the parser."""
+    assert parse_propose_reply([REPLY_ERROR, body]) == {"ok": False, "error": "malformed propose reply"}
+
+
+def test_a_deeply_nested_control_reply_is_an_error_not_a_crash():
+    reply = _unwrap(b"[" * 200_000)
+    assert isinstance(reply, ControlError) and "not JSON" in str(reply)
