@@ -739,7 +739,7 @@ class Node:
             return self.status()
         if cmd == "partition":
             peers = request.get("peers")
-            if not isinstance(peers, list) or not all(isinstance(p, int) and p in self.peers for p in peers):
+            if not isinstance(peers, list) or not all(type(p) is int and p in self.peers for p in peers):
                 raise ControlError(f'partition needs "peers": a list of peer ids among {sorted(self.peers)}')
             self.partitioned = set(peers)
             self._record("partition", {"peers": sorted(self.partitioned)})

@@ -5,15 +5,32 @@ order to one ``KVStore``. Rules: ``Command.decode`` returns a command or raises
 ``CommandError``, and a command it returns encodes back to the same bytes; ``apply`` never
 raises, ignores exactly what ``decode`` refuses (result None, store untouched), and for a
 well-formed command does what the command says: a retried (client, seq) gets its first
-result again and changes nothing, a new one reads and writes its key as its op defines.
+result again and changes nothing, a different command under a used (client, seq) is refused
+(``REUSED``) and changes nothing, a new one reads and writes its key as its op defines.
 """
 from __future__ import annotations
 
 from core.framing import pack_blobs
-from core.kv import CAS, CAS_MISMATCH, DELETE, GET, NOT_FOUND, OK, PUT, STALE, Command, CommandError, KVStore, Result
+from core.kv import (
+    CAS,
+    CAS_MISMATCH,
+    DELETE,
+    GET,
+    NOT_FOUND,
+    OK,
+    PUT,
+    REUSED,
+    STALE,
+    Command,
+    CommandError,
+    KVStore,
+    Result,
+    fingerprint,
+)
 from tests.fuzz.target import Target, outcome, split
 
 STALE_RESULT = Result(STALE).encode()
+REUSED_RESULT = Result(REUSED).encode()
 
 
 def run(data: bytes) -> None:
@@ -22,7 +39,8 @@ def run(data: bytes) -> None:
         cmd = outcome(lambda: Command.decode(entry), CommandError)
         assert isinstance(cmd, CommandError) or cmd.encode() == entry, f"{cmd!r} does not encode back to {entry!r}"
         before = dict(store.data)
-        first = store.sessions.get(cmd.client, {}).get(cmd.seq) if isinstance(cmd, Command) else None
+        seen = store.sessions.get(cmd.client, {}).get(cmd.seq) if isinstance(cmd, Command) else None
+        first = None if seen is None else (seen[1] if seen[0] == fingerprint(entry) else REUSED_RESULT)
         stale = isinstance(cmd, Command) and cmd.seq <= store.floor.get(cmd.client, 0)
         result = store.apply(index, entry)
         if isinstance(cmd, CommandError):

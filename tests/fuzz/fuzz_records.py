@@ -1,8 +1,9 @@
 """Fuzz target: the record-log framing, read back by ``core.storage.RecordLog`` from a file of any bytes.
 
 Rules: opening a ``RecordLog`` on the file either succeeds or raises ``StorageError``; when it
-opens, the file it leaves (torn tail cut) is exactly the log header plus ``frame_records`` of
-the records it reads back, in both framing twins. Small on purpose: the format is about to change.
+opens, the file it leaves (torn tail cut) is a log header (magic, two mark slots) followed by
+exactly ``frame_records`` of the records it reads back, in both framing twins, and it holds at
+least as many records as its header's high-water mark says were durable.
 """
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ def run(data: bytes) -> None:
         return
     with log:
         records = log.records()
+        assert len(records) >= log.high_water_mark, "opened with fewer records than its mark says were durable"
     with open(PATH, "rb") as fh:
         kept = fh.read()
+    assert kept[:8] == HEADER[:8], "the file left on open lost its magic"
     for f in FRAMINGS:
         framed, _ = f.frame_records(records, len(HEADER))
-        assert kept == HEADER + framed, f"{f.__name__}: the file left on open is not the records it read"
+        assert kept[len(HEADER):] == framed, f"{f.__name__}: the file left on open is not the records it read"
 
 
 def seeds() -> list[bytes]:

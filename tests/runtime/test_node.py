@@ -144,6 +144,7 @@ def test_control_answers_bad_requests_with_errors_and_keeps_serving(node):
         (b"[1, 2]", '"cmd"'),
         (b'{"cmd": "dance"}', "unknown command"),
         (b'{"cmd": "partition", "peers": [9]}', "peer ids"),
+        (b'{"cmd": "partition", "peers": [true]}', "peer ids"),  # JSON true is no peer id
         (b'{"cmd": "fire"}', "timer"),
     ):
         req.send(body)
