@@ -1,11 +1,17 @@
 """The ``bench`` command: a click group; each subcommand lives in its own module and is added here."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 import core
+from bench.cmd_cluster import cluster_cmd
+from bench.cmd_compare import compare_cmd, report_cmd
+from bench.cmd_floor import floor_cmd
+from bench.cmd_keys import keys_cmd
+from bench.cmd_kv import kv_cmd
+from bench.cmd_node import node_cmd
+from bench.cmd_status import status_cmd
+from bench.cmd_throughput import catchup_cmd, throughput_cmd
 from core import registry
 
 
@@ -37,38 +43,15 @@ def algorithms_cmd() -> None:
     """List the registered algorithms (entry-point group quorumlab.algorithms)."""
     rows = registry.describe()
     if not rows:
-        click.echo("no algorithms are registered: is quorumlab installed (pip install -e .)?", err=True)
-        sys.exit(1)
+        raise click.ClickException("no algorithms are registered: is quorumlab installed (pip install -e .)?")
     width = max(len(r[0]) for r in rows)
     for name, description, origin in rows:
         click.echo(f"{name.ljust(width)}  {description}  [{origin}]")
 
 
-from bench.cmd_node import node_cmd  # noqa: E402
-from bench.cmd_cluster import cluster_cmd  # noqa: E402
-from bench.cmd_status import status_cmd  # noqa: E402
-
-main.add_command(node_cmd)
-main.add_command(cluster_cmd)
-main.add_command(status_cmd)
-
-from bench.cmd_compare import compare_cmd, report_cmd  # noqa: E402  (subcommands register after the group exists)
-
-main.add_command(compare_cmd)
-main.add_command(report_cmd)
-
-from bench.cmd_kv import kv_cmd  # noqa: E402
-from bench.cmd_throughput import catchup_cmd, throughput_cmd  # noqa: E402
-
-main.add_command(kv_cmd)
-main.add_command(throughput_cmd)
-main.add_command(catchup_cmd)
-
-from bench.cmd_floor import floor_cmd  # noqa: E402
-from bench.cmd_keys import keys_cmd  # noqa: E402
-
-main.add_command(floor_cmd)
-main.add_command(keys_cmd)
+for command in (node_cmd, cluster_cmd, status_cmd, keys_cmd, kv_cmd, compare_cmd, report_cmd, throughput_cmd,
+                catchup_cmd, floor_cmd):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

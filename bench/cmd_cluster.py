@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.live import Live
 
 from bench import options
-from bench.cmd_node import parse_config_items
 from bench.cmd_status import status_table
 from core.cluster import LocalCluster
 from core.errors import ConfigError, UnknownAlgorithmError
@@ -38,16 +37,17 @@ def how_to_reach(cluster: LocalCluster) -> str:
 
 
 @click.command("cluster")
-@click.option("--algo", required=True, help="Registered algorithm name (see `bench algorithms`), or module:Class.")
+@options.algo
 @click.option("-n", "--nodes", type=click.IntRange(1, 99), default=3, show_default=True, help="Number of node processes.")
 @click.option("--base-port", type=click.IntRange(1, 63000), default=None, help="Node i listens on BASE+i (control +1000, events +2000); default: free ports.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Where each node keeps DIR/<id>/ (default: a new temp dir, kept).")
-@click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE", help="Algorithm config override (repeatable).")
+@options.config
 @click.option("--refresh", type=click.FloatRange(0.1, 10), default=0.5, show_default=True, help="Seconds between table refreshes.")
 @click.option("--duration", type=click.FloatRange(0), default=0, help="Stop by itself after this many seconds (0: run until Ctrl-C).")
 @options.keys
 @options.insecure
-def cluster_cmd(algo: str, nodes: int, base_port: int | None, data_dir: str | None, config_items: tuple[str, ...],
+def cluster_cmd(algo: str, nodes: int, base_port: int | None, data_dir: str | None,
+                config_items: tuple[tuple[str, str], ...],
                 refresh: float, duration: float, keys_dir: str | None, insecure: bool) -> None:
     """Run a local cluster of NODES processes on 127.0.0.1 with a live table; Ctrl-C stops every one of them.
 
@@ -58,11 +58,10 @@ def cluster_cmd(algo: str, nodes: int, base_port: int | None, data_dir: str | No
         raise click.UsageError("--keys and --insecure exclude each other")
     data_dir = os.path.abspath(data_dir) if data_dir else tempfile.mkdtemp(prefix="quorumlab-cluster-")
     try:
-        cluster = LocalCluster(algo, nodes, base_port=base_port, data_dir=data_dir, config=parse_config_items(config_items),
+        cluster = LocalCluster(algo, nodes, base_port=base_port, data_dir=data_dir, config=options.settings(config_items),
                                secure=not insecure, keys=keys_dir)
-    except (ConfigError, UnknownAlgorithmError, KeyringError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except (ConfigError, UnknownAlgorithmError, KeyringError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
     console = Console(width=None if sys.stdout.isatty() else 160)
     interrupted = False
     try:

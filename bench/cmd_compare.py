@@ -12,6 +12,7 @@ from core import registry
 from core.errors import ConfigError, UnknownAlgorithmError
 
 from bench import options
+from bench.types import KeyValue, MsRange, NameList, Sizes
 from bench.compare import report as R
 from bench.compare import schema
 from bench.compare.runner import CompareConfig, fair_config, run
@@ -22,41 +23,15 @@ DEFAULT_TRIALS = {"sim": 20, "zmq": 10}
 DEFAULT_LATENCY_MS = "5-15"
 
 
-def _range(text: str, what: str) -> tuple[int, int]:
-    """'150-300' -> (150, 300); '5' -> (5, 5)."""
-    try:
-        parts = [int(p) for p in text.split("-")]
-    except ValueError:
-        raise click.BadParameter(f"{what} must look like 150-300 (integer ms), got {text!r}") from None
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or not (0 <= parts[0] <= parts[1]):
-        raise click.BadParameter(f"{what} must be LO-HI with 0 <= LO <= HI, got {text!r}")
-    return parts[0], parts[1]
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(p) for p in _names(text))
-    except ValueError:
-        raise click.BadParameter(f"--nodes takes cluster sizes like 5 or 3,5,9, got {text!r}") from None
-    if not sizes or any(n < 3 for n in sizes):
-        raise click.BadParameter(f"every cluster size must be at least 3 (a fault must leave a majority), got {text!r}")
-    return sizes
-
-
-def _settings(items: tuple[str, ...], names: tuple[str, ...], detect: tuple[int, int]) -> tuple[tuple[str, str, str], ...]:
-    """Parse and check ``--config ALGO.KEY=VALUE`` items against each algorithm's config."""
+def _settings(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
+              detect: tuple[int, int]) -> tuple[tuple[str, str, str], ...]:
+    """Check ``--config ALGO.KEY=VALUE`` items against each algorithm's config."""
     out: list[tuple[str, str, str]] = []
-    for item in items:
-        target, sep, value = item.partition("=")
-        algo, dot, key = target.strip().partition(".")
-        if not sep or not dot or not algo or not key:
-            raise click.BadParameter(f"{item!r} is not ALGO.KEY=VALUE (e.g. raft.pre_vote=true)", param_hint="--config")
+    for target, value in items:
+        algo, dot, key = target.partition(".")
+        if not dot or not algo or not key:
+            raise click.BadParameter(f"{target}={value} is not ALGO.KEY=VALUE (e.g. raft.pre_vote=true)",
+                                     param_hint="--config")
         if algo not in names:
             raise click.BadParameter(f"{algo!r} is not among --algos ({', '.join(names)})", param_hint="--config")
         out.append((algo, key.strip(), value.strip()))
@@ -105,7 +80,8 @@ def _write(results: dict, out: Path, console) -> list[str]:
     try:
         plots = make_plots(results, out)
     except ImportError as exc:
-        console.print(f"plots skipped: matplotlib is not installed ({exc}); pip install quorumlab[plots]", style="yellow")
+        console.print(f"plots skipped: matplotlib is not installed ({exc}); pip install 'quorumlab\\[plots]'",
+                      style="yellow")
         plots = []
     (out / "report.md").write_text(R.to_markdown(results, plots))
     return plots
@@ -123,28 +99,38 @@ def _emit(results: dict, fmt: str, plots: list[str] = ()) -> None:
 
 
 @click.command("compare")
-@click.option("--algos", default="raft,paxos,bully", show_default=True, help="Registered algorithms to compare (see `bench algorithms`).")
+@click.option("--algos", type=NameList(), default="raft,paxos,bully", show_default=True,
+              help="Registered algorithms to compare (see `bench algorithms`).")
 @click.option("--transport", type=click.Choice(["zmq", "sim"]), default="zmq", show_default=True,
               help="zmq: one process per node on 127.0.0.1; sim: the deterministic simulator.")
-@click.option("--nodes", default="5", show_default=True, help="Cluster size, or several (sweep), e.g. 3,5,9,17,33,65.")
+@click.option("--nodes", type=Sizes(minimum=3), default="5", show_default=True,
+              help="Cluster size, or several (sweep), e.g. 3,5,9,17,33,65.")
 @click.option("--trials", type=click.IntRange(1, 10_000), default=None, help=f"Trials per scenario (default: {DEFAULT_TRIALS}).")
-@click.option("--scenarios", default=None, help=f"Comma list of {', '.join(SCENARIOS)} (default: all).")
-@click.option("--detect-ms", default="150-300", show_default=True, help="Detection range each algorithm's timeouts are mapped onto.")
-@click.option("--latency-ms", default=None, help=f"Simulated one-way network delay range (sim only; default {DEFAULT_LATENCY_MS}).")
+@click.option("--scenarios", type=NameList(), default=None, help=f"Comma list of {', '.join(SCENARIOS)} (default: all).")
+@click.option("--detect-ms", type=MsRange(), default="150-300", show_default=True,
+              help="The range every algorithm's failure detection is mapped onto (raft's election timeout, paxos's "
+                   "lease, bully's answer wait), so none wins by a shorter timer.")
+@click.option("--latency-ms", type=MsRange(), default=None,
+              help=f"Simulated one-way network delay range (sim only; default {DEFAULT_LATENCY_MS}).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run; each trial derives its own.")
 @click.option("--out", default=None, help="Output directory (default results/<timestamp>/).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
-@click.option("--config", "config_items", multiple=True, metavar="ALGO.KEY=VALUE",
+@click.option("--config", "config_items", multiple=True, type=KeyValue(), metavar="ALGO.KEY=VALUE",
               help="A setting of one algorithm on top of its fair config, e.g. raft.pre_vote=true (repeatable; "
                    "timers mapped from --detect-ms cannot be set).")
 @options.insecure
 def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt, config_items,
                 insecure) -> None:
-    """Measure leader election side by side: the seed's comparison table, filled with numbers from one run."""
+    """Measure leader election side by side on the same faults: raft, paxos and bully (or any plugin).
+
+    Each scenario (cold start, leader crash, pause, partition, rejoin, forced contention) runs --trials
+    times per algorithm, on real processes (zmq) or in the simulator; the tables give failover time,
+    election rounds, messages and bytes, and leaders at once, with every trial kept in results.json.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    names = _names(algos)
+    names = algos
     if not names:
         raise click.BadParameter("name at least one algorithm", param_hint="--algos")
     for name in names:
@@ -152,20 +138,20 @@ def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_m
             registry.load(name)
         except UnknownAlgorithmError as exc:
             raise click.BadParameter(str(exc), param_hint="--algos") from None
-    chosen = tuple(SCENARIOS) if scenarios is None else _names(scenarios)
+    chosen = tuple(SCENARIOS) if scenarios is None else scenarios
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
         raise click.BadParameter(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}", param_hint="--scenarios")
     if latency_ms is not None and transport != "sim":
         raise click.BadParameter("the network latency can only be modeled in the simulator (--transport sim)", param_hint="--latency-ms")
-    latency = _range(latency_ms or DEFAULT_LATENCY_MS, "--latency-ms") if transport == "sim" else None
-    detect = _range(detect_ms, "--detect-ms")
+    latency = (latency_ms or MsRange().convert(DEFAULT_LATENCY_MS, None, None)) if transport == "sim" else None
+    detect = detect_ms
     if detect[0] < 1:
         raise click.BadParameter("the detection range must start at 1 ms or more", param_hint="--detect-ms")
     settings = _settings(config_items, names, detect)
     if insecure and transport != "zmq":
         raise click.BadParameter("plain mode is a property of real processes (--transport zmq)", param_hint="--insecure")
-    cfg = CompareConfig(names, transport, _sizes(nodes), trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed,
+    cfg = CompareConfig(names, transport, nodes, trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed,
                         settings, secure=not insecure)
     tp = _transport(transport, latency, secure=not insecure)
     err = Console(stderr=True)

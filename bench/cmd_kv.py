@@ -10,45 +10,45 @@ import click
 from bench import options
 from core.client import ClientError, KVClient
 from core.keys import KeyringError
-from core.runtime.addresses import AddressError, parse_cluster
+from core.runtime.addresses import AddressError
+
+
+class Failed(click.ClickException):
+    """The command could not be completed (exit status 2; status 1 means "absent" or "not set")."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
 class Target:
     """Where and how to reach the cluster: the options every ``bench kv`` command shares."""
 
-    cluster_spec: str
-    control_spec: str | None
+    addresses: dict[int, str]
+    controls: dict[int, str] | None
     timeout: float
     keys_dir: str | None
     identity: str
 
     def client(self) -> KVClient:
         try:
-            nodes = parse_cluster(self.cluster_spec)
-            control = parse_cluster(self.control_spec) if self.control_spec else None
-        except AddressError as exc:
-            raise click.BadParameter(str(exc)) from None
-        try:
-            return KVClient(nodes, control=control, timeout_s=self.timeout, keys=self.keys_dir, identity=self.identity)
-        except KeyringError as exc:
-            raise click.ClickException(str(exc)) from None
+            return KVClient(self.addresses, control=self.controls, timeout_s=self.timeout, keys=self.keys_dir,
+                            identity=self.identity)
+        except (KeyringError, AddressError) as exc:
+            raise click.UsageError(str(exc)) from None
 
 
 def target_options(f: Callable) -> Callable:
     """Add --cluster, --control, --timeout, --keys and --as, handed to the command as one ``target``."""
 
-    @click.option("--cluster", "cluster_spec", required=True, metavar="ID=tcp://HOST:PORT,...",
-                  help="The nodes' algorithm addresses.")
-    @click.option("--control", "control_spec", default=None, metavar="ID=tcp://HOST:PORT,...",
-                  help="Control addresses (default: each algorithm port + 1000).")
+    @options.cluster
+    @options.control
     @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
                   help="Seconds to keep retrying (redirects, leader changes) before giving up.")
     @options.keys
     @options.identity("client")
-    def wrapper(cluster_spec: str, control_spec: str | None, timeout: float, keys_dir: str | None, identity: str,
-                **kwargs):
-        return f(target=Target(cluster_spec, control_spec, timeout, keys_dir, identity), **kwargs)
+    def wrapper(addresses: dict[int, str], controls: dict[int, str] | None, timeout: float, keys_dir: str | None,
+                identity: str, **kwargs):
+        return f(target=Target(addresses, controls, timeout, keys_dir, identity), **kwargs)
 
     wrapper.__name__ = f.__name__
     wrapper.__doc__ = f.__doc__
@@ -60,8 +60,7 @@ def _run(target: Target, action: Callable[[KVClient], tuple[str, bool]]) -> None
         try:
             out, ok = action(kv)
         except ClientError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            raise Failed(str(exc)) from None
     click.echo(out)
     if not ok:
         sys.exit(1)

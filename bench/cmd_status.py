@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bench import options
 from core.keys import Keyring, KeyringError
-from core.runtime.addresses import AddressError, control_address, parse_cluster
+from core.runtime.addresses import AddressError, control_address
 from core.runtime.auth import ClientAuth
 from core.runtime.control import ControlClient, ControlError
 
@@ -56,31 +56,27 @@ def describe_election(last: dict | None) -> str:
 
 
 @click.command("status")
-@click.option("--cluster", "cluster_spec", required=True, metavar="ID=tcp://HOST:PORT,...", help="The nodes' algorithm addresses.")
-@click.option("--control", "control_spec", default=None, metavar="ID=tcp://HOST:PORT,...", help="Control addresses (default: each algorithm port + 1000).")
+@options.cluster
+@options.control
 @click.option("--timeout", type=click.FloatRange(0.05, 60), default=1.0, show_default=True, help="Seconds to wait for the replies.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw statuses as JSON.")
 @options.keys
 @options.identity("reader")
-def status_cmd(cluster_spec: str, control_spec: str | None, timeout: float, as_json: bool, keys_dir: str | None,
-               identity: str) -> None:
+def status_cmd(addresses: dict[int, str], controls: dict[int, str] | None, timeout: float, as_json: bool,
+               keys_dir: str | None, identity: str) -> None:
     """Print a table of every node's role, term, leader and counters (exit 1 if a node does not answer)."""
     try:
-        addresses = parse_cluster(cluster_spec)
-        controls = parse_cluster(control_spec) if control_spec else {i: control_address(a) for i, a in addresses.items()}
+        controls = controls or {i: control_address(a) for i, a in addresses.items()}
     except AddressError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise click.BadParameter(str(exc), param_hint="--cluster") from None
     missing = set(addresses) - set(controls)
     if missing:
-        click.echo(f"error: --control names no address for node(s) {sorted(missing)}", err=True)
-        sys.exit(2)
+        raise click.BadParameter(f"names no address for node(s) {sorted(missing)}", param_hint="--control")
     try:
         auth = None if keys_dir is None else ClientAuth.from_keyring(
             Keyring(keys_dir), identity, {i: [controls[i]] for i in addresses})
     except KeyringError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise click.UsageError(str(exc)) from None
     client = ControlClient(auth=auth)
     try:
         replies = client.request_many({i: controls[i] for i in addresses}, "status", timeout)

@@ -1,7 +1,27 @@
-"""Options several ``bench`` commands share, declared once."""
+"""Options several ``bench`` commands share, declared once (with the types of bench.types)."""
 from __future__ import annotations
 
 import click
+
+from bench.types import ClusterSpec, KeyValue
+
+algo = click.option("--algo", required=True, help="A registered algorithm (see `bench algorithms`), or module:Class.")
+
+config = click.option(
+    "--config", "config_items", multiple=True, type=KeyValue(), metavar="KEY=VALUE",
+    help="A setting of the algorithm, e.g. election_timeout_min=150 (repeatable; an unknown KEY is refused with the "
+         "list of known ones).",
+)
+
+cluster = click.option(
+    "--cluster", "addresses", required=True, type=ClusterSpec(), metavar="ID=tcp://HOST:PORT,...",
+    help="Every node of the cluster and its algorithm address.",
+)
+
+control = click.option(
+    "--control", "controls", default=None, type=ClusterSpec(), metavar="ID=tcp://HOST:PORT,...",
+    help="Control addresses (default: each algorithm port + 1000).",
+)
 
 keys = click.option(
     "--keys", "keys_dir", default=None, type=click.Path(file_okay=False),
@@ -22,3 +42,8 @@ insecure = click.option(
     help="Plain mode, for teaching on a trusted machine: no keys, anyone who can reach a node's ports can speak as a "
          "member, propose, or stop it.",
 )
+
+
+def settings(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The ``--config`` pairs as a dict (a later KEY wins)."""
+    return dict(items)

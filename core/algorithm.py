@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
 
 from core.config import AlgorithmConfig
 from core.effects import (
@@ -32,9 +32,24 @@ from core.effects import (
 from core.limits import MAX_COMMAND_BYTES
 from core.messages import Message
 
+if TYPE_CHECKING:
+    from core.storage import Storage
+
 
 MAX_TERM = 1 << 63
 """Terms (ballot rounds, epochs) at or above this are refused as input: room to grow stays on the wire."""
+
+
+class StateMachine(Protocol):
+    """What committed log entries are applied to (core.kv.KVStore is the reference one).
+
+    ``apply`` runs once per entry, in index order, on every node, and must be deterministic: the
+    same entries give the same results and the same state everywhere. Its result (bytes or None)
+    is the client's answer. ``snapshot`` returns the contents, JSON-friendly, for checks.
+    """
+
+    def apply(self, index: int, data: bytes) -> bytes | None: ...
+    def snapshot(self) -> dict: ...
 
 
 class Role(enum.IntEnum):
@@ -59,21 +74,27 @@ class ElectionAlgorithm:
       messages     the message classes it declares with ``core.messages.message_type``
       detection_timer  name of the timer whose expiry means "I suspect there is no leader"
                    (bench's contention scenario fires it on every node at once)
+      StateMachine     (algorithms with a log) the state machine class its committed entries are applied to
+      core_idea        (optional) one sentence for ``bench compare``'s table
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    core_idea: ClassVar[str] = ""
+    """One sentence for ``bench compare``'s table ("how does it decide?"); ``description`` is used when empty."""
     algo_id: ClassVar[int] = 0
     Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
     messages: ClassVar[Sequence[type[Message]]] = ()
     detection_timer: ClassVar[str] = ""
+    StateMachine: ClassVar[type[StateMachine] | None] = None
+    """For an algorithm with a log: what runtimes apply its committed entries to (one per node)."""
 
     def __init__(
         self,
         node_id: int,
         voters: Sequence[int],
         config: AlgorithmConfig | None = None,
-        storage: Any = None,
+        storage: Storage | None = None,
         rng: random.Random | None = None,
         cluster: int = 0,
     ) -> None:
@@ -94,6 +115,7 @@ class ElectionAlgorithm:
         self.term: int = 0
         self.leader: int | None = None
         self._out: list = []
+        self._absurd_term_noted = False
 
     # -- the contract's observable state, summarized -------------------------------
 
@@ -233,7 +255,7 @@ class ElectionAlgorithm:
                   leader=self.leader)
 
     def _drop_absurd_term(self, msg: Message) -> None:
-        if not getattr(self, "_absurd_term_noted", False):
+        if not self._absurd_term_noted:
             self._absurd_term_noted = True
             self.note("dropped_absurd_term", type=msg.name, src=msg.src, term=msg.term)
 

@@ -19,7 +19,7 @@ import secrets
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 from core.datadir import (
     IDENTITY_FILE,
@@ -39,6 +39,39 @@ from core.framing import frame_records
 
 STATE_FILE = "state.json"
 _MAGIC = "quorumlab-state-v2"
+
+
+class RecordStore(Protocol):
+    """A log of records (core.storage.RecordLog on disk, MemoryRecordLog in the simulator)."""
+
+    torn: Any
+    flushes: int
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    @property
+    def durable_count(self) -> int: ...
+    def append(self, records: Iterable[bytes]) -> None: ...
+    def flush(self) -> None: ...
+    def truncate(self, count: int) -> None: ...
+    def seal(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Storage(Protocol):
+    """What an algorithm's storage offers: its small durable state, and record logs flushed with it.
+
+    ``write`` stages, the runtime's ``Persist`` effect calls ``flush`` (state first, then every log
+    opened with ``open_log``), ``read`` returns the last state written. The runtime also calls
+    ``seal`` when idle and ``close`` at the end.
+    """
+
+    def read(self) -> dict[str, Any]: ...
+    def write(self, state: dict[str, Any]) -> None: ...
+    def flush(self) -> None: ...
+    def open_log(self, name: str) -> RecordStore: ...
+    def seal(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class MemoryStorage:

@@ -82,7 +82,7 @@ def algorithm_info(name: str, cls: type[ElectionAlgorithm], config: AlgorithmCon
     origin = next((value for n, _, value in registry.describe() if n == name), "")
     return {
         "description": cls.description,
-        "core_idea": getattr(cls, "core_idea", "") or cls.description,
+        "core_idea": cls.core_idea or cls.description,
         "origin": origin,
         "detection_timer": cls.detection_timer,
         "timing_rule": " ".join((cls.detection_config.__doc__ or "").split()),

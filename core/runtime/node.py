@@ -236,7 +236,7 @@ class Node:
         rng = random.Random(self.seed)
         voters = sorted(self.addresses)
         self.algo = self.algo_cls(self.id, voters, self.config, self.storage, rng, self.cluster_id)
-        factory = getattr(self.algo_cls, "StateMachine", None)
+        factory = self.algo_cls.StateMachine
         self.state_machine = factory() if factory is not None else None
 
     def request_stop(self, reason: str) -> None:
@@ -734,38 +734,55 @@ class Node:
             raise ControlError('propose needs "data" (base64) or "batch" (a list of base64 commands)') from None
 
     def _command(self, request: dict[str, Any]) -> Any:
-        cmd = request["cmd"]
-        if cmd == "status":
-            return self.status()
-        if cmd == "partition":
-            peers = request.get("peers")
-            if not isinstance(peers, list) or not all(type(p) is int and p in self.peers for p in peers):
-                raise ControlError(f'partition needs "peers": a list of peer ids among {sorted(self.peers)}')
-            self.partitioned = set(peers)
-            self._record("partition", {"peers": sorted(self.partitioned)})
-            return {"partitioned": sorted(self.partitioned)}
-        if cmd == "heal":
-            self.partitioned = set()
-            self._record("heal", {})
-            return {"partitioned": []}
-        if cmd == "state_machine":
-            sm = self.state_machine
-            if sm is None:
-                raise ControlError(f"{self.algo_cls.name} has no state machine")
-            return sm.snapshot()
-        if cmd == "fire":
-            timer = request.get("timer")
-            if not isinstance(timer, str) or not timer:
-                raise ControlError('fire needs "timer": the name of an algorithm timer')
-            old = self._timers.pop(timer, None)
-            if old is not None:
-                self._wheel.cancel(old)
-            self._dispatch(self.algo.fire, timer, mono_ms())
-            return {"fired": timer}
-        if cmd == "stop":
-            self.request_stop("control stop")
-            return {"stopping": True}
-        raise ControlError(f"the node does not serve {cmd!r}")
+        """Serve one JSON control command other than ``propose`` (see ``COMMANDS``)."""
+        handler = self._commands.get(request["cmd"])
+        if handler is None:
+            raise ControlError(f"the node does not serve {request['cmd']!r}")
+        return handler(request)
+
+    @property
+    def _commands(self) -> dict[str, Any]:
+        """Control command -> its handler: one entry per name of core.runtime.control.COMMANDS but ``propose``."""
+        return {
+            "status": lambda _request: self.status(),
+            "partition": self._cmd_partition,
+            "heal": self._cmd_heal,
+            "state_machine": self._cmd_state_machine,
+            "fire": self._cmd_fire,
+            "stop": self._cmd_stop,
+        }
+
+    def _cmd_partition(self, request: dict[str, Any]) -> dict[str, Any]:
+        peers = request.get("peers")
+        if not isinstance(peers, list) or not all(type(p) is int and p in self.peers for p in peers):
+            raise ControlError(f'partition needs "peers": a list of peer ids among {sorted(self.peers)}')
+        self.partitioned = set(peers)
+        self._record("partition", {"peers": sorted(self.partitioned)})
+        return {"partitioned": sorted(self.partitioned)}
+
+    def _cmd_heal(self, _request: dict[str, Any]) -> dict[str, Any]:
+        self.partitioned = set()
+        self._record("heal", {})
+        return {"partitioned": []}
+
+    def _cmd_state_machine(self, _request: dict[str, Any]) -> dict:
+        if self.state_machine is None:
+            raise ControlError(f"{self.algo_cls.name} has no state machine")
+        return self.state_machine.snapshot()
+
+    def _cmd_fire(self, request: dict[str, Any]) -> dict[str, Any]:
+        timer = request.get("timer")
+        if not isinstance(timer, str) or not timer:
+            raise ControlError('fire needs "timer": the name of an algorithm timer')
+        old = self._timers.pop(timer, None)
+        if old is not None:
+            self._wheel.cancel(old)
+        self._dispatch(self.algo.fire, timer, mono_ms())
+        return {"fired": timer}
+
+    def _cmd_stop(self, _request: dict[str, Any]) -> dict[str, Any]:
+        self.request_stop("control stop")
+        return {"stopping": True}
 
     def status(self) -> dict[str, Any]:
         """The control socket's ``status`` answer: the algorithm's own status plus runtime facts."""

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from algorithms.raft import Raft
 from bench.cli import main
-from bench.cmd_throughput import measure_catch_up, measure_log
+from bench.throughput import measure_catch_up, measure_log
 from core.cluster import LocalCluster
 from core.runtime.addresses import format_cluster
 from core.sim import Simulation

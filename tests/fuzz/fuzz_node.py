@@ -75,7 +75,7 @@ def socketless_node(cls: type, voters: int, control: ControlSocket) -> Node:
     node = Node(cls, 1, {i: f"tcp://127.0.0.1:{7100 + i}" for i in range(1, voters + 1)}, _SCRATCH.name, seed=0)
     node.storage = MemoryStorage()
     node.algo = cls(1, sorted(node.addresses), node.config, node.storage, random.Random(0), node.cluster_id)
-    node.state_machine = cls.StateMachine() if hasattr(cls, "StateMachine") else None
+    node.state_machine = cls.StateMachine() if cls.StateMachine is not None else None
     node.transport = NoPeers()
     node._control = control
     node._log = EventLog(_SCRATCH.name, 1)

@@ -116,3 +116,12 @@ def test_a_propose_error_reply_needs_an_error_string_and_a_leader_hint_clients_c
 def test_a_deeply_nested_control_reply_is_an_error_not_a_crash():
     reply = _unwrap(b"[" * 200_000)
     assert isinstance(reply, ControlError) and "not JSON" in str(reply)
+
+
+def test_the_node_serves_every_control_command_and_no_other():
+    # A command added to the protocol without a handler must not fall through to something else (once: stop).
+    from core.runtime.control import COMMANDS
+    from core.runtime.node import Node
+
+    node = Node(Prober, 1, {1: "tcp://127.0.0.1:1"}, "/nonexistent")
+    assert set(node._commands) == set(COMMANDS) - {"propose"}

@@ -1,0 +1,158 @@
+"""Measuring a log's throughput and latency on local processes: the load generator and what it measures.
+
+``Load`` is a pipelining client at the leader's control socket; ``measure_log`` runs it against a
+``LocalCluster``, ``measure_catch_up`` times a restarted follower catching up. ``bench throughput``
+and ``bench catchup`` print what these return; they raise ``MeasurementFailed`` when a run cannot
+give a number.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import statistics
+import time
+from typing import Any
+
+from core.client import KVClient
+from core.cluster import LocalCluster
+from core.kv import PUT, Command
+from core.runtime.control import parse_propose_reply, propose_frames
+
+
+class MeasurementFailed(RuntimeError):
+    """A measurement could not finish (the message says what went wrong)."""
+
+
+def summary(name: str, latencies: list[float], elapsed: float, errors: int, **extra: Any) -> dict[str, Any]:
+    """One measurement's result: operations, errors, throughput, median and p99 latency, plus ``extra`` fields."""
+    lat = sorted(latencies)
+    return {
+        "system": name,
+        "ops": len(lat),
+        "errors": errors,
+        "seconds": round(elapsed, 3),
+        "ops_per_s": round(len(lat) / elapsed, 1) if elapsed > 0 else 0.0,
+        "median_ms": round(statistics.median(lat) * 1000, 3) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 3) if lat else None,
+        **extra,
+    }
+
+
+class Load:
+    """A pipelining client at the leader's control socket: key-value puts, ``batch`` per request (binary
+    protocol), at most ``outstanding`` commands in flight; records each command's latency to its reply."""
+
+    def __init__(self, kv: KVClient, node: int, size: int, outstanding: int, batch: int) -> None:
+        self.sock = kv._socket(node)
+        self.client = kv.client_id
+        self.value = os.urandom(size // 2 + 1).hex()[:size].encode()
+        self.keys = [b"k%d" % k for k in range(1000)]
+        self.outstanding, self.batch = outstanding, batch
+        self.seq = 10**9
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.error_kinds: collections.Counter = collections.Counter()
+
+    def run(self, duration: float | None = None, count: int | None = None) -> float:
+        """Send for ``duration`` seconds (or until ``count`` commands were sent), then wait for the replies
+        (commands without one after 10 s count as errors); returns the elapsed seconds."""
+        import zmq
+
+        sock, sent, in_flight = self.sock, {}, 0
+        start = last_reply = time.perf_counter()
+        end = start + duration if duration is not None else float("inf")
+        left = count if count is not None else float("inf")
+        while True:
+            while left > 0 and in_flight < self.outstanding and time.perf_counter() < end:
+                n = int(min(self.batch, self.outstanding - in_flight, left))
+                commands = []
+                for _ in range(n):
+                    self.seq += 1
+                    commands.append(Command(self.client, self.seq, PUT, self.keys[self.seq % 1000], self.value).encode())
+                rid = str(self.seq).encode()
+                sock.send_multipart([rid, *propose_frames(commands)])
+                sent[rid] = (time.perf_counter(), n)
+                in_flight += n
+                left -= n
+            if not sent:
+                break
+            if sock.poll(1000):
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    t0, n = sent.pop(frames[0], (None, 0))
+                    if t0 is None:
+                        continue
+                    last_reply = time.perf_counter()
+                    in_flight -= n
+                    reply = parse_propose_reply(frames[1:])
+                    if reply["ok"]:
+                        self.latencies.extend([time.perf_counter() - t0] * n)
+                    else:
+                        self.errors += n
+                        self.error_kinds[str(reply.get("error"))] += n
+            elif (left <= 0 or time.perf_counter() >= end) and time.perf_counter() > last_reply + 10:
+                self.errors += in_flight
+                self.error_kinds["no reply"] += in_flight
+                break
+        return time.perf_counter() - start
+
+
+def measure_log(
+    nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None,
+    algo: str = "raft", secure: bool = True,
+) -> dict:
+    """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on).
+
+    Commands go to the leader ``batch`` per request (one control-socket round trip for all of
+    them; each still is its own log entry); ``outstanding`` commands are kept in flight.
+    """
+    with LocalCluster(algo, nodes, config=config or {}, secure=secure) as c:
+        c.wait_for_leader(20)
+        kv = c.kv_client()
+        kv.put(b"warm", b"up")
+        load = Load(kv, kv.leader, size, outstanding, batch)
+        elapsed = load.run(duration=duration)
+        kv.close()
+    mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
+    return summary(f"quorumlab {algo} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
+                    size=size, outstanding=outstanding, batch=batch, secure=secure, error_kinds=dict(load.error_kinds))
+
+
+def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict | None = None,
+                     algo: str = "raft") -> dict:
+    """How long a follower that was down while ``entries`` commands were committed takes to hold and apply them.
+
+    One follower is stopped (SIGTERM), the others commit ``entries`` puts, the follower restarts; the
+    time runs from its ``started`` event to the first status poll (every 10 ms) whose applied index
+    reaches the leader's commit index, so process start-up is not counted.
+    """
+    with LocalCluster(algo, nodes, config=config or {}) as c:
+        leader = c.wait_for_leader(20)
+        kv = c.kv_client()
+        kv.put(b"warm", b"up")
+        leader = kv.leader
+        lagging = next(i for i in sorted(c.addresses) if i != leader)
+        c.stop(lagging)
+        load = Load(kv, leader, size, outstanding=20_000, batch=1_000)
+        load.run(count=entries)
+        if load.errors:
+            raise MeasurementFailed(f"{load.errors} of {entries} commands failed while the follower was down: "
+                                    f"{dict(load.error_kinds)}")
+        target = c.request(leader, "status")["commit_index"]
+        restarted = c.restart(lagging)
+        started = c.wait_for(lambda e: e["kind"] == "started" and e["node"] == lagging, 10, since=restarted)
+        deadline = time.monotonic() + 120
+        while True:
+            status = c.request(lagging, "status")
+            if status["last_applied"] >= target:
+                caught_up = time.monotonic_ns() / 1e6
+                break
+            if time.monotonic() > deadline:
+                raise MeasurementFailed(f"node {lagging} applied {status['last_applied']} of {target} in 120 s")
+            time.sleep(0.01)
+        kv.close()
+    return {"system": f"quorumlab {algo} (ZeroMQ, fsync)", "entries_behind": target, "nodes": nodes, "size": size,
+            "catch_up_ms": round(caught_up - started["t"], 1)}
