@@ -7,10 +7,11 @@ FUZZ_STAMP := $(VENV)/.installed-fuzz
 FUZZ_SECONDS ?= 60
 SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd) $(wildcard examples/plugin/pyproject.toml)
 
-.PHONY: test bench bench-micro campaign fuzz clean help
+.PHONY: test test-twins bench bench-micro campaign fuzz clean help
 
 help:
 	@echo "make test         create .venv, install quorumlab with test extras, run the test suite"
+	@echo "make test-twins   the same suite on the pure-Python twins (QUORUMLAB_PURE_PYTHON=1), as CI runs it"
 	@echo "make bench        create .venv, install quorumlab, run the main benchmark (bench compare)"
 	@echo "make bench-micro  pytest-benchmark micro-benchmarks, JSON report in .benchmarks/"
 	@echo "make campaign     the long seeded simulation campaigns (safety and liveness)"
@@ -31,6 +32,10 @@ $(STAMP): $(BIN)/python $(SOURCES_THAT_NEED_REINSTALL)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not campaign" ; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
+
+test-twins: $(STAMP)
+	QUORUMLAB_PURE_PYTHON=1 $(BIN)/python -m pytest -q -m "not campaign" ; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)

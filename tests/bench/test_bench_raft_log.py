@@ -70,7 +70,7 @@ def test_bench_catch_up_on_real_processes_applies_every_missed_entry():
 def test_bench_catchup_cli_prints_the_time():
     result = CliRunner().invoke(main, ["catchup", "--entries", "500", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["entries_behind"] >= 500 and report["catch_up_ms"] > 0
 
 
@@ -93,7 +93,7 @@ def test_bench_floor_measures_the_bare_pattern_and_leaves_no_process():
     before = _children()
     result = CliRunner().invoke(main, ["floor", "--commands", "200", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["commands"] == 180 and 0 < report["median_ms"] <= report["p99_ms"]
     assert _children() <= before
 
@@ -110,10 +110,10 @@ def test_bench_kv_cli_put_get_cas_delete():
 
         assert kv("put", "color", "red").exit_code == 0
         got = kv("get", "color")
-        assert got.exit_code == 0 and got.output.strip() == "red"
+        assert got.exit_code == 0 and got.stdout.strip() == "red"
         assert kv("cas", "color", "blue", "green").exit_code == 1
         assert kv("cas", "color", "red", "green").exit_code == 0
-        assert kv("get", "color").output.strip() == "green"
+        assert kv("get", "color").stdout.strip() == "green"
         assert kv("delete", "color").exit_code == 0
         missing = kv("get", "color")
         assert missing.exit_code == 1 and "(absent)" in missing.output
