@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd) $(wildcard examples/plugin/pyproject.toml)
+SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd core/check/*.pyx) $(wildcard examples/plugin/pyproject.toml)
 
 .PHONY: test bench bench-micro campaign clean help
 
@@ -39,4 +39,4 @@ campaign: $(STAMP)
 	$(BIN)/python -m pytest -q -m campaign
 
 clean:
-	rm -rf $(VENV) build *.egg-info core/*.c core/*.so .benchmarks
+	rm -rf $(VENV) build *.egg-info core/*.c core/*.so core/check/*.c core/check/*.so .benchmarks
