@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Union
+from typing import Any, Callable, Iterable, Union
 
 OK = "ok"
 FAIL = "fail"
@@ -96,6 +96,13 @@ class History:
             done = replace(self._ops[index], complete=now, outcome=outcome, result=value)
             self._ops[index] = done
         return done
+
+    def extend(self, ops: Iterable[Operation]) -> None:
+        """Add operations recorded elsewhere (read from a file, say), renumbered after those already here."""
+        with self._lock:
+            for op in ops:
+                index = len(self._ops)
+                self._ops.append(op if op.index == index else replace(op, index=index))
 
     def operations(self) -> list[Operation]:
         """Every operation recorded so far, in invocation order of their indexes."""
