@@ -359,8 +359,12 @@ def search_kv(events, is_info, code, a, b, out, int64_t init, double deadline):
         raise ValueError(f"initial state {init} is not a state id")
     cdef int64_t n_states = init + 1
     for i in range(n):
-        if a_v[i] < 0 or b_v[i] < 0 or out_v[i] < C_PRESENT or (out_v[i] == C_ANY and not info[i]):
-            raise ValueError(f"operation {i}: a negative value id, or an ok operation with no output")
+        if not C_PUT <= code_v[i] <= C_CAS:
+            raise ValueError(f"operation {i}: code {code_v[i]} is not PUT, GET, DELETE or CAS")
+        if a_v[i] < 0 or b_v[i] < 0 or out_v[i] < C_PRESENT or (out_v[i] == C_ANY and not info[i]) or (
+                out_v[i] == C_PRESENT and code_v[i] != C_DELETE):
+            raise ValueError(f"operation {i}: a negative value id, an ok operation with no output, "
+                             f"or PRESENT for another op than delete")
         n_states = max(n_states, a_v[i] + 1, b_v[i] + 1, out_v[i] + 1)
     cdef Ctx x
     cdef Stack st

@@ -75,13 +75,15 @@ def implementation(model: Model) -> str:
 
 def validate(op: Operation, model: Model) -> None:
     """Raise ValueError naming the operation and field if ``op`` cannot be checked."""
+    complete = op.complete
     try:
-        if op.outcome not in (OK, FAIL, INFO):
+        if op.outcome != OK and op.outcome != FAIL and op.outcome != INFO:
             raise ValueError(f"outcome: {op.outcome!r} is not ok, fail or info")
-        if op.outcome != INFO and op.complete is None:
-            raise ValueError(f"complete: an {op.outcome} operation needs a completion time")
-        if op.complete is not None and op.complete < op.invoke:
-            raise ValueError(f"complete: {op.complete} is before invoke {op.invoke}")
+        if complete is None:
+            if op.outcome != INFO:
+                raise ValueError(f"complete: an {op.outcome} operation needs a completion time")
+        elif complete < op.invoke:
+            raise ValueError(f"complete: {complete} is before invoke {op.invoke}")
         model.validate(op)
     except ValueError as exc:
         raise ValueError(f"operation #{op.index}: {exc}") from None

@@ -94,12 +94,17 @@ def _read(f: IO[str], name: str, model: Model) -> History:
     return history
 
 
+_decode = json.JSONDecoder().decode
+_FIELD_SET = frozenset(FIELDS)
+_REQUIRED_SET = frozenset(_REQUIRED)
+
+
 def _object(name: str, number: int, line: str) -> dict:
     try:
-        record = json.loads(line)
+        record = _decode(line)
     except json.JSONDecodeError as exc:
         raise HistoryFormatError(name, number, None, f"not JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(record, dict):
+    if type(record) is not dict:
         raise HistoryFormatError(name, number, None, f"a JSON object is needed, not {type(record).__name__}")
     return record
 
@@ -125,48 +130,56 @@ def _header(name: str, number: int, line: str, model: Model) -> str:
 
 
 def _time(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    kind = type(value)
+    return (kind is int or kind is float) and math.isfinite(value)
 
 
 def _operation(name: str, number: int, line: str, index: int, model: Model) -> Operation:
     record = _object(name, number, line)
-
-    def bad(field: str, message: str) -> HistoryFormatError:
-        return HistoryFormatError(name, number, field, message)
-
-    for field in _REQUIRED:
-        if field not in record:
-            raise bad(field, "missing")
-    for field in record:
-        if field not in FIELDS:
-            raise bad(field, f"unknown field (the fields are {', '.join(FIELDS)})")
-    outcome = record["outcome"]
-    if outcome not in OUTCOMES:
-        raise bad("outcome", f"{outcome!r} is not one of {', '.join(OUTCOMES)}")
-    if not isinstance(record["args"], list):
-        raise bad("args", f"a list is needed, not {record['args']!r}")
-    if not isinstance(record["client"], (str, int)) or isinstance(record["client"], bool):
-        raise bad("client", f"{record['client']!r} is not a string or integer")
-    if not isinstance(record["op"], str):
-        raise bad("op", f"{record['op']!r} is not a string")
-    invoke, complete = record["invoke"], record.get("complete")
-    if not _time(invoke):
-        raise bad("invoke", f"{invoke!r} is not a finite number")
-    if complete is None:
-        if outcome != INFO:
-            raise bad("complete", f"an {outcome} operation needs a completion time")
-    elif not _time(complete):
-        raise bad("complete", f"{complete!r} is not a finite number or null")
-    elif complete < invoke:
-        raise bad("complete", f"{complete} is before invoke {invoke}")
-    if outcome == OK and "result" not in record:
-        raise bad("result", "an ok operation needs its result (null for none)")
-    if outcome != OK and record.get("result") is not None:
-        raise bad("result", f"only an ok operation has a result; this one is {outcome}")
-    op = Operation(index, record["client"], record["op"], record["key"], tuple(record["args"]), invoke, complete,
-                   outcome, record.get("result"))
+    keys = record.keys()
+    if not (_REQUIRED_SET <= keys and keys <= _FIELD_SET):
+        missing = [f for f in _REQUIRED if f not in record]
+        if missing:
+            raise HistoryFormatError(name, number, missing[0], "missing")
+        unknown = next(f for f in record if f not in _FIELD_SET)
+        raise HistoryFormatError(name, number, unknown, f"unknown field (the fields are {', '.join(FIELDS)})")
+    problem = _problem(record)
+    if problem:
+        raise HistoryFormatError(name, number, *problem)
+    op = Operation(index, record["client"], record["op"], record["key"], tuple(record["args"]), record["invoke"],
+                   record.get("complete"), record["outcome"], record.get("result"))
     try:
         model.validate(op)
     except OperationError as exc:
-        raise bad(exc.field, exc.message) from None
+        raise HistoryFormatError(name, number, exc.field, exc.message) from None
     return op
+
+
+def _problem(record: dict) -> tuple[str, str] | None:
+    """(field, message) for the first thing wrong with an operation line's fields, or None."""
+    outcome = record["outcome"]
+    if outcome not in OUTCOMES:
+        return "outcome", f"{outcome!r} is not one of {', '.join(OUTCOMES)}"
+    if type(record["args"]) is not list:
+        return "args", f"a list is needed, not {record['args']!r}"
+    client = record["client"]
+    if type(client) is not str and type(client) is not int:
+        return "client", f"{client!r} is not a string or integer"
+    if type(record["op"]) is not str:
+        return "op", f"{record['op']!r} is not a string"
+    invoke, complete = record["invoke"], record.get("complete")
+    if not _time(invoke):
+        return "invoke", f"{invoke!r} is not a finite number"
+    if complete is None:
+        if outcome != INFO:
+            return "complete", f"an {outcome} operation needs a completion time"
+    elif not _time(complete):
+        return "complete", f"{complete!r} is not a finite number or null"
+    elif complete < invoke:
+        return "complete", f"{complete} is before invoke {invoke}"
+    if outcome == OK:
+        if "result" not in record:
+            return "result", "an ok operation needs its result (null for none)"
+    elif record.get("result") is not None:
+        return "result", f"only an ok operation has a result; this one is {outcome}"
+    return None

@@ -35,7 +35,8 @@ OTHER = _Other()
 
 
 def _is_value(v: Any) -> bool:
-    return v is None or isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
+    kind = type(v)
+    return v is None or kind is str or kind is int  # not bool, whose type is bool
 
 
 class KVRegister(Model):
@@ -67,26 +68,33 @@ class KVRegister(Model):
         return op.key
 
     def validate(self, op: Operation) -> None:
-        if op.op not in ARITY:
+        arity = ARITY.get(op.op)
+        if arity is None:
             raise OperationError("op", f"{op.op!r} is not one of {', '.join(ARITY)}")
-        if not (isinstance(op.key, str) or (isinstance(op.key, int) and not isinstance(op.key, bool))):
+        if type(op.key) is not str and type(op.key) is not int:
             raise OperationError("key", f"{op.key!r} is not a string or integer")
-        if len(op.args) != ARITY[op.op]:
+        args = op.args
+        if len(args) != arity:
             shape = {"put": "[value]", "get": "[]", "delete": "[]", "cas": "[expected, new]"}[op.op]
-            raise OperationError("args", f"{op.op} takes {shape}, got {list(op.args)!r}")
-        for i, arg in enumerate(op.args):
-            if not _is_value(arg) or (arg is None and not (op.op == "cas" and i == 0)):
+            raise OperationError("args", f"{op.op} takes {shape}, got {list(args)!r}")
+        for i, arg in enumerate(args):
+            if not _is_value(arg) or (arg is None and not (arity == 2 and i == 0)):
                 raise OperationError("args", f"{arg!r} is not a value for {op.op}: use a string or integer"
-                                     + (" (expected may be null: absent)" if op.op == "cas" else ""))
+                                     + (" (expected may be null: absent)" if arity == 2 else ""))
         if op.outcome != OK:
             return
         r = op.result
-        fine = {"get": _is_value(r), "put": _is_value(r), "cas": isinstance(r, bool),
-                "delete": isinstance(r, bool) or _is_value(r)}[op.op]
+        kind = op.op
+        if kind == "cas":
+            fine = r is True or r is False
+        elif kind == "delete":
+            fine = r is True or r is False or _is_value(r)
+        else:
+            fine = _is_value(r)
         if not fine:
             want = {"get": "the value or null", "put": "the previous value or null", "cas": "true or false",
-                    "delete": "true/false (existed) or the previous value or null"}[op.op]
-            raise OperationError("result", f"{op.op} returns {want}, got {r!r}")
+                    "delete": "true/false (existed) or the previous value or null"}[kind]
+            raise OperationError("result", f"{kind} returns {want}, got {r!r}")
 
     def describe(self, op: Operation) -> str:
         call = f"{op.op}({', '.join(repr(a) for a in (op.key, *op.args))})"

@@ -139,8 +139,12 @@ def search_kv(events: Sequence[int], is_info: Sequence[int], code: Sequence[int]
         raise ValueError(f"initial state {init} is not a state id")
     n_states = init + 1
     for i in range(n):
-        if a[i] < 0 or b[i] < 0 or out[i] < PRESENT or (out[i] == ANY and not is_info[i]):
-            raise ValueError(f"operation {i}: a negative value id, or an ok operation with no output")
+        if not PUT <= code[i] <= CAS:
+            raise ValueError(f"operation {i}: code {code[i]} is not PUT, GET, DELETE or CAS")
+        if a[i] < 0 or b[i] < 0 or out[i] < PRESENT or (out[i] == ANY and not is_info[i]) or (
+                out[i] == PRESENT and code[i] != DELETE):
+            raise ValueError(f"operation {i}: a negative value id, an ok operation with no output, "
+                             f"or PRESENT for another op than delete")
         n_states = max(n_states, a[i] + 1, b[i] + 1, out[i] + 1)
     jump_to = n_states  # the state id of ANY
     end = len(events)

@@ -78,6 +78,12 @@ def test_the_twins_refuse_the_same_malformed_entry_lists(s, events, is_info, mes
 
 
 @pytest.mark.parametrize("s", TWINS)
-def test_an_ok_operation_without_an_output_is_refused(s):
-    with pytest.raises(ValueError, match="an ok operation with no output"):
-        s.search_kv([0, 1], [0], [s.GET], [0], [0], [s.ANY], 0, 0.0)
+@pytest.mark.parametrize("code, a, out, message", [
+    (2, 0, -1, "an ok operation with no output"),
+    (1, 0, -2, "or PRESENT for another op than delete"),
+    (1, -3, 0, "a negative value id"),
+    (9, 0, 0, "code 9 is not PUT, GET, DELETE or CAS"),
+])
+def test_the_twins_refuse_the_same_malformed_operations(s, code, a, out, message):
+    with pytest.raises(ValueError, match=message):
+        s.search_kv([0, 1], [0], [code], [a], [0], [out], 0, 0.0)
