@@ -8,6 +8,7 @@ line through the moments they can take effect; the impossible one is red.
 """
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,16 @@ def span_end(cx: "Counterexample") -> float:
     times = [t for op in cx.shown() for t in (op.invoke, cx.recorded(op).complete) if t is not None]
     t0, t1 = min(times), max(times)
     return t1 + max((t1 - t0) * 0.08, 1e-9)
+
+
+def ticks(span: float, about: int = 6) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten apart) from 0 to ``span``."""
+    if span <= 0:
+        return [0.0]
+    raw = span / about
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [round(k * step, 12) for k in range(int(span / step) + 1)]
 
 
 def render(cx: "Counterexample") -> str:
@@ -85,11 +96,11 @@ def _svg(cx: "Counterexample") -> str:
              "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
              "patternTransform=\"rotate(45)\"><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#999\" "
              "stroke-width=\"2\"/></pattern></defs>"]
-    for k in range(6):
-        t = t0 + (end - t0) * k / 5
+    for shown_t in ticks((end - t0) / div):
+        t = t0 + shown_t * div
         parts.append(f"<line class=\"grid\" x1=\"{x(t):.1f}\" y1=\"{TOP - 12}\" x2=\"{x(t):.1f}\" "
                      f"y2=\"{height - 24}\"/><text class=\"tick\" x=\"{x(t):.1f}\" y=\"{height - 8}\">"
-                     f"{(t - t0) / div:.4g}</text>")
+                     f"{shown_t:g}</text>")
     for c in clients:
         parts.append(f"<text class=\"client\" x=\"8\" y=\"{row[c] + 32}\">client {escape(str(c))}</text>")
     for label, t in (("front cut", cx.front), ("back cut", cx.back)):

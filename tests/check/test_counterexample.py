@@ -13,6 +13,7 @@ from core.check import INFO, OK, KVRegister, Model, Verdict, check, linearize
 from core.check.counterexample import find_counterexample, render_text, save
 from core.check.generate import generate
 from core.check.shrink import back_cut, front_cut, inert, shrink
+from core.check.timeline_html import ticks
 from tests.check import brute
 from tests.check.ops import H, cas, get, put
 from tests.check.strategies import histories
@@ -166,3 +167,9 @@ def test_info_operations_left_open_before_a_front_cut_are_listed_not_drawn():
         pytest.skip("this history's shrink kept no info operation from before the cut")
     assert f"Also open: {len(cx.lingering())} info operations" in render_text(cx)
     assert all(op not in cx.shown() for op in cx.lingering())
+
+
+def test_the_time_axis_of_the_html_has_round_ticks():
+    assert ticks(17.28) == [0, 5, 10, 15]
+    assert ticks(0.0034) == [0, 0.001, 0.002, 0.003]
+    assert ticks(0) == [0.0]
