@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 FUZZ_SECONDS ?= 60
-SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd) $(wildcard examples/plugin/pyproject.toml)
+SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd core/check/*.pyx) $(wildcard examples/plugin/pyproject.toml)
 
 .PHONY: test test-twins bench bench-micro campaign fuzz clean help
 
@@ -55,4 +55,4 @@ fuzz: $(FUZZ_STAMP)
 	nice $(BIN)/python -m tests.fuzz --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info core/*.c core/*.so .benchmarks .fuzz
+	rm -rf $(VENV) build *.egg-info core/*.c core/*.so core/check/*.c core/check/*.so .benchmarks .fuzz

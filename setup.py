@@ -10,7 +10,7 @@ import sys
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-ACCEL_MODULES = ["core._codec", "core._timerwheel", "core._quorum", "core._framing"]
+ACCEL_MODULES = ["core._codec", "core._timerwheel", "core._quorum", "core._framing", "core.check._search"]
 
 
 class OptionalBuildExt(build_ext):

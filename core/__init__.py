@@ -1,7 +1,8 @@
 """quorumlab core: the algorithm contract, messages and codec, timer wheel, quorum counting, storage, simulator.
 
-``core.ACCELERATED`` is True when the compiled (Cython) codec, timer wheel and
-quorum modules are loaded, False when their pure-Python twins are in use.
+``core.ACCELERATED`` is True when the compiled (Cython) codec, timer wheel,
+quorum, framing and linearizability-search modules are loaded, False when
+their pure-Python twins are in use.
 """
 from core._accel import ACCELERATED, IMPLEMENTATIONS
 from core.algorithm import ElectionAlgorithm, Role

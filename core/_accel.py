@@ -25,11 +25,13 @@ codec, _c1 = _load("core._codec", "core.codec_py")
 timerwheel, _c2 = _load("core._timerwheel", "core.timerwheel_py")
 quorum, _c3 = _load("core._quorum", "core.quorum_py")
 framing, _c4 = _load("core._framing", "core.framing_py")
+checksearch, _c5 = _load("core.check._search", "core.check.search_py")
 
-ACCELERATED: bool = _c1 and _c2 and _c3 and _c4
+ACCELERATED: bool = _c1 and _c2 and _c3 and _c4 and _c5
 IMPLEMENTATIONS = {
     "codec": codec.__name__,
     "timerwheel": timerwheel.__name__,
     "quorum": quorum.__name__,
     "framing": framing.__name__,
+    "checksearch": checksearch.__name__,
 }

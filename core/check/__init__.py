@@ -1,0 +1,16 @@
+"""Linearizability checking of key-value histories, and of any sequential model a plugin defines.
+
+Record a history (``History``) or load one (``core.check.history_format``),
+then ``check(history)``; see docs/check.md.
+"""
+from core.check.checker import check, linearize
+from core.check.history import FAIL, INFO, OK, History, Operation
+from core.check.kv_model import KVRegister
+from core.check.model import UNKNOWN, Model, OperationError
+from core.check.result import CheckResult, PartitionResult, Verdict
+
+__all__ = [
+    "FAIL", "INFO", "OK", "UNKNOWN",
+    "CheckResult", "History", "KVRegister", "Model", "Operation", "OperationError", "PartitionResult", "Verdict",
+    "check", "linearize",
+]
