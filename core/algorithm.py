@@ -19,11 +19,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
 from core.config import AlgorithmConfig
 from core.effects import (
     BROADCAST,
+    INVALID,
+    NO_LOG,
     Broadcast,
     CancelTimer,
     LeaderChanged,
     Note,
     Persist,
+    Proposed,
+    ProposeRejected,
     RoleChanged,
     Send,
     SetTimer,
@@ -201,18 +205,18 @@ class ElectionAlgorithm:
 
     def on_propose(self, command: bytes, now: int) -> None:
         """Default: an election-only algorithm has no log and refuses commands."""
-        self.note("propose_rejected", reason="no log")
+        self.reject_proposal(NO_LOG, f"{self.name or type(self).__name__} keeps no log")
 
     def on_propose_many(self, commands: list[bytes], now: int) -> None:
         """Default: ``on_propose`` for each command in turn, stopping at the first refusal.
 
-        An algorithm with a log overrides this to append the whole batch at once and note
-        ``proposed`` {"index": first, "term", "count"} for it.
+        An algorithm with a log overrides this to append the whole batch at once and report it
+        with one ``proposed(first index, term, count)``.
         """
         for command in commands:
             before = len(self._out)
             self.on_propose(command, now)
-            if any(type(e) is Note and e.kind == "propose_rejected" for e in self._out[before:]):
+            if any(type(e) is ProposeRejected for e in self._out[before:]):
                 return
 
     # -- helpers for subclasses: effects out -------------------------------------------
@@ -239,6 +243,14 @@ class ElectionAlgorithm:
     def note(self, kind: str, **data: Any) -> None:
         self._out.append(Note(kind, data))
 
+    def proposed(self, index: int, term: int, count: int = 1) -> None:
+        """Report client commands appended at ``index``.. (the runtime answers each once applied)."""
+        self._out.append(Proposed(index, term, count))
+
+    def reject_proposal(self, code: str, reason: str, leader: int | None = None) -> None:
+        """Refuse client commands: ``code`` is one of core.effects.REJECTION_CODES, ``reason`` says why."""
+        self._out.append(ProposeRejected(code, reason, leader))
+
     def emit(self, effect: Any) -> None:
         """Append any other effect (for example ``Apply``)."""
         self._out.append(effect)
@@ -250,9 +262,9 @@ class ElectionAlgorithm:
     # -- internals ----------------------------------------------------------------------
 
     def _refuse_oversized(self, size: int) -> None:
-        self.note("propose_rejected", reason=f"a command of {size} bytes is over the {MAX_COMMAND_BYTES}-byte limit "
-                  "(core.limits.MAX_COMMAND_BYTES: one command must fit in one message between nodes)",
-                  leader=self.leader)
+        self.reject_proposal(INVALID, f"a command of {size} bytes is over the {MAX_COMMAND_BYTES}-byte limit "
+                             "(core.limits.MAX_COMMAND_BYTES: one command must fit in one message between nodes)",
+                             self.leader)
 
     def _drop_absurd_term(self, msg: Message) -> None:
         if not self._absurd_term_noted:

@@ -45,7 +45,7 @@ from core.kv import (
 )
 from core.runtime.addresses import control_address, parse_cluster
 from core.runtime.auth import ClientAuth
-from core.runtime.control import parse_propose_reply, propose_frames
+from core.runtime.control import APPLIED, parse_propose_reply, propose_frames
 from core.limits import CONTROL_MAX_BYTES
 
 
@@ -53,12 +53,19 @@ BUSY_BACKOFF_S = 0.005
 BUSY_BACKOFF_MAX_S = 0.2
 """Pauses before retrying at a node that answered "busy" (its uncommitted entries, or this connection's queue):
 doubling from BUSY_BACKOFF_S up to BUSY_BACKOFF_MAX_S, so a crowd of retries does not become the load."""
-_FINAL_ERRORS = ("forbidden", "a command of", "malformed", "propose needs", "applied, but")
-"""Error replies that a retry cannot change: the request is refused as it is."""
+_REFUSED = frozenset({"invalid", "no_log", "forbidden"})
+"""Error codes a retry cannot change: the request is refused as it is, and nothing of it was applied."""
 
 
 class ClientError(RuntimeError):
-    """A command could not be completed."""
+    """A command could not be completed. ``applied`` says what became of it: False (certainly not applied),
+    True (applied, but its result could not be returned), None (unknown: it may be applied, at most once)."""
+
+    applied: bool | None = None
+
+    def __init__(self, message: str, applied: bool | None = None) -> None:
+        super().__init__(message)
+        self.applied = applied
 
 
 class Timeout(ClientError):
@@ -66,7 +73,7 @@ class Timeout(ClientError):
 
 
 class CommandFailed(ClientError):
-    """The store refused the command (for example its sequence number fell out of the session window)."""
+    """The command was refused (by a node, or by the store: for example its sequence number was reused)."""
 
 
 def _addresses(addresses: Any) -> dict[int, str]:
@@ -194,11 +201,13 @@ class KVClient:
                 return [Result.decode(r) for r in reply["results"]]
             if reply.get("ok"):
                 raise CommandFailed(f"node {node} answered {len(reply['results'])} results for {len(datas)} commands")
-            error = str(reply.get("error"))
+            error, code = str(reply.get("error")), reply.get("code")
             last = f"node {node}: {error}"
-            if error.startswith(_FINAL_ERRORS):
-                raise CommandFailed(f"node {node} refused the request: {error}")
-            if error.startswith("busy"):
+            if code in _REFUSED:
+                raise CommandFailed(f"node {node} refused the request: {error}", applied=False)
+            if code in APPLIED:
+                raise CommandFailed(f"node {node}: {error}", applied=True)
+            if code == "busy":
                 self.retries += 1
                 time.sleep(min(BUSY_BACKOFF_MAX_S, BUSY_BACKOFF_S * 2 ** min(busy, 10)))
                 busy += 1
@@ -220,7 +229,7 @@ class KVClient:
         frames = propose_frames(list(commands))
         if len(frames[1]) > CONTROL_MAX_BYTES:
             raise CommandFailed(f"a request of {len(frames[1])} bytes is over the nodes' {CONTROL_MAX_BYTES >> 20} MiB "
-                                "limit for one request")
+                                "limit for one request", applied=False)
         rid = str(next(self._rids)).encode()
         try:
             self._socket(node).send_multipart([rid, *frames], zmq.NOBLOCK)
@@ -278,12 +287,14 @@ def _checked(cmd: Command, result: Result) -> Result:
         raise CommandFailed(
             f"client {cmd.client} sequence number {cmd.seq} was already used for a different command, so the store "
             "applied nothing: two clients share this client id, or this client restarted with its sequence reset. "
-            "Give each client its own id (the default), or resume from the sequence number it had reached."
+            "Give each client its own id (the default), or resume from the sequence number it had reached.",
+            applied=False,
         )
     if result.status == STALE:
         raise CommandFailed(
             f"client {cmd.client} sequence number {cmd.seq} is older than the {SESSION_WINDOW} the store remembers "
-            "for this client; whether it was applied cannot be told any more"
+            "for this client; whether it was applied cannot be told any more",
+            applied=None,
         )
     raise CommandFailed(f"the store refused command seq {cmd.seq}: status {result.status}")
 

@@ -62,6 +62,35 @@ class Apply:
 
 
 @dataclass(slots=True)
+class Proposed:
+    """Client commands were appended: ``count`` entries from ``index``, all of ``term``; they are answered once
+    applied (or failed if another term's entry takes one of their indexes)."""
+
+    index: int
+    term: int
+    count: int = 1
+
+
+NOT_LEADER = "not_leader"
+BUSY = "busy"
+INVALID = "invalid"
+NO_LOG = "no_log"
+REJECTION_CODES = (NOT_LEADER, BUSY, INVALID, NO_LOG)
+"""Why commands are refused: ask the leader; retry later (the same node); never (the commands as they are);
+never (the algorithm keeps no log)."""
+
+
+@dataclass(slots=True)
+class ProposeRejected:
+    """Client commands were refused and nothing was appended: why (a ``REJECTION_CODES`` code and a sentence
+    for people), and the leader to try instead when known."""
+
+    code: str
+    reason: str
+    leader: int | None = None
+
+
+@dataclass(slots=True)
 class RoleChanged:
     """The node's role changed (emitted by the base class, not by algorithms)."""
 
@@ -110,6 +139,10 @@ def as_event(effect: Any) -> tuple[str, dict]:
         return "leader", {"leader": effect.leader, "term": effect.term}
     if t is Note:
         return effect.kind, effect.data
+    if t is ProposeRejected:
+        return "propose_rejected", {"code": effect.code, "reason": effect.reason, "leader": effect.leader}
+    if t is Proposed:
+        return "proposed", {"index": effect.index, "term": effect.term, "count": effect.count}
     if t is Apply:
         return applied_event(effect, effect)
     raise TypeError(f"{t.__name__} is not an observable effect")

@@ -10,8 +10,8 @@ Clients: ``submit(command)`` proposes a command at the current leader and
 returns a ``Submission`` that completes when the entry is applied (by any
 node: state machine safety makes them agree) or fails when the leader refuses
 it or another entry takes its index. An algorithm with a log reports a
-proposal with the note ``proposed`` {"index", "term"[, "count"]} and a refusal with
-``propose_rejected`` {"reason", "leader"}; ``applied(node)`` lists the
+proposal with the effect ``Proposed(index, term, count)`` and a refusal with
+``ProposeRejected(code, reason, leader)``; ``applied(node)`` lists the
 commands a node has applied since it last (re)started, in order.
 """
 from __future__ import annotations
@@ -32,6 +32,8 @@ from core.effects import (
     LeaderChanged,
     Note,
     Persist,
+    Proposed,
+    ProposeRejected,
     RoleChanged,
     Send,
     SetTimer,
@@ -44,6 +46,8 @@ from core.timerwheel import TimerWheel
 
 _DELIVER = 0
 _TIMER = 1
+_OBSERVED = frozenset({RoleChanged, TermChanged, LeaderChanged, Note, Proposed, ProposeRejected})
+"""Effects recorded as events (Apply too, with the applied command kept)."""
 
 
 @dataclass
@@ -302,11 +306,11 @@ class Simulation:
         n = self._nodes[target]
         effects = n.algo.propose(sub.command, self.now)
         for e in effects:
-            if type(e) is Note and e.kind == "proposed":
-                sub.index, sub.term = e.data["index"], e.data["term"]
+            if type(e) is Proposed:
+                sub.index, sub.term = e.index, e.term
                 self._waiting.setdefault(sub.index, []).append(sub)
-            elif type(e) is Note and e.kind == "propose_rejected":
-                sub._finish(False, f"{e.data.get('reason')} (leader: {e.data.get('leader')})", self.now)
+            elif type(e) is ProposeRejected:
+                sub._finish(False, f"{e.reason} (leader: {e.leader})", self.now)
         if not sub.done and not sub.index:
             sub._finish(False, "the algorithm neither accepted nor refused the command", self.now)
         self.trace.append((self.now, target, "propose", sub.command[:32]))
@@ -452,7 +456,7 @@ class Simulation:
                     self._wheel.cancel(old)
             elif t is Persist:
                 n.storage.flush()
-            elif t is RoleChanged or t is TermChanged or t is LeaderChanged or t is Note:
+            elif t in _OBSERVED:
                 self._record(n.id, *as_event(e))
             elif t is Apply:
                 self._record(n.id, *as_event(e))

@@ -45,8 +45,8 @@ a minority stops leading; and a follower that heard from its leader within
 election_timeout_min, or a leader, ignores RequestVote altogether (leader lease).
 
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
-notes ``proposed`` {"index": first, "term", "count"}; anyone else notes ``propose_rejected``
-{"reason", "leader"} so the client can retry at the leader.
+reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
+the leader it knows, so the client can retry there.
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ from algorithms.raft.messages import (
 from algorithms.raft.observers import replication_observers
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import Persist
+from core.effects import BUSY, INVALID, NOT_LEADER, Persist
 from core.messages import Message
 from core.quorum import LOST, WON, VoteTally, committed_index
 
@@ -217,23 +217,23 @@ class Raft(ElectionAlgorithm):
         self.on_propose_many([command], now)
 
     def on_propose_many(self, commands: list[bytes], now: int) -> None:
-        """Client commands, one entry each, appended together: noted ``proposed`` {"index": first, "term",
-        "count"}. A follower or candidate refuses the whole batch with the leader it knows; an empty
-        command (the leader's no-op is the only empty entry) refuses it too, before anything is appended."""
+        """Client commands, one entry each, appended together (one ``Proposed``). A follower or candidate refuses
+        the batch naming the leader it knows; an empty command (reserved for the no-op) or a full uncommitted
+        budget refuses it too, before anything is appended."""
         if self.role != Role.LEADER:
-            self.note("propose_rejected", reason="not leader", leader=self.leader)
+            self.reject_proposal(NOT_LEADER, "not leader", self.leader)
             return
         if not all(commands):
-            self.note("propose_rejected", reason="empty command (reserved for the leader's no-op)", leader=self.id)
+            self.reject_proposal(INVALID, "empty command (reserved for the leader's no-op)", self.id)
             return
         size = sum(map(len, commands))
         if self._uncommitted_bytes and self._uncommitted_bytes + size > self.config.max_uncommitted_bytes:
-            self.note("propose_rejected", reason=f"busy: {self._uncommitted_bytes} bytes of commands are not committed "
-                      f"yet (max_uncommitted_bytes {self.config.max_uncommitted_bytes}); retry", leader=self.id)
+            self.reject_proposal(BUSY, f"busy: {self._uncommitted_bytes} bytes of commands are not committed yet "
+                                 f"(max_uncommitted_bytes {self.config.max_uncommitted_bytes}); retry", self.id)
             return
         self._uncommitted_bytes += size
         first = self.log.extend(self.term, [bytes(c) for c in commands])
-        self.note("proposed", index=first, term=self.term, count=len(commands))
+        self.proposed(first, self.term, len(commands))
         self._arm_flush()
         for p in self.peers:
             if not self._inflight[p]:

@@ -11,8 +11,8 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
   fire {"timer": name}        -> fire that algorithm timer now (bench's forced-contention scenario)
   stop                        -> stop the node cleanly, as SIGTERM does
   propose {"data": base64}    -> a client command for the replicated state machine; the reply comes once it
-                                 is applied: {"index", "result": base64}, or an error "not leader" (with
-                                 "leader" and "leader_address" when known) or "leadership lost"
+                                 is applied: {"index", "result": base64}, or an error with a "code" (below),
+                                 and "leader" and "leader_address" when the node knows who leads
   propose {"batch": [base64]} -> many commands, one reply once all are applied: {"results": [base64, ...]}
   state_machine               -> the node's state machine contents (for checks after a run)
 
@@ -24,6 +24,13 @@ then ``REPLY_OK`` and one blob-list frame of results, one per command (empty
 when the entry has no result), or ``REPLY_ERROR`` and one JSON frame {"error",
 "leader", "leader_address"}. Each command is still its own log entry. (One
 frame per command would cost about a microsecond each in pyzmq.)
+
+Every error reply to a propose carries a ``code``, so a client can tell what
+happened to its commands: ``not_leader``, ``busy`` (retry later), ``invalid``,
+``no_log`` and ``forbidden`` mean they were certainly not applied;
+``leadership_lost`` and ``internal`` mean some may have been (a retry with the
+same sequence numbers is still applied at most once); ``reply_too_large``
+means all were applied but their results could not be sent.
 
 ``ControlClient`` is the harness side: one DEALER per node, request ids in an
 envelope frame so a late reply to a timed-out request is recognised and
@@ -55,6 +62,18 @@ REPLY_OK = b"\xffok"
 """First frame of a binary propose reply whose commands were all applied; the blob list of results follows."""
 REPLY_ERROR = b"\xfferror"
 """First frame of a binary propose reply that failed; one JSON frame follows."""
+
+
+LEADERSHIP_LOST = "leadership_lost"
+FORBIDDEN = "forbidden"
+REPLY_TOO_LARGE = "reply_too_large"
+INTERNAL = "internal"
+NOT_APPLIED = frozenset({"not_leader", "busy", "invalid", "no_log", FORBIDDEN})
+"""Error codes after which the request's commands were certainly not applied (retry, elsewhere or later, or not)."""
+MAYBE_APPLIED = frozenset({LEADERSHIP_LOST, INTERNAL})
+"""Error codes after which some of the commands may have been applied (a retry is still applied at most once)."""
+APPLIED = frozenset({REPLY_TOO_LARGE})
+"""Error codes after which every command was applied, though its results could not be returned."""
 
 
 class ControlError(RuntimeError):
@@ -102,7 +121,7 @@ def parse_propose_reply(frames: list[bytes]) -> dict[str, Any]:
         try:
             return {"ok": True, "results": unpack_blobs(frames[1])}
         except CodecError as exc:
-            return {"ok": False, "error": f"malformed propose reply: {exc}"}
+            return {"ok": False, "error": f"malformed propose reply: {exc}", "code": INTERNAL}
     if len(frames) == 2 and frames[0] == REPLY_ERROR:
         try:
             doc = json.loads(frames[1])
@@ -110,7 +129,7 @@ def parse_propose_reply(frames: list[bytes]) -> dict[str, Any]:
             doc = None
         if _is_error_doc(doc):
             return {**doc, "ok": False}
-    return {"ok": False, "error": "malformed propose reply"}
+    return {"ok": False, "error": "malformed propose reply", "code": INTERNAL}
 
 
 def _is_error_doc(doc: Any) -> bool:
@@ -119,6 +138,7 @@ def _is_error_doc(doc: Any) -> bool:
     return (
         isinstance(doc, dict)
         and isinstance(doc.get("error"), str)
+        and (doc.get("code") is None or isinstance(doc["code"], str))
         and (doc.get("leader") is None or type(doc["leader"]) is int)
         and (doc.get("leader_address") is None or isinstance(doc["leader_address"], str))
     )

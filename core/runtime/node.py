@@ -53,12 +53,16 @@ from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
 from core.effects import (
     BROADCAST,
+    BUSY,
+    INVALID,
     Apply,
     Broadcast,
     CancelTimer,
     LeaderChanged,
     Note,
     Persist,
+    Proposed,
+    ProposeRejected,
     RoleChanged,
     Send,
     SetTimer,
@@ -90,7 +94,18 @@ from core.runtime.auth import (
     serve_securely,
     user_id,
 )
-from core.runtime.control import REPLY_ERROR, REPLY_OK, ControlError, encode_reply, find_propose, parse_request
+from core.runtime.control import (
+    FORBIDDEN,
+    INTERNAL,
+    LEADERSHIP_LOST,
+    REPLY_ERROR,
+    REPLY_OK,
+    REPLY_TOO_LARGE,
+    ControlError,
+    encode_reply,
+    find_propose,
+    parse_request,
+)
 from core.runtime.counters import Counters, DropReporter
 from core.runtime.eventlog import EventLog
 from core.runtime.transport import Transport, peer_address
@@ -119,8 +134,6 @@ CUT_OFF_S = 5.0
 SEAL_EVERY_MS = 1000
 """How often the node marks its flushed log records as durable in the log header (core.storage.RecordLog.seal):
 at most one extra fdatasync a second, and only when records were flushed since the last mark."""
-QUIET_NOTES = ("proposed",)
-"""Notes not written to the event log (one per client request; the apply event says the same)."""
 
 
 def mono_ms() -> int:
@@ -491,11 +504,11 @@ class Node:
             elif t is TermChanged or t is LeaderChanged:
                 self._record(*as_event(e))
             elif t is Note:
-                if e.kind in QUIET_NOTES:
-                    continue
                 event = self._record(*as_event(e))
                 if e.kind in ELECTION_NOTES:
                     self.last_election = {"kind": e.kind, "term": e.data.get("term"), "t": event["t"]}
+            elif t is ProposeRejected:
+                self._record(*as_event(e))
         if run:
             self._apply(run)
 
@@ -516,12 +529,12 @@ class Node:
             k = req.first + len(req.results) - first
             if k < 0:  # its earlier entries were applied before it was registered: cannot be answered
                 waiting.popleft()
-                self._fail(req, "leadership lost")
+                self._fail(req, LEADERSHIP_LOST, "leadership lost")
                 continue
             end = min(req.first + req.count - first, len(run))
             if any(run[j].term != req.term for j in range(k, end)):
                 waiting.popleft()
-                self._fail(req, "leadership lost")
+                self._fail(req, LEADERSHIP_LOST, "leadership lost")
                 continue
             req.results.extend(r or b"" for r in results[k:end])
             if len(req.results) < req.count:
@@ -534,7 +547,7 @@ class Node:
         self._connections.done(req)
         size = sum(map(len, req.results))
         if size > CONTROL_MAX_REPLY_BYTES:
-            self._fail(req, f"applied, but the results are {size} bytes, over the {CONTROL_MAX_REPLY_BYTES}-byte "
+            self._fail(req, REPLY_TOO_LARGE, f"applied, but the results are {size} bytes, over the {CONTROL_MAX_REPLY_BYTES}-byte "
                             "reply limit; read large values in smaller requests")
             return
         if req.binary:
@@ -544,18 +557,20 @@ class Node:
         answer = {"results": encoded} if req.batch else {"index": req.first, "result": encoded[0]}
         self._reply(req.envelope, [encode_reply(answer)])
 
-    def _fail(self, req: "_ClientRequest", reason: str, extra: dict[str, Any] | None = None) -> None:
-        """Answer ``req`` with an error (and a leader hint in ``extra``) in its format."""
+    def _fail(self, req: "_ClientRequest", code: str, reason: str, extra: dict[str, Any] | None = None) -> None:
+        """Answer ``req`` with an error: its code (core.runtime.control: whether the commands may have been
+        applied), a sentence, and ``extra`` (a leader hint), in the request's format."""
         self._connections.done(req)
+        extra = {"code": code, **(extra or {})}
         if req.binary:
-            self._reply(req.envelope, [REPLY_ERROR, json.dumps({"error": reason, **(extra or {})}).encode()])
+            self._reply(req.envelope, [REPLY_ERROR, json.dumps({"error": reason, **extra}).encode()])
         else:
             self._reply(req.envelope, [encode_reply(error=reason, extra=extra)])
 
     def _fail_waiting(self, reason: str) -> None:
         waiting = self._waiting
         while waiting:
-            self._fail(waiting.popleft(), reason)
+            self._fail(waiting.popleft(), LEADERSHIP_LOST, reason)
 
     def _reply(self, envelope: list, frames: list) -> None:
         try:
@@ -573,7 +588,7 @@ class Node:
         """Hand the commands of every request read in one pass to the algorithm at once (one
         ``propose_many``: one append, one flush, one AppendEntries per follower for the lot).
 
-        The ``proposed`` notes (one for the batch, or one per command from the default
+        The ``Proposed`` effects (one for the batch, or one per command from the default
         ``on_propose_many``) say which indexes the commands took, in order; each request then
         waits for its own entries. A refusal that appended nothing may be about one request's
         content (raft refuses a batch holding an empty command), so with several requests each
@@ -587,29 +602,26 @@ class Node:
                 accepted.append((req, commands, len(batch)))
                 batch += commands
             else:
-                self._fail(req, f"propose needs 1..{MAX_BATCH} commands, got {len(commands)}")
+                self._fail(req, INVALID, f"propose needs 1..{MAX_BATCH} commands, got {len(commands)}")
         if not accepted:
             return
         self._now = now = mono_ms()
         effects = self.algo.propose_many(batch, now)
         ranges: list[list[int]] = []  # [first index, term, count, offset of its first command in batch]
         covered = 0
-        refusal: tuple[str, dict[str, Any] | None] | None = None
+        refusal: tuple[str, str, dict[str, Any]] | None = None
         for e in effects:
-            if type(e) is not Note:
-                continue
-            if e.kind == "proposed":
-                index, term, count = e.data["index"], e.data["term"], e.data.get("count", 1)
+            t = type(e)
+            if t is Proposed:
                 last = ranges[-1] if ranges else None
-                if last is not None and last[1] == term and last[0] + last[2] == index:
-                    last[2] += count
+                if last is not None and last[1] == e.term and last[0] + last[2] == e.index:
+                    last[2] += e.count
                 else:
-                    ranges.append([index, term, count, covered])
-                covered += count
-            elif e.kind == "propose_rejected":
-                leader = e.data.get("leader")
-                hint = {"leader": leader, "leader_address": self.addresses.get(leader)} if leader else None
-                refusal = (str(e.data.get("reason", "refused")), hint)
+                    ranges.append([e.index, e.term, e.count, covered])
+                covered += e.count
+            elif t is ProposeRejected:
+                hint = {"leader": e.leader, "leader_address": self.addresses.get(e.leader)} if e.leader else {}
+                refusal = (e.code, e.reason, hint)
         self._execute(effects)
         if refusal is not None and not covered and len(accepted) > 1:
             for req, commands, _ in accepted:
@@ -624,7 +636,7 @@ class Node:
             elif refusal is not None:
                 self._fail(req, *refusal)
             else:
-                self._fail(req, f"{self.algo_cls.name} accepted {covered} of {len(batch)} commands "
+                self._fail(req, INTERNAL, f"{self.algo_cls.name} accepted {covered} of {len(batch)} commands "
                                 "without refusing the rest" if covered else
                                 f"{self.algo_cls.name} neither accepted nor refused the commands")
 
@@ -676,10 +688,10 @@ class Node:
             if k >= 0:
                 req = _ClientRequest(envelope, 0, binary=True)
                 if "propose" not in allowed:
-                    self._fail(req, f"forbidden: the role {role!r} may not propose")
+                    self._fail(req, FORBIDDEN, f"forbidden: the role {role!r} may not propose")
                     continue
                 if self._connections.full(frames[0]):
-                    self._fail(req, f"busy: {CONTROL_WAITING_PER_CONNECTION} requests of this connection are waiting; "
+                    self._fail(req, BUSY, f"busy: {CONTROL_WAITING_PER_CONNECTION} requests of this connection are waiting; "
                                     "retry")
                     continue
                 try:
@@ -687,7 +699,7 @@ class Node:
                         raise CodecError(f"{len(frames) - k - 1} frames after the propose marker, expected 1")
                     commands = unpack_blobs(frames[k + 1])
                 except CodecError as exc:
-                    self._fail(req, f"malformed propose request: {exc}")
+                    self._fail(req, INVALID, f"malformed propose request: {exc}")
                     continue
                 req.count = len(commands)
                 proposed += len(commands)

@@ -5,7 +5,8 @@ from algorithms.bully import BullyConfig
 from algorithms.bully.algorithm import ANSWER_WAIT, COORDINATOR_WAIT, HEARTBEAT, SILENCE, Phase
 from algorithms.bully.messages import Answer, Coordinator, Election, Heartbeat
 from core.algorithm import Role
-from core.effects import LeaderChanged, RoleChanged
+from core.effects import NO_LOG, LeaderChanged, RoleChanged
+from core.testing import rejections
 
 from tests.bully.support import msg, node, notes, sends, timers_cancelled, timers_set
 
@@ -255,4 +256,4 @@ def test_status_reports_the_phase_and_the_announced_epoch():
 
 def test_bully_has_no_log_and_refuses_commands():
     b = leading(5)
-    assert notes(b.propose(b"x", 10), "propose_rejected") == [{"reason": "no log"}]
+    assert [r.code for r in rejections(b.propose(b"x", 10))] == [NO_LOG]

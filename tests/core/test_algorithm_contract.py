@@ -8,12 +8,14 @@ import pytest
 from core import ElectionAlgorithm, Role, message_type
 from core.effects import (
     BROADCAST,
+    NO_LOG,
     Apply,
     Broadcast,
     CancelTimer,
     LeaderChanged,
     Note,
     Persist,
+    ProposeRejected,
     RoleChanged,
     Send,
     SetTimer,
@@ -172,7 +174,7 @@ def test_default_hooks_ignore_peer_hints_and_refuse_commands():
     algo = make()
     assert algo.peer_down(2, 0) == []
     assert algo.peer_up(2, 1) == []
-    assert algo.propose(b"set x", 2) == [Note("propose_rejected", {"reason": "no log"})]
+    assert algo.propose(b"set x", 2) == [ProposeRejected(NO_LOG, f"{algo.name} keeps no log")]
 
 
 def test_a_subclass_that_forgets_a_hook_says_which():

@@ -6,7 +6,9 @@ import pytest
 from algorithms.raft import AppendEntriesResponse, RaftConfig
 from core.errors import ConfigError
 from core.limits import MAX_COMMAND_BYTES, MAX_FRAME_BYTES, fits_one_message
-from tests.raft.helpers import elect, flushed, make_node, msg, notes
+from core.effects import BUSY, INVALID
+from core.testing import proposals, rejections
+from tests.raft.helpers import elect, flushed, make_node, msg
 
 
 def _leader(**config):
@@ -20,10 +22,11 @@ def test_a_command_too_big_for_one_message_is_refused_before_anything_is_appende
     node = _leader()
     last = node.log.last_index
     effects = node.propose(b"x" * (MAX_COMMAND_BYTES + 1), 1)
-    (refusal,) = notes(effects, "propose_rejected")
-    assert f"over the {MAX_COMMAND_BYTES}-byte limit" in refusal["reason"] and refusal["leader"] == 1
+    (refusal,) = rejections(effects)
+    assert refusal.code == INVALID and f"over the {MAX_COMMAND_BYTES}-byte limit" in refusal.reason
+    assert refusal.leader == 1
     assert node.log.last_index == last
-    assert notes(node.propose_many([b"ok", b"x" * (MAX_COMMAND_BYTES + 1)], 1), "propose_rejected")
+    assert rejections(node.propose_many([b"ok", b"x" * (MAX_COMMAND_BYTES + 1)], 1))
     assert node.log.last_index == last, "a batch with one oversized command is refused whole"
 
 
@@ -34,19 +37,19 @@ def test_the_largest_command_fits_one_append_entries_with_its_headers():
 
 def test_a_leader_answers_busy_past_its_uncommitted_budget_and_lets_commands_in_again_once_they_commit():
     node = _leader(max_uncommitted_bytes=100)
-    assert notes(node.propose(b"a" * 80, 1), "proposed")
-    (busy,) = notes(node.propose(b"b" * 30, 1), "propose_rejected")
-    assert busy["reason"].startswith("busy: 80 bytes") and busy["leader"] == 1
+    assert proposals(node.propose(b"a" * 80, 1))
+    (busy,) = rejections(node.propose(b"b" * 30, 1))
+    assert busy.code == BUSY and busy.reason.startswith("busy: 80 bytes") and busy.leader == 1
     flushed(node, node.fire("flush", 2))
     node.receive(msg(AppendEntriesResponse, 2, 1, node.term, success=True, match_index=node.log.last_index,
                      hint_index=node.log.last_index), 3)
     assert node.commit_index == node.log.last_index
-    assert notes(node.propose(b"b" * 30, 4), "proposed")
+    assert proposals(node.propose(b"b" * 30, 4))
 
 
 def test_one_proposal_is_let_in_when_nothing_is_uncommitted_even_past_the_budget():
     node = _leader(max_uncommitted_bytes=10)
-    assert notes(node.propose(b"c" * 50, 1), "proposed"), "else a command above the budget could never be written"
+    assert proposals(node.propose(b"c" * 50, 1)), "else a command above the budget could never be written"
 
 
 def test_batch_settings_that_could_overflow_one_message_are_refused_naming_both_fields():

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algorithms.raft import FLUSH, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
-from core.effects import Apply, Send, SetTimer
+from core.effects import NOT_LEADER, Apply, Send, SetTimer
 from core.errors import InvariantViolation
+from core.testing import rejections
 from tests.raft.cluster import Cluster
 from tests.raft.helpers import elect, flushed, make_node, msg, notes, outgoing
 
@@ -155,7 +156,7 @@ def test_propose_on_a_follower_is_refused_with_the_leader_it_knows():
     node = follower([1])
     node.receive(append_msg(3, 1, 1, []), 10)
     effects = node.propose(b"cmd", 11)
-    assert notes(effects, "propose_rejected") == [{"reason": "not leader", "leader": 1}]
+    assert [(r.code, r.reason, r.leader) for r in rejections(effects)] == [(NOT_LEADER, "not leader", 1)]
 
 
 def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():

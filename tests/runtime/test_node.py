@@ -10,6 +10,7 @@ import zmq
 from core import codec
 from core.runtime.control import ControlError
 from core.storage import FileStorage
+from core.testing import proposals
 from tests.runtime.algos import Probe, Prober, ProberConfig
 from tests.runtime.helpers import InProcessNode, recv_message
 
@@ -185,9 +186,9 @@ def test_proposals_read_in_one_pass_go_to_the_algorithm_as_one_batch_and_keep_th
     requests = [_ClientRequest([b"id", b"r%d" % i], n, binary=True) for i, n in enumerate((2, 1, 3))]
     commands = [[b"c%d-%d" % (i, j) for j in range(req.count)] for i, req in enumerate(requests)]
     node._propose(list(zip(requests, commands)))
-    proposed = [e.data for e in executed if type(e) is Note and e.kind == "proposed"]
-    assert len(proposed) == 1 and proposed[0]["count"] == 6
-    first = proposed[0]["index"]
+    proposed = proposals(executed)
+    assert len(proposed) == 1 and proposed[0].count == 6
+    first = proposed[0].index
     assert [r.first for r in requests] == [first, first + 2, first + 3]
     node.state_machine = None
     node._record = lambda kind, data: None

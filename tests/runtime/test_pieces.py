@@ -104,13 +104,15 @@ def test_a_propose_error_reply_keeps_its_error_and_leader_hint():
         b'{"error": "not leader", "leader": [2]}',
         b'{"error": "not leader", "leader": true}',
         b'{"error": "not leader", "leader_address": {"a": 1}}',
+        b'{"error": "not leader", "code": 3}',
         b"[" * 200_000,
     ],
 )
 def test_a_propose_error_reply_needs_an_error_string_and_a_leader_hint_clients_can_look_up(body):
     """Such replies went to KVClient as they were, and a list as leader hint crashed it (unhashable; found
     by fuzzing); deep nesting raised RecursionError out of the parser."""
-    assert parse_propose_reply([REPLY_ERROR, body]) == {"ok": False, "error": "malformed propose reply"}
+    assert parse_propose_reply([REPLY_ERROR, body]) == {"ok": False, "error": "malformed propose reply",
+                                                         "code": "internal"}
 
 
 def test_a_deeply_nested_control_reply_is_an_error_not_a_crash():
