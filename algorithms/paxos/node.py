@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from core.algorithm import MAX_TERM, ElectionAlgorithm, Role
 from core.messages import Message
+from core.majority import MajorityConfig
 from core.quorum import LOST, WON, VoteTally
 
 from algorithms.paxos import observers
@@ -81,6 +82,7 @@ class Paxos(ElectionAlgorithm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.quorum = MajorityConfig(self.voters)
         self.ballot: Ballot = ZERO
         self.lease_ballot: Ballot = ZERO  # the ballot a majority accepted for the lease held (ballot may be ahead, mid-bump)
         self.lease_until = 0
@@ -200,7 +202,7 @@ class Paxos(ElectionAlgorithm):
         self.term = rnd
         self.ballot = (rnd, self.id)
         self.phase = PREPARING
-        self._tally = VoteTally(self.voters)
+        self._tally = self.quorum.tally()
         self._other_lease = None
         self._loss_reason = "no majority"
         self._bumping = leading
@@ -248,7 +250,7 @@ class Paxos(ElectionAlgorithm):
         self.phase = ACCEPTING
         self._seq += 1
         self._round_start = now  # the lease clock starts before Accept leaves
-        self._tally = VoteTally(self.voters)
+        self._tally = self.quorum.tally()
         self._loss_reason = "no majority"
         # Accept depends on nothing of our own acceptor's, so it leaves first and our write overlaps the
         # round trip; our own vote only becomes visible (leadership) after that write is flushed. Phase 1

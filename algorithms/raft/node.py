@@ -73,7 +73,8 @@ from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
 from core.effects import Persist
 from core.messages import Message
-from core.quorum import LOST, WON, VoteTally, committed_index
+from core.majority import MajorityConfig
+from core.quorum import LOST, WON, VoteTally
 
 ELECTION = "election"
 """Timer armed on followers and candidates; expiry starts an election."""
@@ -109,6 +110,7 @@ class Raft(ElectionAlgorithm):
         cluster: int = 0,
     ) -> None:
         super().__init__(node_id, voters, config, storage, rng, cluster)
+        self.quorum = MajorityConfig(self.voters)
         self.voted_for: int | None = None
         self.log = RaftLog.open(open_log_store(self.storage))
         self.commit_index = 0
@@ -292,7 +294,7 @@ class Raft(ElectionAlgorithm):
         self.role = Role.FOLLOWER
         self.leader = None
         self.note("pre_vote_started", term=self.term + 1)
-        self._pre_tally = VoteTally(self.voters)
+        self._pre_tally = self.quorum.tally()
         self._reset_election_timer()
         if self._pre_tally.record(self.id, True) == WON:
             self._pre_tally = None
@@ -318,32 +320,27 @@ class Raft(ElectionAlgorithm):
         )
 
     def _check_quorum(self, now: int) -> None:
-        """Thesis 6.2: step down unless a majority, ourselves included, was heard within election_timeout_max."""
+        """Thesis 6.2: step down unless a majority, ourselves included, was heard within election_timeout_max.
+
+        Otherwise check again when the oldest contact that still makes the majority falls out of the window
+        (at least 1 ms later), so a leader steps down as soon as it has gone that long without a majority's word.
+        """
         window = self.config.election_timeout_max
-        tally = VoteTally(self.voters)
-        result = tally.record(self.id, True)
-        for p in self.peers:
-            if result == WON:
-                break
-            result = tally.record(p, now - self._peer_heard_at.get(p, now - window) < window)
-        if result == WON:
-            self.set_timer(CHECK_QUORUM, self._next_quorum_check(now))
+        heard = self._quorum_heard_at(now)
+        if now - heard < window:
+            self.set_timer(CHECK_QUORUM, max(1, heard + window - now))
             return
         self.role = Role.FOLLOWER
         self.leader = None
         self._stop_leading()
         self.note("leadership_lost", term=self.term, reason="no quorum heard within election_timeout_max")
 
-    def _next_quorum_check(self, now: int) -> int:
-        """Delay until the oldest contact that keeps the majority would fall out of the window (at least 1 ms).
-
-        A leader then steps down as soon as it has gone election_timeout_max without a majority's word.
-        """
+    def _quorum_heard_at(self, now: int) -> int:
+        """The latest moment by which a majority of the voters, ourselves (now) included, had been heard from."""
         window = self.config.election_timeout_max
-        heard = sorted((self._peer_heard_at.get(p, now - window) for p in self.peers), reverse=True)
-        needed = len(self.voters) // 2
-        oldest_needed = heard[needed - 1] if needed else now
-        return max(1, oldest_needed + window - now)
+        heard = {p: self._peer_heard_at.get(p, now - window) for p in self.peers}
+        heard[self.id] = now
+        return self.quorum.committed_index(heard)
 
     def _campaign(self, now: int) -> None:
         """Start an election: new term, vote for self, persist, then ask every other node."""
@@ -356,7 +353,7 @@ class Raft(ElectionAlgorithm):
         self._save_hard_state()
         self.note("election_started", term=self.term)
         self.note("vote_granted", term=self.term, candidate=self.id)
-        self._tally = VoteTally(self.voters)
+        self._tally = self.quorum.tally()
         self._reset_election_timer()
         if self._tally.record(self.id, True) == WON:
             self._become_leader(now)
@@ -665,7 +662,7 @@ class Raft(ElectionAlgorithm):
         """
         match = dict(self.match_index)
         match[self.id] = self.log.durable_index
-        index = committed_index(match)
+        index = self.quorum.committed_index(match)
         if index > self.commit_index and self.log.term_at(index) == self.term:
             self._commit_to(index)
             if not self._notify_armed:
