@@ -33,7 +33,7 @@ class MajorityConfig:
         For log indexes this is the commit index; for the times voters were last heard from, the latest
         moment by which a majority had been heard.
         """
-        return committed_index([acked.get(v, 0) for v in self.voters])
+        return committed_index(acked, self.voters)
 
     def __repr__(self) -> str:
         return f"MajorityConfig({list(self.voters)})"
