@@ -16,11 +16,14 @@ prevLogTerm, entries, leaderCommit); a follower whose log does not match at
 prevLogIndex rejects with a hint (its last entry at or before that index whose
 term is not above prevLogTerm), so the leader skips a whole term per round trip.
 A follower drops a conflicting suffix (never a committed entry) and appends.
-Once a follower matches, the leader pipelines up to ``max_inflight`` batches of
-up to ``max_batch_entries`` entries to it. The commit index advances to the
-highest index a majority holds (core.quorum.committed_index) only when that
-entry is of the leader's current term (section 5.4.2); committed entries are
-applied in order, once, through ``Apply`` effects.
+The leader keeps one ``Progress`` per follower (algorithms.raft.progress): it
+probes, one message at a time, until the follower matches, then pipelines
+batches of up to ``max_batch_entries`` entries while the follower's window has
+room (``max_inflight`` messages, ``max_inflight_bytes`` command bytes). The
+commit index advances to the highest index a majority holds (asked of the
+voter configuration, core.majority) only when that entry is of the leader's
+current term (section 5.4.2); committed entries are applied in order, once,
+through ``Apply`` effects.
 
 Durable before visible: client commands and received entries are staged in the
 log and flushed together on the zero-delay ``flush`` timer (group commit: one
@@ -50,7 +53,6 @@ notes ``proposed`` {"index": first, "term", "count"}; anyone else notes ``propos
 """
 from __future__ import annotations
 
-import collections
 import random
 from typing import Any, Callable, Sequence
 
@@ -69,6 +71,7 @@ from algorithms.raft.messages import (
     RequestVoteResponse,
 )
 from algorithms.raft.observers import replication_observers
+from algorithms.raft.progress import Inflights, Progress, ProgressState
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
 from core.effects import Persist
@@ -115,12 +118,7 @@ class Raft(ElectionAlgorithm):
         self.log = RaftLog.open(open_log_store(self.storage))
         self.commit_index = 0
         self.last_applied = 0
-        self.match_index: dict[int, int] = {}
-        self.next_index: dict[int, int] = {}
-        self._inflight: dict[int, collections.deque] = {}
-        self._probing: dict[int, bool] = {}
-        self._progress_mark: dict[int, int] = {}
-        self._commit_sent: dict[int, int] = {}
+        self.progress: dict[int, Progress] = {}  # the leader's view of each follower, built when it wins
         self._notify_armed = False
         self._pending_ack: tuple[int, int, int] | None = None
         self._pending_commit = 0
@@ -128,7 +126,6 @@ class Raft(ElectionAlgorithm):
         self._tally: VoteTally | None = None
         self._pre_tally: VoteTally | None = None
         self._leader_heard_at: int | None = None
-        self._peer_heard_at: dict[int, int] = {}
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             RequestVote: self._on_request_vote,
             RequestVoteResponse: self._on_request_vote_response,
@@ -230,9 +227,9 @@ class Raft(ElectionAlgorithm):
         first = self.log.extend(self.term, [bytes(c) for c in commands])
         self.note("proposed", index=first, term=self.term, count=len(commands))
         self._arm_flush()
-        for p in self.peers:
-            if not self._inflight[p]:
-                self._replicate(p)
+        for p, pr in self.progress.items():
+            if not pr.inflights:
+                self._replicate(p, pr)
 
     def on_message(self, msg: Message, now: int) -> None:
         """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped.
@@ -251,7 +248,9 @@ class Raft(ElectionAlgorithm):
         if msg.term > self.term and kind is not PreVote and not (kind is PreVoteResponse and msg.granted):
             self._become_follower(msg.term)
         if self.role == Role.LEADER and msg.term == self.term:
-            self._peer_heard_at[msg.src] = now
+            pr = self.progress.get(msg.src)
+            if pr is not None:
+                pr.heard_at = now
         handler(msg, now)
 
     # -- role changes -----------------------------------------------------------------------
@@ -337,8 +336,7 @@ class Raft(ElectionAlgorithm):
 
     def _quorum_heard_at(self, now: int) -> int:
         """The latest moment by which a majority of the voters, ourselves (now) included, had been heard from."""
-        window = self.config.election_timeout_max
-        heard = {p: self._peer_heard_at.get(p, now - window) for p in self.peers}
+        heard = {p: pr.heard_at for p, pr in self.progress.items()}
         heard[self.id] = now
         return self.quorum.committed_index(heard)
 
@@ -367,24 +365,20 @@ class Raft(ElectionAlgorithm):
         self._tally = None
         self.role = Role.LEADER
         self.leader = self.id
+        cfg = self.config
         following = self.log.last_index + 1
-        self.match_index = {p: 0 for p in self.peers}
-        self.next_index = {p: following for p in self.peers}
-        self._inflight = {p: collections.deque() for p in self.peers}
-        self._probing = {p: True for p in self.peers}
-        self._progress_mark = {p: 0 for p in self.peers}
-        self._commit_sent = {p: 0 for p in self.peers}
+        self.progress = {
+            p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
+        }
         self._notify_armed = False
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
-        if self.config.check_quorum:
-            self._peer_heard_at = {p: now for p in self.peers}
-            self.set_timer(CHECK_QUORUM, self.config.election_timeout_max)
+        if cfg.check_quorum:
+            self.set_timer(CHECK_QUORUM, cfg.election_timeout_max)
         self.log.append(self.term, b"")
         self._arm_flush()
-        for p in self.peers:
-            if not self._inflight[p]:
-                self._replicate(p)
+        for p, pr in self.progress.items():
+            self._replicate(p, pr)
         self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
 
     def _close_election(self, reason: str) -> None:
@@ -549,84 +543,47 @@ class Raft(ElectionAlgorithm):
     # -- AppendEntries: leader -------------------------------------------------------------------
 
     def _on_append_entries_response(self, msg: Any, now: int) -> None:
-        """Advance a follower's match/next on success; on a rejection back up using its hint."""
+        """Advance a follower's progress on success; on a rejection back up, with its hint while probing."""
         if self.role != Role.LEADER or msg.term != self.term:
             return
         p = msg.src
-        if p not in self.next_index:
+        pr = self.progress.get(p)
+        if pr is None:
             return
         if msg.success:
             if msg.match_index > self.log.last_index:
                 self.note("message_dropped", type=msg.name, src=p, reason="acknowledges entries this leader lacks")
                 return
-            match = self.match_index[p] = max(self.match_index[p], msg.match_index)
-            self.next_index[p] = max(self.next_index[p], match + 1)
-            self._probing[p] = False
-            inflight = self._inflight[p]
-            while inflight and inflight[0][1] <= match:
-                inflight.popleft()
-            self._advance_commit()
-            self._refill(p)
+            if pr.acknowledged(msg.match_index) and pr.match > self.commit_index:
+                self._advance_commit()  # only a match that passes the commit index can move it
+            self._replicate(p, pr)
             return
         rejected = msg.reject_index
-        if rejected <= self.match_index[p]:
+        if pr.stale_rejection(rejected):
             return
-        if self._probing[p]:
-            if rejected != self.next_index[p] - 1:
-                return
+        if pr.state is ProgressState.PROBE:
             index = msg.hint_index
             if msg.hint_term:
                 index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]
-            self.next_index[p] = max(min(rejected, index + 1), self.match_index[p] + 1)
-        else:
-            inflight = self._inflight[p]
-            if inflight and inflight[0][0] < rejected:
-                # overtaken by a later message (the network reordered them): an earlier one is still in
-                # flight, so forget only the rejected message; what it carried is resent once the
-                # follower's match shows the gap (_refill), a lost one shows as a stall at a heartbeat
-                self._inflight[p] = collections.deque(m for m in inflight if m[0] != rejected)
-                self._refill(p)
-                return
-            self.next_index[p] = self.match_index[p] + 1
-            self._probing[p] = True
-        self._inflight[p].clear()
-        self._replicate(p)
+            pr.probe_from(min(rejected, index + 1))
+        elif not pr.overtaken(rejected):
+            pr.become_probe()
+        self._replicate(p, pr)
 
-    def _replicate(self, p: int) -> None:
-        """Send follower ``p`` what it lacks: one probe at a time while probing, else up to the window."""
+    def _replicate(self, p: int, pr: Progress) -> None:
+        """Send follower ``p`` what it lacks, as its progress allows: one probe at a time, else up to the window."""
+        last = self.log.last_index
+        batch = self.config.max_batch_entries
+        while pr.can_send(last):
+            count, size = self._send_append(p, pr, pr.next, batch)
+            pr.sent(count, size)
+
+    def _send_append(self, p: int, pr: Progress, start: int, max_count: int) -> tuple[int, int]:
+        """AppendEntries to ``p`` with entries from ``start``; returns how many entries and command bytes it carries."""
         log = self.log
-        cfg = self.config
-        inflight = self._inflight[p]
-        start = self.next_index[p]
-        if self._probing[p]:
-            if not inflight:
-                inflight.append((start - 1, start - 1 + self._send_append(p, start, cfg.max_batch_entries)))
-            return
-        while len(inflight) < cfg.max_inflight and start <= log.last_index:
-            n = self._send_append(p, start, cfg.max_batch_entries)
-            inflight.append((start - 1, start - 1 + n))
-            start += n
-        self.next_index[p] = start
-
-    def _refill(self, p: int) -> None:
-        """Resend from the follower's match when no message in flight continues it, then fill the window.
-
-        In flight are (prev_log_index, last index) pairs in send order; the first must start at or
-        before the match index, or the entries right after it were rejected or lost.
-        """
-        inflight = self._inflight[p]
-        match = self.match_index[p]
-        if (inflight and inflight[0][0] > match) or (not inflight and self.next_index[p] != match + 1):
-            inflight.clear()
-            self.next_index[p] = match + 1
-        self._replicate(p)
-
-    def _send_append(self, p: int, start: int, max_count: int) -> int:
-        """AppendEntries to ``p`` with entries from ``start``; returns how many entries it carries."""
-        log = self.log
-        batch = log.entries(start, max_count, self.config.max_batch_bytes) if max_count else []
+        batch, size = log.batch(start, max_count, self.config.max_batch_bytes) if max_count else ([], 0)
         prev = start - 1
-        self._commit_sent[p] = self.commit_index
+        pr.commit_sent = self.commit_index
         self.send(
             p,
             AppendEntries(
@@ -637,22 +594,20 @@ class Raft(ElectionAlgorithm):
                 leader_commit=self.commit_index,
             ),
         )
-        return len(batch)
+        return len(batch), size
 
     def _send_heartbeats(self) -> None:
         """Every interval: re-probe a follower that is probing or made no progress, else an empty AppendEntries."""
-        for p in self.peers:
-            stalled = bool(self._inflight[p]) and self.match_index[p] == self._progress_mark[p]
-            self._progress_mark[p] = self.match_index[p]
-            if self._probing[p] or stalled:
-                if not self._probing[p]:
-                    self._probing[p] = True
-                    self.next_index[p] = self.match_index[p] + 1
-                self._inflight[p].clear()
-                self._replicate(p)
-            else:
-                self._send_append(p, self.match_index[p] + 1, 0)
-                self._replicate(p)
+        for p, pr in self.progress.items():
+            if not pr.heartbeat():
+                self._send_append(p, pr, pr.match + 1, 0)
+            self._replicate(p, pr)
+
+    def _acked(self) -> dict[int, int]:
+        """How far each voter durably holds this leader's log: the followers' match indexes and our durable index."""
+        acked = {p: pr.match for p, pr in self.progress.items()}
+        acked[self.id] = self.log.durable_index
+        return acked
 
     def _advance_commit(self) -> None:
         """Commit the highest index a majority holds durably, if it is of this term (section 5.4.2).
@@ -660,9 +615,7 @@ class Raft(ElectionAlgorithm):
         Followers learn the new commit index from the next AppendEntries; if none leaves within
         commit_notify_delay ms (no new command came), the COMMIT_NOTIFY timer sends them an empty one.
         """
-        match = dict(self.match_index)
-        match[self.id] = self.log.durable_index
-        index = self.quorum.committed_index(match)
+        index = self.quorum.committed_index(self._acked())
         if index > self.commit_index and self.log.term_at(index) == self.term:
             self._commit_to(index)
             if not self._notify_armed:
@@ -673,9 +626,9 @@ class Raft(ElectionAlgorithm):
         """An empty AppendEntries (at its match index, so it always matches) to every replicating follower
         last told an older commit index: what it has in flight left before the commit moved."""
         self._notify_armed = False
-        for p in self.peers:
-            if self._commit_sent[p] < self.commit_index and not self._probing[p]:
-                self._send_append(p, self.match_index[p] + 1, 0)
+        for p, pr in self.progress.items():
+            if pr.state is ProgressState.REPLICATE and pr.commit_sent < self.commit_index:
+                self._send_append(p, pr, pr.match + 1, 0)
 
     # -- commit, apply, flush ---------------------------------------------------------------------
 
@@ -705,8 +658,8 @@ class Raft(ElectionAlgorithm):
         self.emit(Persist())
         if self.role == Role.LEADER:
             self._advance_commit()
-            for p in self.peers:
-                self._replicate(p)
+            for p, pr in self.progress.items():
+                self._replicate(p, pr)
             return
         pending = self._pending_ack
         self._pending_ack = None
