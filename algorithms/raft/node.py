@@ -10,6 +10,17 @@ handled; a message with a lower term is answered with the current term and
 otherwise ignored. currentTerm and votedFor are persisted before every message
 that depends on them leaves.
 
+The node's own states (``_State``) are Figure 4's three plus the pre-vote
+round, PRE_CANDIDATE, which the common ``Role`` reports as a follower (as etcd
+reports StatePreCandidate). Each is entered through one function
+(``_become_follower``, ``_become_pre_candidate``, ``_become_candidate``,
+``_become_leader``) that starts from ``_reset`` (etcd's reset: no vote count or
+per-follower progress left over, a new term without a vote) and sets state,
+role and leader in ``_enter``, the one place they change. A message goes to the
+handler its type has in the current state (``_step_tables``, etcd's
+stepFollower / stepCandidate / stepLeader), so what each state can receive is
+said in one place.
+
 Replication follows Figure 2. A new leader appends a no-op entry of its term at
 once (section 8) and probes each follower with AppendEntries(prevLogIndex,
 prevLogTerm, entries, leaderCommit); a follower whose log does not match at
@@ -36,8 +47,8 @@ itself toward a majority only up to its own durable index. The flush of the log
 runs inside that timer's handler, before any effect it returns is executed.
 
 Two etcd extensions, both off by default (RaftConfig). With ``pre_vote`` (thesis
-9.6) a follower whose election timer fires first asks every node for a pre-vote
-for term+1 without changing or persisting anything; a voter grants one if the
+9.6) a follower whose election timer fires first becomes a pre-candidate and asks
+every node for a pre-vote for term+1 without changing or persisting anything; a voter grants one if the
 asker's log is at least as up to date as its own and it has not heard from a
 leader within election_timeout_min, and nobody adopts the asked term. Only a
 majority of pre-votes starts the real election, so a node cut off and healed
@@ -53,6 +64,7 @@ notes ``proposed`` {"index": first, "term", "count"}; anyone else notes ``propos
 """
 from __future__ import annotations
 
+import enum
 import random
 from typing import Any, Callable, Sequence
 
@@ -91,6 +103,24 @@ CHECK_QUORUM = "check_quorum"
 """Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
 
 
+class _State(enum.Enum):
+    """Raft's own states: Figure 4's three, and the pre-vote round between follower and candidate."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+_ROLE = {
+    _State.FOLLOWER: Role.FOLLOWER,
+    _State.PRE_CANDIDATE: Role.FOLLOWER,  # it changed no term and voted for nobody: to everyone else, a follower
+    _State.CANDIDATE: Role.CANDIDATE,
+    _State.LEADER: Role.LEADER,
+}
+"""The common view (core.Role) of each state."""
+
+
 class Raft(ElectionAlgorithm):
     """One Raft node: follower, candidate or leader (Figure 4), with durable term, vote and log."""
 
@@ -123,16 +153,43 @@ class Raft(ElectionAlgorithm):
         self._pending_ack: tuple[int, int, int] | None = None
         self._pending_commit = 0
         self._flush_armed = False
-        self._tally: VoteTally | None = None
-        self._pre_tally: VoteTally | None = None
+        self._votes: VoteTally | None = None  # the open count: a pre-candidate's pre-votes or a candidate's votes
         self._leader_heard_at: int | None = None
-        self._handlers: dict[type, Callable[[Any, int], None]] = {
+        self._steps = self._step_tables()
+        self._state = _State.FOLLOWER
+        self._step = self._steps[_State.FOLLOWER]
+
+    def _step_tables(self) -> dict[_State, dict[type, Callable[[Any, int], None]]]:
+        """Which handler each state runs for each message type (etcd: stepFollower, stepCandidate, stepLeader).
+
+        Every state handles every type, if only by ignoring an answer to a round it no longer has open, so
+        ``message_dropped`` is noted for foreign types alone.
+        """
+        follower = {
             RequestVote: self._on_request_vote,
-            RequestVoteResponse: self._on_request_vote_response,
+            RequestVoteResponse: self._ignore,
             AppendEntries: self._on_append_entries,
-            AppendEntriesResponse: self._on_append_entries_response,
+            AppendEntriesResponse: self._ignore,
             PreVote: self._on_pre_vote,
-            PreVoteResponse: self._on_pre_vote_response,
+            PreVoteResponse: self._ignore,
+        }
+        return {
+            _State.FOLLOWER: follower,
+            _State.PRE_CANDIDATE: {
+                **follower,
+                AppendEntries: self._on_append_entries_as_candidate,
+                PreVoteResponse: self._on_pre_vote_response,
+            },
+            _State.CANDIDATE: {
+                **follower,
+                AppendEntries: self._on_append_entries_as_candidate,
+                RequestVoteResponse: self._on_request_vote_response,
+            },
+            _State.LEADER: {
+                **follower,
+                AppendEntries: self._on_append_entries_as_leader,
+                AppendEntriesResponse: self._on_append_entries_response,
+            },
         }
 
     @classmethod
@@ -183,32 +240,28 @@ class Raft(ElectionAlgorithm):
             # state first). The node had adopted that term; nothing that depends on its vote in it left
             # (the vote would be on disk), so it takes the term with no vote, on disk before anything.
             self.note("term_from_log", term=self.log.last_term, durable_term=self.term)
-            self.term = self.log.last_term
-            self.voted_for = None
-            self._save_hard_state()
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self._pre_tally = None
-        self._leader_heard_at = None
+        self._become_follower(max(self.term, self.log.last_term))
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
-        """Election timeout: campaign, or first ask for pre-votes (unless leading). Heartbeat: a leader sends
-        AppendEntries. Flush: group commit. Check quorum: a leader out of touch with a majority steps down."""
-        if timer == ELECTION and self.role != Role.LEADER:
-            if self.config.pre_vote:
-                self._pre_campaign(now)
-            else:
-                self._campaign(now)
-        elif timer == HEARTBEAT and self.role == Role.LEADER:
-            self._send_heartbeats()
-            self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
-        elif timer == FLUSH:
+        """Flush: group commit. A leader's timers: heartbeat (AppendEntries to every follower), commit notification,
+        check quorum (out of touch with a majority, it steps down). Anyone else's: the election timeout, which starts
+        a campaign, or first a pre-vote round."""
+        if timer == FLUSH:
             self._flush()
-        elif timer == COMMIT_NOTIFY and self.role == Role.LEADER:
-            self._notify_commit()
-        elif timer == CHECK_QUORUM and self.role == Role.LEADER and self.config.check_quorum:
-            self._check_quorum(now)
+        elif self._state is _State.LEADER:
+            if timer == HEARTBEAT:
+                self._send_heartbeats()
+                self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
+            elif timer == COMMIT_NOTIFY:
+                self._notify_commit()
+            elif timer == CHECK_QUORUM and self.config.check_quorum:
+                self._check_quorum(now)
+        elif timer == ELECTION:
+            if self.config.pre_vote:
+                self._become_pre_candidate(now)
+            else:
+                self._become_candidate(now)
 
     def on_propose(self, command: bytes, now: int) -> None:
         """A client command: a leader appends it (durable and replicated on the next flush); others redirect."""
@@ -218,7 +271,7 @@ class Raft(ElectionAlgorithm):
         """Client commands, one entry each, appended together: noted ``proposed`` {"index": first, "term",
         "count"}. A follower or candidate refuses the whole batch with the leader it knows; an empty
         command (the leader's no-op is the only empty entry) refuses it too, before anything is appended."""
-        if self.role != Role.LEADER:
+        if self._state is not _State.LEADER:
             self.note("propose_rejected", reason="not leader", leader=self.leader)
             return
         if not all(commands):
@@ -232,48 +285,125 @@ class Raft(ElectionAlgorithm):
                 self._replicate(p, pr)
 
     def on_message(self, msg: Message, now: int) -> None:
-        """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped.
+        """A higher term is adopted (step down, persist) before the message is handled, by the handler of the
+        state the node is then in; foreign types are dropped.
 
         Exceptions: a PreVote's term and a granting PreVoteResponse's term are a proposal, never adopted; with
         check_quorum a RequestVote arriving within the leader lease is ignored before its term is looked at.
         """
-        handler = self._handlers.get(type(msg))
-        if handler is None:
+        kind = type(msg)
+        step = self._step.get(kind)
+        if step is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
             return
-        kind = type(msg)
         if kind is RequestVote and self.config.check_quorum and self._heard_from_leader(now):
             self.note("vote_ignored", term=msg.term, candidate=msg.src, leader=self.leader)
             return
         if msg.term > self.term and kind is not PreVote and not (kind is PreVoteResponse and msg.granted):
             self._become_follower(msg.term)
-        if self.role == Role.LEADER and msg.term == self.term:
+            step = self._step[kind]
+        elif self._state is _State.LEADER and msg.term == self.term:
             pr = self.progress.get(msg.src)
             if pr is not None:
                 pr.heard_at = now
-        handler(msg, now)
+        step(msg, now)
 
-    # -- role changes -----------------------------------------------------------------------
+    def _ignore(self, msg: Any, now: int) -> None:
+        """An answer to a round this state has no more (votes after the election, acknowledgements after leading)."""
 
-    def _become_follower(self, term: int) -> None:
-        """Adopt a higher term: forget the vote, step down, persist, before anything else."""
-        was_leader = self.role == Role.LEADER
-        lost_term = self.term if self._tally is not None else None
-        self._tally = None
-        self._cancel_pre_vote()
+    # -- state changes: each state is entered through its _become_* function -----------------------
+
+    def _enter(self, state: _State, leader: int | None) -> None:
+        """Where state, role and leader are set (the base class reports role and leader changes as effects)."""
+        self._state = state
+        self.role = _ROLE[state]
+        self.leader = leader
+        self._step = self._steps[state]
+
+    def _reset(self, term: int) -> bool:
+        """What every change of state starts from (etcd: reset): no vote count and no per-follower progress left
+        over, and ``term``, adopted without a vote if it is new (the caller persists it). True if it was new."""
+        self._votes = None
+        self.progress = {}
+        if term == self.term:
+            return False
         self.term = term
         self.voted_for = None
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self._save_hard_state()
-        if lost_term is not None:
-            self.note("election_lost", term=lost_term, reason=f"saw higher term {term}")
-        if was_leader:
-            self._stop_leading()
-            self.note("leadership_lost", term=self.term)
+        return True
 
-    def _stop_leading(self) -> None:
-        """Leave the leader role's timers behind and wait for an election timeout like any follower."""
+    def _become_follower(self, term: int, leader: int | None = None, reason: str = "") -> None:
+        """Follow ``leader`` (None: not known yet) in ``term`` (etcd: becomeFollower). A new term is on disk first;
+        then an election still open ends as lost and a leader stops leading, for ``reason`` (empty: the higher term).
+        """
+        lost_term = self.term if self._election_open() else None
+        was_leader = self._state is _State.LEADER
+        if self._reset(term):
+            self._save_hard_state()
+        self._enter(_State.FOLLOWER, leader)
+        if lost_term is not None:
+            self.note("election_lost", term=lost_term, reason=reason or f"saw higher term {term}")
+        if was_leader:
+            self._stop_leading(reason)
+
+    def _become_pre_candidate(self, now: int) -> None:
+        """Pre-vote (thesis 9.6): ask everyone whether they would vote for us in term+1, changing nothing durable.
+
+        Reported as a follower that no longer believes in its leader; the election timer is re-armed, so an
+        unanswered round is retried on the next timeout. A majority of grants starts the real election.
+        """
+        self._close_election("election timeout without a majority")
+        self._reset(self.term)
+        self._enter(_State.PRE_CANDIDATE, None)
+        self.note("pre_vote_started", term=self.term + 1)
+        self._votes = self.quorum.tally()
+        self._reset_election_timer()
+        if self._votes.record(self.id, True) == WON:
+            self._become_candidate(now)
+            return
+        self.broadcast(
+            PreVote(term=self.term + 1, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
+        )
+
+    def _become_candidate(self, now: int) -> None:
+        """Start an election: new term, vote for self, persist, then ask every other node."""
+        self._close_election("election timeout without a majority")
+        self._reset(self.term + 1)
+        self.voted_for = self.id
+        self._enter(_State.CANDIDATE, None)
+        self._save_hard_state()
+        self.note("election_started", term=self.term)
+        self.note("vote_granted", term=self.term, candidate=self.id)
+        self._votes = self.quorum.tally()
+        self._reset_election_timer()
+        if self._votes.record(self.id, True) == WON:
+            self._become_leader(now)
+            return
+        self.broadcast(
+            RequestVote(term=self.term, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
+        )
+
+    def _become_leader(self, now: int) -> None:
+        """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
+        self._reset(self.term)
+        self._enter(_State.LEADER, self.id)
+        cfg = self.config
+        following = self.log.last_index + 1
+        self.progress = {
+            p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
+        }
+        self._notify_armed = False
+        self.note("election_won", term=self.term)
+        self.cancel_timer(ELECTION)
+        if cfg.check_quorum:
+            self.set_timer(CHECK_QUORUM, cfg.election_timeout_max)
+        self.log.append(self.term, b"")
+        self._arm_flush()
+        for p, pr in self.progress.items():
+            self._replicate(p, pr)
+        self.set_timer(HEARTBEAT, cfg.heartbeat_interval)
+
+    def _stop_leading(self, reason: str) -> None:
+        """Leave the leader's timers behind, wait for an election timeout like any follower, and say why."""
         self.cancel_timer(HEARTBEAT)
         if self._notify_armed:
             self._notify_armed = False
@@ -281,38 +411,27 @@ class Raft(ElectionAlgorithm):
         if self.config.check_quorum:
             self.cancel_timer(CHECK_QUORUM)
         self._reset_election_timer()
+        if reason:
+            self.note("leadership_lost", term=self.term, reason=reason)
+        else:
+            self.note("leadership_lost", term=self.term)
 
-    def _pre_campaign(self, now: int) -> None:
-        """Pre-vote (thesis 9.6): ask everyone whether they would vote for us in term+1, changing nothing durable.
+    def _election_open(self) -> bool:
+        """A candidate whose election this term is neither won nor lost yet."""
+        return self._state is _State.CANDIDATE and self._votes is not None
 
-        The node stays a follower but stops believing in its leader; the election timer is re-armed, so an
-        unanswered round is retried on the next timeout. A majority of grants starts the real election.
-        """
-        self._close_election("election timeout without a majority")
-        self._cancel_pre_vote()
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self.note("pre_vote_started", term=self.term + 1)
-        self._pre_tally = self.quorum.tally()
-        self._reset_election_timer()
-        if self._pre_tally.record(self.id, True) == WON:
-            self._pre_tally = None
-            self._campaign(now)
-            return
-        self.broadcast(
-            PreVote(term=self.term + 1, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
-        )
-
-    def _cancel_pre_vote(self) -> None:
-        """Forget an open pre-vote round, if any."""
-        self._pre_tally = None
+    def _close_election(self, reason: str) -> None:
+        """End this term's open election, if any, as lost."""
+        if self._election_open():
+            self._votes = None
+            self.note("election_lost", term=self.term, reason=reason)
 
     def _heard_from_leader(self, now: int) -> bool:
         """A leader is alive as far as we know: we lead, or our leader was heard within election_timeout_min."""
-        if self.role == Role.LEADER:
+        if self._state is _State.LEADER:
             return True
         return (
-            self.role == Role.FOLLOWER
+            self._state is _State.FOLLOWER
             and self.leader is not None
             and self._leader_heard_at is not None
             and now - self._leader_heard_at < self.config.election_timeout_min
@@ -329,63 +448,13 @@ class Raft(ElectionAlgorithm):
         if now - heard < window:
             self.set_timer(CHECK_QUORUM, max(1, heard + window - now))
             return
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self._stop_leading()
-        self.note("leadership_lost", term=self.term, reason="no quorum heard within election_timeout_max")
+        self._become_follower(self.term, reason="no quorum heard within election_timeout_max")
 
     def _quorum_heard_at(self, now: int) -> int:
         """The latest moment by which a majority of the voters, ourselves (now) included, had been heard from."""
         heard = {p: pr.heard_at for p, pr in self.progress.items()}
         heard[self.id] = now
         return self.quorum.committed_index(heard)
-
-    def _campaign(self, now: int) -> None:
-        """Start an election: new term, vote for self, persist, then ask every other node."""
-        self._close_election("election timeout without a majority")
-        self._cancel_pre_vote()
-        self.term += 1
-        self.role = Role.CANDIDATE
-        self.voted_for = self.id
-        self.leader = None
-        self._save_hard_state()
-        self.note("election_started", term=self.term)
-        self.note("vote_granted", term=self.term, candidate=self.id)
-        self._tally = self.quorum.tally()
-        self._reset_election_timer()
-        if self._tally.record(self.id, True) == WON:
-            self._become_leader(now)
-            return
-        self.broadcast(
-            RequestVote(term=self.term, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
-        )
-
-    def _become_leader(self, now: int) -> None:
-        """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
-        self._tally = None
-        self.role = Role.LEADER
-        self.leader = self.id
-        cfg = self.config
-        following = self.log.last_index + 1
-        self.progress = {
-            p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
-        }
-        self._notify_armed = False
-        self.note("election_won", term=self.term)
-        self.cancel_timer(ELECTION)
-        if cfg.check_quorum:
-            self.set_timer(CHECK_QUORUM, cfg.election_timeout_max)
-        self.log.append(self.term, b"")
-        self._arm_flush()
-        for p, pr in self.progress.items():
-            self._replicate(p, pr)
-        self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
-
-    def _close_election(self, reason: str) -> None:
-        """End this term's open election, if any, as lost."""
-        if self._tally is not None:
-            self._tally = None
-            self.note("election_lost", term=self.term, reason=reason)
 
     # -- RequestVote ----------------------------------------------------------------------
 
@@ -408,9 +477,10 @@ class Raft(ElectionAlgorithm):
         return self.log.is_up_to_date(last_log_term, last_log_index)
 
     def _on_request_vote_response(self, msg: Any, now: int) -> None:
-        if self._tally is None or msg.term != self.term:
+        """Count a vote of this term's election, while it is open: a majority leads, a majority refusing loses."""
+        if self._votes is None or msg.term != self.term:
             return
-        result = self._tally.record(msg.src, msg.granted)
+        result = self._votes.record(msg.src, msg.granted)
         if result == WON:
             self._become_leader(now)
         elif result == LOST:
@@ -433,18 +503,15 @@ class Raft(ElectionAlgorithm):
         self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
 
     def _on_pre_vote_response(self, msg: Any, now: int) -> None:
-        """Count an answer to the open pre-vote round: a majority starts the real election; a lost round ends,
-        the node stays a follower in its term and waits a fresh election timeout before asking again."""
-        if self._pre_tally is None:
-            return
+        """Count an answer to the pre-candidate's round: a majority starts the real election; a lost round ends,
+        the node is a follower in its term again and waits a fresh election timeout before asking again."""
         if msg.granted and msg.term != self.term + 1:
             return
-        result = self._pre_tally.record(msg.src, msg.granted)
+        result = self._votes.record(msg.src, msg.granted)
         if result == WON:
-            self._pre_tally = None
-            self._campaign(now)
+            self._become_candidate(now)
         elif result == LOST:
-            self._pre_tally = None
+            self._become_follower(self.term)
             self.note("pre_vote_lost", term=self.term + 1)
             self._reset_election_timer()
 
@@ -456,13 +523,6 @@ class Raft(ElectionAlgorithm):
         if msg.term < self.term:
             self._reject(msg.src, msg.prev_log_index, msg.prev_log_term)
             return
-        if self.role == Role.LEADER:
-            self.note("conflicting_leader", term=self.term, other=msg.src)
-            return
-        if self.role == Role.CANDIDATE:
-            self._close_election(f"node {msg.src} leads term {self.term}")
-            self.role = Role.FOLLOWER
-        self._cancel_pre_vote()
         self._leader_heard_at = now
         self._accept_leader(msg.src)
         prev = msg.prev_log_index
@@ -516,8 +576,24 @@ class Raft(ElectionAlgorithm):
 
     def _accept_leader(self, leader: int) -> None:
         """A valid AppendEntries from the leader of our term: follow it and reset the election timer."""
-        self.leader = leader
+        if self.leader != leader:
+            self._become_follower(self.term, leader)
         self._reset_election_timer()
+
+    def _on_append_entries_as_candidate(self, msg: Any, now: int) -> None:
+        """A candidate or pre-candidate hears from the leader of its term: it follows it, then handles the message
+        as a follower does (one of an older term is refused without stepping down)."""
+        if msg.term == self.term:
+            self._become_follower(self.term, msg.src, reason=f"node {msg.src} leads term {self.term}")
+        self._on_append_entries(msg, now)
+
+    def _on_append_entries_as_leader(self, msg: Any, now: int) -> None:
+        """A leader refuses AppendEntries of an older term like anyone; one of its own term is from another leader
+        of the same term, which Election Safety forbids: noted, and ignored."""
+        if msg.term < self.term:
+            self._reject(msg.src, msg.prev_log_index, msg.prev_log_term)
+        else:
+            self.note("conflicting_leader", term=self.term, other=msg.src)
 
     def _ack(self, to: int, match: int) -> None:
         self.send(
@@ -544,7 +620,7 @@ class Raft(ElectionAlgorithm):
 
     def _on_append_entries_response(self, msg: Any, now: int) -> None:
         """Advance a follower's progress on success; on a rejection back up, with its hint while probing."""
-        if self.role != Role.LEADER or msg.term != self.term:
+        if msg.term != self.term:
             return
         p = msg.src
         pr = self.progress.get(p)
@@ -656,7 +732,7 @@ class Raft(ElectionAlgorithm):
         self._flush_armed = False
         self.log.persist_requested()
         self.emit(Persist())
-        if self.role == Role.LEADER:
+        if self._state is _State.LEADER:
             self._advance_commit()
             for p, pr in self.progress.items():
                 self._replicate(p, pr)
