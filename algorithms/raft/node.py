@@ -149,6 +149,7 @@ class Raft(ElectionAlgorithm):
         self.commit_index = 0
         self.last_applied = 0
         self.progress: dict[int, Progress] = {}  # the leader's view of each follower, built when it wins
+        self._past_commit: VoteTally | None = None  # leading: the voters known to hold entries past the commit index
         self._notify_armed = False
         self._pending_ack: tuple[int, int, int] | None = None
         self._pending_commit = 0
@@ -325,6 +326,7 @@ class Raft(ElectionAlgorithm):
         over, and ``term``, adopted without a vote if it is new (the caller persists it). True if it was new."""
         self._votes = None
         self.progress = {}
+        self._past_commit = None
         if term == self.term:
             return False
         self.term = term
@@ -391,6 +393,7 @@ class Raft(ElectionAlgorithm):
         self.progress = {
             p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
         }
+        self._past_commit = self._count_past_commit()
         self._notify_armed = False
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
@@ -631,7 +634,7 @@ class Raft(ElectionAlgorithm):
                 self.note("message_dropped", type=msg.name, src=p, reason="acknowledges entries this leader lacks")
                 return
             if pr.acknowledged(msg.match_index) and pr.match > self.commit_index:
-                self._advance_commit()  # only a match that passes the commit index can move it
+                self._holds_past_commit(p)
             self._replicate(p, pr)
             return
         rejected = msg.reject_index
@@ -685,6 +688,20 @@ class Raft(ElectionAlgorithm):
         acked[self.id] = self.log.durable_index
         return acked
 
+    def _count_past_commit(self) -> VoteTally:
+        """A fresh count, by the voter configuration, of the voters that durably hold entries past the commit index."""
+        tally = self.quorum.tally()
+        for voter, index in self._acked().items():
+            if index > self.commit_index:
+                tally.record(voter, True)
+        return tally
+
+    def _holds_past_commit(self, voter: int) -> None:
+        """``voter`` now durably holds entries past the commit index. Only once a quorum does can the commit index
+        move, so only then is it computed again (an O(voters) step, not one per acknowledgement)."""
+        if self._past_commit.record(voter, True) == WON:
+            self._advance_commit()
+
     def _advance_commit(self) -> None:
         """Commit the highest index a majority holds durably, if it is of this term (section 5.4.2).
 
@@ -694,6 +711,7 @@ class Raft(ElectionAlgorithm):
         index = self.quorum.committed_index(self._acked())
         if index > self.commit_index and self.log.term_at(index) == self.term:
             self._commit_to(index)
+            self._past_commit = self._count_past_commit()
             if not self._notify_armed:
                 self._notify_armed = True
                 self.set_timer(COMMIT_NOTIFY, self.config.commit_notify_delay)
@@ -733,7 +751,8 @@ class Raft(ElectionAlgorithm):
         self.log.persist_requested()
         self.emit(Persist())
         if self._state is _State.LEADER:
-            self._advance_commit()
+            if self.log.durable_index > self.commit_index:
+                self._holds_past_commit(self.id)
             for p, pr in self.progress.items():
                 self._replicate(p, pr)
             return
