@@ -645,7 +645,7 @@ class Raft(ElectionAlgorithm):
             if msg.hint_term:
                 index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]
             pr.probe_from(min(rejected, index + 1))
-        elif not pr.overtaken(rejected):
+        elif not pr.forget_if_overtaken(rejected):
             pr.become_probe()
         self._replicate(p, pr)
 

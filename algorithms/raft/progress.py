@@ -132,11 +132,11 @@ class Progress:
         self.next = max(index, self.match + 1)
         self.inflights.clear()
 
-    def overtaken(self, rejected: int) -> bool:
-        """Replicating: was the message refused at ``rejected`` sent after one still in flight (the network
-        reordered them)? Then only that message is forgotten, and the follower keeps its place; what it
-        carried is sent again once the match shows the gap (or, if the earlier one was lost too, when the
-        next heartbeat finds the follower stalled)."""
+    def forget_if_overtaken(self, rejected: int) -> bool:
+        """Replicating: if the message refused at ``rejected`` was sent after one still in flight (the network
+        reordered them), forget only that message and return True; the follower keeps its place, and what the
+        message carried is sent again once the match shows the gap (or, if the earlier one was lost too, when
+        the next heartbeat finds the follower stalled)."""
         first = self.inflights.first_prev()
         if first is None or first >= rejected:
             return False

@@ -177,9 +177,9 @@ def test_an_acknowledgement_with_nothing_in_flight_after_the_match_resends_from_
 def test_a_rejection_overtaken_by_a_later_message_forgets_only_that_message():
     pr = replicating(match=10)
     send_all(pr, last_index=100, per_message=5)  # at prev 10, 15, 20
-    assert pr.overtaken(15) is True
+    assert pr.forget_if_overtaken(15) is True
     assert (pr.state, pr.next, len(pr.inflights)) == (REPLICATE, 26, 2)
-    assert pr.overtaken(10) is False, "the oldest message in flight was refused: not overtaken"
+    assert pr.forget_if_overtaken(10) is False, "the oldest message in flight was refused: not overtaken"
 
 
 def test_a_rejection_while_replicating_goes_back_to_probe_from_the_match():
