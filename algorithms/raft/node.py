@@ -65,6 +65,7 @@ notes ``proposed`` {"index": first, "term", "count"}; anyone else notes ``propos
 from __future__ import annotations
 
 import enum
+import functools
 import random
 from typing import Any, Callable, Sequence
 
@@ -160,36 +161,39 @@ class Raft(ElectionAlgorithm):
         self._state = _State.FOLLOWER
         self._step = self._steps[_State.FOLLOWER]
 
-    def _step_tables(self) -> dict[_State, dict[type, Callable[[Any, int], None]]]:
-        """Which handler each state runs for each message type (etcd: stepFollower, stepCandidate, stepLeader).
+    @classmethod
+    @functools.cache
+    def _step_tables(cls) -> dict[_State, dict[type, Callable[[Raft, Any, int], None]]]:
+        """Which handler each state runs for each message type (etcd: stepFollower, stepCandidate, stepLeader),
+        built once per class, a subclass's overrides included.
 
         Every state handles every type, if only by ignoring an answer to a round it no longer has open, so
         ``message_dropped`` is noted for foreign types alone.
         """
         follower = {
-            RequestVote: self._on_request_vote,
-            RequestVoteResponse: self._ignore,
-            AppendEntries: self._on_append_entries,
-            AppendEntriesResponse: self._ignore,
-            PreVote: self._on_pre_vote,
-            PreVoteResponse: self._ignore,
+            RequestVote: cls._on_request_vote,
+            RequestVoteResponse: cls._ignore,
+            AppendEntries: cls._on_append_entries,
+            AppendEntriesResponse: cls._ignore,
+            PreVote: cls._on_pre_vote,
+            PreVoteResponse: cls._ignore,
         }
         return {
             _State.FOLLOWER: follower,
             _State.PRE_CANDIDATE: {
                 **follower,
-                AppendEntries: self._on_append_entries_as_candidate,
-                PreVoteResponse: self._on_pre_vote_response,
+                AppendEntries: cls._on_append_entries_as_candidate,
+                PreVoteResponse: cls._on_pre_vote_response,
             },
             _State.CANDIDATE: {
                 **follower,
-                AppendEntries: self._on_append_entries_as_candidate,
-                RequestVoteResponse: self._on_request_vote_response,
+                AppendEntries: cls._on_append_entries_as_candidate,
+                RequestVoteResponse: cls._on_request_vote_response,
             },
             _State.LEADER: {
                 **follower,
-                AppendEntries: self._on_append_entries_as_leader,
-                AppendEntriesResponse: self._on_append_entries_response,
+                AppendEntries: cls._on_append_entries_as_leader,
+                AppendEntriesResponse: cls._on_append_entries_response,
             },
         }
 
@@ -307,7 +311,7 @@ class Raft(ElectionAlgorithm):
             pr = self.progress.get(msg.src)
             if pr is not None:
                 pr.heard_at = now
-        step(msg, now)
+        step(self, msg, now)
 
     def _ignore(self, msg: Any, now: int) -> None:
         """An answer to a round this state has no more (votes after the election, acknowledgements after leading)."""
