@@ -4,9 +4,9 @@
 ``VoteTally`` keeps one state byte per voter (none, granted, rejected), so it
 handles any number of voters. When every voter id is a small non-negative
 int (the usual case) ids map to their slot through a C table; otherwise
-through a dict. ``committed_index``
-sorts the match indexes in a C array when they are all machine-size ints and
-falls back to Python's sort otherwise.
+through a dict. ``committed_index`` (of every index given, or of the given
+voters' only) sorts the match indexes in a C array when they are all
+machine-size ints and falls back to Python's sort otherwise.
 """
 from collections.abc import Mapping
 
@@ -214,9 +214,18 @@ cdef object _committed(object match):
     return values[n // 2]
 
 
-def committed_index(match) -> int:
-    """The largest index held by a majority: sort descending and take the middle one."""
-    return _committed(match)
+def committed_index(match, voters=None) -> int:
+    """The largest index held by a majority: sort descending and take the middle one.
+
+    With ``voters``, of those voters' indexes in the mapping ``match`` only (a voter missing from it holds 0).
+    """
+    cdef dict d
+    if voters is None:
+        return _committed(match)
+    if type(match) is dict:
+        d = <dict>match
+        return _committed([d.get(v, 0) for v in voters])
+    return _committed([match.get(v, 0) for v in voters])
 
 
 def joint_committed_index(old, new) -> int:

@@ -2,7 +2,8 @@
 
 ``VoteTally`` counts one election's votes over a fixed voter set as two
 bitsets (granted, rejected): a voter counts once, whatever it sends again.
-``committed_index`` is the largest index that a majority of voters hold.
+``committed_index`` is the largest index that a majority of voters hold
+(of every index given, or of the given voters' only).
 ``JointTally`` / ``joint_committed_index`` need both voter sets to agree, the
 rule for joint configurations during membership change.
 """
@@ -91,8 +92,13 @@ class JointTally:
         return PENDING
 
 
-def committed_index(match: Mapping[int, int] | Iterable[int]) -> int:
-    """The largest index held by a majority: sort descending and take the middle one."""
+def committed_index(match: Mapping[int, int] | Iterable[int], voters: Iterable[int] | None = None) -> int:
+    """The largest index held by a majority: sort descending and take the middle one.
+
+    With ``voters``, of those voters' indexes in the mapping ``match`` only (a voter missing from it holds 0).
+    """
+    if voters is not None:
+        match = [match.get(v, 0) for v in voters]
     values = sorted(match.values() if isinstance(match, Mapping) else match, reverse=True)
     if not values:
         raise ValueError("committed_index needs at least one voter")

@@ -10,11 +10,22 @@ bound (PaxosLease), so the holder's view always ends first. The leader renews
 with phase 2 alone under its ballot every renew_ms, which is also its
 heartbeat, and steps down when a lease runs out unrenewed. ``role`` is LEADER
 exactly while a majority-granted lease is unexpired on the node's own clock.
+
+The proposer is in one of the states of ``ProposerState`` (waiting, acquiring
+the lease in phase 1 then phase 2, leading, renewing, moving to a higher
+ballot), each entered in a named function (``_start_phase1``,
+``_start_phase2``, ``_lease_won``, ``_renewal_unanswered``, ``_round_failed``,
+``_yield_to``, ``_step_down``) through ``_enter``, the one place the state and
+the role change. ``_need_bump`` is an input, not a state: a refusal showed that
+the next renewal must move to a higher ballot first.
 """
 from __future__ import annotations
 
+import enum
+
 from core.algorithm import MAX_TERM, ElectionAlgorithm, Role
 from core.messages import Message
+from core.majority import MajorityConfig
 from core.quorum import LOST, WON, VoteTally
 
 from algorithms.paxos import observers
@@ -40,9 +51,44 @@ RENEW = "renew"
 LEASE_TIMER = "lease"
 """Fires when the leader's own lease runs out: it steps down."""
 
-IDLE = 0
-PREPARING = 1
-ACCEPTING = 2
+
+class ProposerState(enum.Enum):
+    """What this node's proposer is doing; the common ``Role`` is LEADER exactly while it holds a lease."""
+
+    WAITING = "waiting"  # no lease, no round open: DETECT is armed
+    PREPARING = "preparing"  # phase 1 to acquire the lease
+    ACQUIRING = "acquiring"  # phase 2 to acquire it
+    LEADING = "leading"  # lease held, no round open
+    RENEWING = "renewing"  # lease held, a phase 2 renewal under its ballot open
+    BUMP_PREPARING = "bump-preparing"  # lease held, phase 1 under a higher ballot open
+    BUMP_ACCEPTING = "bump-accepting"  # lease held, phase 2 under that higher ballot open
+    BUMPED = "bumped"  # lease held under the old ballot; the higher one's phase 2 has not won yet
+
+
+_ROLE = {
+    ProposerState.WAITING: Role.FOLLOWER,
+    ProposerState.PREPARING: Role.CANDIDATE,
+    ProposerState.ACQUIRING: Role.CANDIDATE,
+    ProposerState.LEADING: Role.LEADER,
+    ProposerState.RENEWING: Role.LEADER,
+    ProposerState.BUMP_PREPARING: Role.LEADER,
+    ProposerState.BUMP_ACCEPTING: Role.LEADER,
+    ProposerState.BUMPED: Role.LEADER,
+}
+_HOLDING = frozenset(s for s, role in _ROLE.items() if role is Role.LEADER)
+"""The states in which a lease is held."""
+_PHASE_1 = frozenset({ProposerState.PREPARING, ProposerState.BUMP_PREPARING})
+_PHASE_2 = frozenset({ProposerState.ACQUIRING, ProposerState.RENEWING, ProposerState.BUMP_ACCEPTING})
+_ROUND_OPEN = _PHASE_1 | _PHASE_2
+_PHASE_2_FROM = {
+    ProposerState.PREPARING: ProposerState.ACQUIRING,  # phase 1 won: acquire
+    ProposerState.BUMP_PREPARING: ProposerState.BUMP_ACCEPTING,  # phase 1 under the higher ballot won
+    ProposerState.BUMPED: ProposerState.BUMP_ACCEPTING,  # renew: its phase 2 is the bump's, again
+    ProposerState.BUMP_ACCEPTING: ProposerState.BUMP_ACCEPTING,
+    ProposerState.LEADING: ProposerState.RENEWING,  # renew under the ballot held
+    ProposerState.RENEWING: ProposerState.RENEWING,
+}
+"""Where phase 2 starts from, and what it is there."""
 
 
 class Paxos(ElectionAlgorithm):
@@ -81,10 +127,22 @@ class Paxos(ElectionAlgorithm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.quorum = MajorityConfig(self.voters)
         self.ballot: Ballot = ZERO
         self.lease_ballot: Ballot = ZERO  # the ballot a majority accepted for the lease held (ballot may be ahead, mid-bump)
         self.lease_until = 0
         self.acceptor: Acceptor | None = None  # built from storage at start
+        self.proposer = ProposerState.WAITING
+        self.failures = 0  # rounds lost in a row: the backoff grows with them
+        self.quiet_until = 0  # no phase 1 before this: a lease or Accept seen, or reported by a refusal
+        self._tally: VoteTally | None = None  # the open round's promises or acceptances
+        self._seq = 0  # phase 2 rounds under one ballot: only Accepted for the current one count
+        self._round_start = 0  # when the open phase 2 began: the lease it wins runs from here
+        self._other_lease: tuple[int, int] | None = None  # (holder, until) of a lease a promise reported
+        self._loss_reason = ""
+        self._need_bump = False  # a refusal showed a higher promise: the next renewal moves to a higher ballot first
+        self._max_hold = 0  # longest lease any acceptor holds (the acceptor's, set at start)
+        self._malformed_noted = False
 
     # -- observable state ---------------------------------------------------------------
 
@@ -114,21 +172,7 @@ class Paxos(ElectionAlgorithm):
         cfg: PaxosConfig = self.config
         self.acceptor = Acceptor(self.storage.read(), cfg.lease_ms, cfg.max_clock_drift, now)
         self.term = max(self.acceptor.promised[0], self.acceptor.accepted[0])
-        self.ballot = ZERO
-        self.lease_ballot = ZERO
-        self.phase = IDLE
-        self.lease_until = 0
-        self.failures = 0
-        self.quiet_until = 0
-        self._tally: VoteTally | None = None
-        self._seq = 0
-        self._round_start = 0
-        self._other_lease: tuple[int, int] | None = None
-        self._loss_reason = ""
-        self._bumping = False
-        self._need_bump = False
         self._max_hold = self.acceptor.max_hold_ms()
-        self._malformed_noted = False
         if self.acceptor.abstain_until > now:
             self.note("lease_abstain", until=self.acceptor.abstain_until, ms=self.acceptor.abstain_until - now)
         self._arm_detect()
@@ -178,7 +222,7 @@ class Paxos(ElectionAlgorithm):
         return max(acc.abstain_until, self.quiet_until, acc.hold_until if held and held != self.id else 0)
 
     def _on_detect(self, now: int) -> None:
-        if self.role == Role.LEADER or self.phase != IDLE:
+        if self.proposer is not ProposerState.WAITING:
             return
         until = self._blocked_until(now)
         if until > now:
@@ -192,24 +236,36 @@ class Paxos(ElectionAlgorithm):
         cap = min(cfg.backoff_max_ms, cfg.backoff_base_ms << min(self.failures, 30))
         return self.rng.randint(max(1, cap // 2), cap)
 
+    # -- proposer: its state ----------------------------------------------------------------
+
+    def _enter(self, state: ProposerState) -> None:
+        """Where the proposer's state and the role that reports it change."""
+        self.proposer = state
+        self.role = _ROLE[state]
+
+    def _close_round(self) -> None:
+        """Stop counting the open round's answers and its timeout."""
+        self._tally = None
+        self.cancel_timer(ROUND)
+
     # -- proposer: phase 1 ----------------------------------------------------------------
 
     def _start_phase1(self, now: int) -> None:
-        leading = self.role == Role.LEADER
+        """Phase 1 with a fresh ballot: to acquire the lease (PREPARING), or, holding it, to move above a
+        higher promise (BUMP_PREPARING)."""
+        holding = self.proposer in _HOLDING
         rnd = self.term + 1
         self.term = rnd
         self.ballot = (rnd, self.id)
-        self.phase = PREPARING
-        self._tally = VoteTally(self.voters)
+        self._tally = self.quorum.tally()
         self._other_lease = None
         self._loss_reason = "no majority"
-        self._bumping = leading
-        if not leading:
-            self.role = Role.CANDIDATE
-            self.leader = None
-        if leading:
+        if holding:
+            self._enter(ProposerState.BUMP_PREPARING)
             self.note("election_started", term=rnd, ballot=list(self.ballot), holding_lease=True)
         else:
+            self._enter(ProposerState.PREPARING)
+            self.leader = None
             self.note("election_started", term=rnd, ballot=list(self.ballot))
         verdict = self.acceptor.prepare(self.ballot, now)
         self._persist(verdict, "promised")
@@ -218,7 +274,7 @@ class Paxos(ElectionAlgorithm):
         self._count_phase1(self.id, verdict.ok, now)
 
     def _on_promise(self, msg: Message, now: int) -> None:
-        if self.phase != PREPARING or (msg.round, msg.bid) != self.ballot:
+        if self.proposer not in _PHASE_1 or (msg.round, msg.bid) != self.ballot:
             return
         # Defence in depth: our acceptors refuse to promise while they hold another node's lease,
         # so a correct peer never reports one here; PaxosLease's rule (the issue's wording) is kept
@@ -244,11 +300,12 @@ class Paxos(ElectionAlgorithm):
     # -- proposer: phase 2 (acquire or renew) -----------------------------------------------
 
     def _start_phase2(self, now: int) -> None:
+        """Phase 2 under the ballot held: to acquire the lease, to renew it, or to finish moving to a higher ballot."""
         cfg = self.config
-        self.phase = ACCEPTING
+        self._enter(_PHASE_2_FROM[self.proposer])
         self._seq += 1
         self._round_start = now  # the lease clock starts before Accept leaves
-        self._tally = VoteTally(self.voters)
+        self._tally = self.quorum.tally()
         self._loss_reason = "no majority"
         # Accept depends on nothing of our own acceptor's, so it leaves first and our write overlaps the
         # round trip; our own vote only becomes visible (leadership) after that write is flushed. Phase 1
@@ -261,7 +318,7 @@ class Paxos(ElectionAlgorithm):
         self._count_phase2(self.id, verdict.ok, now)
 
     def _on_accepted(self, msg: Message, now: int) -> None:
-        if self.phase != ACCEPTING or (msg.round, msg.bid) != self.ballot or msg.seq != self._seq:
+        if self.proposer not in _PHASE_2 or (msg.round, msg.bid) != self.ballot or msg.seq != self._seq:
             return
         self._count_phase2(msg.src, True, now)
 
@@ -270,43 +327,45 @@ class Paxos(ElectionAlgorithm):
         if result == WON:
             self._lease_won(now)
         elif result == LOST:
-            if self.role == Role.LEADER:
-                self._renewal_over()
+            if self.proposer in _HOLDING:
+                self._renewal_unanswered()
             else:
                 self._round_failed(now, self._loss_reason)
 
     def _lease_won(self, now: int) -> None:
         """A majority accepted: the lease runs from the round's start (round_timeout_ms < lease_ms keeps it ahead of now)."""
         cfg = self.config
-        self._renewal_over()
+        was = self.proposer
+        self._close_round()
+        self._enter(ProposerState.LEADING)
         until = self._round_start + cfg.lease_ms
         self.lease_until = until
         self.lease_ballot = self.ballot
         self.set_timer(LEASE_TIMER, until - now)
         lease = {"start": self._round_start, "until": until, "ballot": list(self.ballot)}
-        if self.role != Role.LEADER:
-            self.role = Role.LEADER
+        if was is ProposerState.ACQUIRING:
             self.leader = self.id
             self.failures = 0
             self.cancel_timer(DETECT)
             self.set_timer(RENEW, max(1, self._round_start + cfg.renew_ms - now))
-        elif not self._bumping:
+        elif was is ProposerState.RENEWING:
             self.note("lease_renewed", **lease)
             return
-        self._bumping = False
         self.note("election_won", term=self.ballot[0], ballot=list(self.ballot), lease_until=until)
         self.note("lease_acquired", **lease)
 
-    def _renewal_over(self) -> None:
-        self.phase = IDLE
-        self._tally = None
-        self.cancel_timer(ROUND)
+    def _renewal_unanswered(self) -> None:
+        """A renewal, or the phase 2 of a move to a higher ballot, won no majority: still leading under the lease
+        held, and the lease timer decides; a move stays unfinished (BUMPED) until a renewal wins its phase 2."""
+        bumping = self.proposer is ProposerState.BUMP_ACCEPTING
+        self._close_round()
+        self._enter(ProposerState.BUMPED if bumping else ProposerState.LEADING)
 
     def _on_renew(self, now: int) -> None:
-        if self.role != Role.LEADER:
+        if self.proposer not in _HOLDING:
             return
         self.set_timer(RENEW, self.config.renew_ms)
-        if self.phase == PREPARING:
+        if self.proposer is ProposerState.BUMP_PREPARING:
             return  # a ballot bump is in flight; its phase 2 is the renewal
         if self._need_bump:
             self._need_bump = False
@@ -316,35 +375,33 @@ class Paxos(ElectionAlgorithm):
 
     def _step_down(self, now: int) -> None:
         """The lease ran out unrenewed (the timer is re-armed at every renewal, so now == lease_until)."""
-        if self.role != Role.LEADER:
+        if self.proposer not in _HOLDING:
             return
         self.note("stepped_down", ballot=list(self.ballot), reason="lease expired")
-        self.role = Role.FOLLOWER
+        self._close_round()
+        self._enter(ProposerState.WAITING)
         self.leader = None
-        self._bumping = False
         self._need_bump = False
-        self._renewal_over()
         self.cancel_timer(RENEW)
         self._arm_detect()
 
     # -- proposer: losing ------------------------------------------------------------------
 
     def _on_round_timeout(self, now: int) -> None:
-        if self.phase == IDLE:
-            return
-        if self.role == Role.LEADER and self.phase == ACCEPTING:
-            self._renewal_over()  # an unanswered renewal: the lease timer decides
-            return
-        self._round_failed(now, "timeout")
+        if self.proposer in (ProposerState.RENEWING, ProposerState.BUMP_ACCEPTING):
+            self._renewal_unanswered()
+        elif self.proposer in _ROUND_OPEN:
+            self._round_failed(now, "timeout")
 
     def _round_failed(self, now: int, reason: str) -> None:
-        """A phase 1 or acquisition failed: back off (randomized, growing), never before a known lease ends."""
+        """A phase 1 or an acquisition failed. Holding a lease (a failed move to a higher ballot): lead on under
+        it. Otherwise wait: back off (randomized, growing), never before a known lease ends."""
         self.note("election_lost", term=self.ballot[0], reason=reason)
-        self._renewal_over()
-        if self.role == Role.LEADER:
-            self._bumping = False
+        self._close_round()
+        if self.proposer in _HOLDING:
+            self._enter(ProposerState.LEADING)
             return
-        self.role = Role.FOLLOWER
+        self._enter(ProposerState.WAITING)
         delay = self._backoff_ms()
         self.failures += 1
         wait = self.quiet_until - now
@@ -354,27 +411,27 @@ class Paxos(ElectionAlgorithm):
 
     def _yield_to(self, now: int, reason: str) -> None:
         """Another proposer has the floor (its ballot is promised or accepted here): stop and wait a full detection."""
-        if self.phase != IDLE:
+        if self.proposer in _ROUND_OPEN:
             self.note("election_lost", term=self.ballot[0], reason=reason)
-            self._renewal_over()
+            self._close_round()
             self.failures += 1
-        self.role = Role.FOLLOWER
+        self._enter(ProposerState.WAITING)
         self._arm_detect()
 
     def _on_nack(self, msg: Message, now: int) -> None:
         self._learn(msg.p_round)
         if (msg.round, msg.bid) != self.ballot:
             return
-        if self.role == Role.LEADER and (msg.p_round, msg.p_bid) > self.ballot:
+        if self.proposer in _HOLDING and (msg.p_round, msg.p_bid) > self.ballot:
             self._need_bump = True  # even if this renewal already won: that acceptor stays lost until we move up
-        if self.phase == IDLE:
+        if self.proposer not in _ROUND_OPEN:
             return
         if msg.reason in (LEASE, ABSTAIN):
             self.quiet_until = max(self.quiet_until, now + min(msg.wait_ms, self._max_hold))
         self._loss_reason = f"node {msg.src}: {REASONS.get(msg.reason, 'refused')}"
-        if msg.phase == 1 and self.phase == PREPARING:
+        if msg.phase == 1 and self.proposer in _PHASE_1:
             self._count_phase1(msg.src, False, now)
-        elif msg.phase == 2 and self.phase == ACCEPTING and msg.seq == self._seq:
+        elif msg.phase == 2 and self.proposer in _PHASE_2 and msg.seq == self._seq:
             self._count_phase2(msg.src, False, now)
 
     # -- acceptor ------------------------------------------------------------------------
@@ -401,7 +458,7 @@ class Paxos(ElectionAlgorithm):
                 lease_left=acc.lease_left(now) if holder else 0,
             ),
         )
-        if self.role != Role.LEADER:
+        if self.proposer not in _HOLDING:
             self._yield_to(now, f"preempted by ballot {list(ballot)}")
 
     def _on_accept(self, msg: Message, now: int) -> None:
@@ -411,12 +468,12 @@ class Paxos(ElectionAlgorithm):
         verdict = self.acceptor.accept(ballot, msg.lease_ms, now)
         if not verdict.ok:
             self._nack(msg.src, ballot, 2, msg.seq, verdict.reason, now)
-            if verdict.reason == ABSTAIN and self.role != Role.LEADER:
+            if verdict.reason == ABSTAIN and self.proposer not in _HOLDING:
                 self.leader = msg.src
             return
         self._persist(verdict, "accepted")
         self.send(msg.src, Accepted(term=self.term, round=ballot[0], bid=ballot[1], seq=msg.seq))
-        if self.role != Role.LEADER:
+        if self.proposer not in _HOLDING:
             self._yield_to(now, f"node {msg.src} is taking the lease")
             self.leader = msg.src
 

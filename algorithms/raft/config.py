@@ -1,5 +1,5 @@
-"""Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window and batch,
-and the two optional etcd extensions (pre-vote, check quorum), both off by default."""
+"""Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window (messages and
+bytes) and batch, and the two optional etcd extensions (pre-vote, check quorum), both off by default."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +24,11 @@ class RaftConfig(AlgorithmConfig):
     )
     max_inflight: int = setting(
         16, 1, 4096, "messages", "AppendEntries with entries a leader keeps unacknowledged per follower (pipelining)"
+    )
+    max_inflight_bytes: int = setting(
+        256 << 20, 1, 1 << 40, "bytes",
+        "command bytes a leader keeps unacknowledged per follower; past it no further AppendEntries leaves until "
+        "one is acknowledged (the default is far above max_inflight full batches of max_batch_bytes)",
     )
     max_batch_entries: int = setting(
         1024, 1, 1_000_000, "entries", "most entries in one AppendEntries"

@@ -150,13 +150,17 @@ class RaftLog:
     def entries(self, start: int, max_count: int, max_bytes: int) -> list[tuple[int, int, bytes]]:
         """(term, index, data) from ``start`` on: at most ``max_count``, and beyond the first at most
         ``max_bytes`` of commands (the list AppendEntries carries)."""
+        return self.batch(start, max_count, max_bytes)[0]
+
+    def batch(self, start: int, max_count: int, max_bytes: int) -> tuple[list[tuple[int, int, bytes]], int]:
+        """``entries(start, max_count, max_bytes)`` and the command bytes they hold (what a leader keeps in flight)."""
         out = self._entries[start - 1 : start - 1 + max_count]
         size = 0
         for n, e in enumerate(out):
             size += len(e[2])
             if size > max_bytes and n > 0:
-                return out[:n]
-        return out
+                return out[:n], size - len(e[2])
+        return out, size
 
     def term_at(self, index: int) -> int | None:
         """The term of the entry at ``index`` (0 for the sentinel), None past the end."""

@@ -10,17 +10,31 @@ handled; a message with a lower term is answered with the current term and
 otherwise ignored. currentTerm and votedFor are persisted before every message
 that depends on them leaves.
 
+The node's own states (``_State``) are Figure 4's three plus the pre-vote
+round, PRE_CANDIDATE, which the common ``Role`` reports as a follower (as etcd
+reports StatePreCandidate). Each is entered through one function
+(``_become_follower``, ``_become_pre_candidate``, ``_become_candidate``,
+``_become_leader``) that starts from ``_reset`` (etcd's reset: no vote count or
+per-follower progress left over, a new term without a vote) and sets state,
+role and leader in ``_enter``, the one place they change. A message goes to the
+handler its type has in the current state (``_step_tables``, etcd's
+stepFollower / stepCandidate / stepLeader), so what each state can receive is
+said in one place.
+
 Replication follows Figure 2. A new leader appends a no-op entry of its term at
 once (section 8) and probes each follower with AppendEntries(prevLogIndex,
 prevLogTerm, entries, leaderCommit); a follower whose log does not match at
 prevLogIndex rejects with a hint (its last entry at or before that index whose
 term is not above prevLogTerm), so the leader skips a whole term per round trip.
 A follower drops a conflicting suffix (never a committed entry) and appends.
-Once a follower matches, the leader pipelines up to ``max_inflight`` batches of
-up to ``max_batch_entries`` entries to it. The commit index advances to the
-highest index a majority holds (core.quorum.committed_index) only when that
-entry is of the leader's current term (section 5.4.2); committed entries are
-applied in order, once, through ``Apply`` effects.
+The leader keeps one ``Progress`` per follower (algorithms.raft.progress): it
+probes, one message at a time, until the follower matches, then pipelines
+batches of up to ``max_batch_entries`` entries while the follower's window has
+room (``max_inflight`` messages, ``max_inflight_bytes`` command bytes). The
+commit index advances to the highest index a majority holds (asked of the
+voter configuration, core.majority) only when that entry is of the leader's
+current term (section 5.4.2); committed entries are applied in order, once,
+through ``Apply`` effects.
 
 Durable before visible: client commands and received entries are staged in the
 log and flushed together on the zero-delay ``flush`` timer (group commit: one
@@ -33,8 +47,8 @@ itself toward a majority only up to its own durable index. The flush of the log
 runs inside that timer's handler, before any effect it returns is executed.
 
 Two etcd extensions, both off by default (RaftConfig). With ``pre_vote`` (thesis
-9.6) a follower whose election timer fires first asks every node for a pre-vote
-for term+1 without changing or persisting anything; a voter grants one if the
+9.6) a follower whose election timer fires first becomes a pre-candidate and asks
+every node for a pre-vote for term+1 without changing or persisting anything; a voter grants one if the
 asker's log is at least as up to date as its own and it has not heard from a
 leader within election_timeout_min, and nobody adopts the asked term. Only a
 majority of pre-votes starts the real election, so a node cut off and healed
@@ -50,7 +64,8 @@ the leader it knows, so the client can retry there.
 """
 from __future__ import annotations
 
-import collections
+import enum
+import functools
 import random
 from typing import Any, Callable, Sequence
 
@@ -69,11 +84,13 @@ from algorithms.raft.messages import (
     RequestVoteResponse,
 )
 from algorithms.raft.observers import replication_observers
+from algorithms.raft.progress import Inflights, Progress, ProgressState
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
 from core.effects import BUSY, INVALID, NOT_LEADER, Persist
 from core.messages import Message
-from core.quorum import LOST, WON, VoteTally, committed_index
+from core.majority import MajorityConfig
+from core.quorum import LOST, WON, VoteTally
 
 ELECTION = "election"
 """Timer armed on followers and candidates; expiry starts an election."""
@@ -85,6 +102,24 @@ COMMIT_NOTIFY = "commit_notify"
 """Timer armed on a leader when its commit index moved; expiry tells followers that have not heard it yet."""
 CHECK_QUORUM = "check_quorum"
 """Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
+
+
+class _State(enum.Enum):
+    """Raft's own states: Figure 4's three, and the pre-vote round between follower and candidate."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+_ROLE = {
+    _State.FOLLOWER: Role.FOLLOWER,
+    _State.PRE_CANDIDATE: Role.FOLLOWER,  # it changed no term and voted for nobody: to everyone else, a follower
+    _State.CANDIDATE: Role.CANDIDATE,
+    _State.LEADER: Role.LEADER,
+}
+"""The common view (core.Role) of each state."""
 
 
 class Raft(ElectionAlgorithm):
@@ -109,32 +144,58 @@ class Raft(ElectionAlgorithm):
         cluster: int = 0,
     ) -> None:
         super().__init__(node_id, voters, config, storage, rng, cluster)
+        self.quorum = MajorityConfig(self.voters)
         self.voted_for: int | None = None
         self.log = RaftLog.open(self.storage.open_log(LOG_FILE))
         self.commit_index = 0
         self.last_applied = 0
-        self.match_index: dict[int, int] = {}
-        self.next_index: dict[int, int] = {}
-        self._inflight: dict[int, collections.deque] = {}
-        self._probing: dict[int, bool] = {}
-        self._progress_mark: dict[int, int] = {}
-        self._commit_sent: dict[int, int] = {}
+        self.progress: dict[int, Progress] = {}  # the leader's view of each follower, built when it wins
+        self._past_commit: VoteTally | None = None  # leading: the voters known to hold entries past the commit index
         self._notify_armed = False
         self._uncommitted_bytes = 0
         self._pending_ack: tuple[int, int, int] | None = None
         self._pending_commit = 0
         self._flush_armed = False
-        self._tally: VoteTally | None = None
-        self._pre_tally: VoteTally | None = None
+        self._votes: VoteTally | None = None  # the open count: a pre-candidate's pre-votes or a candidate's votes
         self._leader_heard_at: int | None = None
-        self._peer_heard_at: dict[int, int] = {}
-        self._handlers: dict[type, Callable[[Any, int], None]] = {
-            RequestVote: self._on_request_vote,
-            RequestVoteResponse: self._on_request_vote_response,
-            AppendEntries: self._on_append_entries,
-            AppendEntriesResponse: self._on_append_entries_response,
-            PreVote: self._on_pre_vote,
-            PreVoteResponse: self._on_pre_vote_response,
+        self._steps = self._step_tables()
+        self._state = _State.FOLLOWER
+        self._step = self._steps[_State.FOLLOWER]
+
+    @classmethod
+    @functools.cache
+    def _step_tables(cls) -> dict[_State, dict[type, Callable[[Raft, Any, int], None]]]:
+        """Which handler each state runs for each message type (etcd: stepFollower, stepCandidate, stepLeader),
+        built once per class, a subclass's overrides included.
+
+        Every state handles every type, if only by ignoring an answer to a round it no longer has open, so
+        ``message_dropped`` is noted for foreign types alone.
+        """
+        follower = {
+            RequestVote: cls._on_request_vote,
+            RequestVoteResponse: cls._ignore,
+            AppendEntries: cls._on_append_entries,
+            AppendEntriesResponse: cls._ignore,
+            PreVote: cls._on_pre_vote,
+            PreVoteResponse: cls._ignore,
+        }
+        return {
+            _State.FOLLOWER: follower,
+            _State.PRE_CANDIDATE: {
+                **follower,
+                AppendEntries: cls._on_append_entries_as_candidate,
+                PreVoteResponse: cls._on_pre_vote_response,
+            },
+            _State.CANDIDATE: {
+                **follower,
+                AppendEntries: cls._on_append_entries_as_candidate,
+                RequestVoteResponse: cls._on_request_vote_response,
+            },
+            _State.LEADER: {
+                **follower,
+                AppendEntries: cls._on_append_entries_as_leader,
+                AppendEntriesResponse: cls._on_append_entries_response,
+            },
         }
 
     @classmethod
@@ -185,32 +246,28 @@ class Raft(ElectionAlgorithm):
             # state first). The node had adopted that term; nothing that depends on its vote in it left
             # (the vote would be on disk), so it takes the term with no vote, on disk before anything.
             self.note("term_from_log", term=self.log.last_term, durable_term=self.term)
-            self.term = self.log.last_term
-            self.voted_for = None
-            self._save_hard_state()
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self._pre_tally = None
-        self._leader_heard_at = None
+        self._become_follower(max(self.term, self.log.last_term))
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
-        """Election timeout: campaign, or first ask for pre-votes (unless leading). Heartbeat: a leader sends
-        AppendEntries. Flush: group commit. Check quorum: a leader out of touch with a majority steps down."""
-        if timer == ELECTION and self.role != Role.LEADER:
-            if self.config.pre_vote:
-                self._pre_campaign(now)
-            else:
-                self._campaign(now)
-        elif timer == HEARTBEAT and self.role == Role.LEADER:
-            self._send_heartbeats()
-            self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
-        elif timer == FLUSH:
+        """Flush: group commit. A leader's timers: heartbeat (AppendEntries to every follower), commit notification,
+        check quorum (out of touch with a majority, it steps down). Anyone else's: the election timeout, which starts
+        a campaign, or first a pre-vote round."""
+        if timer == FLUSH:
             self._flush()
-        elif timer == COMMIT_NOTIFY and self.role == Role.LEADER:
-            self._notify_commit()
-        elif timer == CHECK_QUORUM and self.role == Role.LEADER and self.config.check_quorum:
-            self._check_quorum(now)
+        elif self._state is _State.LEADER:
+            if timer == HEARTBEAT:
+                self._send_heartbeats()
+                self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
+            elif timer == COMMIT_NOTIFY:
+                self._notify_commit()
+            elif timer == CHECK_QUORUM and self.config.check_quorum:
+                self._check_quorum(now)
+        elif timer == ELECTION:
+            if self.config.pre_vote:
+                self._become_pre_candidate(now)
+            else:
+                self._become_candidate(now)
 
     def on_propose(self, command: bytes, now: int) -> None:
         """A client command: a leader appends it (durable and replicated on the next flush); others redirect."""
@@ -220,7 +277,7 @@ class Raft(ElectionAlgorithm):
         """Client commands, one entry each, appended together (one ``Proposed``). A follower or candidate refuses
         the batch naming the leader it knows; an empty command (reserved for the no-op) or a full uncommitted
         budget refuses it too, before anything is appended."""
-        if self.role != Role.LEADER:
+        if self._state is not _State.LEADER:
             self.reject_proposal(NOT_LEADER, "not leader", self.leader)
             return
         if not all(commands):
@@ -235,137 +292,103 @@ class Raft(ElectionAlgorithm):
         first = self.log.extend(self.term, [bytes(c) for c in commands])
         self.proposed(first, self.term, len(commands))
         self._arm_flush()
-        for p in self.peers:
-            if not self._inflight[p]:
-                self._replicate(p)
+        for p, pr in self.progress.items():
+            if not pr.inflights:
+                self._replicate(p, pr)
 
     def on_message(self, msg: Message, now: int) -> None:
-        """A higher term is adopted (step down, persist) before the message is handled; foreign types are dropped.
+        """A higher term is adopted (step down, persist) before the message is handled, by the handler of the
+        state the node is then in; foreign types are dropped.
 
         Exceptions: a PreVote's term and a granting PreVoteResponse's term are a proposal, never adopted; with
         check_quorum a RequestVote arriving within the leader lease is ignored before its term is looked at.
         """
-        handler = self._handlers.get(type(msg))
-        if handler is None:
+        kind = type(msg)
+        step = self._step.get(kind)
+        if step is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
             return
-        kind = type(msg)
         if kind is RequestVote and self.config.check_quorum and self._heard_from_leader(now):
             self.note("vote_ignored", term=msg.term, candidate=msg.src, leader=self.leader)
             return
         if msg.term > self.term and kind is not PreVote and not (kind is PreVoteResponse and msg.granted):
             self._become_follower(msg.term)
-        if self.role == Role.LEADER and msg.term == self.term:
-            self._peer_heard_at[msg.src] = now
-        handler(msg, now)
+            step = self._step[kind]
+        elif self._state is _State.LEADER and msg.term == self.term:
+            pr = self.progress.get(msg.src)
+            if pr is not None:
+                pr.heard_at = now
+        step(self, msg, now)
 
-    # -- role changes -----------------------------------------------------------------------
+    def _ignore(self, msg: Any, now: int) -> None:
+        """An answer to a round this state has no more (votes after the election, acknowledgements after leading)."""
 
-    def _become_follower(self, term: int) -> None:
-        """Adopt a higher term: forget the vote, step down, persist, before anything else."""
-        was_leader = self.role == Role.LEADER
-        lost_term = self.term if self._tally is not None else None
-        self._tally = None
-        self._cancel_pre_vote()
+    # -- state changes: each state is entered through its _become_* function -----------------------
+
+    def _enter(self, state: _State, leader: int | None) -> None:
+        """Where state, role and leader are set (the base class reports role and leader changes as effects)."""
+        self._state = state
+        self.role = _ROLE[state]
+        self.leader = leader
+        self._step = self._steps[state]
+
+    def _reset(self, term: int) -> bool:
+        """What every change of state starts from (etcd: reset): no vote count and no per-follower progress left
+        over, and ``term``, adopted without a vote if it is new (the caller persists it). True if it was new."""
+        self._votes = None
+        self.progress = {}
+        self._past_commit = None
+        if term == self.term:
+            return False
         self.term = term
         self.voted_for = None
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self._save_hard_state()
+        return True
+
+    def _become_follower(self, term: int, leader: int | None = None, reason: str = "") -> None:
+        """Follow ``leader`` (None: not known yet) in ``term`` (etcd: becomeFollower). A new term is on disk first;
+        then an election still open ends as lost and a leader stops leading, for ``reason`` (empty: the higher term).
+        """
+        lost_term = self.term if self._election_open() else None
+        was_leader = self._state is _State.LEADER
+        if self._reset(term):
+            self._save_hard_state()
+        self._enter(_State.FOLLOWER, leader)
         if lost_term is not None:
-            self.note("election_lost", term=lost_term, reason=f"saw higher term {term}")
+            self.note("election_lost", term=lost_term, reason=reason or f"saw higher term {term}")
         if was_leader:
-            self._stop_leading()
-            self.note("leadership_lost", term=self.term)
+            self._stop_leading(reason)
 
-    def _stop_leading(self) -> None:
-        """Leave the leader role's timers behind and wait for an election timeout like any follower."""
-        self.cancel_timer(HEARTBEAT)
-        if self._notify_armed:
-            self._notify_armed = False
-            self.cancel_timer(COMMIT_NOTIFY)
-        if self.config.check_quorum:
-            self.cancel_timer(CHECK_QUORUM)
-        self._reset_election_timer()
-
-    def _pre_campaign(self, now: int) -> None:
+    def _become_pre_candidate(self, now: int) -> None:
         """Pre-vote (thesis 9.6): ask everyone whether they would vote for us in term+1, changing nothing durable.
 
-        The node stays a follower but stops believing in its leader; the election timer is re-armed, so an
+        Reported as a follower that no longer believes in its leader; the election timer is re-armed, so an
         unanswered round is retried on the next timeout. A majority of grants starts the real election.
         """
         self._close_election("election timeout without a majority")
-        self._cancel_pre_vote()
-        self.role = Role.FOLLOWER
-        self.leader = None
+        self._reset(self.term)
+        self._enter(_State.PRE_CANDIDATE, None)
         self.note("pre_vote_started", term=self.term + 1)
-        self._pre_tally = VoteTally(self.voters)
+        self._votes = self.quorum.tally()
         self._reset_election_timer()
-        if self._pre_tally.record(self.id, True) == WON:
-            self._pre_tally = None
-            self._campaign(now)
+        if self._votes.record(self.id, True) == WON:
+            self._become_candidate(now)
             return
         self.broadcast(
             PreVote(term=self.term + 1, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
         )
 
-    def _cancel_pre_vote(self) -> None:
-        """Forget an open pre-vote round, if any."""
-        self._pre_tally = None
-
-    def _heard_from_leader(self, now: int) -> bool:
-        """A leader is alive as far as we know: we lead, or our leader was heard within election_timeout_min."""
-        if self.role == Role.LEADER:
-            return True
-        return (
-            self.role == Role.FOLLOWER
-            and self.leader is not None
-            and self._leader_heard_at is not None
-            and now - self._leader_heard_at < self.config.election_timeout_min
-        )
-
-    def _check_quorum(self, now: int) -> None:
-        """Thesis 6.2: step down unless a majority, ourselves included, was heard within election_timeout_max."""
-        window = self.config.election_timeout_max
-        tally = VoteTally(self.voters)
-        result = tally.record(self.id, True)
-        for p in self.peers:
-            if result == WON:
-                break
-            result = tally.record(p, now - self._peer_heard_at.get(p, now - window) < window)
-        if result == WON:
-            self.set_timer(CHECK_QUORUM, self._next_quorum_check(now))
-            return
-        self.role = Role.FOLLOWER
-        self.leader = None
-        self._stop_leading()
-        self.note("leadership_lost", term=self.term, reason="no quorum heard within election_timeout_max")
-
-    def _next_quorum_check(self, now: int) -> int:
-        """Delay until the oldest contact that keeps the majority would fall out of the window (at least 1 ms).
-
-        A leader then steps down as soon as it has gone election_timeout_max without a majority's word.
-        """
-        window = self.config.election_timeout_max
-        heard = sorted((self._peer_heard_at.get(p, now - window) for p in self.peers), reverse=True)
-        needed = len(self.voters) // 2
-        oldest_needed = heard[needed - 1] if needed else now
-        return max(1, oldest_needed + window - now)
-
-    def _campaign(self, now: int) -> None:
+    def _become_candidate(self, now: int) -> None:
         """Start an election: new term, vote for self, persist, then ask every other node."""
         self._close_election("election timeout without a majority")
-        self._cancel_pre_vote()
-        self.term += 1
-        self.role = Role.CANDIDATE
+        self._reset(self.term + 1)
         self.voted_for = self.id
-        self.leader = None
+        self._enter(_State.CANDIDATE, None)
         self._save_hard_state()
         self.note("election_started", term=self.term)
         self.note("vote_granted", term=self.term, candidate=self.id)
-        self._tally = VoteTally(self.voters)
+        self._votes = self.quorum.tally()
         self._reset_election_timer()
-        if self._tally.record(self.id, True) == WON:
+        if self._votes.record(self.id, True) == WON:
             self._become_leader(now)
             return
         self.broadcast(
@@ -374,35 +397,79 @@ class Raft(ElectionAlgorithm):
 
     def _become_leader(self, now: int) -> None:
         """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
-        self._tally = None
-        self.role = Role.LEADER
-        self.leader = self.id
+        self._reset(self.term)
+        self._enter(_State.LEADER, self.id)
+        cfg = self.config
         following = self.log.last_index + 1
-        self.match_index = {p: 0 for p in self.peers}
-        self.next_index = {p: following for p in self.peers}
-        self._inflight = {p: collections.deque() for p in self.peers}
-        self._probing = {p: True for p in self.peers}
-        self._progress_mark = {p: 0 for p in self.peers}
-        self._commit_sent = {p: 0 for p in self.peers}
+        self.progress = {
+            p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
+        }
+        self._past_commit = self._count_past_commit()
         self._notify_armed = False
         self._uncommitted_bytes = 0
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
-        if self.config.check_quorum:
-            self._peer_heard_at = {p: now for p in self.peers}
-            self.set_timer(CHECK_QUORUM, self.config.election_timeout_max)
+        if cfg.check_quorum:
+            self.set_timer(CHECK_QUORUM, cfg.election_timeout_max)
         self.log.append(self.term, b"")
         self._arm_flush()
-        for p in self.peers:
-            if not self._inflight[p]:
-                self._replicate(p)
-        self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
+        for p, pr in self.progress.items():
+            self._replicate(p, pr)
+        self.set_timer(HEARTBEAT, cfg.heartbeat_interval)
+
+    def _stop_leading(self, reason: str) -> None:
+        """Leave the leader's timers behind, wait for an election timeout like any follower, and say why."""
+        self.cancel_timer(HEARTBEAT)
+        if self._notify_armed:
+            self._notify_armed = False
+            self.cancel_timer(COMMIT_NOTIFY)
+        if self.config.check_quorum:
+            self.cancel_timer(CHECK_QUORUM)
+        self._reset_election_timer()
+        if reason:
+            self.note("leadership_lost", term=self.term, reason=reason)
+        else:
+            self.note("leadership_lost", term=self.term)
+
+    def _election_open(self) -> bool:
+        """A candidate whose election this term is neither won nor lost yet."""
+        return self._state is _State.CANDIDATE and self._votes is not None
 
     def _close_election(self, reason: str) -> None:
         """End this term's open election, if any, as lost."""
-        if self._tally is not None:
-            self._tally = None
+        if self._election_open():
+            self._votes = None
             self.note("election_lost", term=self.term, reason=reason)
+
+    def _heard_from_leader(self, now: int) -> bool:
+        """A leader is alive as far as we know: we lead, or our leader was heard within election_timeout_min."""
+        if self._state is _State.LEADER:
+            return True
+        return (
+            self._state is _State.FOLLOWER
+            and self.leader is not None
+            and self._leader_heard_at is not None
+            and now - self._leader_heard_at < self.config.election_timeout_min
+        )
+
+    def _check_quorum(self, now: int) -> None:
+        """Thesis 6.2: step down unless a majority, ourselves included, was heard within election_timeout_max.
+
+        Otherwise check again when the oldest contact that still makes the majority falls out of the window
+        (at least 1 ms later), so a leader steps down as soon as it has gone that long without a majority's word.
+        """
+        window = self.config.election_timeout_max
+        heard = self._quorum_heard_at(now)
+        if now - heard < window:
+            self.set_timer(CHECK_QUORUM, max(1, heard + window - now))
+            return
+        self._become_follower(self.term, reason="no quorum heard within election_timeout_max")
+
+    def _quorum_heard_at(self, now: int) -> int:
+        """The latest moment by which a majority of the voters, ourselves (now) included, had been heard from."""
+        heard = {p: pr.heard_at for p, pr in self.progress.items()}
+        heard[self.id] = now
+        return self.quorum.committed_index(heard)
 
     # -- RequestVote ----------------------------------------------------------------------
 
@@ -425,9 +492,10 @@ class Raft(ElectionAlgorithm):
         return self.log.is_up_to_date(last_log_term, last_log_index)
 
     def _on_request_vote_response(self, msg: Any, now: int) -> None:
-        if self._tally is None or msg.term != self.term:
+        """Count a vote of this term's election, while it is open: a majority leads, a majority refusing loses."""
+        if self._votes is None or msg.term != self.term:
             return
-        result = self._tally.record(msg.src, msg.granted)
+        result = self._votes.record(msg.src, msg.granted)
         if result == WON:
             self._become_leader(now)
         elif result == LOST:
@@ -450,18 +518,15 @@ class Raft(ElectionAlgorithm):
         self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
 
     def _on_pre_vote_response(self, msg: Any, now: int) -> None:
-        """Count an answer to the open pre-vote round: a majority starts the real election; a lost round ends,
-        the node stays a follower in its term and waits a fresh election timeout before asking again."""
-        if self._pre_tally is None:
-            return
+        """Count an answer to the pre-candidate's round: a majority starts the real election; a lost round ends,
+        the node is a follower in its term again and waits a fresh election timeout before asking again."""
         if msg.granted and msg.term != self.term + 1:
             return
-        result = self._pre_tally.record(msg.src, msg.granted)
+        result = self._votes.record(msg.src, msg.granted)
         if result == WON:
-            self._pre_tally = None
-            self._campaign(now)
+            self._become_candidate(now)
         elif result == LOST:
-            self._pre_tally = None
+            self._become_follower(self.term)
             self.note("pre_vote_lost", term=self.term + 1)
             self._reset_election_timer()
 
@@ -473,13 +538,6 @@ class Raft(ElectionAlgorithm):
         if msg.term < self.term:
             self._reject(msg.src, msg.prev_log_index, msg.prev_log_term)
             return
-        if self.role == Role.LEADER:
-            self.note("conflicting_leader", term=self.term, other=msg.src)
-            return
-        if self.role == Role.CANDIDATE:
-            self._close_election(f"node {msg.src} leads term {self.term}")
-            self.role = Role.FOLLOWER
-        self._cancel_pre_vote()
         self._leader_heard_at = now
         self._accept_leader(msg.src)
         prev = msg.prev_log_index
@@ -533,8 +591,24 @@ class Raft(ElectionAlgorithm):
 
     def _accept_leader(self, leader: int) -> None:
         """A valid AppendEntries from the leader of our term: follow it and reset the election timer."""
-        self.leader = leader
+        if self.leader != leader:
+            self._become_follower(self.term, leader)
         self._reset_election_timer()
+
+    def _on_append_entries_as_candidate(self, msg: Any, now: int) -> None:
+        """A candidate or pre-candidate hears from the leader of its term: it follows it, then handles the message
+        as a follower does (one of an older term is refused without stepping down)."""
+        if msg.term == self.term:
+            self._become_follower(self.term, msg.src, reason=f"node {msg.src} leads term {self.term}")
+        self._on_append_entries(msg, now)
+
+    def _on_append_entries_as_leader(self, msg: Any, now: int) -> None:
+        """A leader refuses AppendEntries of an older term like anyone; one of its own term is from another leader
+        of the same term, which Election Safety forbids: noted, and ignored."""
+        if msg.term < self.term:
+            self._reject(msg.src, msg.prev_log_index, msg.prev_log_term)
+        else:
+            self.note("conflicting_leader", term=self.term, other=msg.src)
 
     def _ack(self, to: int, match: int) -> None:
         self.send(
@@ -560,84 +634,47 @@ class Raft(ElectionAlgorithm):
     # -- AppendEntries: leader -------------------------------------------------------------------
 
     def _on_append_entries_response(self, msg: Any, now: int) -> None:
-        """Advance a follower's match/next on success; on a rejection back up using its hint."""
-        if self.role != Role.LEADER or msg.term != self.term:
+        """Advance a follower's progress on success; on a rejection back up, with its hint while probing."""
+        if msg.term != self.term:
             return
         p = msg.src
-        if p not in self.next_index:
+        pr = self.progress.get(p)
+        if pr is None:
             return
         if msg.success:
             if msg.match_index > self.log.last_index:
                 self.note("message_dropped", type=msg.name, src=p, reason="acknowledges entries this leader lacks")
                 return
-            match = self.match_index[p] = max(self.match_index[p], msg.match_index)
-            self.next_index[p] = max(self.next_index[p], match + 1)
-            self._probing[p] = False
-            inflight = self._inflight[p]
-            while inflight and inflight[0][1] <= match:
-                inflight.popleft()
-            self._advance_commit()
-            self._refill(p)
+            if pr.acknowledged(msg.match_index) and pr.match > self.commit_index:
+                self._holds_past_commit(p)
+            self._replicate(p, pr)
             return
         rejected = msg.reject_index
-        if rejected <= self.match_index[p]:
+        if pr.stale_rejection(rejected):
             return
-        if self._probing[p]:
-            if rejected != self.next_index[p] - 1:
-                return
+        if pr.state is ProgressState.PROBE:
             index = msg.hint_index
             if msg.hint_term:
                 index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]
-            self.next_index[p] = max(min(rejected, index + 1), self.match_index[p] + 1)
-        else:
-            inflight = self._inflight[p]
-            if inflight and inflight[0][0] < rejected:
-                # overtaken by a later message (the network reordered them): an earlier one is still in
-                # flight, so forget only the rejected message; what it carried is resent once the
-                # follower's match shows the gap (_refill), a lost one shows as a stall at a heartbeat
-                self._inflight[p] = collections.deque(m for m in inflight if m[0] != rejected)
-                self._refill(p)
-                return
-            self.next_index[p] = self.match_index[p] + 1
-            self._probing[p] = True
-        self._inflight[p].clear()
-        self._replicate(p)
+            pr.probe_from(min(rejected, index + 1))
+        elif not pr.forget_if_overtaken(rejected):
+            pr.become_probe()
+        self._replicate(p, pr)
 
-    def _replicate(self, p: int) -> None:
-        """Send follower ``p`` what it lacks: one probe at a time while probing, else up to the window."""
+    def _replicate(self, p: int, pr: Progress) -> None:
+        """Send follower ``p`` what it lacks, as its progress allows: one probe at a time, else up to the window."""
+        last = self.log.last_index
+        batch = self.config.max_batch_entries
+        while pr.can_send(last):
+            count, size = self._send_append(p, pr, pr.next, batch)
+            pr.sent(count, size)
+
+    def _send_append(self, p: int, pr: Progress, start: int, max_count: int) -> tuple[int, int]:
+        """AppendEntries to ``p`` with entries from ``start``; returns how many entries and command bytes it carries."""
         log = self.log
-        cfg = self.config
-        inflight = self._inflight[p]
-        start = self.next_index[p]
-        if self._probing[p]:
-            if not inflight:
-                inflight.append((start - 1, start - 1 + self._send_append(p, start, cfg.max_batch_entries)))
-            return
-        while len(inflight) < cfg.max_inflight and start <= log.last_index:
-            n = self._send_append(p, start, cfg.max_batch_entries)
-            inflight.append((start - 1, start - 1 + n))
-            start += n
-        self.next_index[p] = start
-
-    def _refill(self, p: int) -> None:
-        """Resend from the follower's match when no message in flight continues it, then fill the window.
-
-        In flight are (prev_log_index, last index) pairs in send order; the first must start at or
-        before the match index, or the entries right after it were rejected or lost.
-        """
-        inflight = self._inflight[p]
-        match = self.match_index[p]
-        if (inflight and inflight[0][0] > match) or (not inflight and self.next_index[p] != match + 1):
-            inflight.clear()
-            self.next_index[p] = match + 1
-        self._replicate(p)
-
-    def _send_append(self, p: int, start: int, max_count: int) -> int:
-        """AppendEntries to ``p`` with entries from ``start``; returns how many entries it carries."""
-        log = self.log
-        batch = log.entries(start, max_count, self.config.max_batch_bytes) if max_count else []
+        batch, size = log.batch(start, max_count, self.config.max_batch_bytes) if max_count else ([], 0)
         prev = start - 1
-        self._commit_sent[p] = self.commit_index
+        pr.commit_sent = self.commit_index
         self.send(
             p,
             AppendEntries(
@@ -648,22 +685,34 @@ class Raft(ElectionAlgorithm):
                 leader_commit=self.commit_index,
             ),
         )
-        return len(batch)
+        return len(batch), size
 
     def _send_heartbeats(self) -> None:
         """Every interval: re-probe a follower that is probing or made no progress, else an empty AppendEntries."""
-        for p in self.peers:
-            stalled = bool(self._inflight[p]) and self.match_index[p] == self._progress_mark[p]
-            self._progress_mark[p] = self.match_index[p]
-            if self._probing[p] or stalled:
-                if not self._probing[p]:
-                    self._probing[p] = True
-                    self.next_index[p] = self.match_index[p] + 1
-                self._inflight[p].clear()
-                self._replicate(p)
-            else:
-                self._send_append(p, self.match_index[p] + 1, 0)
-                self._replicate(p)
+        for p, pr in self.progress.items():
+            if not pr.heartbeat():
+                self._send_append(p, pr, pr.match + 1, 0)
+            self._replicate(p, pr)
+
+    def _acked(self) -> dict[int, int]:
+        """How far each voter durably holds this leader's log: the followers' match indexes and our durable index."""
+        acked = {p: pr.match for p, pr in self.progress.items()}
+        acked[self.id] = self.log.durable_index
+        return acked
+
+    def _count_past_commit(self) -> VoteTally:
+        """A fresh count, by the voter configuration, of the voters that durably hold entries past the commit index."""
+        tally = self.quorum.tally()
+        for voter, index in self._acked().items():
+            if index > self.commit_index:
+                tally.record(voter, True)
+        return tally
+
+    def _holds_past_commit(self, voter: int) -> None:
+        """``voter`` now durably holds entries past the commit index. Only once a quorum does can the commit index
+        move, so only then is it computed again (an O(voters) step, not one per acknowledgement)."""
+        if self._past_commit.record(voter, True) == WON:
+            self._advance_commit()
 
     def _advance_commit(self) -> None:
         """Commit the highest index a majority holds durably, if it is of this term (section 5.4.2).
@@ -671,11 +720,10 @@ class Raft(ElectionAlgorithm):
         Followers learn the new commit index from the next AppendEntries; if none leaves within
         commit_notify_delay ms (no new command came), the COMMIT_NOTIFY timer sends them an empty one.
         """
-        match = dict(self.match_index)
-        match[self.id] = self.log.durable_index
-        index = committed_index(match)
+        index = self.quorum.committed_index(self._acked())
         if index > self.commit_index and self.log.term_at(index) == self.term:
             self._commit_to(index)
+            self._past_commit = self._count_past_commit()
             if not self._notify_armed:
                 self._notify_armed = True
                 self.set_timer(COMMIT_NOTIFY, self.config.commit_notify_delay)
@@ -684,9 +732,9 @@ class Raft(ElectionAlgorithm):
         """An empty AppendEntries (at its match index, so it always matches) to every replicating follower
         last told an older commit index: what it has in flight left before the commit moved."""
         self._notify_armed = False
-        for p in self.peers:
-            if self._commit_sent[p] < self.commit_index and not self._probing[p]:
-                self._send_append(p, self.match_index[p] + 1, 0)
+        for p, pr in self.progress.items():
+            if pr.state is ProgressState.REPLICATE and pr.commit_sent < self.commit_index:
+                self._send_append(p, pr, pr.match + 1, 0)
 
     # -- commit, apply, flush ---------------------------------------------------------------------
 
@@ -716,10 +764,11 @@ class Raft(ElectionAlgorithm):
         self._flush_armed = False
         self.log.persist_requested()
         self.emit(Persist())
-        if self.role == Role.LEADER:
-            self._advance_commit()
-            for p in self.peers:
-                self._replicate(p)
+        if self._state is _State.LEADER:
+            if self.log.durable_index > self.commit_index:
+                self._holds_past_commit(self.id)
+            for p, pr in self.progress.items():
+                self._replicate(p, pr)
             return
         pending = self._pending_ack
         self._pending_ack = None

@@ -17,8 +17,8 @@ import statistics
 import pytest
 
 import core
-from algorithms.raft import ELECTION, Raft, RaftConfig, node as raft_node
-from core import codec_py, quorum_py, sim, timerwheel_py
+from algorithms.raft import ELECTION, Raft, RaftConfig
+from core import codec_py, majority, quorum_py, sim, timerwheel_py
 from core.algorithm import Role
 from core.effects import RoleChanged
 from core.observers import Observer
@@ -112,7 +112,7 @@ def test_bench_1001_node_election(benchmark, monkeypatch, core_impl, scenario):
     if core_impl == "python-twins":
         monkeypatch.setattr(sim, "codec", codec_py)
         monkeypatch.setattr(sim, "TimerWheel", timerwheel_py.TimerWheel)
-        monkeypatch.setattr(raft_node, "VoteTally", quorum_py.VoteTally)
+        monkeypatch.setattr(majority, "VoteTally", quorum_py.VoteTally)
     elif not core.ACCELERATED:
         pytest.skip("the compiled core is not loaded (core.ACCELERATED is False)")
     report = benchmark.pedantic(scenario, setup=big_cluster, rounds=3)

@@ -1,6 +1,8 @@
 """Quorum counting: both twins (compiled core._quorum and pure core.quorum_py) count votes and commit indexes alike."""
 from __future__ import annotations
 
+import types
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -134,6 +136,23 @@ def test_committed_index_is_the_largest_index_a_majority_holds(q, match, expecte
 
 
 @pytest.mark.parametrize("q", TWINS)
+@pytest.mark.parametrize(
+    "match,voters,expected",
+    [
+        ({1: 5, 2: 3, 3: 9}, (1, 2, 3), 5),
+        ({1: 5, 2: 3, 3: 9, 4: 9, 5: 9}, (1, 2, 3), 5),  # 4 and 5 are not among the voters
+        ({1: 5, 2: 3}, (1, 2, 3), 3),  # voter 3 is missing: it holds 0
+        ({1: 5}, (1, 2, 3), 0),
+        ({}, (7,), 0),
+        ({"a": 2**70, "b": 2**70, "c": 1}, ("a", "b", "c"), 2**70),
+        (types.MappingProxyType({1: 4, 2: 4, 3: 1}), [3, 2, 1], 4),
+    ],
+)
+def test_committed_index_of_some_voters_reads_only_theirs(q, match, voters, expected):
+    assert q.committed_index(match, voters) == expected
+
+
+@pytest.mark.parametrize("q", TWINS)
 def test_committed_index_needs_voters(q):
     with pytest.raises(ValueError):
         q.committed_index({})
@@ -178,6 +197,7 @@ def test_joint_tally_twins_agree_vote_by_vote(old, new, votes):
 @given(st.lists(st.one_of(st.integers(0, 2**63 - 1), st.integers(0, 2**80)), min_size=1, max_size=30))
 def test_committed_index_twins_agree_and_a_majority_holds_it(indexes):
     results = {q.committed_index(indexes) for q in BOTH} | {q.committed_index(dict(enumerate(indexes))) for q in BOTH}
+    results |= {q.committed_index(dict(enumerate(indexes)), range(len(indexes))) for q in BOTH}
     assert len(results) == 1
     (c,) = results
     assert sum(1 for i in indexes if i >= c) > len(indexes) // 2

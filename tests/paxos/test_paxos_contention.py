@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import statistics
 
-from core.algorithm import Role
 from core.sim import Network, Simulation
 
-from algorithms.paxos import DETECT, Paxos
+from algorithms.paxos import DETECT, Paxos, ProposerState
 
 
 class BackoffOnly(Paxos):
     """Ablation: a preempted proposer does not yield; it backs off like after any lost round."""
 
     def _yield_to(self, now: int, reason: str) -> None:
-        if self.phase != 0:
+        if self.proposer is not ProposerState.WAITING:
             self._round_failed(now, reason)
         else:
             self._arm_detect()
@@ -37,10 +36,10 @@ class Eager(Paxos):
         return 0
 
     def _yield_to(self, now: int, reason: str) -> None:
-        if self.phase != 0:
+        if self.proposer is not ProposerState.WAITING:
             self.note("election_lost", term=self.ballot[0], reason=reason)
-            self._renewal_over()
-        self.role = Role.FOLLOWER
+            self._close_round()
+        self._enter(ProposerState.WAITING)
         self.set_timer(DETECT, 1)
 
 

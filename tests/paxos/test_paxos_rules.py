@@ -6,7 +6,20 @@ from core.algorithm import MAX_TERM, Role
 from core.effects import Persist, RoleChanged
 from core.storage import MemoryStorage
 
-from algorithms.paxos import DETECT, LEASE_TIMER, RENEW, ROUND, Accept, Accepted, Nack, Paxos, Prepare, Promise, fencing_token
+from algorithms.paxos import (
+    DETECT,
+    LEASE_TIMER,
+    RENEW,
+    ROUND,
+    Accept,
+    Accepted,
+    Nack,
+    Paxos,
+    Prepare,
+    Promise,
+    ProposerState,
+    fencing_token,
+)
 from algorithms.paxos.acceptor import ABSTAIN, LEASE, PROMISED, TOO_LONG
 from tests.paxos.helpers import make_node, msg, notes, persist_index, run_persists, send_index, sent, timer
 
@@ -337,6 +350,67 @@ def test_fencing_token_stays_the_leased_ballot_until_a_higher_one_wins():
     assert node.fencing_token == fencing_token((1, 1))  # nobody has promised (8, 1) yet
     node.fire(ROUND, 343)  # the bump's phase 1 went unanswered; a later leader may use a ballot below (8, 1)
     assert node.fencing_token == fencing_token((1, 1))
+
+
+# -- the proposer's states ------------------------------------------------------------------------
+
+
+def bumped_leader(**config):
+    """Node 1 leads under (1, 1); a refusal showed promise (7, 3), so its next renewal starts phase 1 under (8, 1)."""
+    node, _ = make_node(**config)
+    elect(node)
+    node.fire(RENEW, 248)
+    node.receive(msg(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
+    return node
+
+
+def test_proposer_acquires_the_lease_through_phase_1_then_phase_2():
+    node, _ = make_node()
+    assert (node.proposer, node.role) == (ProposerState.WAITING, Role.FOLLOWER)
+    node.fire(DETECT, 200)
+    assert (node.proposer, node.role) == (ProposerState.PREPARING, Role.CANDIDATE)
+    node.receive(promise_from(2, node.ballot), 202)
+    assert (node.proposer, node.role) == (ProposerState.ACQUIRING, Role.CANDIDATE)
+    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 204)
+    assert (node.proposer, node.role) == (ProposerState.LEADING, Role.LEADER)
+
+
+def test_a_renewal_opens_phase_2_and_an_unanswered_one_leaves_the_leader_leading():
+    node, _ = make_node()
+    elect(node)
+    node.fire(RENEW, 248)
+    assert node.proposer is ProposerState.RENEWING
+    node.fire(ROUND, 298)
+    assert (node.proposer, node.role) == (ProposerState.LEADING, Role.LEADER)
+
+
+def test_a_move_to_a_higher_ballot_whose_phase_2_goes_unanswered_is_finished_by_the_next_renewal():
+    node = bumped_leader(round_timeout_ms=20)
+    node.fire(RENEW, 293)
+    assert node.proposer is ProposerState.BUMP_PREPARING
+    node.receive(promise_from(2, (8, 1), lease_holder=1, lease_left=100), 295)
+    assert node.proposer is ProposerState.BUMP_ACCEPTING
+    node.fire(ROUND, 315)
+    assert (node.proposer, node.role, node.fencing_token) == (ProposerState.BUMPED, Role.LEADER, fencing_token((1, 1)))
+    effects = node.fire(RENEW, 338)
+    assert node.proposer is ProposerState.BUMP_ACCEPTING and sent(effects, Accept)[0].round == 8
+    won = node.receive(msg(Accepted, 2, 1, term=8, round=8, bid=1, seq=node._seq), 340)
+    assert notes(won, "election_won")[0]["ballot"] == [8, 1] and not notes(won, "lease_renewed")
+    assert (node.proposer, node.fencing_token) == (ProposerState.LEADING, fencing_token((8, 1)))
+
+
+def test_a_failed_move_to_a_higher_ballot_leads_on_under_the_lease_held():
+    node = bumped_leader()
+    node.fire(RENEW, 293)
+    node.fire(ROUND, 343)
+    assert (node.proposer, node.role) == (ProposerState.LEADING, Role.LEADER)
+
+
+def test_a_leader_whose_lease_runs_out_waits_again():
+    node = bumped_leader()
+    node.fire(RENEW, 293)
+    node.fire(LEASE_TIMER, node.lease_until)
+    assert (node.proposer, node.role) == (ProposerState.WAITING, Role.FOLLOWER)
 
 
 # -- restarts ------------------------------------------------------------------------------------

@@ -31,6 +31,16 @@ def test_out_of_range_value_names_field_and_range():
         RaftConfig(heartbeat_interval=0)
 
 
+def test_inflight_byte_bound_defaults_far_above_a_full_window_of_full_batches():
+    c = RaftConfig()
+    assert c.max_inflight_bytes >= 16 * c.max_inflight * c.max_batch_bytes
+
+
+def test_inflight_byte_bound_out_of_range_names_field_and_range():
+    with pytest.raises(ConfigError, match=r"max_inflight_bytes = 0bytes is out of range: allowed 1\.\.1099511627776bytes"):
+        RaftConfig(max_inflight_bytes=0)
+
+
 def test_fixed_timeout_is_a_legal_config():
     assert RaftConfig(election_timeout_min=150, election_timeout_max=150).election_timeout_max == 150
 

@@ -99,7 +99,7 @@ def test_leader_records_how_far_each_follower_matches():
     elect(node)
     node.receive(msg(AppendEntriesResponse, 2, 1, 2, success=True, match_index=2, hint_index=2), 5)
     node.receive(msg(AppendEntriesResponse, 3, 1, 2, success=False, match_index=0, hint_index=0), 5)
-    assert node.match_index == {2: 2, 3: 0}
+    assert {p: pr.match for p, pr in node.progress.items()} == {2: 2, 3: 0}
 
 
 def test_heartbeats_keep_one_leader_for_ten_seconds():

@@ -73,6 +73,14 @@ def test_leader_returns_to_follower_on_a_higher_term():
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, 5, None)
 
 
+def test_answers_to_a_round_no_longer_open_change_nothing():
+    node, _ = make_node()
+    assert node.receive(msg(AppendEntriesResponse, 2, 1, 0, success=True, match_index=0), 5) == []
+    assert node.receive(msg(RequestVoteResponse, 2, 1, 0, granted=True), 5) == []
+    elect(node)
+    assert node.receive(msg(RequestVoteResponse, 3, 1, 1, granted=True), 6) == []
+
+
 def test_leader_ignores_the_election_timer():
     node, _ = make_node()
     elect(node)

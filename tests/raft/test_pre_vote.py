@@ -12,7 +12,7 @@ from algorithms.raft import (
     RequestVoteResponse,
 )
 from core.algorithm import Role
-from core.effects import Persist
+from core.effects import LeaderChanged, Persist, RoleChanged
 from core.sim import Simulation
 from tests.raft.helpers import CLUSTER, make_node, msg, notes, outgoing, timers
 
@@ -88,6 +88,26 @@ def test_hearing_the_leader_during_pre_vote_ends_the_round():
     node.receive(msg(AppendEntries, 3, 1, 4, prev_log_index=0, prev_log_term=0), 205)
     node.receive(pre_vote_reply(2, 5, True), 210)
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, 4, 3)
+
+
+def test_asking_for_pre_votes_is_reported_as_a_follower_that_forgot_its_leader():
+    node, _ = make_node(term=4, config=PRE_VOTE)
+    node.receive(msg(AppendEntries, 3, 1, 4, prev_log_index=0, prev_log_term=0, entries=[], leader_commit=0), 10)
+    effects = node.fire(ELECTION, 500)
+    assert (node.role, node.leader) == (Role.FOLLOWER, None)
+    assert LeaderChanged(None, 4) in effects and not [e for e in effects if type(e) is RoleChanged]
+
+
+def test_a_candidate_that_times_out_with_pre_vote_gives_up_its_election_and_asks_first():
+    node, _ = make_node(term=4, config=PRE_VOTE)
+    node.fire(ELECTION, 100)
+    node.receive(pre_vote_reply(2, 5, True), 101)
+    assert (node.role, node.term) == (Role.CANDIDATE, 5)
+    effects = node.fire(ELECTION, 400)
+    assert (node.role, node.term, node.voted_for) == (Role.FOLLOWER, 5, 1)
+    assert notes(effects, "election_lost") == [{"term": 5, "reason": "election timeout without a majority"}]
+    assert RoleChanged(Role.CANDIDATE, Role.FOLLOWER, 5) in effects
+    assert [type(m) for m in outgoing(effects)] == [PreVote]
 
 
 def test_single_node_with_pre_vote_leads_on_its_first_timeout():

@@ -190,6 +190,21 @@ def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
     assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 22, 10)], "one acknowledged, one more sent"
 
 
+def test_pipelining_stops_at_max_inflight_bytes_per_follower():
+    node, _ = make_node(config=RaftConfig(max_inflight=100, max_batch_entries=1, max_inflight_bytes=25))
+    elect(node)
+    flushed(node, node.fire(FLUSH, 1))
+    for peer in (2, 3):
+        node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+    sent = []
+    for k in range(10):
+        sent += outgoing(node.propose(b"command-%02d" % k, 3))
+    sent += outgoing(flushed(node, node.fire(FLUSH, 3)))
+    assert [m.dst for m in sent].count(2) == 3, "10 + 10 + 10 command bytes in flight reach 25: no more"
+    more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
+    assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 4, 1)], "one acknowledged, one more sent"
+
+
 # -- a cluster, message by message ----------------------------------------------------------------
 
 
@@ -243,11 +258,7 @@ class CommitsByCountingReplicas(Raft):
     """Mistake: commits any entry a majority holds, whatever its term (what section 5.4.2 forbids)."""
 
     def _advance_commit(self) -> None:
-        from core.quorum import committed_index
-
-        match = dict(self.match_index)
-        match[self.id] = self.log.durable_index
-        self._commit_to(committed_index(match))
+        self._commit_to(self.quorum.committed_index(self._acked()))
 
 
 def test_figure_8_mistake_committing_by_counting_replicas_loses_a_committed_entry():
