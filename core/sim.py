@@ -24,30 +24,14 @@ from typing import Any, Callable, Iterable
 from core import codec
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import (
-    BROADCAST,
-    Apply,
-    Broadcast,
-    CancelTimer,
-    LeaderChanged,
-    Note,
-    Persist,
-    Proposed,
-    ProposeRejected,
-    RoleChanged,
-    Send,
-    SetTimer,
-    TermChanged,
-    as_event,
-)
+from core.effects import BROADCAST, Apply, Proposed, ProposeRejected, as_event
 from core.errors import CodecError, InvariantViolation
+from core.interpret import TimerTable, execute
 from core.storage import MemoryStorage
 from core.timerwheel import TimerWheel
 
 _DELIVER = 0
-_TIMER = 1
-_OBSERVED = frozenset({RoleChanged, TermChanged, LeaderChanged, Note, Proposed, ProposeRejected})
-"""Effects recorded as events (Apply too, with the applied command kept)."""
+"""First item of a delivery on the wheel; a timer's key starts with its node id instead (ids start at 1)."""
 
 
 @dataclass
@@ -123,15 +107,54 @@ class Submission:
 
 
 class _Node:
-    __slots__ = ("id", "algo", "storage", "up", "timers", "incarnation")
+    """One simulated node: its algorithm, disk, timers, and how the simulator carries out its effects
+    (the EffectSink of core.interpret)."""
 
-    def __init__(self, node_id: int, storage: Any) -> None:
+    __slots__ = ("id", "sim", "algo", "storage", "up", "timers")
+
+    def __init__(self, sim: "Simulation", node_id: int, storage: Any) -> None:
         self.id = node_id
+        self.sim = sim
         self.algo: ElectionAlgorithm | None = None
         self.storage = storage
         self.up = False
-        self.timers: dict[str, int] = {}
-        self.incarnation = 0
+        self.timers = TimerTable(sim._wheel, node_id)  # keys [node id, name, handle, deadline]; ids start at 1
+
+    def send(self, to: int, msg: Any) -> None:
+        if to in self.sim._nodes and to != self.id:
+            self.sim._transmit(self.id, to, codec.encode(msg), msg.name)
+
+    def broadcast(self, msg: Any) -> None:
+        data = codec.encode(msg)
+        kind = msg.name
+        for peer in self.algo.peers:
+            self.sim._transmit(self.id, peer, data, kind)
+
+    def set_timer(self, name: str, delay_ms: int) -> None:
+        self.timers.arm(name, self.sim.now + delay_ms)
+
+    def cancel_timer(self, name: str) -> None:
+        self.timers.cancel(name)
+
+    def persist(self) -> None:
+        self.storage.flush()
+
+    def apply(self, run: list[Apply]) -> None:
+        sim = self.sim
+        for e in run:
+            sim._record(self.id, *as_event(e))
+            if e.data:
+                sim._applied[self.id].append(e.data)
+            if sim._waiting:
+                sim._resolve(e)
+
+    def observe(self, effect: Any) -> None:
+        self.sim._record(self.id, *as_event(effect))
+
+    def after(self, effect: Any) -> None:
+        """Let every safety observer see ``effect`` now that it took effect."""
+        for o in self.sim.observers:
+            o.on_effect(self.sim, self.id, effect)
 
 
 class Simulation:
@@ -178,7 +201,7 @@ class Simulation:
         self._wheel = TimerWheel(0)
         self._ready: collections.deque = collections.deque()
         self._groups: dict[int, int] | None = None
-        self._nodes = {i: _Node(i, MemoryStorage()) for i in self.ids}
+        self._nodes = {i: _Node(self, i, MemoryStorage()) for i in self.ids}
         self._lo, self._hi = self.network.delay_ms
         self._uniform = self.network.distribution == "uniform"
         self._applied: dict[int, list[bytes]] = {i: [] for i in self.ids}
@@ -280,8 +303,6 @@ class Simulation:
         if not n.up:
             return
         n.up = False
-        for handle in n.timers.values():
-            self._wheel.cancel(handle)
         n.timers.clear()
         n.storage.crash()
         self._record(node_id, "crash", {})
@@ -324,9 +345,7 @@ class Simulation:
             n = self._nodes[i]
             if not n.up:
                 continue
-            old = n.timers.pop(timer, None)
-            if old is not None:
-                self._wheel.cancel(old)
+            n.timers.cancel(timer)
             self.trace.append((self.now, i, "timer", timer))
             self._execute(n, n.algo.fire(timer, self.now))
             self._after_event(i)
@@ -352,7 +371,6 @@ class Simulation:
     # -- internals ----------------------------------------------------------------------
 
     def _boot(self, n: _Node) -> None:
-        n.incarnation += 1
         rng = random.Random(self.rng.getrandbits(64))
         n.algo = self.algo_factory(n.id, self.ids, self.config, n.storage, rng, self.cluster)
         n.up = True
@@ -371,14 +389,13 @@ class Simulation:
         ev = ready.popleft()
         if ev[0] == _DELIVER:
             self._deliver(ev[1], ev[2], ev[3])
-        else:
-            n = self._nodes[ev[1]]
-            name = ev[2]
-            if n.up and n.incarnation == ev[3] and n.timers.get(name) == ev[4]:
-                del n.timers[name]
-                self.trace.append((self.now, n.id, "timer", name))
-                self._execute(n, n.algo.fire(name, self.now))
-        self._after_event(ev[1])
+            self._after_event(ev[1])
+            return True
+        n = self._nodes[ev[0]]  # a timer's key: [node id, name, handle, deadline] (core.interpret.TimerTable)
+        if n.up and n.timers.fired(ev):
+            self.trace.append((self.now, n.id, "timer", ev[1]))
+            self._execute(n, n.algo.fire(ev[1], self.now))
+        self._after_event(n.id)
         return True
 
     def _deliver(self, dst: int, src: int, data: bytes) -> None:
@@ -431,41 +448,7 @@ class Simulation:
             self._wheel.schedule(self.now + again, (_DELIVER, dst, src, data))
 
     def _execute(self, n: _Node, effects: list) -> None:
-        observers = self.observers
-        for e in effects:
-            t = type(e)
-            if t is Send:
-                if e.to in self._nodes and e.to != n.id:
-                    self._transmit(n.id, e.to, codec.encode(e.msg), e.msg.name)
-            elif t is Broadcast:
-                data = codec.encode(e.msg)
-                kind = e.msg.name
-                for peer in n.algo.peers:
-                    self._transmit(n.id, peer, data, kind)
-            elif t is SetTimer:
-                old = n.timers.get(e.name)
-                if old is not None:
-                    self._wheel.cancel(old)
-                key = [_TIMER, n.id, e.name, n.incarnation, 0]
-                handle = self._wheel.schedule(self.now + e.delay_ms, key)
-                key[4] = handle
-                n.timers[e.name] = handle
-            elif t is CancelTimer:
-                old = n.timers.pop(e.name, None)
-                if old is not None:
-                    self._wheel.cancel(old)
-            elif t is Persist:
-                n.storage.flush()
-            elif t in _OBSERVED:
-                self._record(n.id, *as_event(e))
-            elif t is Apply:
-                self._record(n.id, *as_event(e))
-                if e.data:
-                    self._applied[n.id].append(e.data)
-                if self._waiting:
-                    self._resolve(e)
-            for o in observers:
-                o.on_effect(self, n.id, e)
+        execute(effects, n, n.after if self.observers else None)
 
     def _resolve(self, e: Apply) -> None:
         """Complete the submissions waiting on index ``e.index``: theirs if the term matches, else lost."""

@@ -56,21 +56,15 @@ from core.effects import (
     BUSY,
     INVALID,
     Apply,
-    Broadcast,
-    CancelTimer,
-    LeaderChanged,
     Note,
-    Persist,
     Proposed,
     ProposeRejected,
     RoleChanged,
-    Send,
-    SetTimer,
-    TermChanged,
     applied_event,
     as_event,
 )
 from core.errors import CodecError
+from core.interpret import TimerTable, execute
 from core.framing import pack_blobs, unpack_blobs
 from core.keys import ALLOWED, Keyring, KeyringError
 from core.limits import (
@@ -185,7 +179,7 @@ class Node:
         self.state_machine: Any = None
         self._waiting: collections.deque[_ClientRequest] = collections.deque()
         self._drops = DropReporter()
-        self._timers: dict[str, int] = {}
+        self._timers: TimerTable | None = None
         self._zap: ZapHandler | None = None
         self._routes: dict[bytes, int | None] = {}
         self._connections = _Connections()
@@ -278,6 +272,7 @@ class Node:
     def _boot(self) -> None:
         self._started_ms = now = mono_ms()
         self._wheel = TimerWheel(now)
+        self._timers = TimerTable(self._wheel)
         durable = self.storage.read()
         self._record(
             "started",
@@ -364,11 +359,10 @@ class Node:
 
     def _fire_due_timers(self) -> None:
         now = mono_ms()
-        for name, handle, deadline in self._wheel.advance(now):
-            if self._timers.get(name) == handle:
-                del self._timers[name]
-                self.counters.on_timer(time.monotonic_ns() / 1e6 - deadline)
-                self._dispatch(self.algo.fire, name, now)
+        for key in self._wheel.advance(now):
+            if self._timers.fired(key):
+                self.counters.on_timer(time.monotonic_ns() / 1e6 - key[3])
+                self._dispatch(self.algo.fire, key[1], now)
 
     def _housekeeping(self) -> None:
         now = mono_ms()
@@ -467,52 +461,41 @@ class Node:
     # -- effects ------------------------------------------------------------------------
 
     def _execute(self, effects: list) -> None:
-        run: list[Apply] = []
-        for e in effects:
-            t = type(e)
-            if t is Apply:
-                run.append(e)
-                continue
-            if run:
-                self._apply(run)
-                run = []
-            if t is Send:
-                if e.to in self.peers:
-                    self._send(e.to, codec.encode(e.msg), e.msg.name)
-            elif t is Broadcast:
-                data = codec.encode(e.msg)
-                kind = e.msg.name
-                for peer in self.algo.peers:
-                    self._send(peer, data, kind)
-            elif t is SetTimer:
-                old = self._timers.get(e.name)
-                if old is not None:
-                    self._wheel.cancel(old)
-                deadline = self._now + e.delay_ms
-                key = [e.name, 0, deadline]
-                key[1] = self._timers[e.name] = self._wheel.schedule(deadline, key)
-            elif t is CancelTimer:
-                old = self._timers.pop(e.name, None)
-                if old is not None:
-                    self._wheel.cancel(old)
-            elif t is Persist:
-                self.storage.flush()
-            elif t is RoleChanged:
-                self._record(*as_event(e))
-                if e.old == Role.LEADER and self._waiting:
-                    self._fail_waiting("leadership lost")
-            elif t is TermChanged or t is LeaderChanged:
-                self._record(*as_event(e))
-            elif t is Note:
-                event = self._record(*as_event(e))
-                if e.kind in ELECTION_NOTES:
-                    self.last_election = {"kind": e.kind, "term": e.data.get("term"), "t": event["t"]}
-            elif t is ProposeRejected:
-                self._record(*as_event(e))
-        if run:
-            self._apply(run)
+        execute(effects, self)
 
-    def _apply(self, run: list[Apply]) -> None:
+    # the EffectSink of core.interpret: how a real node carries out each effect
+
+    def send(self, to: int, msg: Any) -> None:
+        if to in self.peers:
+            self._send(to, codec.encode(msg), msg.name)
+
+    def broadcast(self, msg: Any) -> None:
+        data = codec.encode(msg)
+        kind = msg.name
+        for peer in self.algo.peers:
+            self._send(peer, data, kind)
+
+    def set_timer(self, name: str, delay_ms: int) -> None:
+        self._timers.arm(name, self._now + delay_ms)
+
+    def cancel_timer(self, name: str) -> None:
+        self._timers.cancel(name)
+
+    def persist(self) -> None:
+        self.storage.flush()
+
+    def observe(self, effect: Any) -> None:
+        t = type(effect)
+        if t is Proposed:
+            return  # one per client request: the apply event says the same
+        event = self._record(*as_event(effect))
+        if t is RoleChanged:
+            if effect.old == Role.LEADER and self._waiting:
+                self._fail_waiting("leadership lost")
+        elif t is Note and effect.kind in ELECTION_NOTES:
+            self.last_election = {"kind": effect.kind, "term": effect.data.get("term"), "t": event["t"]}
+
+    def apply(self, run: list[Apply]) -> None:
         """Run consecutive committed entries through the state machine (one event for the run) and
         answer every waiting request they complete, or fail it if another term's entry took its index."""
         sm = self.state_machine
@@ -786,9 +769,7 @@ class Node:
         timer = request.get("timer")
         if not isinstance(timer, str) or not timer:
             raise ControlError('fire needs "timer": the name of an algorithm timer')
-        old = self._timers.pop(timer, None)
-        if old is not None:
-            self._wheel.cancel(old)
+        self._timers.cancel(timer)
         self._dispatch(self.algo.fire, timer, mono_ms())
         return {"fired": timer}
 

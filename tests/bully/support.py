@@ -7,10 +7,10 @@ from typing import Iterable
 from algorithms.bully import Bully, BullyConfig
 from algorithms.bully.messages import ELECTION_TRAFFIC
 from core.algorithm import Role
-from core.effects import Broadcast, Note, Send, SetTimer, CancelTimer
 from core.observers import Observer
 from core.sim import Network, Simulation
 from core.storage import MemoryStorage
+from core.testing import outgoing
 
 
 def node(node_id: int, n: int = 5, config: BullyConfig | None = None, storage: MemoryStorage | None = None) -> tuple[Bully, list]:
@@ -20,34 +20,8 @@ def node(node_id: int, n: int = 5, config: BullyConfig | None = None, storage: M
 
 
 def sends(effects: list) -> list[tuple[str, int, int]]:
-    """(message name, destination, epoch) of every Send in ``effects``; a Broadcast has destination 0."""
-    out = []
-    for e in effects:
-        if type(e) is Send:
-            out.append((e.msg.name, e.to, e.msg.term))
-        elif type(e) is Broadcast:
-            out.append((e.msg.name, 0, e.msg.term))
-    return out
-
-
-def timers_set(effects: list) -> dict[str, int]:
-    """Timer name -> delay of every SetTimer in ``effects``."""
-    return {e.name: e.delay_ms for e in effects if type(e) is SetTimer}
-
-
-def timers_cancelled(effects: list) -> set[str]:
-    return {e.name for e in effects if type(e) is CancelTimer}
-
-
-def notes(effects: list, kind: str) -> list[dict]:
-    return [e.data for e in effects if type(e) is Note and e.kind == kind]
-
-
-def msg(cls, src: int, dst: int, epoch: int):
-    """A message as it arrives from ``src`` (header filled the way the runtime delivers it)."""
-    m = cls(term=epoch)
-    m.src, m.dst = src, dst
-    return m
+    """(message name, destination, epoch) of every message ``effects`` send; a Broadcast has destination 0."""
+    return [(m.name, m.dst, m.term) for m in outgoing(effects)]
 
 
 class LeadersAtOnce(Observer):

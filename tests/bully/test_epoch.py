@@ -7,12 +7,13 @@ from core.algorithm import Role
 from core.effects import Note, Persist, Send
 from core.storage import MemoryStorage
 
-from tests.bully.support import EpochNeverFalls, bounded_sim, msg, node, sends, settled
+from core.testing import arrive
+from tests.bully.support import EpochNeverFalls, bounded_sim, node, sends, settled
 
 
 def test_coordinator_announces_the_highest_epoch_it_has_seen_plus_one():
     b, _ = node(3)
-    b.receive(msg(Election, 1, 3, 7), 2)
+    b.receive(arrive(Election, 1, 3, 7), 2)
     out = b.fire(ANSWER_WAIT, 30)
     assert sends(out) == [("Coordinator", 1, 8), ("Coordinator", 2, 8)]
     assert b.term == 8
@@ -29,7 +30,7 @@ def test_announced_epoch_is_durable_before_the_coordinator_message_leaves():
 def test_restarted_node_resumes_from_its_durable_epoch():
     disk = MemoryStorage()
     b, _ = node(5, storage=disk)
-    b.receive(msg(Election, 1, 5, 4), 1)  # sees epoch 4, announces 5 again
+    b.receive(arrive(Election, 1, 5, 4), 1)  # sees epoch 4, announces 5 again
     assert b.term == 5
     disk.flush()
     disk.crash()
@@ -40,18 +41,18 @@ def test_restarted_node_resumes_from_its_durable_epoch():
 
 def test_stale_announcement_from_the_same_sender_is_ignored():
     b, _ = node(2)
-    b.receive(msg(Coordinator, 4, 2, 5), 3)
+    b.receive(arrive(Coordinator, 4, 2, 5), 3)
     ignored = [Note("stale_announcement", {"sender": 4, "epoch": 3})]
-    assert b.receive(msg(Coordinator, 4, 2, 3), 4) == ignored
-    assert b.receive(msg(Heartbeat, 4, 2, 3), 5) == ignored
+    assert b.receive(arrive(Coordinator, 4, 2, 3), 4) == ignored
+    assert b.receive(arrive(Heartbeat, 4, 2, 3), 5) == ignored
     assert b.leader == 4 and b.term == 5
 
 
 def test_lower_epoch_from_another_sender_is_not_stale():
     """The epoch is not a safety mechanism: an announcement from another id is taken whatever its epoch."""
     b, _ = node(2)
-    b.receive(msg(Coordinator, 4, 2, 5), 3)
-    b.receive(msg(Coordinator, 5, 2, 2), 4)
+    b.receive(arrive(Coordinator, 4, 2, 5), 3)
+    b.receive(arrive(Coordinator, 5, 2, 2), 4)
     assert b.leader == 5 and b.term == 5
 
 

@@ -10,7 +10,8 @@ from algorithms.bully.lease import QuorumLease
 from algorithms.bully.messages import Coordinator, Election, Heartbeat, HeartbeatAck
 from core.algorithm import Role
 
-from tests.bully.support import LeadersAtOnce, bounded_sim, msg, node, notes, sends, settled, timers_set
+from core.testing import armed, arrive, notes
+from tests.bully.support import LeadersAtOnce, bounded_sim, node, sends, settled
 
 GATED = BullyConfig(quorum_gated=True)
 
@@ -33,45 +34,45 @@ def test_gated_coordinator_leads_only_once_a_majority_acknowledged_its_announcem
     b, out = node(5, config=GATED)
     assert b.role is Role.CANDIDATE and b.leader == 5
     assert notes(out, "election_won") == []
-    b.receive(msg(HeartbeatAck, 1, 5, 1), 3)
+    b.receive(arrive(HeartbeatAck, 1, 5, 1), 3)
     assert b.role is Role.CANDIDATE
-    out = b.receive(msg(HeartbeatAck, 2, 5, 1), 4)
+    out = b.receive(arrive(HeartbeatAck, 2, 5, 1), 4)
     assert b.role is Role.LEADER
     assert notes(out, "election_won") == [{"term": 1}]
-    assert timers_set(out) == {LEASE: 3 + GATED.lease_ms - 4}  # runs from the older of the two acks
+    assert armed(out) == {LEASE: 3 + GATED.lease_ms - 4}  # runs from the older of the two acks
 
 
 def test_gated_follower_acknowledges_its_coordinator_and_its_heartbeats():
     b, _ = node(2, config=GATED)
-    out = b.receive(msg(Coordinator, 4, 2, 3), 5)
+    out = b.receive(arrive(Coordinator, 4, 2, 3), 5)
     assert sends(out) == [("HeartbeatAck", 4, 3)]
-    out = b.receive(msg(Heartbeat, 4, 2, 3), 55)
+    out = b.receive(arrive(Heartbeat, 4, 2, 3), 55)
     assert sends(out) == [("HeartbeatAck", 4, 3)]
 
 
 def test_plain_bully_sends_no_acknowledgements():
     b, _ = node(2)
-    assert sends(b.receive(msg(Coordinator, 4, 2, 3), 5)) == []
-    assert sends(b.receive(msg(Heartbeat, 4, 2, 3), 55)) == []
+    assert sends(b.receive(arrive(Coordinator, 4, 2, 3), 5)) == []
+    assert sends(b.receive(arrive(Heartbeat, 4, 2, 3), 55)) == []
 
 
 def test_acknowledgement_of_an_earlier_reign_does_not_count():
     b, _ = node(5, config=GATED)
-    b.receive(msg(HeartbeatAck, 1, 5, 0), 3)
-    b.receive(msg(HeartbeatAck, 2, 5, 0), 3)
+    b.receive(arrive(HeartbeatAck, 1, 5, 0), 3)
+    b.receive(arrive(HeartbeatAck, 2, 5, 0), 3)
     assert b.role is Role.CANDIDATE
 
 
 def test_gated_coordinator_steps_down_when_the_majority_goes_quiet_and_returns_when_it_is_back():
     b, _ = node(5, config=GATED)
-    b.receive(msg(HeartbeatAck, 1, 5, 1), 3)
-    b.receive(msg(HeartbeatAck, 2, 5, 1), 4)
+    b.receive(arrive(HeartbeatAck, 1, 5, 1), 3)
+    b.receive(arrive(HeartbeatAck, 2, 5, 1), 4)
     out = b.fire(LEASE, 3 + GATED.lease_ms)
     assert b.role is Role.CANDIDATE and b.leader == 5
     assert notes(out, "election_lost") == [{"term": 1, "reason": "no quorum"}]
     assert sends(b.fire(HEARTBEAT, 200)) == [("Heartbeat", 0, 1)], "it keeps heartbeating, so a healed partition reunites"
-    b.receive(msg(HeartbeatAck, 3, 5, 1), 210)
-    b.receive(msg(HeartbeatAck, 4, 5, 1), 211)
+    b.receive(arrive(HeartbeatAck, 3, 5, 1), 210)
+    b.receive(arrive(HeartbeatAck, 4, 5, 1), 211)
     assert b.role is Role.LEADER
 
 
@@ -111,9 +112,9 @@ def test_gated_even_split_leaves_no_leader_at_all():
 
 def test_gated_coordinator_announcing_again_keeps_its_reign_and_counts_acks_of_earlier_epochs():
     b, _ = node(5, config=GATED)
-    b.receive(msg(HeartbeatAck, 1, 5, 1), 3)
-    b.receive(msg(HeartbeatAck, 2, 5, 1), 4)
-    b.receive(msg(Election, 3, 5, 1), 10)  # answered, and announced again with epoch 2
+    b.receive(arrive(HeartbeatAck, 1, 5, 1), 3)
+    b.receive(arrive(HeartbeatAck, 2, 5, 1), 4)
+    b.receive(arrive(Election, 3, 5, 1), 10)  # answered, and announced again with epoch 2
     assert b.term == 2 and b.role is Role.LEADER
-    b.receive(msg(HeartbeatAck, 3, 5, 1), 11)
+    b.receive(arrive(HeartbeatAck, 3, 5, 1), 11)
     assert b.lease.expires_at() == 4 + GATED.lease_ms

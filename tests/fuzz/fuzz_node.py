@@ -26,6 +26,7 @@ from core.runtime.control import REPLY_ERROR, REPLY_OK, find_propose, parse_prop
 from core.runtime.eventlog import EVENTS_FILE, EventLog
 from core.runtime.node import Node, mono_ms
 from core.storage import MemoryStorage
+from core.interpret import TimerTable
 from core.timerwheel import TimerWheel
 from tests.fuzz.fuzz_control import COMMAND, check_propose_reply
 from tests.fuzz.target import Target, split
@@ -81,6 +82,7 @@ def socketless_node(cls: type, voters: int, control: ControlSocket) -> Node:
     node._log = EventLog(_SCRATCH.name, 1)
     node._started_ms = now = mono_ms()
     node._wheel = TimerWheel(now)
+    node._timers = TimerTable(node._wheel)
     node._dispatch(node.algo.start, now)
     return node
 

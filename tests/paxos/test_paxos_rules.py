@@ -21,11 +21,12 @@ from algorithms.paxos import (
     fencing_token,
 )
 from algorithms.paxos.acceptor import ABSTAIN, LEASE, PROMISED, TOO_LONG
-from tests.paxos.helpers import make_node, msg, notes, persist_index, run_persists, send_index, sent, timer
+from core.testing import armed, arrive, flush_persists, notes, outgoing
+from tests.paxos.helpers import make_node, persist_index, send_index
 
 
 def promise_from(src: int, ballot: tuple[int, int], dst: int = 1, **fields) -> Promise:
-    return msg(Promise, src, dst, term=ballot[0], round=ballot[0], bid=ballot[1], **fields)
+    return arrive(Promise, src, dst, term=ballot[0], round=ballot[0], bid=ballot[1], **fields)
 
 
 def elect(node, now: int = 200) -> list:
@@ -33,7 +34,7 @@ def elect(node, now: int = 200) -> list:
     node.fire(DETECT, now)
     ballot = node.ballot
     node.receive(promise_from(2, ballot), now + 2)
-    return node.receive(msg(Accepted, 2, 1, term=ballot[0], round=ballot[0], bid=ballot[1], seq=node._seq), now + 4)
+    return node.receive(arrive(Accepted, 2, 1, term=ballot[0], round=ballot[0], bid=ballot[1], seq=node._seq), now + 4)
 
 
 # -- phase 1 ---------------------------------------------------------------------------------
@@ -41,62 +42,62 @@ def elect(node, now: int = 200) -> list:
 
 def test_detection_timeout_starts_phase1_with_next_ballot_and_promises_itself_durably():
     node, start = make_node()
-    assert 150 <= timer(start, DETECT) <= 300
+    assert 150 <= armed(start).get(DETECT) <= 300
     effects = node.fire(DETECT, 200)
-    prepare = sent(effects, Prepare)[0]
+    prepare = outgoing(effects, Prepare)[0]
     assert (prepare.round, prepare.bid) == (1, 1) == node.ballot
     assert node.role == Role.CANDIDATE and node.term == 1
     assert notes(effects, "election_started") == [{"term": 1, "ballot": [1, 1]}]
     assert persist_index(effects) < send_index(effects, Prepare)
-    assert run_persists(node.storage, effects) and node.storage.durable()["promised"] == [1, 1]
-    assert timer(effects, ROUND) == node.config.round_timeout_ms
+    assert flush_persists(node.storage, effects) and node.storage.durable()["promised"] == [1, 1]
+    assert armed(effects).get(ROUND) == node.config.round_timeout_ms
 
 
 def test_next_ballot_is_highest_round_seen_plus_one():
     node, _ = make_node()
-    node.receive(msg(Prepare, 3, 1, term=7, round=7, bid=3), 10)
+    node.receive(arrive(Prepare, 3, 1, term=7, round=7, bid=3), 10)
     effects = node.fire(DETECT, 400)
     assert node.ballot == (8, 1)
-    assert sent(effects, Prepare)[0].round == 8
+    assert outgoing(effects, Prepare)[0].round == 8
 
 
 def test_acceptor_promises_higher_ballot_persisting_before_the_reply():
     node, _ = make_node()
-    effects = node.receive(msg(Prepare, 2, 1, term=3, round=3, bid=2), 10)
-    promise = sent(effects, Promise)[0]
+    effects = node.receive(arrive(Prepare, 2, 1, term=3, round=3, bid=2), 10)
+    promise = outgoing(effects, Promise)[0]
     assert (promise.round, promise.bid) == (3, 2)
     assert persist_index(effects) < send_index(effects, Promise)
-    run_persists(node.storage, effects)
+    flush_persists(node.storage, effects)
     assert node.storage.durable()["promised"] == [3, 2]
     assert node.term == 3
 
 
 def test_acceptor_nacks_lower_ballot_carrying_its_promise():
     node, _ = make_node()
-    node.receive(msg(Prepare, 3, 1, term=5, round=5, bid=3), 10)
-    effects = node.receive(msg(Prepare, 2, 1, term=4, round=4, bid=2), 11)
-    nack = sent(effects, Nack)[0]
+    node.receive(arrive(Prepare, 3, 1, term=5, round=5, bid=3), 10)
+    effects = node.receive(arrive(Prepare, 2, 1, term=4, round=4, bid=2), 11)
+    nack = outgoing(effects, Nack)[0]
     assert (nack.phase, nack.reason) == (1, PROMISED)
     assert (nack.p_round, nack.p_bid) == (5, 3)
-    assert not sent(effects, Promise)
+    assert not outgoing(effects, Promise)
     assert not any(type(e) is Persist for e in effects)
 
 
 def test_same_round_is_ordered_by_node_id():
     node, _ = make_node()
-    node.receive(msg(Prepare, 3, 1, term=5, round=5, bid=3), 10)
-    assert sent(node.receive(msg(Prepare, 2, 1, term=5, round=5, bid=2), 11), Nack)
+    node.receive(arrive(Prepare, 3, 1, term=5, round=5, bid=3), 10)
+    assert outgoing(node.receive(arrive(Prepare, 2, 1, term=5, round=5, bid=2), 11), Nack)
     node2, _ = make_node()
-    node2.receive(msg(Prepare, 2, 1, term=5, round=5, bid=2), 10)
-    assert sent(node2.receive(msg(Prepare, 3, 1, term=5, round=5, bid=3), 11), Promise)
+    node2.receive(arrive(Prepare, 2, 1, term=5, round=5, bid=2), 10)
+    assert outgoing(node2.receive(arrive(Prepare, 3, 1, term=5, round=5, bid=3), 11), Promise)
 
 
 def test_duplicate_prepare_is_promised_again_without_a_new_write():
     node, _ = make_node()
-    node.receive(msg(Prepare, 2, 1, term=3, round=3, bid=2), 10)
+    node.receive(arrive(Prepare, 2, 1, term=3, round=3, bid=2), 10)
     flushes = node.storage.flushes
-    effects = node.receive(msg(Prepare, 2, 1, term=3, round=3, bid=2), 12)
-    assert sent(effects, Promise)
+    effects = node.receive(arrive(Prepare, 2, 1, term=3, round=3, bid=2), 12)
+    assert outgoing(effects, Promise)
     assert not any(type(e) is Persist for e in effects)
     assert node.storage.flushes == flushes
 
@@ -105,34 +106,34 @@ def test_proposer_jumps_past_the_ballot_a_nack_reports():
     node, _ = make_node()
     node.fire(DETECT, 200)
     for src in (2, 3):
-        node.receive(msg(Nack, src, 1, term=9, round=1, bid=1, phase=1, reason=PROMISED, p_round=9, p_bid=src), 202)
+        node.receive(arrive(Nack, src, 1, term=9, round=1, bid=1, phase=1, reason=PROMISED, p_round=9, p_bid=src), 202)
     assert node.role == Role.FOLLOWER
     assert node.term == 9
     effects = node.fire(DETECT, 260)
     assert node.ballot == (10, 1)
-    assert sent(effects, Prepare)[0].round == 10
+    assert outgoing(effects, Prepare)[0].round == 10
 
 
 def test_majority_of_nacks_loses_the_round_and_notes_why():
     node, _ = make_node()
     node.fire(DETECT, 200)
-    node.receive(msg(Nack, 2, 1, round=1, bid=1, phase=1, reason=PROMISED, p_round=4, p_bid=2), 202)
-    effects = node.receive(msg(Nack, 3, 1, round=1, bid=1, phase=1, reason=PROMISED, p_round=4, p_bid=3), 203)
+    node.receive(arrive(Nack, 2, 1, round=1, bid=1, phase=1, reason=PROMISED, p_round=4, p_bid=2), 202)
+    effects = node.receive(arrive(Nack, 3, 1, round=1, bid=1, phase=1, reason=PROMISED, p_round=4, p_bid=3), 203)
     lost = notes(effects, "election_lost")
     assert lost and lost[0]["term"] == 1 and "promised a higher ballot" in lost[0]["reason"]
-    assert timer(effects, DETECT) is not None
+    assert armed(effects).get(DETECT) is not None
 
 
 def test_higher_foreign_prepare_preempts_own_round():
     node, _ = make_node()
     node.fire(DETECT, 200)
-    effects = node.receive(msg(Prepare, 3, 1, term=1, round=1, bid=3), 201)
-    assert sent(effects, Promise)
+    effects = node.receive(arrive(Prepare, 3, 1, term=1, round=1, bid=3), 201)
+    assert outgoing(effects, Promise)
     assert node.role == Role.FOLLOWER
     assert notes(effects, "election_lost")[0]["reason"].startswith("preempted")
-    assert node.config.detect_min_ms <= timer(effects, DETECT) <= node.config.detect_max_ms
+    assert node.config.detect_min_ms <= armed(effects).get(DETECT) <= node.config.detect_max_ms
     late = node.receive(promise_from(2, (1, 1)), 202)
-    assert not sent(late, Accept)
+    assert not outgoing(late, Accept)
 
 
 def test_round_timeout_loses_the_round_and_backs_off():
@@ -141,7 +142,7 @@ def test_round_timeout_loses_the_round_and_backs_off():
     effects = node.fire(ROUND, 250)
     assert notes(effects, "election_lost")[0]["reason"] == "timeout"
     assert node.role == Role.FOLLOWER
-    assert timer(effects, DETECT) is not None
+    assert armed(effects).get(DETECT) is not None
 
 
 # -- phase 2 ---------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_majority_of_promises_sends_accept_of_me_with_the_lease_length():
     node, _ = make_node()
     node.fire(DETECT, 200)
     effects = node.receive(promise_from(2, (1, 1)), 203)
-    accept = sent(effects, Accept)[0]
+    accept = outgoing(effects, Accept)[0]
     assert (accept.round, accept.bid, accept.lease_ms) == (1, 1, node.config.lease_ms)
     assert node.acceptor.accepted == (1, 1)
     assert send_index(effects, Accept) < persist_index(effects)  # our own write overlaps the round trip
@@ -170,52 +171,52 @@ def test_promise_reporting_another_nodes_lease_stops_phase2():
     node, _ = make_node()
     node.fire(DETECT, 200)
     effects = node.receive(promise_from(2, (1, 1), acc_round=0, acc_bid=3, lease_holder=3, lease_left=40), 203)
-    assert not sent(effects, Accept)
+    assert not outgoing(effects, Accept)
     assert "lease" in notes(effects, "election_lost")[0]["reason"]
     assert node.quiet_until == 243
-    assert timer(effects, DETECT) >= 40
+    assert armed(effects).get(DETECT) >= 40
 
 
 def test_promise_reporting_own_lease_does_not_stop_phase2():
     node, _ = make_node()
     node.fire(DETECT, 200)
     effects = node.receive(promise_from(2, (1, 1), lease_holder=1, lease_left=40), 203)
-    assert sent(effects, Accept)
+    assert outgoing(effects, Accept)
 
 
 def test_acceptor_accepts_at_its_promise():
     node, _ = make_node()
-    node.receive(msg(Prepare, 2, 1, term=3, round=3, bid=2), 10)
-    effects = node.receive(msg(Accept, 2, 1, term=3, round=3, bid=2, seq=1, lease_ms=135), 12)
-    accepted = sent(effects, Accepted)[0]
+    node.receive(arrive(Prepare, 2, 1, term=3, round=3, bid=2), 10)
+    effects = node.receive(arrive(Accept, 2, 1, term=3, round=3, bid=2, seq=1, lease_ms=135), 12)
+    accepted = outgoing(effects, Accepted)[0]
     assert (accepted.round, accepted.bid, accepted.seq) == (3, 2, 1)
     assert persist_index(effects) < send_index(effects, Accepted)
-    run_persists(node.storage, effects)
+    flush_persists(node.storage, effects)
     assert node.storage.durable()["accepted"] == [3, 2]
     assert node.leader == 2
 
 
 def test_acceptor_accepts_above_its_promise_and_raises_it():
     node, _ = make_node()
-    node.receive(msg(Prepare, 2, 1, term=3, round=3, bid=2), 10)
-    effects = node.receive(msg(Accept, 3, 1, term=4, round=4, bid=3, seq=1, lease_ms=135), 12)
-    assert sent(effects, Accepted)
+    node.receive(arrive(Prepare, 2, 1, term=3, round=3, bid=2), 10)
+    effects = node.receive(arrive(Accept, 3, 1, term=4, round=4, bid=3, seq=1, lease_ms=135), 12)
+    assert outgoing(effects, Accepted)
     assert node.acceptor.promised == (4, 3)
 
 
 def test_acceptor_nacks_accept_below_its_promise():
     node, _ = make_node()
-    node.receive(msg(Prepare, 3, 1, term=5, round=5, bid=3), 10)
-    effects = node.receive(msg(Accept, 2, 1, term=4, round=4, bid=2, seq=7, lease_ms=135), 12)
-    nack = sent(effects, Nack)[0]
+    node.receive(arrive(Prepare, 3, 1, term=5, round=5, bid=3), 10)
+    effects = node.receive(arrive(Accept, 2, 1, term=4, round=4, bid=2, seq=7, lease_ms=135), 12)
+    nack = outgoing(effects, Nack)[0]
     assert (nack.phase, nack.seq, nack.reason, nack.p_round, nack.p_bid) == (2, 7, PROMISED, 5, 3)
     assert node.acceptor.accepted == (0, 0)
 
 
 def test_acceptor_refuses_a_lease_longer_than_its_own_maximum():
     node, _ = make_node()
-    effects = node.receive(msg(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=10_000), 12)
-    assert sent(effects, Nack)[0].reason == TOO_LONG
+    effects = node.receive(arrive(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=10_000), 12)
+    assert outgoing(effects, Nack)[0].reason == TOO_LONG
 
 
 def test_no_leadership_without_a_majority_of_accepted():
@@ -224,10 +225,10 @@ def test_no_leadership_without_a_majority_of_accepted():
     node.receive(promise_from(2, (1, 1)), 202)
     node.receive(promise_from(3, (1, 1)), 202)
     seq = node._seq
-    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=seq), 204)
-    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=seq), 205)  # a duplicate counts once
+    node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=seq), 204)
+    node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=seq), 205)  # a duplicate counts once
     assert node.role == Role.CANDIDATE
-    effects = node.receive(msg(Accepted, 3, 1, term=1, round=1, bid=1, seq=seq), 206)
+    effects = node.receive(arrive(Accepted, 3, 1, term=1, round=1, bid=1, seq=seq), 206)
     assert node.role == Role.LEADER and node.leader == 1
     won = notes(effects, "election_won")[0]
     assert won["term"] == 1 and won["ballot"] == [1, 1]
@@ -237,9 +238,9 @@ def test_lease_counts_from_before_accept_was_sent():
     node, _ = make_node()
     node.fire(DETECT, 200)
     node.receive(promise_from(2, (1, 1)), 203)  # Accept leaves at 203
-    effects = node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 230)
+    effects = node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 230)
     assert node.lease_until == 203 + node.config.lease_ms
-    assert timer(effects, LEASE_TIMER) == node.lease_until - 230
+    assert armed(effects).get(LEASE_TIMER) == node.lease_until - 230
     assert notes(effects, "lease_acquired") == [{"start": 203, "until": 338, "ballot": [1, 1]}]
 
 
@@ -247,8 +248,8 @@ def test_accepted_for_an_older_sequence_is_not_counted():
     node, _ = make_node()
     node.fire(DETECT, 200)
     node.receive(promise_from(2, (1, 1)), 203)
-    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq + 5), 204)
-    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq - 1), 204)
+    node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq + 5), 204)
+    node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq - 1), 204)
     assert node.role == Role.CANDIDATE
 
 
@@ -257,33 +258,33 @@ def test_accepted_for_an_older_sequence_is_not_counted():
 
 def test_acceptor_holding_a_lease_refuses_to_promise_anyone_else():
     node, _ = make_node()
-    node.receive(msg(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=135), 100)
+    node.receive(arrive(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=135), 100)
     hold = node.acceptor.hold_until
     assert hold == 100 + 136  # 135 ms widened by the 0.002 drift bound
-    effects = node.receive(msg(Prepare, 3, 1, term=9, round=9, bid=3), 150)
-    nack = sent(effects, Nack)[0]
+    effects = node.receive(arrive(Prepare, 3, 1, term=9, round=9, bid=3), 150)
+    nack = outgoing(effects, Nack)[0]
     assert (nack.reason, nack.holder, nack.wait_ms) == (LEASE, 2, hold - 150)
     assert node.acceptor.promised == (1, 2)
-    refused = node.receive(msg(Accept, 3, 1, term=9, round=9, bid=3, seq=1, lease_ms=135), 151)
-    assert sent(refused, Nack)[0].reason == LEASE
-    after = node.receive(msg(Prepare, 3, 1, term=9, round=9, bid=3), hold)
-    assert sent(after, Promise)
+    refused = node.receive(arrive(Accept, 3, 1, term=9, round=9, bid=3, seq=1, lease_ms=135), 151)
+    assert outgoing(refused, Nack)[0].reason == LEASE
+    after = node.receive(arrive(Prepare, 3, 1, term=9, round=9, bid=3), hold)
+    assert outgoing(after, Promise)
 
 
 def test_lease_holder_itself_may_prepare_a_higher_ballot_and_hears_of_its_lease():
     node, _ = make_node()
-    node.receive(msg(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=135), 100)
-    effects = node.receive(msg(Prepare, 2, 1, term=4, round=4, bid=2), 120)
-    promise = sent(effects, Promise)[0]
+    node.receive(arrive(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=135), 100)
+    effects = node.receive(arrive(Prepare, 2, 1, term=4, round=4, bid=2), 120)
+    promise = outgoing(effects, Promise)[0]
     assert (promise.acc_round, promise.acc_bid, promise.lease_holder, promise.lease_left) == (1, 2, 2, 116)
 
 
 def test_follower_defers_detection_while_it_holds_a_lease_for_another():
     node, _ = make_node(detect_min_ms=150, detect_max_ms=150, lease_ms=140, renew_ms=40)
-    node.receive(msg(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=140), 100)
+    node.receive(arrive(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=140), 100)
     effects = node.fire(DETECT, 200)
-    assert not sent(effects, Prepare)
-    assert timer(effects, DETECT) >= node.acceptor.hold_until - 200
+    assert not outgoing(effects, Prepare)
+    assert armed(effects).get(DETECT) >= node.acceptor.hold_until - 200
 
 
 def test_leader_renews_with_phase2_alone_under_its_ballot():
@@ -291,15 +292,15 @@ def test_leader_renews_with_phase2_alone_under_its_ballot():
     elect(node)
     ballot, seq = node.ballot, node._seq
     effects = node.fire(RENEW, 248)
-    assert not sent(effects, Prepare)
-    accept = sent(effects, Accept)[0]
+    assert not outgoing(effects, Prepare)
+    accept = outgoing(effects, Accept)[0]
     assert (accept.round, accept.bid, accept.seq) == (ballot[0], ballot[1], seq + 1)
-    assert timer(effects, RENEW) == node.config.renew_ms
+    assert armed(effects).get(RENEW) == node.config.renew_ms
     assert not any(type(e) is Persist for e in effects)  # nothing durable changed
-    done = node.receive(msg(Accepted, 3, 1, term=1, round=1, bid=1, seq=seq + 1), 250)
+    done = node.receive(arrive(Accepted, 3, 1, term=1, round=1, bid=1, seq=seq + 1), 250)
     assert node.lease_until == 248 + node.config.lease_ms
     assert notes(done, "lease_renewed")[0]["start"] == 248
-    assert timer(done, LEASE_TIMER) == node.lease_until - 250
+    assert armed(done).get(LEASE_TIMER) == node.lease_until - 250
 
 
 def test_leader_whose_renewals_fail_steps_down_when_its_lease_runs_out():
@@ -318,8 +319,8 @@ def test_leader_whose_renewals_fail_steps_down_when_its_lease_runs_out():
 def test_leader_refuses_other_proposers_while_it_leads():
     node, _ = make_node()
     elect(node)
-    effects = node.receive(msg(Prepare, 3, 1, term=50, round=50, bid=3), 220)
-    assert sent(effects, Nack)[0].reason == LEASE
+    effects = node.receive(arrive(Prepare, 3, 1, term=50, round=50, bid=3), 220)
+    assert outgoing(effects, Nack)[0].reason == LEASE
     assert node.role == Role.LEADER
 
 
@@ -327,15 +328,15 @@ def test_renewal_nack_with_higher_promise_moves_the_leader_to_a_higher_ballot():
     node, _ = make_node()
     elect(node)
     node.fire(RENEW, 248)
-    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 249)
-    node.receive(msg(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
+    node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 249)
+    node.receive(arrive(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
     effects = node.fire(RENEW, 293)
-    prepare = sent(effects, Prepare)[0]
+    prepare = outgoing(effects, Prepare)[0]
     assert (prepare.round, prepare.bid) == (8, 1)
     assert node.role == Role.LEADER
     assert notes(effects, "election_started")[0]["holding_lease"] is True
     node.receive(promise_from(2, (8, 1), lease_holder=1, lease_left=100), 295)
-    won = node.receive(msg(Accepted, 2, 1, term=8, round=8, bid=1, seq=node._seq), 297)
+    won = node.receive(arrive(Accepted, 2, 1, term=8, round=8, bid=1, seq=node._seq), 297)
     assert notes(won, "election_won")[0]["ballot"] == [8, 1]
     assert node.fencing_token == fencing_token((8, 1)) > fencing_token((1, 1))
 
@@ -344,7 +345,7 @@ def test_fencing_token_stays_the_leased_ballot_until_a_higher_one_wins():
     node, _ = make_node()
     elect(node)
     node.fire(RENEW, 248)
-    node.receive(msg(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
+    node.receive(arrive(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
     node.fire(RENEW, 293)
     assert node.ballot == (8, 1) and node.role == Role.LEADER
     assert node.fencing_token == fencing_token((1, 1))  # nobody has promised (8, 1) yet
@@ -360,7 +361,7 @@ def bumped_leader(**config):
     node, _ = make_node(**config)
     elect(node)
     node.fire(RENEW, 248)
-    node.receive(msg(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
+    node.receive(arrive(Nack, 3, 1, term=7, round=1, bid=1, phase=2, seq=node._seq, reason=PROMISED, p_round=7, p_bid=3), 250)
     return node
 
 
@@ -371,7 +372,7 @@ def test_proposer_acquires_the_lease_through_phase_1_then_phase_2():
     assert (node.proposer, node.role) == (ProposerState.PREPARING, Role.CANDIDATE)
     node.receive(promise_from(2, node.ballot), 202)
     assert (node.proposer, node.role) == (ProposerState.ACQUIRING, Role.CANDIDATE)
-    node.receive(msg(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 204)
+    node.receive(arrive(Accepted, 2, 1, term=1, round=1, bid=1, seq=node._seq), 204)
     assert (node.proposer, node.role) == (ProposerState.LEADING, Role.LEADER)
 
 
@@ -393,8 +394,8 @@ def test_a_move_to_a_higher_ballot_whose_phase_2_goes_unanswered_is_finished_by_
     node.fire(ROUND, 315)
     assert (node.proposer, node.role, node.fencing_token) == (ProposerState.BUMPED, Role.LEADER, fencing_token((1, 1)))
     effects = node.fire(RENEW, 338)
-    assert node.proposer is ProposerState.BUMP_ACCEPTING and sent(effects, Accept)[0].round == 8
-    won = node.receive(msg(Accepted, 2, 1, term=8, round=8, bid=1, seq=node._seq), 340)
+    assert node.proposer is ProposerState.BUMP_ACCEPTING and outgoing(effects, Accept)[0].round == 8
+    won = node.receive(arrive(Accepted, 2, 1, term=8, round=8, bid=1, seq=node._seq), 340)
     assert notes(won, "election_won")[0]["ballot"] == [8, 1] and not notes(won, "lease_renewed")
     assert (node.proposer, node.fencing_token) == (ProposerState.LEADING, fencing_token((8, 1)))
 
@@ -419,35 +420,35 @@ def test_a_leader_whose_lease_runs_out_waits_again():
 def test_restarted_node_abstains_for_one_maximum_lease_period():
     storage = MemoryStorage()
     node, _ = make_node(storage=storage)
-    run_persists(storage, node.receive(msg(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=135), 100))
+    flush_persists(storage, node.receive(arrive(Accept, 2, 1, term=1, round=1, bid=2, seq=1, lease_ms=135), 100))
     storage.crash()
     again, start = make_node(storage=storage, now=120)
     hold = again.acceptor.max_hold_ms()
     assert notes(start, "lease_abstain") == [{"until": 120 + hold, "ms": hold}]
     assert again.acceptor.promised == (1, 2)  # the promise survived
-    refused = again.receive(msg(Prepare, 3, 1, term=2, round=2, bid=3), 130)
-    assert (sent(refused, Nack)[0].reason, sent(refused, Nack)[0].wait_ms) == (ABSTAIN, 120 + hold - 130)
-    refused = again.receive(msg(Accept, 3, 1, term=2, round=2, bid=3, seq=1, lease_ms=135), 131)
-    assert sent(refused, Nack)[0].reason == ABSTAIN
-    assert not sent(again.fire(DETECT, 120 + hold - 1), Prepare)
-    assert sent(again.receive(msg(Prepare, 3, 1, term=2, round=2, bid=3), 120 + hold), Promise)
+    refused = again.receive(arrive(Prepare, 3, 1, term=2, round=2, bid=3), 130)
+    assert (outgoing(refused, Nack)[0].reason, outgoing(refused, Nack)[0].wait_ms) == (ABSTAIN, 120 + hold - 130)
+    refused = again.receive(arrive(Accept, 3, 1, term=2, round=2, bid=3, seq=1, lease_ms=135), 131)
+    assert outgoing(refused, Nack)[0].reason == ABSTAIN
+    assert not outgoing(again.fire(DETECT, 120 + hold - 1), Prepare)
+    assert outgoing(again.receive(arrive(Prepare, 3, 1, term=2, round=2, bid=3), 120 + hold), Promise)
 
 
 def test_fresh_node_takes_part_at_once():
     node, start = make_node()
     assert notes(start, "lease_abstain") == []
-    assert sent(node.receive(msg(Prepare, 2, 1, term=1, round=1, bid=2), 1), Promise)
+    assert outgoing(node.receive(arrive(Prepare, 2, 1, term=1, round=1, bid=2), 1), Promise)
 
 
 def test_restart_never_promises_below_a_durable_promise():
     storage = MemoryStorage()
     node, _ = make_node(storage=storage)
-    run_persists(storage, node.receive(msg(Prepare, 3, 1, term=6, round=6, bid=3), 10))
+    flush_persists(storage, node.receive(arrive(Prepare, 3, 1, term=6, round=6, bid=3), 10))
     storage.crash()
     again, _ = make_node(storage=storage, now=20)
     late = again.acceptor.abstain_until
-    effects = again.receive(msg(Prepare, 2, 1, term=5, round=5, bid=2), late)
-    assert sent(effects, Nack)[0].reason == PROMISED
+    effects = again.receive(arrive(Prepare, 2, 1, term=5, round=5, bid=2), late)
+    assert outgoing(effects, Nack)[0].reason == PROMISED
     assert again.term == 6
 
 
@@ -462,7 +463,7 @@ def test_backoff_is_randomized_and_grows_with_failures():
         for failure in range(5):
             node.fire(DETECT, now)
             effects = node.fire(ROUND, now + 50)
-            delays_by_failure.setdefault(failure, set()).add(timer(effects, DETECT))
+            delays_by_failure.setdefault(failure, set()).add(armed(effects).get(DETECT))
             now += 1000
     base, cap = 20, 400
     for failure, delays in delays_by_failure.items():
@@ -484,9 +485,9 @@ def test_leader_win_resets_backoff():
 
 def test_proposal_under_another_nodes_ballot_is_dropped_and_noted_once():
     node, _ = make_node()
-    first = node.receive(msg(Prepare, 2, 1, term=5, round=5, bid=3), 10)
-    second = node.receive(msg(Accept, 2, 1, term=5, round=5, bid=3, seq=1, lease_ms=135), 11)
-    assert not sent(first) and not sent(second)
+    first = node.receive(arrive(Prepare, 2, 1, term=5, round=5, bid=3), 10)
+    second = node.receive(arrive(Accept, 2, 1, term=5, round=5, bid=3, seq=1, lease_ms=135), 11)
+    assert not outgoing(first) and not outgoing(second)
     assert len(notes(first, "dropped_malformed")) == 1 and not notes(second, "dropped_malformed")
     assert node.acceptor.promised == (0, 0) and node.term == 0
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable
+from typing import Iterable
 
 from algorithms.raft import ELECTION, Raft, RaftConfig, RequestVoteResponse
 from algorithms.raft.durable import LOG_FILE, encode_entry
 from core.algorithm import Role
-from core.effects import Broadcast, Note, Persist, Send, SetTimer
-from core.messages import Message
+from core.effects import Broadcast, Persist, Send
 from core.storage import MemoryStorage
+from core.testing import arrive
 
 CLUSTER = 7
 
@@ -38,27 +38,6 @@ def make_node(
     return node, node.start(0)
 
 
-def msg(cls: type[Message], src: int, dst: int, term: int, **fields: Any) -> Message:
-    """A message as it would arrive from ``src`` (header filled in)."""
-    m = cls(**fields)
-    m.cluster, m.src, m.dst, m.term = CLUSTER, src, dst, term
-    return m
-
-
-def outgoing(effects: list) -> list[Message]:
-    """The messages among ``effects``, in order (a Broadcast counts once, dst 0)."""
-    return [e.msg for e in effects if type(e) in (Send, Broadcast)]
-
-
-def notes(effects: list, kind: str) -> list[dict]:
-    return [e.data for e in effects if type(e) is Note and e.kind == kind]
-
-
-def timers(effects: list, name: str = ELECTION) -> list[int]:
-    """Delays of every SetTimer(name) among ``effects``."""
-    return [e.delay_ms for e in effects if type(e) is SetTimer and e.name == name]
-
-
 def persisted_before_sends(effects: list) -> bool:
     """Some Persist comes before the first message sent (durable before visible)."""
     sends = [i for i, e in enumerate(effects) if type(e) in (Send, Broadcast)]
@@ -73,12 +52,5 @@ def elect(node: Raft, now: int = 0) -> list:
     for peer in node.peers:
         if node.role == Role.LEADER:
             break
-        out = node.receive(msg(RequestVoteResponse, peer, node.id, node.term, granted=True), now)
+        out = node.receive(arrive(RequestVoteResponse, peer, node.id, node.term, granted=True), now)
     return out
-
-
-def flushed(node: Raft, effects: list) -> list:
-    """Play the runtime's part for Persist: flush the node's storage if the effects ask for it."""
-    if any(type(e) is Persist for e in effects):
-        node.storage.flush()
-    return effects

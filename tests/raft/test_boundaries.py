@@ -8,13 +8,14 @@ from core.errors import ConfigError
 from core.limits import MAX_COMMAND_BYTES, MAX_FRAME_BYTES, fits_one_message
 from core.effects import BUSY, INVALID
 from core.testing import proposals, rejections
-from tests.raft.helpers import elect, flushed, make_node, msg
+from core.testing import arrive, flush_persists
+from tests.raft.helpers import elect, make_node
 
 
 def _leader(**config):
     node, _ = make_node(1, (1, 2, 3), config=RaftConfig(**config))
-    flushed(node, elect(node))
-    flushed(node, node.fire("flush", 0))
+    flush_persists(node.storage, elect(node))
+    flush_persists(node.storage, node.fire("flush", 0))
     return node
 
 
@@ -40,8 +41,8 @@ def test_a_leader_answers_busy_past_its_uncommitted_budget_and_lets_commands_in_
     assert proposals(node.propose(b"a" * 80, 1))
     (busy,) = rejections(node.propose(b"b" * 30, 1))
     assert busy.code == BUSY and busy.reason.startswith("busy: 80 bytes") and busy.leader == 1
-    flushed(node, node.fire("flush", 2))
-    node.receive(msg(AppendEntriesResponse, 2, 1, node.term, success=True, match_index=node.log.last_index,
+    flush_persists(node.storage, node.fire("flush", 2))
+    node.receive(arrive(AppendEntriesResponse, 2, 1, node.term, success=True, match_index=node.log.last_index,
                      hint_index=node.log.last_index), 3)
     assert node.commit_index == node.log.last_index
     assert proposals(node.propose(b"b" * 30, 4))

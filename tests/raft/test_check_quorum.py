@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from algorithms.raft import (
+    ELECTION,
     CHECK_QUORUM,
     HEARTBEAT,
     AppendEntries,
@@ -14,13 +15,14 @@ from algorithms.raft import (
 from core.algorithm import Role
 from core.effects import CancelTimer
 from core.sim import Simulation
-from tests.raft.helpers import CLUSTER, elect, make_node, msg, notes, outgoing, timers
+from core.testing import arrive, notes, outgoing, timers
+from tests.raft.helpers import CLUSTER, elect, make_node
 
 CHECK = RaftConfig(check_quorum=True)
 
 
 def ack(src: int, term: int = 1, match: int = 0) -> AppendEntriesResponse:
-    return msg(AppendEntriesResponse, src, 1, term, success=True, match_index=match, hint_index=match)
+    return arrive(AppendEntriesResponse, src, 1, term, success=True, match_index=match, hint_index=match)
 
 
 # -- the leader --------------------------------------------------------------------------------------
@@ -37,7 +39,7 @@ def test_leader_that_heard_from_no_majority_within_election_timeout_max_steps_do
     effects = node.fire(CHECK_QUORUM, 300)
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, 1, None)
     assert CancelTimer(HEARTBEAT) in effects
-    (delay,) = timers(effects)
+    (delay,) = timers(effects, ELECTION)
     assert 150 <= delay <= 300
     assert notes(effects, "leadership_lost") == [
         {"term": 1, "reason": "no quorum heard within election_timeout_max"}
@@ -83,8 +85,8 @@ def test_without_check_quorum_a_leader_never_checks():
 
 def test_follower_ignores_request_vote_within_minimum_timeout_of_hearing_its_leader():
     node, _ = make_node(2, term=4, config=CHECK)
-    node.receive(msg(AppendEntries, 3, 2, 4, prev_log_index=0, prev_log_term=0), 100)
-    ask = msg(RequestVote, 1, 2, 5, last_log_index=0, last_log_term=0)
+    node.receive(arrive(AppendEntries, 3, 2, 4, prev_log_index=0, prev_log_term=0), 100)
+    ask = arrive(RequestVote, 1, 2, 5, last_log_index=0, last_log_term=0)
     effects = node.receive(ask, 249)
     assert outgoing(effects) == [] and (node.term, node.voted_for, node.leader) == (4, None, 3)
     assert notes(effects, "vote_ignored") == [{"term": 5, "candidate": 1, "leader": 3}]
@@ -96,20 +98,20 @@ def test_follower_ignores_request_vote_within_minimum_timeout_of_hearing_its_lea
 def test_leader_with_check_quorum_ignores_a_higher_term_request_vote():
     node, _ = make_node(config=CHECK)
     elect(node)
-    effects = node.receive(msg(RequestVote, 3, 1, 9, last_log_index=5, last_log_term=5), 100)
+    effects = node.receive(arrive(RequestVote, 3, 1, 9, last_log_index=5, last_log_term=5), 100)
     assert outgoing(effects) == [] and (node.role, node.term) == (Role.LEADER, 1)
 
 
 def test_without_check_quorum_follower_grants_a_vote_right_after_hearing_its_leader():
     node, _ = make_node(2, term=4)
-    node.receive(msg(AppendEntries, 3, 2, 4, prev_log_index=0, prev_log_term=0), 100)
-    effects = node.receive(msg(RequestVote, 1, 2, 5, last_log_index=0, last_log_term=0), 101)
+    node.receive(arrive(AppendEntries, 3, 2, 4, prev_log_index=0, prev_log_term=0), 100)
+    effects = node.receive(arrive(RequestVote, 1, 2, 5, last_log_index=0, last_log_term=0), 101)
     assert outgoing(effects) == [RequestVoteResponse(cluster=CLUSTER, src=2, dst=1, term=5, granted=True)]
 
 
 def test_follower_that_never_heard_a_leader_votes_at_once():
     node, _ = make_node(2, config=CHECK)
-    effects = node.receive(msg(RequestVote, 1, 2, 1, last_log_index=0, last_log_term=0), 1)
+    effects = node.receive(arrive(RequestVote, 1, 2, 1, last_log_index=0, last_log_term=0), 1)
     assert outgoing(effects)[0].granted is True
 
 

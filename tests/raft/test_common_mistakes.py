@@ -15,7 +15,8 @@ from algorithms.raft import ELECTION, Raft, RaftConfig, RaftLog, RequestVote, Re
 from core.algorithm import Role
 from core.errors import InvariantViolation
 from core.sim import Simulation
-from tests.raft.helpers import CLUSTER, make_node, msg, outgoing
+from core.testing import arrive, outgoing
+from tests.raft.helpers import CLUSTER, make_node
 
 QUIET = RaftConfig(election_timeout_min=1000, election_timeout_max=2000, heartbeat_interval=100)
 """Long timeouts: nothing happens by itself within a few ms, so a scenario can be driven by hand."""
@@ -110,7 +111,7 @@ def test_mistake_vote_for_stale_log_elects_a_leader_missing_a_majority_entry():
 
 def test_follower_rejects_vote_for_stale_log_message_level():
     node, _ = make_node(1, term=2, log_terms=[1, 2])
-    stale = msg(RequestVote, 2, 1, 3, last_log_index=5, last_log_term=1)
+    stale = arrive(RequestVote, 2, 1, 3, last_log_index=5, last_log_term=1)
     assert outgoing(node.receive(stale, 10)) == [RequestVoteResponse(cluster=CLUSTER, src=1, dst=2, term=3, granted=False)]
     mistaken, _ = make_node(1, term=2, log_terms=[1, 2], cls=VotesForAnyLog)
     assert outgoing(mistaken.receive(stale, 10))[0].granted is True
@@ -167,7 +168,7 @@ class RepliesBeforeSteppingDown(Raft):
 
 def test_mistake_replying_before_stepping_down_answers_with_a_stale_term():
     node, _ = make_node(1, term=1, voted_for=3)
-    request = msg(RequestVote, 2, 1, 2)
+    request = arrive(RequestVote, 2, 1, 2)
     assert outgoing(node.receive(request, 10)) == [RequestVoteResponse(cluster=CLUSTER, src=1, dst=2, term=2, granted=True)]
 
     mistaken, _ = make_node(1, term=1, voted_for=3, cls=RepliesBeforeSteppingDown)

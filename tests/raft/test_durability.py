@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -14,7 +13,8 @@ from core.algorithm import Role
 from core.errors import InvariantViolation
 from core.sim import Network, Simulation
 from core.storage import FileStorage, MemoryStorage
-from tests.raft.helpers import CLUSTER, make_node, msg, outgoing, persisted_before_sends
+from core.testing import arrive, outgoing
+from tests.raft.helpers import CLUSTER, make_node, persisted_before_sends
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -54,15 +54,15 @@ def test_every_send_that_depends_on_term_or_vote_follows_a_persist():
     node, _ = make_node(1, term=1)
     assert persisted_before_sends(node.fire(ELECTION, 200))  # new term, own vote
     node, _ = make_node(1, term=1)
-    assert persisted_before_sends(node.receive(msg(RequestVote, 2, 1, 1), 10))  # granted vote
+    assert persisted_before_sends(node.receive(arrive(RequestVote, 2, 1, 1), 10))  # granted vote
     node, _ = make_node(1, term=1)
-    assert persisted_before_sends(node.receive(msg(RequestVote, 2, 1, 4, last_log_term=0), 10))  # adopted term
+    assert persisted_before_sends(node.receive(arrive(RequestVote, 2, 1, 4, last_log_term=0), 10))  # adopted term
 
 
 def test_a_crash_after_the_persist_is_flushed_keeps_the_vote():
     storage = MemoryStorage()
     node, _ = make_node(1, term=1, storage=storage)
-    node.receive(msg(RequestVote, 2, 1, 1), 10)
+    node.receive(arrive(RequestVote, 2, 1, 1), 10)
     storage.flush()  # the runtime flushes Persist before the reply leaves
     storage.crash()
     again, _ = make_node(1, storage=storage)
@@ -72,14 +72,14 @@ def test_a_crash_after_the_persist_is_flushed_keeps_the_vote():
 def test_restarted_voter_does_not_vote_twice_in_a_term():
     storage = MemoryStorage()
     node, _ = make_node(1, (1, 2, 3), storage=storage)
-    node.receive(msg(RequestVote, 2, 1, 1), 10)
+    node.receive(arrive(RequestVote, 2, 1, 1), 10)
     storage.flush()
     storage.crash()
     node, _ = make_node(1, (1, 2, 3), storage=storage)
-    assert outgoing(node.receive(msg(RequestVote, 3, 1, 1), 20)) == [
+    assert outgoing(node.receive(arrive(RequestVote, 3, 1, 1), 20)) == [
         RequestVoteResponse(cluster=CLUSTER, src=1, dst=3, term=1, granted=False)
     ]
-    assert outgoing(node.receive(msg(RequestVote, 2, 1, 1), 21))[0].granted is True  # same candidate again: fine
+    assert outgoing(node.receive(arrive(RequestVote, 2, 1, 1), 21))[0].granted is True  # same candidate again: fine
 
 
 def test_restarted_candidate_remembers_it_voted_for_itself():
@@ -90,37 +90,12 @@ def test_restarted_candidate_remembers_it_voted_for_itself():
     storage.crash()
     node, _ = make_node(1, storage=storage)
     assert node.role == Role.FOLLOWER and (node.term, node.voted_for) == (1, 1)
-    assert outgoing(node.receive(msg(RequestVote, 2, 1, 1), 20))[0].granted is False
-
-
-CHILD = textwrap.dedent(
-    """
-    import random, sys, time
-    from algorithms.raft import Raft, RequestVote
-    from core.effects import Persist, Send
-    from core.storage import FileStorage
-
-    node = Raft(3, (1, 2, 3), storage=FileStorage(sys.argv[1]), rng=random.Random(0), cluster=7)
-
-    def run(effects):
-        for e in effects:
-            if type(e) is Persist:
-                node.storage.flush()
-            elif type(e) is Send:
-                print("sent", e.msg.name, e.msg.term, e.msg.granted, flush=True)
-
-    run(node.start(0))
-    request = RequestVote(last_log_index=0, last_log_term=0)
-    request.cluster, request.src, request.dst, request.term = 7, 2, 3, 5
-    run(node.receive(request, 1))
-    time.sleep(120)
-    """
-)
+    assert outgoing(node.receive(arrive(RequestVote, 2, 1, 1), 20))[0].granted is False
 
 
 def test_vote_survives_a_real_process_kill_with_file_storage(tmp_path):
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.raft.vote_child", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     try:
         line = child.stdout.readline().strip()
@@ -132,7 +107,7 @@ def test_vote_survives_a_real_process_kill_with_file_storage(tmp_path):
     assert child.returncode == -signal.SIGKILL
     node, _ = make_node(3, (1, 2, 3), storage=FileStorage(tmp_path))
     assert (node.term, node.voted_for) == (5, 2)
-    assert outgoing(node.receive(msg(RequestVote, 1, 3, 5), 10))[0].granted is False
+    assert outgoing(node.receive(arrive(RequestVote, 1, 3, 5), 10))[0].granted is False
 
 
 def test_crash_and_restart_storms_never_make_a_node_vote_twice():

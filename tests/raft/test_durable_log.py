@@ -14,7 +14,7 @@ from algorithms.raft.durable import LOG_FILE
 from core.algorithm import Role
 from core.errors import StorageError
 from core.storage import FileStorage
-from tests.raft.helpers import flushed
+from core.testing import flush_persists
 
 
 def single_node(path) -> Raft:
@@ -28,7 +28,7 @@ def test_entries_survive_a_restart_in_order(tmp_path):
     node.fire(ELECTION, 1)
     for k in range(20):
         node.propose(b"c%d" % k, 2)
-    flushed(node, node.fire(FLUSH, 2))
+    flush_persists(node.storage, node.fire(FLUSH, 2))
     assert node.commit_index == 21
     again = single_node(tmp_path)
     assert [again.log.entry(i).data for i in range(2, 22)] == [b"c%d" % k for k in range(20)]
@@ -38,7 +38,7 @@ def test_entries_survive_a_restart_in_order(tmp_path):
 def test_unflushed_entries_are_not_on_disk(tmp_path):
     node = single_node(tmp_path)
     node.fire(ELECTION, 1)
-    flushed(node, node.fire(FLUSH, 1))
+    flush_persists(node.storage, node.fire(FLUSH, 1))
     node.propose(b"staged only", 2)
     assert single_node(tmp_path).log.last_index == 1
 
@@ -48,7 +48,7 @@ def test_a_damaged_record_stops_the_node_with_the_file_and_offset(tmp_path):
     node.fire(ELECTION, 1)
     for k in range(5):
         node.propose(b"command-%d" % k, 2)
-    flushed(node, node.fire(FLUSH, 2))
+    flush_persists(node.storage, node.fire(FLUSH, 2))
     path = os.path.join(tmp_path, LOG_FILE)
     raw = bytearray(open(path, "rb").read())
     raw[len(raw) // 2] ^= 0xFF

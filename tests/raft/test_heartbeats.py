@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from algorithms.raft import (
+    ELECTION,
     FLUSH,
     HEARTBEAT,
     AppendEntries,
@@ -11,7 +12,8 @@ from algorithms.raft import (
 )
 from core.effects import Broadcast, SetTimer
 from core.sim import Simulation
-from tests.raft.helpers import CLUSTER, elect, flushed, make_node, msg, outgoing, timers
+from core.testing import arrive, flush_persists, outgoing, timers
+from tests.raft.helpers import CLUSTER, elect, make_node
 
 
 def append(dst: int, term: int, prev_index: int = 0, prev_term: int = 0, entries=(), commit: int = 0) -> AppendEntries:
@@ -52,8 +54,8 @@ def test_heartbeat_carries_prev_log_index_prev_log_term_and_leader_commit():
 
 def test_follower_resets_election_timer_on_heartbeat_and_acknowledges_it():
     node, _ = make_node(2, term=1)
-    effects = node.receive(msg(AppendEntries, 1, 2, 1, prev_log_index=0, prev_log_term=0), 100)
-    (delay,) = timers(effects)
+    effects = node.receive(arrive(AppendEntries, 1, 2, 1, prev_log_index=0, prev_log_term=0), 100)
+    (delay,) = timers(effects, ELECTION)
     assert 150 <= delay <= 300
     assert node.leader == 1
     assert outgoing(effects) == [
@@ -63,8 +65,8 @@ def test_follower_resets_election_timer_on_heartbeat_and_acknowledges_it():
 
 def test_follower_does_not_reset_timer_on_heartbeat_from_stale_leader_and_tells_it_the_term():
     node, _ = make_node(2, term=3)
-    effects = node.receive(msg(AppendEntries, 1, 2, 2), 100)
-    assert timers(effects) == [] and node.leader is None
+    effects = node.receive(arrive(AppendEntries, 1, 2, 2), 100)
+    assert timers(effects, ELECTION) == [] and node.leader is None
     assert outgoing(effects) == [
         AppendEntriesResponse(cluster=CLUSTER, src=2, dst=1, term=3, success=False, match_index=0, hint_index=0)
     ]
@@ -72,8 +74,8 @@ def test_follower_does_not_reset_timer_on_heartbeat_from_stale_leader_and_tells_
 
 def test_follower_with_mismatching_log_still_follows_but_answers_false_with_a_hint():
     node, _ = make_node(2, term=2, log_terms=[1])
-    effects = node.receive(msg(AppendEntries, 1, 2, 2, prev_log_index=3, prev_log_term=2), 100)
-    assert len(timers(effects)) == 1 and node.leader == 1
+    effects = node.receive(arrive(AppendEntries, 1, 2, 2, prev_log_index=3, prev_log_term=2), 100)
+    assert len(timers(effects, ELECTION)) == 1 and node.leader == 1
     assert outgoing(effects) == [
         AppendEntriesResponse(
             cluster=CLUSTER, src=2, dst=1, term=2, success=False, match_index=0, hint_index=1, hint_term=1,
@@ -84,10 +86,10 @@ def test_follower_with_mismatching_log_still_follows_but_answers_false_with_a_hi
 
 def test_follower_acknowledges_entries_only_once_they_are_durable():
     node, _ = make_node(2, term=2)
-    effects = node.receive(msg(AppendEntries, 1, 2, 2, entries=[(2, 1, b"cmd")]), 100)
+    effects = node.receive(arrive(AppendEntries, 1, 2, 2, entries=[(2, 1, b"cmd")]), 100)
     assert outgoing(effects) == [] and len(node.log) == 1 and node.log.durable_index == 0
     assert SetTimer(FLUSH, 0) in effects
-    effects = flushed(node, node.fire(FLUSH, 100))
+    effects = flush_persists(node.storage, node.fire(FLUSH, 100))
     assert node.log.durable_index == 1
     assert outgoing(effects) == [
         AppendEntriesResponse(cluster=CLUSTER, src=2, dst=1, term=2, success=True, match_index=1, hint_index=1)
@@ -97,8 +99,8 @@ def test_follower_acknowledges_entries_only_once_they_are_durable():
 def test_leader_records_how_far_each_follower_matches():
     node, _ = make_node(term=1, log_terms=[1, 1])
     elect(node)
-    node.receive(msg(AppendEntriesResponse, 2, 1, 2, success=True, match_index=2, hint_index=2), 5)
-    node.receive(msg(AppendEntriesResponse, 3, 1, 2, success=False, match_index=0, hint_index=0), 5)
+    node.receive(arrive(AppendEntriesResponse, 2, 1, 2, success=True, match_index=2, hint_index=2), 5)
+    node.receive(arrive(AppendEntriesResponse, 3, 1, 2, success=False, match_index=0, hint_index=0), 5)
     assert {p: pr.match for p, pr in node.progress.items()} == {2: 2, 3: 0}
 
 

@@ -15,7 +15,8 @@ from algorithms.raft import (
 from core.algorithm import Role
 from core.effects import RoleChanged
 from core.storage import MemoryStorage
-from tests.raft.helpers import elect, flushed, make_node, msg, outgoing, timers
+from core.testing import arrive, flush_persists, outgoing, timers
+from tests.raft.helpers import elect, make_node
 
 FIGURE_4 = {
     (Role.FOLLOWER, Role.CANDIDATE),  # times out, starts election
@@ -29,7 +30,7 @@ def test_every_node_starts_as_follower_without_leader_or_messages():
     node, effects = make_node()
     assert (node.role, node.term, node.leader, node.voted_for) == (Role.FOLLOWER, 0, None, None)
     assert outgoing(effects) == []
-    assert len(timers(effects)) == 1
+    assert len(timers(effects, ELECTION)) == 1
 
 
 def test_a_restarted_node_starts_as_follower_in_its_durable_term():
@@ -62,23 +63,23 @@ def test_candidate_with_majority_becomes_leader():
 def test_candidate_returns_to_follower_when_a_leader_of_its_term_appears():
     node, _ = make_node()
     node.fire(ELECTION, 200)
-    node.receive(msg(AppendEntries, 2, 1, 1), 201)
+    node.receive(arrive(AppendEntries, 2, 1, 1), 201)
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, 1, 2)
 
 
 def test_leader_returns_to_follower_on_a_higher_term():
     node, _ = make_node()
     elect(node)
-    node.receive(msg(RequestVoteResponse, 3, 1, 5, granted=False), 10)
+    node.receive(arrive(RequestVoteResponse, 3, 1, 5, granted=False), 10)
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, 5, None)
 
 
 def test_answers_to_a_round_no_longer_open_change_nothing():
     node, _ = make_node()
-    assert node.receive(msg(AppendEntriesResponse, 2, 1, 0, success=True, match_index=0), 5) == []
-    assert node.receive(msg(RequestVoteResponse, 2, 1, 0, granted=True), 5) == []
+    assert node.receive(arrive(AppendEntriesResponse, 2, 1, 0, success=True, match_index=0), 5) == []
+    assert node.receive(arrive(RequestVoteResponse, 2, 1, 0, granted=True), 5) == []
     elect(node)
-    assert node.receive(msg(RequestVoteResponse, 3, 1, 1, granted=True), 6) == []
+    assert node.receive(arrive(RequestVoteResponse, 3, 1, 1, granted=True), 6) == []
 
 
 def test_leader_ignores_the_election_timer():
@@ -125,17 +126,17 @@ def test_any_event_sequence_only_takes_figure_4_transitions(sequence, log_terms)
             effects = node.fire(ev[1], now)
         elif kind == "vote":
             _, src, t, li, lt = ev
-            effects = node.receive(msg(RequestVote, src, 1, t, last_log_index=li, last_log_term=lt), now)
+            effects = node.receive(arrive(RequestVote, src, 1, t, last_log_index=li, last_log_term=lt), now)
         elif kind == "vote_response":
-            effects = node.receive(msg(RequestVoteResponse, ev[1], 1, ev[2], granted=ev[3]), now)
+            effects = node.receive(arrive(RequestVoteResponse, ev[1], 1, ev[2], granted=ev[3]), now)
         elif kind == "append":
-            effects = node.receive(msg(AppendEntries, ev[1], 1, ev[2]), now)
+            effects = node.receive(arrive(AppendEntries, ev[1], 1, ev[2]), now)
         elif kind == "append_response":
-            effects = node.receive(msg(AppendEntriesResponse, ev[1], 1, ev[2], success=ev[3]), now)
+            effects = node.receive(arrive(AppendEntriesResponse, ev[1], 1, ev[2], success=ev[3]), now)
         else:
             storage.crash()
             node, effects = make_node(storage=storage, log_terms=log_terms)
-        flushed(node, effects)
+        flush_persists(node.storage, effects)
         for e in effects:
             if type(e) is RoleChanged:
                 assert (e.old, e.new) in FIGURE_4, f"illegal transition {e.old} -> {e.new} after {ev}"

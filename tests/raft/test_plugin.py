@@ -43,11 +43,12 @@ def test_raft_messages_are_declared_on_the_class():
 
 
 def test_a_foreign_message_is_dropped_without_touching_term_or_role():
+    from core.testing import arrive, notes
     from tests.fixture_algos import Beat
-    from tests.raft.helpers import make_node, msg, notes
+    from tests.raft.helpers import make_node
 
     node, _ = make_node(term=3)
-    effects = node.receive(msg(Beat, 2, 1, 99, seq=1, payload=b""), 10)
+    effects = node.receive(arrive(Beat, 2, 1, 99, seq=1, payload=b""), 10)
     assert notes(effects, "message_dropped") == [{"type": "Beat", "src": 2}]
     assert (node.term, node.role.name, node.voted_for) == (3, "FOLLOWER", None)
 

@@ -14,13 +14,14 @@ from algorithms.raft import (
 from core.algorithm import Role
 from core.effects import LeaderChanged, Persist, RoleChanged
 from core.sim import Simulation
-from tests.raft.helpers import CLUSTER, make_node, msg, notes, outgoing, timers
+from core.testing import arrive, notes, outgoing, timers
+from tests.raft.helpers import CLUSTER, make_node
 
 PRE_VOTE = RaftConfig(pre_vote=True)
 
 
 def pre_vote_reply(src: int, term: int, granted: bool) -> PreVoteResponse:
-    return msg(PreVoteResponse, src, 1, term, granted=granted)
+    return arrive(PreVoteResponse, src, 1, term, granted=granted)
 
 
 # -- the asking node -------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ def test_timeout_asks_for_pre_votes_at_next_term_without_changing_or_persisting_
     assert not [e for e in effects if type(e) is Persist]
     assert notes(effects, "pre_vote_started") == [{"term": 5}]
     assert notes(effects, "election_started") == []
-    (delay,) = timers(effects)
+    (delay,) = timers(effects, ELECTION)
     assert 150 <= delay <= 300
 
 
@@ -67,7 +68,7 @@ def test_pre_vote_refused_by_a_majority_returns_to_follower_and_rearms_the_timer
     effects = node.receive(pre_vote_reply(3, 5, False), 411)
     assert (node.role, node.term, node.voted_for) == (Role.FOLLOWER, 5, 1)
     assert notes(effects, "pre_vote_lost") == [{"term": 6}]
-    (delay,) = timers(effects)
+    (delay,) = timers(effects, ELECTION)
     assert 150 <= delay <= 300
     assert node.receive(pre_vote_reply(2, 6, True), 412) == []  # the round is over: a late grant counts for nothing
     assert node.role == Role.FOLLOWER
@@ -85,14 +86,14 @@ def test_refusal_carrying_a_higher_real_term_is_adopted_like_any_higher_term():
 def test_hearing_the_leader_during_pre_vote_ends_the_round():
     node, _ = make_node(term=4, config=PRE_VOTE)
     node.fire(ELECTION, 200)
-    node.receive(msg(AppendEntries, 3, 1, 4, prev_log_index=0, prev_log_term=0), 205)
+    node.receive(arrive(AppendEntries, 3, 1, 4, prev_log_index=0, prev_log_term=0), 205)
     node.receive(pre_vote_reply(2, 5, True), 210)
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, 4, 3)
 
 
 def test_asking_for_pre_votes_is_reported_as_a_follower_that_forgot_its_leader():
     node, _ = make_node(term=4, config=PRE_VOTE)
-    node.receive(msg(AppendEntries, 3, 1, 4, prev_log_index=0, prev_log_term=0, entries=[], leader_commit=0), 10)
+    node.receive(arrive(AppendEntries, 3, 1, 4, prev_log_index=0, prev_log_term=0, entries=[], leader_commit=0), 10)
     effects = node.fire(ELECTION, 500)
     assert (node.role, node.leader) == (Role.FOLLOWER, None)
     assert LeaderChanged(None, 4) in effects and not [e for e in effects if type(e) is RoleChanged]
@@ -121,31 +122,31 @@ def test_single_node_with_pre_vote_leads_on_its_first_timeout():
 
 def test_voter_grants_pre_vote_to_up_to_date_log_and_changes_nothing():
     node, _ = make_node(2, term=4, log_terms=[1, 3], config=PRE_VOTE)
-    effects = node.receive(msg(PreVote, 1, 2, 5, last_log_index=2, last_log_term=3), 1_000)
+    effects = node.receive(arrive(PreVote, 1, 2, 5, last_log_index=2, last_log_term=3), 1_000)
     assert outgoing(effects) == [PreVoteResponse(cluster=CLUSTER, src=2, dst=1, term=5, granted=True)]
     assert (node.term, node.voted_for, node.role) == (4, None, Role.FOLLOWER)
     assert not [e for e in effects if type(e) is Persist]
-    assert timers(effects) == []  # a pre-vote does not hold the voter's own election back
+    assert timers(effects, ELECTION) == []  # a pre-vote does not hold the voter's own election back
     assert notes(effects, "vote_granted") == []
 
 
 def test_voter_denies_pre_vote_to_stale_log_answering_with_its_own_term():
     node, _ = make_node(2, term=4, log_terms=[1, 3], config=PRE_VOTE)
-    effects = node.receive(msg(PreVote, 1, 2, 5, last_log_index=5, last_log_term=2), 1_000)
+    effects = node.receive(arrive(PreVote, 1, 2, 5, last_log_index=5, last_log_term=2), 1_000)
     assert outgoing(effects) == [PreVoteResponse(cluster=CLUSTER, src=2, dst=1, term=4, granted=False)]
     assert node.term == 4
 
 
 def test_voter_denies_pre_vote_for_a_term_not_above_its_own():
     node, _ = make_node(2, term=6, config=PRE_VOTE)
-    effects = node.receive(msg(PreVote, 1, 2, 6, last_log_index=0, last_log_term=0), 1_000)
+    effects = node.receive(arrive(PreVote, 1, 2, 6, last_log_index=0, last_log_term=0), 1_000)
     assert outgoing(effects) == [PreVoteResponse(cluster=CLUSTER, src=2, dst=1, term=6, granted=False)]
 
 
 def test_voter_denies_pre_vote_within_the_minimum_election_timeout_of_hearing_its_leader():
     node, _ = make_node(2, term=4, config=PRE_VOTE)
-    node.receive(msg(AppendEntries, 3, 2, 4, prev_log_index=0, prev_log_term=0), 100)
-    ask = msg(PreVote, 1, 2, 5, last_log_index=0, last_log_term=0)
+    node.receive(arrive(AppendEntries, 3, 2, 4, prev_log_index=0, prev_log_term=0), 100)
+    ask = arrive(PreVote, 1, 2, 5, last_log_index=0, last_log_term=0)
     assert outgoing(node.receive(ask, 249))[0].granted is False
     assert outgoing(node.receive(ask, 250))[0].granted is True
     assert (node.term, node.leader) == (4, 3)
@@ -155,9 +156,9 @@ def test_pre_vote_at_a_higher_term_makes_no_one_change_term_not_even_a_leader():
     node, _ = make_node(voters=(1, 2, 3), config=PRE_VOTE)
     node.fire(ELECTION, 0)
     node.receive(pre_vote_reply(2, 1, True), 1)
-    node.receive(msg(RequestVoteResponse, 2, 1, 1, granted=True), 2)
+    node.receive(arrive(RequestVoteResponse, 2, 1, 1, granted=True), 2)
     assert (node.role, node.term) == (Role.LEADER, 1)
-    effects = node.receive(msg(PreVote, 3, 1, 9, last_log_index=5, last_log_term=5), 10_000)
+    effects = node.receive(arrive(PreVote, 3, 1, 9, last_log_index=5, last_log_term=5), 10_000)
     assert (node.role, node.term) == (Role.LEADER, 1)
     assert outgoing(effects) == [PreVoteResponse(cluster=CLUSTER, src=1, dst=3, term=1, granted=False)]
 

@@ -7,15 +7,16 @@ from algorithms.raft import ELECTION, AppendEntries, Raft, RaftConfig, RequestVo
 from core.effects import SetTimer
 from core.observers import Observer
 from core.sim import Simulation
-from tests.raft.helpers import make_node, msg, timers
+from core.testing import arrive, timers
+from tests.raft.helpers import make_node
 
 
 def draws(seed: int, count: int, config: RaftConfig | None = None) -> list[int]:
     """The election timeouts one node arms over ``count`` consecutive elections."""
     node, effects = make_node(seed=seed, config=config)
-    out = timers(effects)
+    out = timers(effects, ELECTION)
     for k in range(count - 1):
-        out += timers(node.fire(ELECTION, 1000 * (k + 1)))
+        out += timers(node.fire(ELECTION, 1000 * (k + 1)), ELECTION)
     return out
 
 
@@ -38,10 +39,10 @@ def test_same_seed_same_timeouts_different_seed_different_timeouts():
 
 def test_timer_is_redrawn_on_heartbeat_and_on_granting_a_vote():
     node, _ = make_node(2, seed=1)
-    on_heartbeat = [timers(node.receive(msg(AppendEntries, 1, 2, 1), 10 * k))[0] for k in range(1, 40)]
+    on_heartbeat = [timers(node.receive(arrive(AppendEntries, 1, 2, 1), 10 * k), ELECTION)[0] for k in range(1, 40)]
     assert len(set(on_heartbeat)) > 10
     node, _ = make_node(2, seed=1)
-    granted = timers(node.receive(msg(RequestVote, 3, 2, 1), 5))
+    granted = timers(node.receive(arrive(RequestVote, 3, 2, 1), 5), ELECTION)
     assert len(granted) == 1 and 150 <= granted[0] <= 300
 
 
@@ -72,7 +73,7 @@ def test_randomization_makes_simultaneous_timeouts_rare():
     nodes = [make_node(i, (1, 2, 3, 4, 5), seed=100 + i)[0] for i in range(1, 6)]
     rounds, close = 2000, 0
     for r in range(1, rounds + 1):
-        deadlines = sorted(timers(n.fire(ELECTION, 1000 * r))[0] for n in nodes)
+        deadlines = sorted(timers(n.fire(ELECTION, 1000 * r), ELECTION)[0] for n in nodes)
         close += deadlines[1] - deadlines[0] <= 2
     assert close / rounds < 0.12
 

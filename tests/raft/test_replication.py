@@ -10,11 +10,12 @@ from core.effects import NOT_LEADER, Apply, Send, SetTimer
 from core.errors import InvariantViolation
 from core.testing import rejections
 from tests.raft.cluster import Cluster
-from tests.raft.helpers import elect, flushed, make_node, msg, notes, outgoing
+from core.testing import arrive, flush_persists, notes, outgoing
+from tests.raft.helpers import elect, make_node
 
 
 def append_msg(term: int, prev: int, prev_term: int, entries, commit: int = 0, src: int = 1, dst: int = 2):
-    return msg(AppendEntries, src, dst, term, prev_log_index=prev, prev_log_term=prev_term,
+    return arrive(AppendEntries, src, dst, term, prev_log_index=prev, prev_log_term=prev_term,
                entries=list(entries), leader_commit=commit)
 
 
@@ -30,7 +31,7 @@ def test_follower_appends_entries_after_a_matching_prev_and_acknowledges_the_las
     node = follower([1, 1])
     effects = node.receive(append_msg(3, 2, 1, [(3, 3, b"a"), (3, 4, b"b")]), 10)
     assert [node.log.term_at(i) for i in range(1, 5)] == [1, 1, 3, 3]
-    effects = flushed(node, node.fire(FLUSH, 10))
+    effects = flush_persists(node.storage, node.fire(FLUSH, 10))
     (reply,) = outgoing(effects)
     assert reply.success and reply.match_index == 4
 
@@ -47,7 +48,7 @@ def test_a_late_shorter_append_does_not_cut_entries_that_match():
     node.receive(append_msg(3, 1, 1, [(3, 2, b"a"), (3, 3, b"b"), (3, 4, b"c")]), 10)
     node.receive(append_msg(3, 1, 1, [(3, 2, b"a")]), 11)  # an older message, delivered late
     assert node.log.last_index == 4
-    flushed(node, node.fire(FLUSH, 11))
+    flush_persists(node.storage, node.fire(FLUSH, 11))
     assert node.log.durable_index == 4
 
 
@@ -82,7 +83,7 @@ def test_follower_applies_what_it_learned_only_after_its_flush_and_acknowledgeme
     node = follower([1])
     effects = node.receive(append_msg(3, 1, 1, [(3, 2, b"a"), (3, 3, b"b")], commit=3), 10)
     assert [e for e in effects if type(e) is Apply] == [] and node.commit_index == 0
-    effects = flushed(node, node.fire(FLUSH, 10))
+    effects = flush_persists(node.storage, node.fire(FLUSH, 10))
     kinds = [type(e).__name__ for e in effects if type(e) in (Send, Apply)]
     assert kinds == ["Send", "Apply", "Apply", "Apply"], "the acknowledgement leaves before anything is applied"
     assert node.commit_index == 3
@@ -135,20 +136,20 @@ def test_new_leader_appends_a_no_op_of_its_term_at_once():
 def test_leader_counts_itself_only_after_its_own_flush():
     node, _ = make_node(voters=(1, 2, 3))
     elect(node)
-    node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=1), 5)
+    node.receive(arrive(AppendEntriesResponse, 2, 1, 1, success=True, match_index=1), 5)
     assert node.commit_index == 0, "one follower plus an unflushed leader is no majority of three"
-    effects = flushed(node, node.fire(FLUSH, 5))
+    effects = flush_persists(node.storage, node.fire(FLUSH, 5))
     assert node.commit_index == 1 and [e.index for e in effects if type(e) is Apply] == [1]
 
 
 def test_figure_8_leader_never_commits_an_earlier_term_entry_by_counting_replicas():
     node, _ = make_node(term=3, log_terms=[1, 2], config=RaftConfig(max_batch_entries=1))
     elect(node)  # term 4, no-op at index 3
-    flushed(node, node.fire(FLUSH, 1))
+    flush_persists(node.storage, node.fire(FLUSH, 1))
     for peer in (2, 3):
-        node.receive(msg(AppendEntriesResponse, peer, 1, 4, success=True, match_index=2), 2)
+        node.receive(arrive(AppendEntriesResponse, peer, 1, 4, success=True, match_index=2), 2)
     assert node.commit_index == 0, "index 2 (term 2) is on every node but not of the current term"
-    node.receive(msg(AppendEntriesResponse, 2, 1, 4, success=True, match_index=3), 3)
+    node.receive(arrive(AppendEntriesResponse, 2, 1, 4, success=True, match_index=3), 3)
     assert node.commit_index == 3, "the current-term entry commits, and everything before it with it"
 
 
@@ -162,46 +163,46 @@ def test_propose_on_a_follower_is_refused_with_the_leader_it_knows():
 def test_leader_batches_commands_into_one_flush_and_one_message_per_follower():
     node, _ = make_node(config=RaftConfig(max_inflight=1))
     elect(node)
-    flushed(node, node.fire(FLUSH, 1))
+    flush_persists(node.storage, node.fire(FLUSH, 1))
     for peer in (2, 3):
-        node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+        node.receive(arrive(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
     flushes = node.log.flushes
     first = outgoing(node.propose(b"c0", 3))
     assert [(m.dst, len(m.entries)) for m in first] == [(2, 1), (3, 1)], "sent at once, before the leader's fsync"
     for k in range(1, 50):
         assert outgoing(node.propose(b"c%d" % k, 3)) == [], "the window is full: commands wait"
-    assert outgoing(flushed(node, node.fire(FLUSH, 3))) == [] and node.log.flushes == flushes + 1, "one fsync for 50"
-    sent = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
+    assert outgoing(flush_persists(node.storage, node.fire(FLUSH, 3))) == [] and node.log.flushes == flushes + 1, "one fsync for 50"
+    sent = outgoing(node.receive(arrive(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
     assert [(m.dst, len(m.entries)) for m in sent] == [(2, 49)], "the waiting commands leave in one message"
 
 
 def test_pipelining_keeps_at_most_max_inflight_messages_per_follower():
     node, _ = make_node(config=RaftConfig(max_inflight=3, max_batch_entries=10))
     elect(node)
-    flushed(node, node.fire(FLUSH, 1))
+    flush_persists(node.storage, node.fire(FLUSH, 1))
     for peer in (2, 3):
-        node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+        node.receive(arrive(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
     sent = []
     for k in range(100):
         sent += outgoing(node.propose(b"c%d" % k, 3))
-    sent += outgoing(flushed(node, node.fire(FLUSH, 3)))
+    sent += outgoing(flush_persists(node.storage, node.fire(FLUSH, 3)))
     assert [m.dst for m in sent].count(2) == 3, "three messages in flight to follower 2, no more"
-    more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
+    more = outgoing(node.receive(arrive(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
     assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 22, 10)], "one acknowledged, one more sent"
 
 
 def test_pipelining_stops_at_max_inflight_bytes_per_follower():
     node, _ = make_node(config=RaftConfig(max_inflight=100, max_batch_entries=1, max_inflight_bytes=25))
     elect(node)
-    flushed(node, node.fire(FLUSH, 1))
+    flush_persists(node.storage, node.fire(FLUSH, 1))
     for peer in (2, 3):
-        node.receive(msg(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
+        node.receive(arrive(AppendEntriesResponse, peer, 1, 1, success=True, match_index=1), 2)
     sent = []
     for k in range(10):
         sent += outgoing(node.propose(b"command-%02d" % k, 3))
-    sent += outgoing(flushed(node, node.fire(FLUSH, 3)))
+    sent += outgoing(flush_persists(node.storage, node.fire(FLUSH, 3)))
     assert [m.dst for m in sent].count(2) == 3, "10 + 10 + 10 command bytes in flight reach 25: no more"
-    more = outgoing(node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
+    more = outgoing(node.receive(arrive(AppendEntriesResponse, 2, 1, 1, success=True, match_index=2), 4))
     assert [(m.dst, m.prev_log_index, len(m.entries)) for m in more] == [(2, 4, 1)], "one acknowledged, one more sent"
 
 
@@ -223,7 +224,7 @@ def test_fast_backtracking_takes_round_trips_per_differing_term_not_per_entry():
         if not moved:
             break
         rejections += sum(1 for s, d, m in moved if m.name == "AppendEntriesResponse" and not m.success)
-        c.pump([1, 2])
+        c.deliver([1, 2])
     assert c.terms(2) == c.terms(1), "the stale follower was caught up"
     assert rejections <= 3, f"{rejections} rejections for 2 differing terms"
 
@@ -241,7 +242,7 @@ def test_follower_thousands_of_entries_behind_is_caught_up_in_few_round_trips():
     for rounds in range(1, 20):
         to_leader = [m for s, d, m in c.queue if (s, d) == (2, 1)]
         responses += len(to_leader)
-        c.pump([1, 2])
+        c.deliver([1, 2])
         if c.terms(2) == c.terms(1):
             break
     assert c.terms(2) == c.terms(1)
@@ -272,11 +273,11 @@ def run_figure_8(cls: type[Raft]) -> Cluster:
         election_timeout_min=10_000, election_timeout_max=20_000, heartbeat_interval=1_000, max_batch_entries=1,
     ))
     c.elect(1, [2, 3, 4, 5])
-    c.pump(c.ids)
+    c.deliver(c.ids)
     assert all(c.terms(i) == [1] for i in c.ids)
     # (a) S1 leads term 1 and replicates index 2 to S2 only
     c.propose(1, b"from-term-1")
-    c.pump([1, 2])
+    c.deliver([1, 2])
     c.drop_all()
     # (b) S1 crashes; S5 wins term 2 with S3 and S4 and takes a different entry at index 2, locally
     c.crash(1)
@@ -287,8 +288,8 @@ def run_figure_8(cls: type[Raft]) -> Cluster:
     c.crash(5)
     c.restart(1)
     c.elect(1, [2, 3])
-    c.pump([1, 2])
-    c.pump([1, 3], only_types=("AppendEntries", "AppendEntriesResponse"), limit=4)
+    c.deliver([1, 2])
+    c.deliver([1, 3], types=("AppendEntries", "AppendEntriesResponse"), limit=4)
     assert [c.terms(i)[:2] for i in (1, 2, 3)] == [[1, 1]] * 3 and c.terms(3) == [1, 1]
     c.figure_8c_commit = c.nodes[1].commit_index
     c.drop_all()
@@ -296,9 +297,9 @@ def run_figure_8(cls: type[Raft]) -> Cluster:
     c.crash(1)
     c.restart(5)
     c.elect(5, [3, 4])
-    c.pump([3, 4, 5])
+    c.deliver([3, 4, 5])
     c.heartbeat(5)
-    c.pump([3, 4, 5])
+    c.deliver([3, 4, 5])
     assert [c.terms(i)[:2] for i in (3, 4, 5)] == [[1, 2]] * 3
     assert c.nodes[5].commit_index >= 2
     return c
@@ -310,7 +311,7 @@ def run_figure_8(cls: type[Raft]) -> Cluster:
 def test_a_crash_loses_entries_that_were_staged_but_not_flushed():
     c = Cluster(3)
     c.elect(1, [2, 3])
-    c.pump(c.ids)
+    c.deliver(c.ids)
     c.nodes[1].propose(b"never-flushed", c.now)  # effects dropped: the flush timer never fires
     assert c.nodes[1].log.last_index == 2
     c.crash(1)
@@ -323,15 +324,15 @@ def test_a_restarted_node_rebuilds_its_state_machine_from_the_durable_log():
     c.elect(1, [2, 3])
     for k in range(5):
         c.propose(1, b"c%d" % k)
-    c.pump(c.ids)
+    c.deliver(c.ids)
     c.heartbeat(1)
-    c.pump(c.ids)
+    c.deliver(c.ids)
     before = [e.data for e in c.applied[2]]
     c.crash(2)
     c.restart(2)
     assert c.applied[2] == [] and c.nodes[2].log.durable_index == 6
     c.heartbeat(1)
-    c.pump(c.ids)
+    c.deliver(c.ids)
     assert [e.data for e in c.applied[2]] == before == [b""] + [b"c%d" % k for k in range(5)]
 
 
@@ -340,7 +341,7 @@ def test_follower_persists_entries_before_the_acknowledgement_leaves():
     effects = node.receive(append_msg(3, 1, 1, [(3, 2, b"a")]), 10)
     assert not [e for e in effects if type(e) is Send] and SetTimer(FLUSH, 0) in effects
     assert node.log.durable_index == 1
-    flushed(node, node.fire(FLUSH, 10))
+    flush_persists(node.storage, node.fire(FLUSH, 10))
     assert node.log.durable_index == 2
 
 
@@ -374,7 +375,7 @@ def test_every_acknowledged_prefix_equals_the_leaders_whatever_the_message_order
         entries = leader.entries(start, count, 1 << 20)  # (term, index, data), as AppendEntries carries them
         commit = start - 1 + len(entries) if with_commit else 0
         effects = node.receive(append_msg(term, start - 1, leader.term_at(start - 1), entries, commit=commit), now)
-        effects += flushed(node, node.fire(FLUSH, now))
+        effects += flush_persists(node.storage, node.fire(FLUSH, now))
         held = [node.log.term_at(i) for i in range(1, node.log.last_index + 1)]
         for m in outgoing(effects):
             if m.success:

@@ -6,15 +6,8 @@ import pytest
 from algorithms.raft import ELECTION, RequestVote, RequestVoteResponse
 from core.algorithm import Role
 from core.effects import Persist
-from tests.raft.helpers import (
-    CLUSTER,
-    make_node,
-    msg,
-    notes,
-    outgoing,
-    persisted_before_sends,
-    timers,
-)
+from core.testing import arrive, notes, outgoing, timers
+from tests.raft.helpers import CLUSTER, make_node, persisted_before_sends
 
 
 def vote_reply(src: int, dst: int, term: int, granted: bool) -> RequestVoteResponse:
@@ -57,15 +50,15 @@ def test_candidate_becomes_leader_exactly_on_a_majority_of_votes(size, votes, ro
     node, _ = make_node(voters=range(1, size + 1))
     node.fire(ELECTION, 200)
     for voter, granted in votes.items():
-        node.receive(msg(RequestVoteResponse, voter, 1, 1, granted=granted), 201)
+        node.receive(arrive(RequestVoteResponse, voter, 1, 1, granted=granted), 201)
     assert (node.role, node.term) == (role, 1)
 
 
 def test_candidate_refused_by_a_majority_reports_the_lost_election_once():
     node, _ = make_node()
     node.fire(ELECTION, 200)
-    lost = notes(node.receive(msg(RequestVoteResponse, 2, 1, 1, granted=False), 201), "election_lost")
-    lost += notes(node.receive(msg(RequestVoteResponse, 3, 1, 1, granted=False), 201), "election_lost")
+    lost = notes(node.receive(arrive(RequestVoteResponse, 2, 1, 1, granted=False), 201), "election_lost")
+    lost += notes(node.receive(arrive(RequestVoteResponse, 3, 1, 1, granted=False), 201), "election_lost")
     lost += notes(node.fire(ELECTION, 400), "election_lost")
     assert lost == [{"term": 1, "reason": "a majority refused its vote"}]
 
@@ -74,16 +67,16 @@ def test_a_voter_is_counted_once_however_often_it_answers():
     node, _ = make_node(voters=range(1, 6))
     node.fire(ELECTION, 200)
     for _ in range(3):
-        node.receive(msg(RequestVoteResponse, 2, 1, 1, granted=True), 201)
+        node.receive(arrive(RequestVoteResponse, 2, 1, 1, granted=True), 201)
     assert node.role == Role.CANDIDATE
-    node.receive(msg(RequestVoteResponse, 3, 1, 1, granted=True), 202)
+    node.receive(arrive(RequestVoteResponse, 3, 1, 1, granted=True), 202)
     assert node.role == Role.LEADER
 
 
 def test_votes_from_an_earlier_term_are_not_counted():
     node, _ = make_node(term=3)
     node.fire(ELECTION, 200)
-    node.receive(msg(RequestVoteResponse, 2, 1, 3, granted=True), 201)
+    node.receive(arrive(RequestVoteResponse, 2, 1, 3, granted=True), 201)
     assert (node.role, node.term) == (Role.CANDIDATE, 4)
 
 
@@ -91,9 +84,9 @@ def test_leader_ignores_late_votes():
     node, _ = make_node(voters=range(1, 6))
     node.fire(ELECTION, 200)
     for voter in (2, 3):
-        node.receive(msg(RequestVoteResponse, voter, 1, 1, granted=True), 201)
+        node.receive(arrive(RequestVoteResponse, voter, 1, 1, granted=True), 201)
     assert node.role == Role.LEADER
-    assert node.receive(msg(RequestVoteResponse, 4, 1, 1, granted=True), 202) == []
+    assert node.receive(arrive(RequestVoteResponse, 4, 1, 1, granted=True), 202) == []
 
 
 # -- the voter -------------------------------------------------------------------------------------
@@ -105,16 +98,16 @@ def test_leader_ignores_late_votes():
 )
 def test_follower_votes_at_most_once_per_term_first_come_first_served(voted_for, candidate, granted):
     node, _ = make_node(1, term=1, voted_for=voted_for)
-    effects = node.receive(msg(RequestVote, candidate, 1, 1), 10)
+    effects = node.receive(arrive(RequestVote, candidate, 1, 1), 10)
     assert outgoing(effects) == [vote_reply(1, candidate, 1, granted)]
     assert node.voted_for == (candidate if granted else voted_for)
 
 
 def test_follower_rejects_candidate_of_lower_term_and_tells_it_the_current_term():
     node, _ = make_node(1, term=5)
-    effects = node.receive(msg(RequestVote, 2, 1, 4), 10)
+    effects = node.receive(arrive(RequestVote, 2, 1, 4), 10)
     assert outgoing(effects) == [vote_reply(1, 2, 5, False)]
-    assert (node.term, node.voted_for) == (5, None) and timers(effects) == []
+    assert (node.term, node.voted_for) == (5, None) and timers(effects, ELECTION) == []
 
 
 @pytest.mark.parametrize(
@@ -131,7 +124,7 @@ def test_follower_rejects_candidate_of_lower_term_and_tells_it_the_current_term(
 def test_follower_rejects_vote_for_stale_log(cand_last_term, cand_last_index, granted):
     node, _ = make_node(1, term=2, log_terms=[1, 2])
     effects = node.receive(
-        msg(RequestVote, 2, 1, 3, last_log_index=cand_last_index, last_log_term=cand_last_term), 10
+        arrive(RequestVote, 2, 1, 3, last_log_index=cand_last_index, last_log_term=cand_last_term), 10
     )
     assert outgoing(effects) == [vote_reply(1, 2, 3, granted)]
     assert node.term == 3  # the higher term is adopted either way
@@ -139,24 +132,24 @@ def test_follower_rejects_vote_for_stale_log(cand_last_term, cand_last_index, gr
 
 def test_granting_a_vote_persists_it_before_replying_and_resets_the_election_timer():
     node, _ = make_node(1, term=1)
-    effects = node.receive(msg(RequestVote, 2, 1, 1), 10)
+    effects = node.receive(arrive(RequestVote, 2, 1, 1), 10)
     assert persisted_before_sends(effects)
     assert node.storage.read() == {"term": 1, "voted_for": 2}
-    assert len(timers(effects)) == 1
+    assert len(timers(effects, ELECTION)) == 1
     assert notes(effects, "vote_granted") == [{"term": 1, "candidate": 2}]
 
 
 def test_denying_a_vote_neither_persists_nor_resets_the_election_timer():
     node, _ = make_node(1, term=1, voted_for=3)
-    effects = node.receive(msg(RequestVote, 2, 1, 1), 10)
-    assert [e for e in effects if type(e) is Persist] == [] and timers(effects) == []
+    effects = node.receive(arrive(RequestVote, 2, 1, 1), 10)
+    assert [e for e in effects if type(e) is Persist] == [] and timers(effects, ELECTION) == []
     assert notes(effects, "vote_granted") == []
 
 
 def test_candidate_and_leader_refuse_other_candidates_of_their_term():
     node, _ = make_node()
     node.fire(ELECTION, 200)
-    assert outgoing(node.receive(msg(RequestVote, 2, 1, 1), 201)) == [vote_reply(1, 2, 1, False)]
-    node.receive(msg(RequestVoteResponse, 3, 1, 1, granted=True), 202)
+    assert outgoing(node.receive(arrive(RequestVote, 2, 1, 1), 201)) == [vote_reply(1, 2, 1, False)]
+    node.receive(arrive(RequestVoteResponse, 3, 1, 1, granted=True), 202)
     assert node.role == Role.LEADER
-    assert outgoing(node.receive(msg(RequestVote, 2, 1, 1), 203)) == [vote_reply(1, 2, 1, False)]
+    assert outgoing(node.receive(arrive(RequestVote, 2, 1, 1), 203)) == [vote_reply(1, 2, 1, False)]

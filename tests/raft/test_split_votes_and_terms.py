@@ -15,7 +15,8 @@ from algorithms.raft import (
 from core.algorithm import Role
 from core.effects import CancelTimer, Persist, Send
 from core.sim import Simulation
-from tests.raft.helpers import CLUSTER, elect, make_node, msg, notes, outgoing, persisted_before_sends, timers
+from core.testing import arrive, notes, outgoing, timers
+from tests.raft.helpers import CLUSTER, elect, make_node, persisted_before_sends
 
 
 def test_candidate_without_majority_retries_in_next_term_with_a_new_random_timeout():
@@ -27,7 +28,7 @@ def test_candidate_without_majority_retries_in_next_term_with_a_new_random_timeo
     assert persisted_before_sends(second)
     assert notes(second, "election_lost") == [{"term": 1, "reason": "election timeout without a majority"}]
     assert notes(second, "election_started") == [{"term": 2}]
-    assert timers(first) != timers(second)  # drawn anew (these two draws differ for this seed)
+    assert timers(first, ELECTION) != timers(second, ELECTION)  # drawn anew (these two draws differ for this seed)
 
 
 def _in_role(role: Role) -> Raft:
@@ -54,7 +55,7 @@ HIGHER = [
 @pytest.mark.parametrize("cls,fields", HIGHER, ids=[c.name for c, _ in HIGHER])
 def test_any_message_with_higher_term_first_updates_term_clears_vote_steps_down_and_persists(role, cls, fields):
     node = _in_role(role)
-    effects = node.receive(msg(cls, 2, 1, 9, **fields), 20)
+    effects = node.receive(arrive(cls, 2, 1, 9, **fields), 20)
     assert node.term == 9 and node.role == Role.FOLLOWER
     assert type(effects[0]) is Persist  # the very first thing done
     node.storage.flush()
@@ -64,12 +65,12 @@ def test_any_message_with_higher_term_first_updates_term_clears_vote_steps_down_
     assert node.voted_for == (2 if cls is RequestVote else None)
     assert node.leader == (2 if cls is AppendEntries else None)
     if role == Role.LEADER:
-        assert CancelTimer(HEARTBEAT) in effects and len(timers(effects)) >= 1
+        assert CancelTimer(HEARTBEAT) in effects and len(timers(effects, ELECTION)) >= 1
 
 
 def test_reply_to_higher_term_vote_request_carries_the_new_term_and_is_sent_after_persisting():
     node = _in_role(Role.LEADER)
-    effects = node.receive(msg(RequestVote, 2, 1, 9, last_log_index=1, last_log_term=3), 20)
+    effects = node.receive(arrive(RequestVote, 2, 1, 9, last_log_index=1, last_log_term=3), 20)
     sends = [e for e in effects if type(e) is Send]
     assert [s.msg for s in sends] == [RequestVoteResponse(cluster=CLUSTER, src=1, dst=2, term=9, granted=True)]
     assert max(i for i, e in enumerate(effects) if type(e) is Persist) < effects.index(sends[0])
@@ -79,28 +80,28 @@ def test_reply_to_higher_term_vote_request_carries_the_new_term_and_is_sent_afte
 def test_lower_term_requests_are_answered_with_current_term_and_otherwise_ignored(role):
     node = _in_role(role)
     term, voted, leader = node.term, node.voted_for, node.leader
-    rv = node.receive(msg(RequestVote, 2, 1, 1, last_log_index=5, last_log_term=1), 30)
-    ae = node.receive(msg(AppendEntries, 2, 1, 1), 30)
+    rv = node.receive(arrive(RequestVote, 2, 1, 1, last_log_index=5, last_log_term=1), 30)
+    ae = node.receive(arrive(AppendEntries, 2, 1, 1), 30)
     assert outgoing(rv) == [RequestVoteResponse(cluster=CLUSTER, src=1, dst=2, term=term, granted=False)]
     assert outgoing(ae) == [
         AppendEntriesResponse(cluster=CLUSTER, src=1, dst=2, term=term, success=False, match_index=0, hint_index=0)
     ]
     assert (node.role, node.term, node.voted_for, node.leader) == (role, term, voted, leader)
-    assert timers(rv) == [] and timers(ae) == []
+    assert timers(rv, ELECTION) == [] and timers(ae, ELECTION) == []
 
 
 @pytest.mark.parametrize("role", [Role.FOLLOWER, Role.CANDIDATE, Role.LEADER])
 def test_lower_term_responses_are_ignored(role):
     node = _in_role(role)
-    assert node.receive(msg(RequestVoteResponse, 2, 1, 1, granted=True), 30) == []
-    assert node.receive(msg(AppendEntriesResponse, 2, 1, 1, success=True), 30) == []
+    assert node.receive(arrive(RequestVoteResponse, 2, 1, 1, granted=True), 30) == []
+    assert node.receive(arrive(AppendEntriesResponse, 2, 1, 1, success=True), 30) == []
 
 
 @pytest.mark.parametrize("leader_term", [3, 4])
 def test_candidate_steps_down_on_append_entries_from_leader_of_its_term_or_higher(leader_term):
     node, _ = make_node(term=2)
     node.fire(ELECTION, 10)
-    effects = node.receive(msg(AppendEntries, 2, 1, leader_term), 20)
+    effects = node.receive(arrive(AppendEntries, 2, 1, leader_term), 20)
     assert (node.role, node.term, node.leader) == (Role.FOLLOWER, leader_term, 2)
     assert len(notes(effects, "election_lost")) == 1
 

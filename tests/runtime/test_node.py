@@ -193,11 +193,11 @@ def test_proposals_read_in_one_pass_go_to_the_algorithm_as_one_batch_and_keep_th
     node.state_machine = None
     node._record = lambda kind, data: None
     entries = raft.log.applies(first, first + 5)
-    node._apply(entries[:4])  # a run that completes the first two requests and half of the third
+    node.apply(entries[:4])  # a run that completes the first two requests and half of the third
     assert [frames[0] for _, frames in replies] == [REPLY_OK, REPLY_OK]
     assert [envelope[1] for envelope, _ in replies] == [b"r0", b"r1"]
     assert [unpack_blobs(frames[1]) for _, frames in replies] == [[b"", b""], [b""]]
-    node._apply(entries[4:])
+    node.apply(entries[4:])
     assert [envelope[1] for envelope, _ in replies] == [b"r0", b"r1", b"r2"] and not node._waiting
 
 
@@ -215,7 +215,7 @@ def test_a_waiting_request_whose_index_gets_another_terms_entry_is_told_leadersh
     req = _ClientRequest([b"id"], 2, binary=True)
     req.first, req.term = 5, 3
     node._waiting.append(req)
-    node._apply([Apply(4, 3, b"x"), Apply(5, 3, b"mine"), Apply(6, 4, b"someone else's")])
+    node.apply([Apply(4, 3, b"x"), Apply(5, 3, b"mine"), Apply(6, 4, b"someone else's")])
     assert replies and replies[0][0] == REPLY_ERROR and json.loads(replies[0][1])["error"] == "leadership lost"
     assert not node._waiting
 
