@@ -4,7 +4,7 @@ Used by ``bench cluster``, benchmarks and the runtime's tests::
 
     with LocalCluster("raft", 3, config={"election_timeout_min": 150}) as c:
         leader = c.wait_for_leader(10)
-        t_kill = c.kill(leader)
+        t_kill = c.crash(leader)
         c.wait_for(lambda e: e["kind"] == "role" and e["to"] == "leader", 10, since=t_kill)
 
 Every node is a real ``bench node`` process (``python -m bench.cli node``) with
@@ -95,7 +95,7 @@ class LocalCluster:
         *,
         cluster_id: int | None = None,
         seed: int | None = None,
-        grace_s: float = 2.0,
+        grace_s: float = 5.0,
         ready_timeout_s: float = 30.0,
         counters_every_ms: int = 2000,
         secure: bool = True,
@@ -319,7 +319,7 @@ class LocalCluster:
 
     # -- faults -------------------------------------------------------------------------
 
-    def kill(self, node_id: int) -> float:
+    def crash(self, node_id: int) -> float:
         """SIGKILL the node (no cleanup at all); returns the time of the kill (ms, the events' clock)."""
         p = self._running(node_id)
         t = self._harness("crash", node_id, signal="SIGKILL", pid=p.pid)["t"]
@@ -406,7 +406,7 @@ class LocalCluster:
         if failed:
             raise ControlError(f"partition change not acknowledged by {failed}")
 
-    def fire(self, node_ids: Iterable[int], timer: str) -> None:
+    def trigger(self, node_ids: Iterable[int], timer: str) -> None:
         """Fire algorithm timer ``timer`` now on each given live node (forced contention)."""
         ids = [i for i in node_ids if i in self.live_ids()]
         replies = self._client.request_many({i: self.control_addresses[i] for i in ids}, "fire", 5.0, timer=timer)
@@ -438,7 +438,7 @@ class LocalCluster:
         """Send any control command to one node (see core.runtime.control)."""
         return self._client.request(self.control_addresses[node_id], cmd, timeout_s, **args)
 
-    def agreed_leader(self, among: Iterable[int] | None = None, min_term: int = 0) -> int | None:
+    def majority_leader(self, among: Iterable[int] | None = None, min_term: int = 0) -> int | None:
         """The id a majority of the given live nodes (default all live) name as leader and that reports LEADER itself."""
         live = self.live_ids()
         ids = live if among is None else [i for i in among if i in live]
@@ -453,9 +453,9 @@ class LocalCluster:
         return None
 
     def wait_for_leader(self, timeout_s: float = 10.0, among: Iterable[int] | None = None, min_term: int = 0) -> int:
-        """Wait until ``agreed_leader`` names a node (in term >= min_term) and return its id."""
+        """Wait until ``majority_leader`` names a node (in term >= min_term) and return its id."""
         among = None if among is None else list(among)
-        return self.wait_until(lambda: self.agreed_leader(among, min_term), timeout_s, "an agreed leader")
+        return self.wait_until(lambda: self.majority_leader(among, min_term), timeout_s, "an agreed leader")
 
     def kv_client(self, **kwargs: Any) -> "KVClient":
         """A ``core.client.KVClient`` for this cluster (it needs the control ports this cluster chose)."""

@@ -5,11 +5,23 @@ message type, cluster id, source, destination, term) followed by the fields
 its type declares, each of one of a few wire kinds. ``message_type`` builds a
 small slotted class per type and registers its schema so any runtime can
 decode a frame without knowing which algorithm sent it.
+
+Algorithms declare their messages as annotated classes, which type checkers can
+read::
+
+    @message(ALGO_ID, 1)
+    class RequestVote(Message):
+        '''A candidate asks for a vote in its term.'''
+        last_log_index: UInt64
+        last_log_term: UInt64
+
+The decorator hands the fields to ``message_type`` and returns the class it builds.
 """
 from __future__ import annotations
 
 import keyword
-from typing import ClassVar, Sequence
+import sys
+from typing import Annotated, Callable, ClassVar, Sequence, TypeVar
 
 PROTOCOL_VERSION = 1
 
@@ -31,6 +43,17 @@ _DEFAULTS = {U8: "0", BOOL: "False", U32: "0", U64: "0", I64: "0", BYTES: "b''",
 
 SCHEMAS: dict[int, type["Message"]] = {}
 """(algo_id << 8 | type_id) -> message class, for every registered message type."""
+
+
+UInt8 = Annotated[int, "u8"]
+UInt32 = Annotated[int, "u32"]
+UInt64 = Annotated[int, "u64"]
+Int64 = Annotated[int, "i64"]
+Flag = Annotated[bool, "bool"]
+Blob = Annotated[bytes, "bytes"]
+UInt64List = Annotated[list[int], "u64list"]
+Entries = Annotated[list[tuple[int, int, bytes]], "entries"]
+"""The wire kinds as annotations for ``@message`` classes (the second argument is the kind)."""
 
 
 class Message:
@@ -110,3 +133,29 @@ def message_type(name: str, algo_id: int, type_id: int, fields: Sequence[tuple[s
     )
     SCHEMAS[key] = cls
     return cls
+
+
+M = TypeVar("M", bound=type)
+
+
+def message(algo_id: int, type_id: int) -> Callable[[M], M]:
+    """Declare a message type from an annotated class (its fields, in order, with ``UInt64`` and the other wire
+    kinds); returns the registered class ``message_type`` builds, with the declaration's docstring."""
+
+    def declare(cls: M) -> M:
+        namespace = vars(sys.modules[cls.__module__])
+        fields = []
+        for fname, hint in cls.__dict__.get("__annotations__", {}).items():
+            if isinstance(hint, str):  # postponed annotations: the module's names say what it means
+                hint = eval(hint, namespace)  # noqa: S307 - the declaring module's own annotation
+            kinds = getattr(hint, "__metadata__", ())
+            if not kinds or kinds[0] not in KIND_CODES:
+                raise ValueError(f"{cls.__name__}.{fname}: annotate it with a wire kind (UInt64, Flag, Entries, ...)")
+            fields.append((fname, kinds[0]))
+        made = message_type(cls.__name__, algo_id, type_id, fields)
+        made.__doc__ = cls.__doc__
+        made.__module__ = cls.__module__
+        made.__qualname__ = cls.__qualname__
+        return made  # type: ignore[return-value]
+
+    return declare

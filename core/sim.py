@@ -233,7 +233,7 @@ class Simulation:
         best = max(self.leaders(), key=lambda lt: lt[1], default=None)
         return None if best is None else best[0]
 
-    def agreed_leader(self, among: Iterable[int] | None = None) -> int | None:
+    def unanimous_leader(self, among: Iterable[int] | None = None) -> int | None:
         """The leader every given live node (default: all live nodes) believes in, if they all agree and it leads."""
         ids = [i for i in (among if among is not None else self.ids) if self._nodes[i].up]
         if not ids:

@@ -53,7 +53,7 @@ ANSWER_WAIT = "answer_wait"
 """Candidate: T has passed since ELECTION was sent."""
 COORDINATOR_WAIT = "coordinator_wait"
 """After an ANSWER: T' has passed without a COORDINATOR."""
-LEASE = "quorum_lease"
+QUORUM_LEASE = "quorum_lease"
 """Quorum-gated coordinator: the majority's acknowledgements have grown too old."""
 
 
@@ -154,7 +154,7 @@ class Bully(ElectionAlgorithm):
         elif timer == COORDINATOR_WAIT:
             if self.phase is Phase.AWAITING:
                 self._hold_election(now)
-        elif timer == LEASE:
+        elif timer == QUORUM_LEASE:
             if self.coordinating:
                 self._apply_gate(now)
 
@@ -270,7 +270,7 @@ class Bully(ElectionAlgorithm):
         if self.coordinating:
             self.coordinating = False
             self.cancel_timer(HEARTBEAT)
-            self.cancel_timer(LEASE)
+            self.cancel_timer(QUORUM_LEASE)
             self.role = Role.FOLLOWER
 
     def _apply_gate(self, now: int) -> None:
@@ -285,9 +285,9 @@ class Bully(ElectionAlgorithm):
             self.note("election_lost", term=self.announced, reason="no quorum")
         end = lease.expires_at()
         if holds and end is not None:
-            self.set_timer(LEASE, end - now)
+            self.set_timer(QUORUM_LEASE, end - now)
         else:
-            self.cancel_timer(LEASE)
+            self.cancel_timer(QUORUM_LEASE)
 
     def _stale(self, src: int, epoch: int) -> bool:
         """Is this announcement older than one already seen from the same sender? Else remember it."""

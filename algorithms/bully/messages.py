@@ -7,24 +7,35 @@ coordinator can tell whether a majority still hears it.
 """
 from __future__ import annotations
 
-from core.messages import message_type
+from core.messages import Message, message
 
 ALGO_ID = 3
 
-Election = message_type("Election", ALGO_ID, 1, [])
-"""Sent to every higher id: "I am holding an election; are you alive?"."""
 
-Answer = message_type("Answer", ALGO_ID, 2, [])
-"""A higher id's reply to ELECTION (Garcia-Molina's OK): "I am alive and take over from here"."""
+@message(ALGO_ID, 1)
+class Election(Message):
+    """Sent to every higher id: "I am holding an election; are you alive?"."""
 
-Coordinator = message_type("Coordinator", ALGO_ID, 3, [])
-"""The winner's announcement to every lower id; ``term`` is the new epoch."""
 
-Heartbeat = message_type("Heartbeat", ALGO_ID, 4, [])
-"""The coordinator's periodic liveness signal to every peer; ``term`` is the epoch it announced."""
+@message(ALGO_ID, 2)
+class Answer(Message):
+    """A higher id's reply to ELECTION (Garcia-Molina's OK): "I am alive and take over from here"."""
 
-HeartbeatAck = message_type("HeartbeatAck", ALGO_ID, 5, [])
-"""Quorum-gated variant only: a follower's reply to its coordinator's HEARTBEAT or COORDINATOR."""
+
+@message(ALGO_ID, 3)
+class Coordinator(Message):
+    """The winner's announcement to every lower id; ``term`` is the new epoch."""
+
+
+@message(ALGO_ID, 4)
+class Heartbeat(Message):
+    """The coordinator's periodic liveness signal to every peer; ``term`` is the epoch it announced."""
+
+
+@message(ALGO_ID, 5)
+class HeartbeatAck(Message):
+    """Quorum-gated variant only: a follower's reply to its coordinator's HEARTBEAT or COORDINATOR."""
+
 
 ALL = (Election, Answer, Coordinator, Heartbeat, HeartbeatAck)
 ELECTION_TRAFFIC = ("Election", "Answer", "Coordinator")

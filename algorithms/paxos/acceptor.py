@@ -15,13 +15,13 @@ from typing import NamedTuple
 from algorithms.paxos.ballot import ZERO, Ballot, drift_widened
 
 PROMISED = 1
-LEASE = 2
+LEASE_HELD = 2
 ABSTAIN = 3
 TOO_LONG = 4
 
 REASONS = {
     PROMISED: "promised a higher ballot",
-    LEASE: "holds a lease for another node",
+    LEASE_HELD: "holds a lease for another node",
     ABSTAIN: "restarted, abstaining for one lease period",
     TOO_LONG: "lease longer than this acceptor's maximum",
 }
@@ -79,7 +79,7 @@ class Acceptor:
             return ABSTAIN
         held = self.lease_holder(now)
         if held and held != proposer:
-            return LEASE
+            return LEASE_HELD
         return 0
 
     def prepare(self, ballot: Ballot, now: int) -> Verdict:

@@ -6,41 +6,63 @@ holds, so a loser can jump ahead or wait exactly as long as it must.
 """
 from __future__ import annotations
 
-from core.messages import message_type
+from core.messages import Message, UInt8, UInt32, UInt64, message
 
 ALGO_ID = 2
 
-Prepare = message_type("Prepare", ALGO_ID, 1, [("round", "u64"), ("bid", "u32")])
-Promise = message_type(
-    "Promise",
-    ALGO_ID,
-    2,
-    [
-        ("round", "u64"),
-        ("bid", "u32"),
-        ("acc_round", "u64"),
-        ("acc_bid", "u32"),
-        ("lease_holder", "u32"),
-        ("lease_left", "u32"),
-    ],
-)
-Nack = message_type(
-    "Nack",
-    ALGO_ID,
-    3,
-    [
-        ("round", "u64"),
-        ("bid", "u32"),
-        ("phase", "u8"),
-        ("seq", "u64"),
-        ("reason", "u8"),
-        ("p_round", "u64"),
-        ("p_bid", "u32"),
-        ("holder", "u32"),
-        ("wait_ms", "u32"),
-    ],
-)
-Accept = message_type("Accept", ALGO_ID, 4, [("round", "u64"), ("bid", "u32"), ("seq", "u64"), ("lease_ms", "u32")])
-Accepted = message_type("Accepted", ALGO_ID, 5, [("round", "u64"), ("bid", "u32"), ("seq", "u64")])
+
+@message(ALGO_ID, 1)
+class Prepare(Message):
+    """Phase 1a: may I lead under ballot (round, bid)?"""
+
+    round: UInt64
+    bid: UInt32
+
+
+@message(ALGO_ID, 2)
+class Promise(Message):
+    """Phase 1b: promised; with the ballot last accepted here and the lease this acceptor holds, if any."""
+
+    round: UInt64
+    bid: UInt32
+    acc_round: UInt64
+    acc_bid: UInt32
+    lease_holder: UInt32
+    lease_left: UInt32
+
+
+@message(ALGO_ID, 3)
+class Nack(Message):
+    """Refused (either phase): the promised ballot and any lease held, so the loser can jump ahead or wait."""
+
+    round: UInt64
+    bid: UInt32
+    phase: UInt8
+    seq: UInt64
+    reason: UInt8
+    p_round: UInt64
+    p_bid: UInt32
+    holder: UInt32
+    wait_ms: UInt32
+
+
+@message(ALGO_ID, 4)
+class Accept(Message):
+    """Phase 2a: accept the proposer's lease of ``lease_ms`` under ballot (round, bid); ``seq`` numbers the round."""
+
+    round: UInt64
+    bid: UInt32
+    seq: UInt64
+    lease_ms: UInt32
+
+
+@message(ALGO_ID, 5)
+class Accepted(Message):
+    """Phase 2b: accepted round ``seq`` under ballot (round, bid)."""
+
+    round: UInt64
+    bid: UInt32
+    seq: UInt64
+
 
 ALL = (Prepare, Promise, Nack, Accept, Accepted)

@@ -29,7 +29,7 @@ from core.majority import MajorityConfig
 from core.quorum import LOST, WON, VoteTally
 
 from algorithms.paxos import observers
-from algorithms.paxos.acceptor import ABSTAIN, LEASE, REASONS, Acceptor, Verdict
+from algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, REASONS, Acceptor, Verdict
 from algorithms.paxos.ballot import ZERO, Ballot, drift_widened, fencing_token
 from algorithms.paxos.config import PaxosConfig
 from algorithms.paxos.messages import ALGO_ID, ALL, Accept, Accepted, Nack, Prepare, Promise
@@ -426,7 +426,7 @@ class Paxos(ElectionAlgorithm):
             self._need_bump = True  # even if this renewal already won: that acceptor stays lost until we move up
         if self.proposer not in _ROUND_OPEN:
             return
-        if msg.reason in (LEASE, ABSTAIN):
+        if msg.reason in (LEASE_HELD, ABSTAIN):
             self.quiet_until = max(self.quiet_until, now + min(msg.wait_ms, self._max_hold))
         self._loss_reason = f"node {msg.src}: {REASONS.get(msg.reason, 'refused')}"
         if msg.phase == 1 and self.proposer in _PHASE_1:

@@ -7,48 +7,64 @@ for fast backtracking.
 """
 from __future__ import annotations
 
-from core.messages import message_type
+from core.messages import Entries, Flag, Message, UInt64, message
 
 ALGO_ID = 1
 
-RequestVote = message_type(
-    "RequestVote", ALGO_ID, 1, [("last_log_index", "u64"), ("last_log_term", "u64")]
-)
-"""A candidate asks for a vote in its term (header), describing how up to date its log is."""
 
-RequestVoteResponse = message_type("RequestVoteResponse", ALGO_ID, 2, [("granted", "bool")])
-"""The voter's answer; its header term is the voter's current term, so a stale candidate learns."""
+@message(ALGO_ID, 1)
+class RequestVote(Message):
+    """A candidate asks for a vote in its term (header), describing how up to date its log is."""
 
-AppendEntries = message_type(
-    "AppendEntries",
-    ALGO_ID,
-    3,
-    [("prev_log_index", "u64"), ("prev_log_term", "u64"), ("entries", "entries"), ("leader_commit", "u64")],
-)
-"""Leader to follower: replication of entries after (prev_log_index, prev_log_term); a heartbeat has none."""
+    last_log_index: UInt64
+    last_log_term: UInt64
 
-AppendEntriesResponse = message_type(
-    "AppendEntriesResponse",
-    ALGO_ID,
-    4,
-    [
-        ("success", "bool"),
-        ("match_index", "u64"),
-        ("hint_index", "u64"),
-        ("hint_term", "u64"),
-        ("reject_index", "u64"),
-    ],
-)
-"""success: the follower's log matched at prev_log_index and holds the entries durably;
-match_index: the last index known to match the leader (on success); reject_index: the
-prev_log_index that did not match (on failure); hint_index/hint_term: the follower's last
-entry at or before reject_index whose term is <= prev_log_term (its last index on success)."""
 
-PreVote = message_type("PreVote", ALGO_ID, 5, [("last_log_index", "u64"), ("last_log_term", "u64")])
-"""Would you vote for me? Asked before campaigning (pre_vote); the header term is the term the sender would
-campaign in (its term + 1), which no receiver adopts."""
+@message(ALGO_ID, 2)
+class RequestVoteResponse(Message):
+    """The voter's answer; its header term is the voter's current term, so a stale candidate learns."""
 
-PreVoteResponse = message_type("PreVoteResponse", ALGO_ID, 6, [("granted", "bool")])
-"""The answer: a grant echoes the asked term; a refusal carries the voter's own term, so a sender behind learns it."""
+    granted: Flag
+
+
+@message(ALGO_ID, 3)
+class AppendEntries(Message):
+    """Leader to follower: replication of entries after (prev_log_index, prev_log_term); a heartbeat has none."""
+
+    prev_log_index: UInt64
+    prev_log_term: UInt64
+    entries: Entries
+    leader_commit: UInt64
+
+
+@message(ALGO_ID, 4)
+class AppendEntriesResponse(Message):
+    """success: the follower's log matched at prev_log_index and holds the entries durably;
+    match_index: the last index known to match the leader (on success); reject_index: the
+    prev_log_index that did not match (on failure); hint_index/hint_term: the follower's last
+    entry at or before reject_index whose term is <= prev_log_term (its last index on success)."""
+
+    success: Flag
+    match_index: UInt64
+    hint_index: UInt64
+    hint_term: UInt64
+    reject_index: UInt64
+
+
+@message(ALGO_ID, 5)
+class PreVote(Message):
+    """Would you vote for me? Asked before campaigning (pre_vote); the header term is the term the sender would
+    campaign in (its term + 1), which no receiver adopts."""
+
+    last_log_index: UInt64
+    last_log_term: UInt64
+
+
+@message(ALGO_ID, 6)
+class PreVoteResponse(Message):
+    """The answer: a grant echoes the asked term; a refusal carries the voter's own term, so a sender behind learns it."""
+
+    granted: Flag
+
 
 ALL = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse)

@@ -70,7 +70,7 @@ class ClusterView:
         higher term records the term change just before stepping down, and is not a leader of that term."""
         return [(i, n.lead_term) for i, n in self.nodes.items() if n.up and n.role == LEADER]
 
-    def agreed_leader(self, among: Iterable[int], need: int, exclude: Iterable[int] = ()) -> int | None:
+    def followed_leader(self, among: Iterable[int], need: int, exclude: Iterable[int] = ()) -> int | None:
         """A leader L in ``among`` (not excluded) that leads and that at least ``need`` nodes of ``among`` follow.
 
         L counts itself. Returns None if there is no such leader.
@@ -142,7 +142,7 @@ def majority(n: int) -> int:
 def agreement(among: Iterable[int], need: int, exclude: Iterable[int] = ()) -> Predicate:
     """Predicate: ``need`` nodes of ``among`` follow one leader (not in ``exclude``)."""
     among, exclude = tuple(among), tuple(exclude)
-    return lambda v: v.agreed_leader(among, need, exclude) is not None
+    return lambda v: v.followed_leader(among, need, exclude) is not None
 
 
 def sole_leader(ids: Iterable[int]) -> Predicate:
@@ -151,7 +151,7 @@ def sole_leader(ids: Iterable[int]) -> Predicate:
 
     def pred(v: ClusterView) -> bool:
         live = [i for i in ids if v.nodes[i].up]
-        return len(v.leaders()) == 1 and v.agreed_leader(live, len(live)) is not None
+        return len(v.leaders()) == 1 and v.followed_leader(live, len(live)) is not None
 
     return pred
 

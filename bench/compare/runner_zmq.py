@@ -116,7 +116,7 @@ class ZmqDriver:
         time.sleep(ms / 1000)
 
     def crash(self, node: int) -> None:
-        self.cluster.kill(node)
+        self.cluster.crash(node)
 
     def restart(self, node: int) -> None:
         self.cluster.restart(node)
@@ -138,7 +138,7 @@ class ZmqDriver:
         self._partitioned = False
 
     def trigger(self, nodes: Iterable[int], timer: str) -> None:
-        self.cluster.fire(list(nodes), timer)
+        self.cluster.trigger(list(nodes), timer)
 
     def restore(self) -> None:
         if self.cluster is None:

@@ -53,7 +53,7 @@ def _stable(d: Driver, ctx: TrialContext) -> int:
     while d.wait_until(pred, max(0, deadline - d.now())):
         view = d.view()  # on real processes more events may have arrived since the wait returned
         live = [i for i in d.ids if view.nodes[i].up]
-        leader = view.agreed_leader(live, len(live))
+        leader = view.followed_leader(live, len(live))
         if leader is not None:
             return leader
     raise TrialFailed(f"the leader did not stay stable within {ctx.timeout_ms} ms")
@@ -98,7 +98,7 @@ def _failover(d: Driver, ctx: TrialContext, old: int, t_fault: float, among: tup
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no new leader followed by {need} nodes within {ctx.timeout_ms} ms")
     t = _first_time(d, t_fault, pred)
-    new = M.view_at(d.events(), d.ids, t).agreed_leader(among, need, (old,))
+    new = M.view_at(d.events(), d.ids, t).followed_leader(among, need, (old,))
     out = _window_stats(d, t_fault, t, among, new)
     out["failover_ms"] = t - t_fault
     out["election_ms"] = None if out["detect_ms"] is None else out["failover_ms"] - out["detect_ms"]
@@ -112,7 +112,7 @@ def cold_start(d: Driver, ctx: TrialContext) -> dict:
     if not d.wait_until(pred, ctx.timeout_ms):
         raise TrialFailed(f"no single leader followed by every node within {ctx.timeout_ms} ms")
     t = _first_time(d, t0, pred)
-    leader = M.view_at(d.events(), d.ids, t).agreed_leader(d.ids, len(d.ids))
+    leader = M.view_at(d.events(), d.ids, t).followed_leader(d.ids, len(d.ids))
     out = _window_stats(d, t0, t, d.ids, leader, from_detection=False)
     out["agree_ms"] = t - t0
     out.pop("detect_ms")
@@ -145,7 +145,7 @@ def pause(d: Driver, ctx: TrialContext) -> dict:
     t_one = _first_time(d, t_resume, pred)
     out["stale_leader_ms"] = _first_time(d, t_resume, M.uncontested(leader)) - t_resume
     out["resume_agree_ms"] = t_one - t_resume
-    out["old_leader_back"] = int(M.view_at(d.events(), d.ids, t_one).agreed_leader(d.ids, len(d.ids)) == leader)
+    out["old_leader_back"] = int(M.view_at(d.events(), d.ids, t_one).followed_leader(d.ids, len(d.ids)) == leader)
     return out
 
 

@@ -45,13 +45,13 @@ def failover(algo: type[ElectionAlgorithm], seed: int, nodes: int = NODES) -> di
     """One crash of a settled leader; times in simulated ms, traffic from the crash until all live nodes follow."""
     config = algo.Config(**algo.detection_config(150, 300))
     sim = Simulation(algo, nodes, seed=seed, config=config, network=Network(delay_ms=(DELAY_MS, DELAY_MS)))
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 5000), f"{algo.name} seed={seed}: no first leader"
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 5000), f"{algo.name} seed={seed}: no first leader"
     sim.run_for(500 + random.Random(seed).randint(0, 99))
-    old = sim.agreed_leader()
+    old = sim.unanimous_leader()
     sent, sent_bytes, by_type = sim.stats.sent, sim.stats.bytes_sent, dict(sim.stats.sent_by_type)
     sim.crash(old)
     crashed = sim.now
-    assert sim.run_until(lambda s: s.agreed_leader() not in (None, old), 5000), f"{algo.name} seed={seed}: no new leader"
+    assert sim.run_until(lambda s: s.unanimous_leader() not in (None, old), 5000), f"{algo.name} seed={seed}: no new leader"
     won = next(e["t"] for e in sim.events if e["kind"] == "election_won" and e["t"] >= crashed)
     election_types = PAXOS_ELECTION if algo is Paxos else RAFT_ELECTION
     return {

@@ -50,7 +50,7 @@ def until_everyone_follows(simulation: Simulation, watch: LeaderWatch, limit_ms:
     if not simulation.run_until(lambda s: watch.elected, limit_ms):
         return None
     while simulation.now < end:
-        if simulation.agreed_leader() is not None:
+        if simulation.unanimous_leader() is not None:
             return simulation.now
         simulation.run_for(1)
     return None
@@ -143,7 +143,7 @@ def failover_trials(trials: int, nodes: int = 5) -> tuple[list[int], list[int]]:
     times, rounds = [], []
     for seed in range(trials):
         simulation = Simulation(Raft, nodes, seed=seed, network=Network(delay_ms=(1, 1)))
-        assert simulation.run_until(lambda s: s.agreed_leader() is not None, 2_000), f"seed={seed}"
+        assert simulation.run_until(lambda s: s.unanimous_leader() is not None, 2_000), f"seed={seed}"
         simulation.run_for(random.Random(seed).randint(500, 549))  # every phase of the 50 ms heartbeat
         simulation.crash(simulation.leader())
         crashed_at = simulation.now

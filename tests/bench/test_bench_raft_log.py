@@ -24,7 +24,7 @@ from core.sim import Simulation
 def catch_up(behind: int) -> dict:
     """A 3-node simulated cluster whose node 3 restarts with an empty log while the others hold ``behind`` entries."""
     sim = Simulation(Raft, 3, seed=1)
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 3_000)
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 3_000)
     leader = sim.leader()
     sim.crash(3 if leader != 3 else 2)
     lagging = 3 if leader != 3 else 2

@@ -69,7 +69,7 @@ def settled(sim: Simulation) -> bool:
     if not up:
         return False
     top = max(up)
-    if [lid for lid, _ in sim.leaders()] != [top] or sim.agreed_leader() != top:
+    if [lid for lid, _ in sim.leaders()] != [top] or sim.unanimous_leader() != top:
         return False
     return all(sim.node(i).role is Role.FOLLOWER for i in up if i != top)
 

@@ -25,7 +25,7 @@ def highest_leads(c: LocalCluster, ids: list[int]):
 def test_highest_id_leads_next_highest_takes_over_when_it_dies_and_it_bullies_back_on_restart():
     with LocalCluster("bully", 4) as c:
         assert c.wait_until(lambda: highest_leads(c, [1, 2, 3, 4]), WAIT, "node 4 leading everyone") == 4
-        c.kill(4)
+        c.crash(4)
         assert c.wait_until(lambda: highest_leads(c, [1, 2, 3]), WAIT, "node 3 leading after 4 died") == 3
         t_back = c.restart(4)
         assert c.wait_until(lambda: highest_leads(c, [1, 2, 3, 4]), WAIT, "node 4 taking over again") == 4

@@ -62,7 +62,7 @@ def test_restarted_coordinator_is_not_taken_for_stale_and_takes_over_again():
     sim.run_for(300)
     before = sim.node(5).term
     sim.crash(5)
-    assert sim.run_until(lambda s: s.agreed_leader() == 4, 1000)
+    assert sim.run_until(lambda s: s.unanimous_leader() == 4, 1000)
     sim.restart(5)
     assert sim.node(5).term > before
     assert sim.run_until(settled, 200), "the recovering 5 should take over at once"

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from algorithms.bully import BullyConfig
-from algorithms.bully.algorithm import HEARTBEAT, LEASE
+from algorithms.bully.algorithm import HEARTBEAT, QUORUM_LEASE
 from algorithms.bully.lease import QuorumLease
 from algorithms.bully.messages import Coordinator, Election, Heartbeat, HeartbeatAck
 from core.algorithm import Role
@@ -39,7 +39,7 @@ def test_gated_coordinator_leads_only_once_a_majority_acknowledged_its_announcem
     out = b.receive(arrive(HeartbeatAck, 2, 5, 1), 4)
     assert b.role is Role.LEADER
     assert notes(out, "election_won") == [{"term": 1}]
-    assert armed(out) == {LEASE: 3 + GATED.lease_ms - 4}  # runs from the older of the two acks
+    assert armed(out) == {QUORUM_LEASE: 3 + GATED.lease_ms - 4}  # runs from the older of the two acks
 
 
 def test_gated_follower_acknowledges_its_coordinator_and_its_heartbeats():
@@ -67,7 +67,7 @@ def test_gated_coordinator_steps_down_when_the_majority_goes_quiet_and_returns_w
     b, _ = node(5, config=GATED)
     b.receive(arrive(HeartbeatAck, 1, 5, 1), 3)
     b.receive(arrive(HeartbeatAck, 2, 5, 1), 4)
-    out = b.fire(LEASE, 3 + GATED.lease_ms)
+    out = b.fire(QUORUM_LEASE, 3 + GATED.lease_ms)
     assert b.role is Role.CANDIDATE and b.leader == 5
     assert notes(out, "election_lost") == [{"term": 1, "reason": "no quorum"}]
     assert sends(b.fire(HEARTBEAT, 200)) == [("Heartbeat", 0, 1)], "it keeps heartbeating, so a healed partition reunites"

@@ -31,39 +31,39 @@ def test_the_plugin_is_registered_by_its_own_distribution():
 def test_the_plugin_declares_the_whole_contract(lowest):
     assert issubclass(lowest, ElectionAlgorithm)
     assert lowest.name == "lowest" and lowest.description and lowest.detection_timer == "check"
-    assert [m.name for m in lowest.messages] == ["LowestAlive"]
+    assert [m.name for m in lowest.messages] == ["Alive"]
     assert lowest.Config().interval_ms == 50 and lowest.Config().timeout_ms == 200
 
 
 def test_node_1_leads_then_2_when_1_crashes_then_1_again_after_restart(lowest):
     sim = Simulation(lowest, 5, seed=SEED, network=Network(delay_ms=(1, 5), loss=0.05))
-    assert sim.run_until(lambda s: s.agreed_leader() == 1, timeout_ms=1000), f"seed={SEED}"
+    assert sim.run_until(lambda s: s.unanimous_leader() == 1, timeout_ms=1000), f"seed={SEED}"
     assert [n for n, _ in sim.leaders()] == [1], f"seed={SEED}"
     term_before = sim.node(1).term
 
     sim.crash(1)
     crashed_at = sim.now
-    assert sim.run_until(lambda s: s.agreed_leader() == 2, timeout_ms=1000), f"seed={SEED}"
+    assert sim.run_until(lambda s: s.unanimous_leader() == 2, timeout_ms=1000), f"seed={SEED}"
     cfg = sim.config
     assert sim.now - crashed_at <= cfg.timeout_ms + cfg.interval_ms + 5, f"seed={SEED}: detected too late"
     assert [n for n, _ in sim.leaders()] == [2], f"seed={SEED}"
 
     sim.restart(1)
-    assert sim.run_until(lambda s: s.agreed_leader() == 1, timeout_ms=1000), f"seed={SEED}"
+    assert sim.run_until(lambda s: s.unanimous_leader() == 1, timeout_ms=1000), f"seed={SEED}"
     assert [n for n, _ in sim.leaders()] == [1], f"seed={SEED}"
     assert sim.node(1).term > term_before, f"seed={SEED}: the term is read back from storage and grows"
     sim.run_for(2000)
-    assert sim.agreed_leader() == 1, f"seed={SEED}: a stable cluster keeps its leader"
+    assert sim.unanimous_leader() == 1, f"seed={SEED}: a stable cluster keeps its leader"
 
 
 def test_a_partition_gives_each_side_its_own_lowest_leader(lowest):
     sim = Simulation(lowest, 5, seed=SEED)
-    sim.run_until(lambda s: s.agreed_leader() == 1, timeout_ms=1000)
+    sim.run_until(lambda s: s.unanimous_leader() == 1, timeout_ms=1000)
     sim.partition([1, 2], [3, 4, 5])
-    assert sim.run_until(lambda s: s.agreed_leader(among=[3, 4, 5]) == 3, timeout_ms=1000), f"seed={SEED}"
-    assert sim.agreed_leader(among=[1, 2]) == 1
+    assert sim.run_until(lambda s: s.unanimous_leader(among=[3, 4, 5]) == 3, timeout_ms=1000), f"seed={SEED}"
+    assert sim.unanimous_leader(among=[1, 2]) == 1
     sim.heal()
-    assert sim.run_until(lambda s: s.agreed_leader() == 1, timeout_ms=1000), f"seed={SEED}"
+    assert sim.run_until(lambda s: s.unanimous_leader() == 1, timeout_ms=1000), f"seed={SEED}"
 
 
 def test_terms_count_leader_changes_and_only_grow(lowest):

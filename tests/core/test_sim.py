@@ -354,11 +354,11 @@ def test_messages_to_a_crashed_node_are_dropped_and_counted():
 
 def test_crashed_leader_is_not_reported_as_leading():
     sim = beacon_sim(nodes=3)
-    assert sim.leaders() == [(1, 0)] and sim.leader() == 1 and sim.agreed_leader() == 1
+    assert sim.leaders() == [(1, 0)] and sim.leader() == 1 and sim.unanimous_leader() == 1
     sim.crash(1)
-    assert sim.leaders() == [] and sim.leader() is None and sim.agreed_leader() is None
+    assert sim.leaders() == [] and sim.leader() is None and sim.unanimous_leader() is None
     sim.restart(1)
-    assert sim.leader() == 1 and sim.agreed_leader(among=[2, 3]) == 1
+    assert sim.leader() == 1 and sim.unanimous_leader(among=[2, 3]) == 1
 
 
 # -- driving ------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def chaos_run(
     sim.network.loss = 0.0
     sim.network.duplicate = 0.0
     start = sim.now
-    recovered = sim.run_until(lambda s: s.agreed_leader() is not None, recover_timeout_ms)
+    recovered = sim.run_until(lambda s: s.unanimous_leader() is not None, recover_timeout_ms)
     took = sim.now - start
     sim.run_for(300)
     won = sum(1 for e in sim.events if e["kind"] == "election_won")

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algorithms.paxos import Acceptor, drift_widened
-from algorithms.paxos.acceptor import ABSTAIN, LEASE, PROMISED, TOO_LONG
+from algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, PROMISED, TOO_LONG
 
 
 def fresh(now: int = 0, max_lease_ms: int = 100, drift: float = 0.0) -> Acceptor:
@@ -51,8 +51,8 @@ def test_renewal_with_unchanged_value_needs_no_write():
 def test_lease_for_x_refuses_everyone_else_until_it_ends():
     acc = fresh()
     acc.accept((3, 2), 100, 0)
-    assert acc.prepare((9, 3), 99).reason == LEASE
-    assert acc.accept((9, 3), 100, 99).reason == LEASE
+    assert acc.prepare((9, 3), 99).reason == LEASE_HELD
+    assert acc.accept((9, 3), 100, 99).reason == LEASE_HELD
     assert acc.wait_ms(60) == 40
     assert acc.prepare((9, 3), 100).ok
 

@@ -47,7 +47,7 @@ def contend(algo: type[Paxos], nodes: int, seed: int, timeout_ms: int = 3000, de
     """(elected, phase-1 rounds started until the first win, rounds lost, ms to the first win)."""
     sim = Simulation(algo, nodes, seed=seed, network=Network(delay_ms=(1, delay_hi)))
     sim.trigger(sim.ids, DETECT)
-    ok = sim.run_until(lambda s: s.agreed_leader() is not None, timeout_ms)
+    ok = sim.run_until(lambda s: s.unanimous_leader() is not None, timeout_ms)
     won = [e["t"] for e in sim.events if e["kind"] == "election_won"]
     until = won[0] if won else sim.now
     started = sum(1 for e in sim.events if e["kind"] == "election_started" and e["t"] <= until)

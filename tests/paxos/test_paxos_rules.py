@@ -20,7 +20,7 @@ from algorithms.paxos import (
     ProposerState,
     fencing_token,
 )
-from algorithms.paxos.acceptor import ABSTAIN, LEASE, PROMISED, TOO_LONG
+from algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, PROMISED, TOO_LONG
 from core.testing import armed, arrive, flush_persists, notes, outgoing
 from tests.paxos.helpers import make_node, persist_index, send_index
 
@@ -263,10 +263,10 @@ def test_acceptor_holding_a_lease_refuses_to_promise_anyone_else():
     assert hold == 100 + 136  # 135 ms widened by the 0.002 drift bound
     effects = node.receive(arrive(Prepare, 3, 1, term=9, round=9, bid=3), 150)
     nack = outgoing(effects, Nack)[0]
-    assert (nack.reason, nack.holder, nack.wait_ms) == (LEASE, 2, hold - 150)
+    assert (nack.reason, nack.holder, nack.wait_ms) == (LEASE_HELD, 2, hold - 150)
     assert node.acceptor.promised == (1, 2)
     refused = node.receive(arrive(Accept, 3, 1, term=9, round=9, bid=3, seq=1, lease_ms=135), 151)
-    assert outgoing(refused, Nack)[0].reason == LEASE
+    assert outgoing(refused, Nack)[0].reason == LEASE_HELD
     after = node.receive(arrive(Prepare, 3, 1, term=9, round=9, bid=3), hold)
     assert outgoing(after, Promise)
 
@@ -320,7 +320,7 @@ def test_leader_refuses_other_proposers_while_it_leads():
     node, _ = make_node()
     elect(node)
     effects = node.receive(arrive(Prepare, 3, 1, term=50, round=50, bid=3), 220)
-    assert outgoing(effects, Nack)[0].reason == LEASE
+    assert outgoing(effects, Nack)[0].reason == LEASE_HELD
     assert node.role == Role.LEADER
 
 

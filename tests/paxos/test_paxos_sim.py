@@ -11,8 +11,8 @@ from algorithms.paxos import Paxos, drift_widened
 
 
 def elected(sim: Simulation, timeout_ms: int = 2000) -> int:
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, timeout_ms), f"no agreed leader (seed {sim.seed})"
-    return sim.agreed_leader()
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, timeout_ms), f"no agreed leader (seed {sim.seed})"
+    return sim.unanimous_leader()
 
 
 def test_registered_as_the_paxos_plugin():
@@ -74,8 +74,8 @@ def test_leader_cut_off_in_a_minority_steps_down_and_the_majority_moves_on():
     sim.partition([old, others[0]], others[1:])
     sim.run_for(sim.config.lease_ms + 1)
     assert sim.node(old).role != Role.LEADER
-    assert sim.run_until(lambda s: s.agreed_leader(others[1:]) is not None, 3000)
-    new = sim.agreed_leader(others[1:])
+    assert sim.run_until(lambda s: s.unanimous_leader(others[1:]) is not None, 3000)
+    new = sim.unanimous_leader(others[1:])
     assert new in others[1:]
     sim.heal()
     final = elected(sim, 3000)
@@ -93,7 +93,7 @@ def test_restarted_leader_rejoins_as_follower_after_abstaining():
     abstain = [e for e in sim.events if e["kind"] == "lease_abstain" and e["node"] == old]
     assert abstain and abstain[0]["until"] == sim.now + sim.node(old).acceptor.max_hold_ms()
     sim.run_for(1000)
-    assert sim.agreed_leader() == new
+    assert sim.unanimous_leader() == new
     assert sim.node(old).role == Role.FOLLOWER
 
 

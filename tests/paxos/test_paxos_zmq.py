@@ -25,7 +25,7 @@ def test_killed_leader_is_replaced_after_its_lease_and_rejoins_after_abstaining(
         token = c.status([old])[old]["fencing_token"]
         assert token is not None
         c.wait_for(lambda e: e["kind"] == "lease_renewed" and e["node"] == old, WAIT)
-        t_kill = c.kill(old)
+        t_kill = c.crash(old)
         won = c.wait_for(lambda e: e["kind"] == "election_won" and e["node"] != old, WAIT, since=t_kill)
         new = c.wait_for_leader(WAIT)
         assert new == won["node"] != old

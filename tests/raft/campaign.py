@@ -105,10 +105,10 @@ def run_campaign_seed(seed: int, size: int, config: RaftConfig | None = None) ->
 def _stable_leader(sim: Simulation, deadline: int) -> tuple[int | None, int]:
     """(leader, time agreement began) for the first agreement that lasts STABLE_MS; (None, deadline) if none."""
     while sim.now < deadline:
-        if not sim.run_until(lambda s: s.agreed_leader() is not None, deadline - sim.now):
+        if not sim.run_until(lambda s: s.unanimous_leader() is not None, deadline - sim.now):
             break
-        leader, since = sim.agreed_leader(), sim.now
-        if not sim.run_until(lambda s: s.agreed_leader() != leader, STABLE_MS):
+        leader, since = sim.unanimous_leader(), sim.now
+        if not sim.run_until(lambda s: s.unanimous_leader() != leader, STABLE_MS):
             return leader, since
     return None, deadline
 

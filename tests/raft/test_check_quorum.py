@@ -122,7 +122,7 @@ def two_leader_overlap(config: RaftConfig, seed: int, cut_ms: int = 2_000) -> tu
     """5 nodes: elect, cut the leader and one follower off for ``cut_ms``. Returns the longest stretch (ms)
     with two live leaders, and whether the old leader still leads at the end of the cut."""
     sim = Simulation(Raft, 5, seed=seed, config=config)
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 3_000), f"seed={seed}: no leader"
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 3_000), f"seed={seed}: no leader"
     sim.run_for(500)
     old = sim.leader()
     sim.partition([old, next(i for i in sim.ids if i != old)])

@@ -41,7 +41,7 @@ def test_mistake_same_timeout_everywhere_livelocks_while_randomized_timeouts_ele
         assert started >= 5 * 30, f"seed={seed}: every node, every 150 ms, a split vote"
 
         randomized = Simulation(Raft, 5, seed=seed)
-        assert randomized.run_until(lambda s: s.agreed_leader() is not None, 2_000), f"seed={seed}"
+        assert randomized.run_until(lambda s: s.unanimous_leader() is not None, 2_000), f"seed={seed}"
         assert elections(randomized)[1] == 1
 
 
@@ -98,8 +98,8 @@ def test_mistake_vote_for_stale_log_elects_a_leader_missing_a_majority_entry():
     correct.trigger([1], ELECTION)
     correct.run_for(20)
     assert correct.leaders() == [], "both voters refuse node 1: their logs end in term 2"
-    assert correct.run_until(lambda s: s.agreed_leader() is not None, 5_000)
-    assert correct.node(correct.agreed_leader()).log.matches(2, 2)
+    assert correct.run_until(lambda s: s.unanimous_leader() is not None, 5_000)
+    assert correct.node(correct.unanimous_leader()).log.matches(2, 2)
 
     mistaken = _stale_log_cluster(VotesForAnyLog)
     mistaken.trigger([1], ELECTION)

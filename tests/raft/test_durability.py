@@ -122,6 +122,6 @@ def test_crash_and_restart_storms_never_make_a_node_vote_twice():
                 sim.crash(victim)
                 sim.run_for(rng.randint(0, 20))
                 sim.restart(victim)
-            assert sim.run_until(lambda s: s.agreed_leader() is not None, 3000), f"seed={seed}"
+            assert sim.run_until(lambda s: s.unanimous_leader() is not None, 3000), f"seed={seed}"
         except InvariantViolation as exc:
             pytest.fail(f"seed={seed}: {exc}")

@@ -106,10 +106,10 @@ def test_leader_records_how_far_each_follower_matches():
 
 def test_heartbeats_keep_one_leader_for_ten_seconds():
     sim = Simulation(Raft, 5, seed=11)
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 2000)
-    leader, won_at = sim.agreed_leader(), sim.now
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 2000)
+    leader, won_at = sim.unanimous_leader(), sim.now
     sim.run_for(10_000)
-    assert sim.agreed_leader() == leader
+    assert sim.unanimous_leader() == leader
     assert [e for e in sim.events if e["kind"] == "election_started" and e["t"] > won_at] == []
     # one heartbeat per follower every 50 ms, plus the first one
     assert sim.stats.sent_by_type["AppendEntries"] >= 4 * (10_000 // 50)

@@ -32,21 +32,21 @@ def test_two_candidates_in_one_term_never_both_win_because_majorities_overlap():
 def test_partition_majority_elects_minority_cannot_and_old_leader_steps_down_on_heal():
     """Q2: the minority side makes no progress; healing makes the old leader see the higher term and step down."""
     sim = Simulation(Raft, 5, seed=21)
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 2_000)
-    old = sim.agreed_leader()
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 2_000)
+    old = sim.unanimous_leader()
     old_term = sim.node(old).term
     minority = [old, next(i for i in sim.ids if i != old)]
     majority = [i for i in sim.ids if i not in minority]
     split_at = sim.now
     sim.partition(minority, majority)
-    assert sim.run_until(lambda s: s.agreed_leader(among=majority) not in (None, old), 2_000)
-    new = sim.agreed_leader(among=majority)
+    assert sim.run_until(lambda s: s.unanimous_leader(among=majority) not in (None, old), 2_000)
+    new = sim.unanimous_leader(among=majority)
     assert new in majority and sim.node(new).term > old_term
     sim.run_for(3_000)
     assert won_terms(sim, nodes=minority, after=split_at) == [], "no quorum, no new leader on the minority side"
     assert sim.node(old).role == Role.LEADER and sim.node(old).term == old_term  # stale, unaware (no check-quorum)
     sim.heal()
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 2_000)
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 2_000)
     assert sim.node(old).role == Role.FOLLOWER and len(sim.leaders()) == 1
 
 
@@ -62,8 +62,8 @@ def test_three_nodes_losing_two_cannot_elect_five_nodes_losing_two_can():
     five = Simulation(Raft, 5, seed=8)
     five.crash(4)
     five.crash(5)
-    assert five.run_until(lambda s: s.agreed_leader() is not None, 2_000)
-    assert five.agreed_leader() in (1, 2, 3)
+    assert five.run_until(lambda s: s.unanimous_leader() is not None, 2_000)
+    assert five.unanimous_leader() in (1, 2, 3)
 
 
 def test_first_node_to_time_out_usually_wins_in_one_round():
@@ -71,7 +71,7 @@ def test_first_node_to_time_out_usually_wins_in_one_round():
     one_round = 0
     for seed in range(100):
         sim = Simulation(Raft, 5, seed=seed)
-        sim.run_until(lambda s: s.agreed_leader() is not None, 2_000)
+        sim.run_until(lambda s: s.unanimous_leader() is not None, 2_000)
         first = next(e for e in sim.events if e["kind"] == "election_started")
         won = won_terms(sim)
         one_round += won == [(first["node"], 1)]

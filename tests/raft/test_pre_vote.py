@@ -172,7 +172,7 @@ def isolate_and_heal(config: RaftConfig, seed: int = 3) -> tuple[tuple[int, int]
     Returns (leader, its term) before the cut, the same after the heal, and elections started after the cut.
     """
     sim = Simulation(Raft, 5, seed=seed, config=config)
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 3_000), f"seed={seed}: no leader"
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 3_000), f"seed={seed}: no leader"
     sim.run_for(500)
     leader = sim.leader()
     before = (leader, sim.node(leader).term)

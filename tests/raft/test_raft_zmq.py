@@ -50,7 +50,7 @@ def test_every_acknowledged_write_survives_kills_and_restarts_on_every_node(clus
                     cluster.restart(i)
             leader = cluster.wait_for_leader(10)
             victim = leader if step % 2 == 0 else next(i for i in cluster.ids if i != leader)
-            cluster.kill(victim)  # SIGKILL: no clean shutdown
+            cluster.crash(victim)  # SIGKILL: no clean shutdown
             cluster.wait_for_leader(10, among=[i for i in cluster.ids if i != victim])
             if step % 3 != 2:
                 cluster.restart(victim)

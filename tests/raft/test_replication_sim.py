@@ -8,7 +8,7 @@ from core.sim import Simulation
 
 def settled(seed: int = 1, nodes: int = 5) -> Simulation:
     sim = Simulation(Raft, nodes, seed=seed)
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 3_000), f"seed={seed}"
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 3_000), f"seed={seed}"
     return sim
 
 
@@ -25,7 +25,7 @@ def test_submitted_commands_are_applied_on_every_node_in_submission_order():
 def test_submit_without_a_leader_or_to_a_follower_fails_at_once():
     sim = Simulation(Raft, 3, seed=2)
     assert sim.submit(b"x").error == "no leader"
-    assert sim.run_until(lambda s: s.agreed_leader() is not None, 3_000)
+    assert sim.run_until(lambda s: s.unanimous_leader() is not None, 3_000)
     follower = next(i for i in sim.ids if i != sim.leader())
     sub = sim.submit(b"x", node=follower)
     assert sub.done and not sub.ok and f"leader: {sim.leader()}" in sub.error
@@ -53,7 +53,7 @@ def test_old_leader_steps_down_on_heal_and_its_uncommitted_entries_are_overwritt
     kept = sim.submit(b"committed-by-majority", node=new)
     assert sim.run_until(lambda s: kept.done, 1_000) and kept.ok
     sim.heal()
-    assert sim.run_until(lambda s: lost.done and s.agreed_leader() == new, 3_000)
+    assert sim.run_until(lambda s: lost.done and s.unanimous_leader() == new, 3_000)
     assert not lost.ok and "leadership lost" in lost.error
     sim.run_for(300)
     for i in sim.ids:

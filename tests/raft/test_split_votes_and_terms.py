@@ -112,10 +112,10 @@ def test_forced_split_vote_is_resolved_by_new_terms_with_new_random_timeouts():
     for seed in range(30):
         sim = Simulation(Raft, 5, seed=seed)
         sim.trigger(sim.ids, ELECTION)
-        assert sim.run_until(lambda s: s.agreed_leader() is not None, 2000), f"seed={seed}"
+        assert sim.run_until(lambda s: s.unanimous_leader() is not None, 2000), f"seed={seed}"
         won = [e for e in sim.events if e["kind"] == "election_won"]
         assert won[0]["term"] >= 2, f"seed={seed}: the all-at-once round 1 cannot have a winner"
         rounds.append(won[0]["term"])
-        leader = sim.agreed_leader()
+        leader = sim.unanimous_leader()
         assert {sim.node(i).term for i in sim.ids} == {sim.node(leader).term}, f"seed={seed}"
     assert max(rounds) <= 4

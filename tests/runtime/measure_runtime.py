@@ -57,7 +57,7 @@ def real_failover(trials: int, seed: int) -> dict[str, list[float]]:
             leader, term = c.wait_until(lambda: agreed(c), 30, "agreement")
             time.sleep(rng.uniform(0, 0.1))
             before = {i: s["counters"]["timers"] for i, s in c.status().items() if s}
-            t_kill = c.kill(leader)
+            t_kill = c.crash(leader)
             won = c.wait_for(lambda e: e["kind"] == "role" and e["to"] == "leader" and e["term"] > term, 30, since=t_kill)
             after = c.status([won["node"]])[won["node"]]["counters"]["timers"]
             first = c.wait_for(lambda e: e["kind"] == "election_started" and e["node"] != leader, 30, since=t_kill)
@@ -81,9 +81,9 @@ def sim_failover(trials: int, seed: int, network: Network) -> dict[str, list[flo
     out: dict[str, list[float]] = {"failover": [], "detection": [], "election": []}
     for trial in range(trials):
         sim = Simulation("raft", 3, seed=rng.getrandbits(32), network=network)
-        assert sim.run_until(lambda s: s.agreed_leader() is not None, 10_000)
+        assert sim.run_until(lambda s: s.unanimous_leader() is not None, 10_000)
         sim.run_for(500 + rng.randint(0, 100))
-        leader = sim.agreed_leader()
+        leader = sim.unanimous_leader()
         assert leader is not None, f"trial {trial}: no stable leader"
         term = sim.node(leader).term
         sim.crash(leader)

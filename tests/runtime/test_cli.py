@@ -98,7 +98,7 @@ def test_status_prints_every_node_and_exits_1_when_one_is_down():
         assert "leader" in table.output and "follower" in table.output
         doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
         assert {int(k): v["leader"] for k, v in doc.items()} == {1: leader, 2: leader, 3: leader}
-        c.kill(3)
+        c.crash(3)
         down = CliRunner().invoke(main, [*args, "--timeout", "0.3"])
         assert down.exit_code == 1 and "no reply" in down.output
 

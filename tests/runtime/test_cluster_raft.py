@@ -60,7 +60,7 @@ def test_killed_leader_is_replaced_in_a_higher_term_and_rejoins_as_follower_afte
         old = c.wait_for_leader(WAIT)
         old_term = c.status([old])[old]["term"]
         pid = c.pid(old)
-        t_kill = c.kill(old)
+        t_kill = c.crash(old)
         assert not process_alive(pid)
         won = c.wait_for(became_leader(old_term), WAIT, since=t_kill)
         assert won["node"] != old and won["term"] > old_term
@@ -121,7 +121,7 @@ def test_follower_restart_keeps_its_term_and_vote_from_disk():
         follower = next(i for i in c.ids if i != leader)
         before = c.status([follower])[follower]
         assert before["durable"] == {"term": before["term"], "voted_for": before["voted_for"]}
-        t_kill = c.kill(follower)
+        t_kill = c.crash(follower)
         c.restart(follower)
         detected = c.wait_for(lambda e: e["kind"] == "restart_detected" and e["node"] == follower, WAIT, since=t_kill)
         assert detected["durable"] == {"term": before["term"], "voted_for": before["voted_for"]}
@@ -186,11 +186,11 @@ def test_votes_and_terms_survive_sigkill_at_random_moments():
         for _ in range(5):
             leader = c.wait_for_leader(WAIT)
             victims = [leader]
-            c.kill(leader)
+            c.crash(leader)
             if rng.random() < 0.6:  # a second kill lands during the election that follows
                 time.sleep(rng.uniform(0.0, 0.3))
                 victims.append(rng.choice([i for i in c.ids if i != leader]))
-                c.kill(victims[-1])
+                c.crash(victims[-1])
             c.wait_for_leader(WAIT, among=[i for i in c.ids if i not in victims])
             for v in victims:
                 c.restart(v)

@@ -17,7 +17,7 @@ def test_registered_algorithm_elects_and_replaces_a_killed_leader_on_real_proces
     with LocalCluster(name, 3) as c:
         leader = c.wait_for_leader(WAIT)
         pid = c.pid(leader)
-        c.kill(leader)
+        c.crash(leader)
         assert not process_alive(pid)
         successor = c.wait_for_leader(WAIT)
         assert successor != leader

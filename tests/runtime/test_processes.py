@@ -113,7 +113,7 @@ def test_counters_events_report_traffic_by_type():
     with LocalCluster(Prober, 2, counters_every_ms=100) as c:
         c.wait_for_leader(WAIT)
         c.wait_for(lambda e: e["kind"] == "peer_up" and e["node"] == 1 and e["peer"] == 2, WAIT)
-        c.fire([1], "probe")
+        c.trigger([1], "probe")
         event = c.wait_for(lambda e: e["kind"] == "counters" and e["node"] == 2 and e["counters"]["recv"], WAIT)
         assert set(event["counters"]["recv"]) == {"RuntimeTestProbe"}
         assert event["counters"]["bytes_recv"]["RuntimeTestProbe"] > 0

@@ -88,7 +88,7 @@ def test_forged_votes_during_an_election_do_not_make_two_leaders_in_one_term():
         try:
             socks = {i: attacker_socket(ctx, c.addresses[i], c.keyring.nodes[i]) for i in c.ids}
             c.partition([leader], followers)  # the harness (admin key) provokes elections on both sides
-            c.fire(c.ids, "election")
+            c.trigger(c.ids, "election")
             for k in range(50):
                 for i in c.ids:
                     for src in c.ids:

@@ -121,7 +121,7 @@ def test_a_torn_tail_left_by_a_crash_is_reported_with_file_offset_bytes_and_reco
         follower = next(i for i in c.ids if i != leader)
         kv = c.kv_client()
         kv.put(b"a", b"1")
-        c.kill(follower)
+        c.crash(follower)
         path = os.path.join(c.node_dir(follower), "raft-log")
         log = RecordLog(path, create=False)
         count = len(log)
