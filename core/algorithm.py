@@ -28,6 +28,8 @@ from core.effects import (
     Persist,
     Proposed,
     ProposeRejected,
+    ReadReady,
+    ReadRejected,
     RoleChanged,
     Send,
     SetTimer,
@@ -49,10 +51,13 @@ class StateMachine(Protocol):
 
     ``apply`` runs once per entry, in index order, on every node, and must be deterministic: the
     same entries give the same results and the same state everywhere. Its result (bytes or None)
-    is the client's answer. ``snapshot`` returns the contents, JSON-friendly, for checks.
+    is the client's answer. ``read`` answers a read-only query from the current state, outside
+    the log (reads without the log need it). ``snapshot`` returns the contents, JSON-friendly,
+    for checks.
     """
 
     def apply(self, index: int, data: bytes) -> bytes | None: ...
+    def read(self, query: bytes) -> bytes: ...
     def snapshot(self) -> dict: ...
 
 
@@ -179,6 +184,11 @@ class ElectionAlgorithm:
             return self._run(self._refuse_oversized, len(command))
         return self._run(self.on_propose, command, now)
 
+    def read(self, ctx: int, consistency: str, now: int) -> list:
+        """A client read (``ctx`` names it; ``consistency`` is core.effects.LINEARIZABLE or LEASE): answered by a
+        ``ReadReady`` (or ``ReadRejected``) effect, now or later, carrying the same ``ctx``."""
+        return self._run(self.on_read, ctx, consistency, now)
+
     def propose_many(self, commands: list[bytes], now: int) -> list:
         """Several client commands at once, in order (one batch of effects; see ``on_propose_many``)."""
         longest = max(map(len, commands), default=0)
@@ -206,6 +216,10 @@ class ElectionAlgorithm:
     def on_propose(self, command: bytes, now: int) -> None:
         """Default: an election-only algorithm has no log and refuses commands."""
         self.reject_proposal(NO_LOG, f"{self.name or type(self).__name__} keeps no log")
+
+    def on_read(self, ctx: int, consistency: str, now: int) -> None:
+        """Default: an algorithm without a log has nothing to read."""
+        self.reject_read(ctx, NO_LOG, f"{self.name or type(self).__name__} keeps no log")
 
     def on_propose_many(self, commands: list[bytes], now: int) -> None:
         """Default: ``on_propose`` for each command in turn, stopping at the first refusal.
@@ -246,6 +260,14 @@ class ElectionAlgorithm:
     def proposed(self, index: int, term: int, count: int = 1) -> None:
         """Report client commands appended at ``index``.. (the runtime answers each once applied)."""
         self._out.append(Proposed(index, term, count))
+
+    def read_ready(self, ctx: int, index: int) -> None:
+        """Read ``ctx`` may be answered once the state machine has applied ``index``."""
+        self._out.append(ReadReady(ctx, index))
+
+    def reject_read(self, ctx: int, code: str, reason: str, leader: int | None = None) -> None:
+        """Read ``ctx`` cannot be served here (``code``: one of core.effects.REJECTION_CODES)."""
+        self._out.append(ReadRejected(ctx, code, reason, leader))
 
     def reject_proposal(self, code: str, reason: str, leader: int | None = None) -> None:
         """Refuse client commands: ``code`` is one of core.effects.REJECTION_CODES, ``reason`` says why."""

@@ -45,10 +45,12 @@ from core.kv import (
 )
 from core.runtime.addresses import control_address, parse_cluster
 from core.runtime.auth import ClientAuth
-from core.runtime.control import APPLIED, parse_propose_reply, propose_frames
+from core.runtime.control import APPLIED, parse_propose_reply, propose_frames, read_frames
 from core.limits import CONTROL_MAX_BYTES
 
 
+READ_MODES = ("linearizable", "lease", "log", "stale")
+"""The consistency a ``get`` can ask for (see ``KVClient.get``)."""
 BUSY_BACKOFF_S = 0.005
 BUSY_BACKOFF_MAX_S = 0.2
 """Pauses before retrying at a node that answered "busy" (its uncommitted entries, or this connection's queue):
@@ -99,9 +101,16 @@ class KVClient:
         ctx: zmq.Context | None = None,
         keys: Keyring | str | os.PathLike | None = None,
         identity: str = "client",
+        read_from: str = "leader",
     ) -> None:
         """``keys``: the cluster's keyring (core.keys; a path or a ``Keyring``) when it has one; ``identity``
-        names the client key to use from it (the default keyring's ``client`` may read and write)."""
+        names the client key to use from it (the default keyring's ``client`` may read and write).
+        ``read_from``: where reads without the log go, "leader" or "any" node in turn (a follower asks the
+        leader for a read index and answers itself, so reads spread over the cluster)."""
+        if read_from not in ("leader", "any"):
+            raise ValueError(f"read_from is 'leader' or 'any', got {read_from!r}")
+        self.read_from = read_from
+        self._spread = 0
         self.nodes = _addresses(addresses)
         if not self.nodes:
             raise ValueError("KVClient needs at least one node address")
@@ -131,9 +140,22 @@ class KVClient:
         """Set ``key``; returns the previous value (None if there was none)."""
         return self.execute(PUT, key, value).value
 
-    def get(self, key: bytes | str) -> bytes | None:
-        """The value of ``key`` (read through the log: linearizable), None if absent."""
-        return self.execute(GET, key).value
+    def get(self, key: bytes | str, consistency: str = "linearizable") -> bytes | None:
+        """The value of ``key``, None if absent. ``consistency``:
+
+        - ``"linearizable"`` (default): a read index confirmed by a quorum round (ReadIndex), no log entry;
+        - ``"lease"``: the leader answers within its lease, no round (needs check_quorum; assumes clocks drift
+          apart by less than lease_drift_ms over a lease);
+        - ``"log"``: through the log, as a command (an fsynced entry on a majority);
+        - ``"stale"``: the state of whichever node answers, as it is: NOT linearizable (it may miss writes
+          that completed before the read began).
+        """
+        if consistency == "log":
+            return self.execute(GET, key).value
+        if consistency not in READ_MODES:
+            raise ValueError(f"consistency is one of {', '.join(READ_MODES)}; got {consistency!r}")
+        cmd = self.command(GET, key)
+        return _checked(cmd, self.read_many([cmd.encode()], consistency)[0]).value
 
     def delete(self, key: bytes | str) -> bool:
         """Remove ``key``; True if it existed."""
@@ -185,22 +207,39 @@ class KVClient:
 
         A retry resends the same commands (same sequence numbers), so each is applied at most once.
         """
+        return [Result.decode(r) for r in self._until_answered(propose_frames(list(datas)), len(datas), False)]
+
+    def read_many(self, queries: list[bytes], consistency: str = "linearizable") -> list[Result]:
+        """Answer encoded read-only commands (gets) without the log, at ``consistency`` ("linearizable", "lease"
+        or "stale"; see ``get``), in one request; their results, in order."""
+        if consistency not in READ_MODES or consistency == "log":
+            raise ValueError(f"read_many serves {', '.join(m for m in READ_MODES if m != 'log')}; got {consistency!r}")
+        frames = read_frames(list(queries), consistency)
+        spread = self.read_from == "any" or consistency == "stale"
+        return [Result.decode(r) for r in self._until_answered(frames, len(queries), spread)]
+
+    def _until_answered(self, frames: list[bytes], count: int, spread: bool) -> list[bytes]:
+        """Send a request until some node answers it with ``count`` results: at the leader, following redirects,
+        or (``spread``) at each node in turn."""
+        if len(frames[-1]) > CONTROL_MAX_BYTES:
+            raise CommandFailed(f"a request of {len(frames[-1])} bytes is over the nodes' {CONTROL_MAX_BYTES >> 20} "
+                                "MiB limit for one request", applied=False)
         deadline = time.monotonic() + self.timeout_s
         last = "no attempt"
         busy = 0
         while time.monotonic() < deadline:
-            node = self.leader
-            rid = self.send(node, *datas)
+            node = self._spread_node() if spread else self.leader
+            rid = self._send_frames(node, frames)
             reply = self.wait(node, rid, min(self.attempt_s, max(0.0, deadline - time.monotonic())))
             if reply is None:
                 last = f"no reply from node {node}"
                 self._next_node()
                 self.retries += 1
                 continue
-            if reply.get("ok") and len(reply["results"]) == len(datas):
-                return [Result.decode(r) for r in reply["results"]]
+            if reply.get("ok") and len(reply["results"]) == count:
+                return reply["results"]
             if reply.get("ok"):
-                raise CommandFailed(f"node {node} answered {len(reply['results'])} results for {len(datas)} commands")
+                raise CommandFailed(f"node {node} answered {len(reply['results'])} results for {count} commands")
             error, code = str(reply.get("error")), reply.get("code")
             last = f"node {node}: {error}"
             if code in _REFUSED:
@@ -230,6 +269,9 @@ class KVClient:
         if len(frames[1]) > CONTROL_MAX_BYTES:
             raise CommandFailed(f"a request of {len(frames[1])} bytes is over the nodes' {CONTROL_MAX_BYTES >> 20} MiB "
                                 "limit for one request", applied=False)
+        return self._send_frames(node, frames)
+
+    def _send_frames(self, node: int, frames: list[bytes]) -> bytes:
         rid = str(next(self._rids)).encode()
         try:
             self._socket(node).send_multipart([rid, *frames], zmq.NOBLOCK)
@@ -249,6 +291,12 @@ class KVClient:
             frames = sock.recv_multipart()
             if frames[0] == rid:
                 return parse_propose_reply(frames[1:])
+
+    def _spread_node(self) -> int:
+        """The next node in turn, for reads any node can serve."""
+        ids = sorted(self.nodes)
+        self._spread = (self._spread + 1) % len(ids)
+        return ids[self._spread]
 
     def _next_node(self) -> None:
         ids = sorted(self.nodes)

@@ -90,6 +90,33 @@ class ProposeRejected:
     leader: int | None = None
 
 
+LINEARIZABLE = "linearizable"
+LEASE = "lease"
+READ_CONSISTENCIES = (LINEARIZABLE, LEASE)
+"""What an algorithm's ``read`` may be asked for: a read index confirmed by a quorum round, or one a leader's
+lease vouches for. (The runtimes also offer ``log`` reads, through the log, and ``stale`` ones, from any node's
+state as it is; neither involves the algorithm's read path.)"""
+
+
+@dataclass(slots=True)
+class ReadReady:
+    """Read ``ctx`` may be answered from the state machine once it has applied ``index``: everything committed
+    before the read arrived is at or below ``index``."""
+
+    ctx: int
+    index: int
+
+
+@dataclass(slots=True)
+class ReadRejected:
+    """Read ``ctx`` cannot be served here: a ``REJECTION_CODES`` code, a sentence, the leader to try when known."""
+
+    ctx: int
+    code: str
+    reason: str
+    leader: int | None = None
+
+
 @dataclass(slots=True)
 class RoleChanged:
     """The node's role changed (emitted by the base class, not by algorithms)."""
@@ -143,6 +170,10 @@ def as_event(effect: Any) -> tuple[str, dict]:
         return "propose_rejected", {"code": effect.code, "reason": effect.reason, "leader": effect.leader}
     if t is Proposed:
         return "proposed", {"index": effect.index, "term": effect.term, "count": effect.count}
+    if t is ReadReady:
+        return "read_ready", {"ctx": effect.ctx, "index": effect.index}
+    if t is ReadRejected:
+        return "read_rejected", {"ctx": effect.ctx, "code": effect.code, "reason": effect.reason, "leader": effect.leader}
     if t is Apply:
         return applied_event(effect, effect)
     raise TypeError(f"{t.__name__} is not an observable effect")

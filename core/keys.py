@@ -14,7 +14,7 @@ Each node needs only its own ``secret/node-<id>.key``; each client only its own
 Client roles, from least to most (``ROLES``):
 
 =========  ==============================================================
-``read``   ``status``, ``state_machine``, and subscribing to events
+``read``   ``status``, ``state_machine``, reads, and subscribing to events
 ``client`` what ``read`` may, and ``propose`` (write to the state machine)
 ``admin``  everything: ``stop``, ``partition``, ``heal``, ``fire`` too
 =========  ==============================================================
@@ -36,9 +36,9 @@ KEYRING_FILE = "keyring.json"
 SECRET_DIR = "secret"
 ROLES = ("read", "client", "admin")
 ALLOWED: dict[str, frozenset[str]] = {
-    "read": frozenset({"status", "state_machine"}),
-    "client": frozenset({"status", "state_machine", "propose"}),
-    "admin": frozenset({"status", "state_machine", "propose", "stop", "partition", "heal", "fire"}),
+    "read": frozenset({"status", "state_machine", "read"}),
+    "client": frozenset({"status", "state_machine", "read", "propose"}),
+    "admin": frozenset({"status", "state_machine", "read", "propose", "stop", "partition", "heal", "fire"}),
 }
 """Control commands each role may send."""
 DEFAULT_CLIENTS = {"admin": "admin", "client": "client", "reader": "read"}

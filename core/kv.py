@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 PUT, GET, DELETE, CAS = 1, 2, 3, 4
 OPS = {"put": PUT, "get": GET, "delete": DELETE, "cas": CAS}
-OK, NOT_FOUND, CAS_MISMATCH, STALE, REUSED = 0, 1, 2, 3, 4
+OK, NOT_FOUND, CAS_MISMATCH, STALE, REUSED, NOT_A_READ = 0, 1, 2, 3, 4, 5
 """Result statuses: done; no such key; cas saw another value; sequence number older than the remembered window;
-sequence number already used by this client for a different command (nothing was applied)."""
+sequence number already used by this client for a different command (nothing was applied); a read that is not a
+well-formed get."""
 SESSION_WINDOW = 4096
 """Results remembered per client: a client may have this many commands outstanding and still retry safely."""
 MAX_SESSIONS = 65_536
@@ -129,6 +130,7 @@ _CAS_NONE = Result(CAS_MISMATCH).encode()
 _CAS_VALUE = _RESULT.pack(CAS_MISMATCH, 1)
 _STALE = Result(STALE).encode()
 _REUSED = Result(REUSED).encode()
+_NOT_A_READ = Result(NOT_A_READ).encode()
 
 
 def fingerprint(data: bytes) -> bytes:
@@ -243,6 +245,17 @@ class KVStore:
             oldest, _ = session.popitem(last=False)
             self.floor[client] = max(self.floor.get(client, 0), oldest)
         return result
+
+    def read(self, query: bytes) -> bytes:
+        """Answer a get from the state as it is, outside the log (no session, no entry): what the runtime calls
+        for a read once the algorithm said the state is recent enough (core.effects.ReadReady)."""
+        if len(query) >= _HEAD.size + _LEN.size:
+            magic, _, _, op = _unpack_head(query)
+            parsed = _parse_args(query, op) if magic == _MAGIC and op == GET else None
+            if parsed is not None:
+                value = self.data.get(parsed[0])
+                return _NOT_FOUND if value is None else _OK_VALUE + value
+        return _NOT_A_READ
 
     def snapshot(self) -> dict:
         """The store's contents, JSON-friendly (hex keys and values), for checks after a run."""

@@ -16,8 +16,9 @@ CURVE_OVERHEAD_BYTES = 64
 """What CurveZMQ adds to a message on the wire (nonce, MAC, command name, flags), with room to spare."""
 ENTRY_OVERHEAD_BYTES = 20
 """Per log entry in a replication message: u64 term, u64 index, u32 length (core.codec's ``entries`` field)."""
-REPLICATION_FIXED_BYTES = HEADER_SIZE + 8 + 8 + 4 + 8
-"""A replication message without its entries: header, two u64 positions, the entry count, a u64 commit index."""
+REPLICATION_FIXED_BYTES = HEADER_SIZE + 64
+"""A replication message without its entries: the header and up to 64 bytes of fixed fields (raft's AppendEntries
+has 36: two u64 positions, the u32 entry count, the u64 commit index and the u64 read round)."""
 MAX_COMMAND_BYTES = MAX_FRAME_BYTES - REPLICATION_FIXED_BYTES - ENTRY_OVERHEAD_BYTES
 """Largest client command: exactly what fits alone in one replication message."""
 

@@ -17,6 +17,8 @@ commands a node has applied since it last (re)started, in order.
 from __future__ import annotations
 
 import collections
+import heapq
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -24,7 +26,7 @@ from typing import Any, Callable, Iterable
 from core import codec
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import BROADCAST, Apply, Proposed, ProposeRejected, as_event
+from core.effects import BROADCAST, Apply, Proposed, ProposeRejected, ReadReady, ReadRejected, as_event
 from core.errors import CodecError, InvariantViolation
 from core.interpret import TimerTable, execute
 from core.storage import MemoryStorage
@@ -101,24 +103,53 @@ class Submission:
     ok: bool = False
     error: str = ""
     applied_at: int = -1
+    result: bytes | None = None
+    """What the state machine answered when it applied the command (the first node to apply it)."""
 
     def _finish(self, ok: bool, error: str, now: int) -> None:
         self.done, self.ok, self.error, self.applied_at = True, ok, error, now
 
 
+@dataclass
+class Read:
+    """A read submitted through ``Simulation.read``: pending until answered from a node's state, or failed."""
+
+    query: bytes
+    node: int | None
+    consistency: str
+    done: bool = False
+    ok: bool = False
+    result: bytes | None = None
+    error: str = ""
+    index: int = 0
+    answered_at: int = -1
+
+    def _finish(self, ok: bool, result: bytes | None, error: str, now: int) -> None:
+        self.done, self.ok, self.result, self.error, self.answered_at = True, ok, result, error, now
+
+
 class _Node:
-    """One simulated node: its algorithm, disk, timers, and how the simulator carries out its effects
-    (the EffectSink of core.interpret)."""
+    """One simulated node: its algorithm, disk, timers, clock, state machine, and how the simulator carries out
+    its effects (the EffectSink of core.interpret)."""
 
-    __slots__ = ("id", "sim", "algo", "storage", "up", "timers")
+    __slots__ = ("id", "sim", "algo", "storage", "up", "timers", "rate", "machine", "reads", "waiting_reads")
 
-    def __init__(self, sim: "Simulation", node_id: int, storage: Any) -> None:
+    def __init__(self, sim: "Simulation", node_id: int, storage: Any, rate: float) -> None:
         self.id = node_id
         self.sim = sim
         self.algo: ElectionAlgorithm | None = None
         self.storage = storage
         self.up = False
         self.timers = TimerTable(sim._wheel, node_id)  # keys [node id, name, handle, deadline]; ids start at 1
+        self.rate = rate
+        self.machine: Any = None
+        self.reads: dict[int, Read] = {}  # reads the algorithm has not answered yet, by ctx
+        self.waiting_reads: list[tuple[int, int, Read]] = []  # heap of (index, ctx, read) waiting for applies
+
+    def clock(self) -> int:
+        """What this node's clock reads now (ms): the simulation's time at this node's rate."""
+        now = self.sim.now
+        return now if self.rate == 1.0 else int(now * self.rate)
 
     def send(self, to: int, msg: Any) -> None:
         if to in self.sim._nodes and to != self.id:
@@ -131,7 +162,8 @@ class _Node:
             self.sim._transmit(self.id, peer, data, kind)
 
     def set_timer(self, name: str, delay_ms: int) -> None:
-        self.timers.arm(name, self.sim.now + delay_ms)
+        delay = delay_ms if self.rate == 1.0 else math.ceil(delay_ms / self.rate)
+        self.timers.arm(name, self.sim.now + delay)
 
     def cancel_timer(self, name: str) -> None:
         self.timers.cancel(name)
@@ -141,14 +173,36 @@ class _Node:
 
     def apply(self, run: list[Apply]) -> None:
         sim = self.sim
+        machine = self.machine
         for e in run:
             sim._record(self.id, *as_event(e))
             if e.data:
                 sim._applied[self.id].append(e.data)
+            result = machine.apply(e.index, e.data) if machine is not None else None
             if sim._waiting:
-                sim._resolve(e)
+                sim._resolve(e, result)
+        waiting = self.waiting_reads
+        while waiting and machine is not None and waiting[0][0] <= machine.applied_index:
+            self.answer(heapq.heappop(waiting)[2])
+
+    def answer(self, read: Read) -> None:
+        """Answer ``read`` from this node's state machine as it is now."""
+        read._finish(True, self.machine.read(read.query), "", self.sim.now)
 
     def observe(self, effect: Any) -> None:
+        t = type(effect)
+        if t is ReadReady:
+            read = self.reads.pop(effect.ctx, None)
+            if read is not None:
+                read.index = effect.index
+                if effect.index <= self.machine.applied_index:
+                    self.answer(read)
+                else:
+                    heapq.heappush(self.waiting_reads, (effect.index, effect.ctx, read))
+        elif t is ReadRejected:
+            read = self.reads.pop(effect.ctx, None)
+            if read is not None:
+                read._finish(False, None, f"{effect.code}: {effect.reason} (leader: {effect.leader})", self.sim.now)
         self.sim._record(self.id, *as_event(effect))
 
     def after(self, effect: Any) -> None:
@@ -176,6 +230,7 @@ class Simulation:
         observers: Iterable[Any] | None = None,
         trace_limit: int = 2000,
         algo_factory: Callable[..., ElectionAlgorithm] | None = None,
+        clock_rates: dict[int, float] | None = None,
     ) -> None:
         if isinstance(algo, str):
             from core import registry
@@ -201,7 +256,12 @@ class Simulation:
         self._wheel = TimerWheel(0)
         self._ready: collections.deque = collections.deque()
         self._groups: dict[int, int] | None = None
-        self._nodes = {i: _Node(self, i, MemoryStorage()) for i in self.ids}
+        rates = dict(clock_rates or {})
+        for i, rate in rates.items():
+            if i not in self.ids or not 0.0 < rate:
+                raise ValueError(f"clock_rates: node {i} must be among {self.ids} with a positive rate, got {rate}")
+        self._nodes = {i: _Node(self, i, MemoryStorage(), float(rates.get(i, 1.0))) for i in self.ids}
+        self._next_read = 0
         self._lo, self._hi = self.network.delay_ms
         self._uniform = self.network.distribution == "uniform"
         self._applied: dict[int, list[bytes]] = {i: [] for i in self.ids}
@@ -304,6 +364,9 @@ class Simulation:
             return
         n.up = False
         n.timers.clear()
+        for read in [*n.reads.values(), *(r for _, _, r in n.waiting_reads)]:
+            read._finish(False, None, f"node {node_id} crashed", self.now)
+        n.reads, n.waiting_reads = {}, []
         n.storage.crash()
         self._record(node_id, "crash", {})
         self._after_event(node_id)
@@ -325,7 +388,7 @@ class Simulation:
             sub._finish(False, "no leader" if target is None else f"node {target} is down", self.now)
             return sub
         n = self._nodes[target]
-        effects = n.algo.propose(sub.command, self.now)
+        effects = n.algo.propose(sub.command, n.clock())
         for e in effects:
             if type(e) is Proposed:
                 sub.index, sub.term = e.index, e.term
@@ -339,6 +402,29 @@ class Simulation:
         self._after_event(target)
         return sub
 
+    def read(self, query: bytes, node: int | None = None, consistency: str = "linearizable") -> Read:
+        """A read-only query (a get) at ``node`` (default: the current leader), answered from that node's state
+        machine: ``stale`` at once as it is; ``linearizable`` and ``lease`` once the algorithm gave a read index
+        and the node applied that far (core.effects.ReadReady). The handle completes then, or fails."""
+        target = node if node is not None else self.leader()
+        read = Read(bytes(query), target, consistency)
+        if target is None or not self._nodes[target].up:
+            read._finish(False, None, "no leader" if target is None else f"node {target} is down", self.now)
+            return read
+        n = self._nodes[target]
+        if n.machine is None:
+            read._finish(False, None, f"{self.algo_cls.name} has no state machine", self.now)
+            return read
+        if consistency == "stale":
+            n.answer(read)
+            return read
+        self._next_read += 1
+        n.reads[self._next_read] = read
+        self.trace.append((self.now, target, "read", f"{consistency} {read.query[:32]!r}"))
+        self._execute(n, n.algo.read(self._next_read, consistency, n.clock()))
+        self._after_event(target)
+        return read
+
     def trigger(self, node_ids: Iterable[int], timer: str) -> None:
         """Fire ``timer`` now on each given live node, in order (for forced-contention scenarios)."""
         for i in node_ids:
@@ -347,7 +433,7 @@ class Simulation:
                 continue
             n.timers.cancel(timer)
             self.trace.append((self.now, i, "timer", timer))
-            self._execute(n, n.algo.fire(timer, self.now))
+            self._execute(n, n.algo.fire(timer, n.clock()))
             self._after_event(i)
 
     def inject(self, src: int, dst: int, data: bytes) -> None:
@@ -374,7 +460,9 @@ class Simulation:
         rng = random.Random(self.rng.getrandbits(64))
         n.algo = self.algo_factory(n.id, self.ids, self.config, n.storage, rng, self.cluster)
         n.up = True
-        self._execute(n, n.algo.start(self.now))
+        n.machine = self.algo_cls.StateMachine() if self.algo_cls.StateMachine is not None else None
+        n.reads, n.waiting_reads = {}, []
+        self._execute(n, n.algo.start(n.clock()))
         self._after_event(n.id)
 
     def _step(self, end: int) -> bool:
@@ -394,7 +482,7 @@ class Simulation:
         n = self._nodes[ev[0]]  # a timer's key: [node id, name, handle, deadline] (core.interpret.TimerTable)
         if n.up and n.timers.fired(ev):
             self.trace.append((self.now, n.id, "timer", ev[1]))
-            self._execute(n, n.algo.fire(ev[1], self.now))
+            self._execute(n, n.algo.fire(ev[1], n.clock()))
         self._after_event(n.id)
         return True
 
@@ -419,7 +507,7 @@ class Simulation:
             return
         self.stats.delivered += 1
         self.trace.append((self.now, dst, "recv", msg))
-        self._execute(n, n.algo.receive(msg, self.now))
+        self._execute(n, n.algo.receive(msg, n.clock()))
 
     def _transmit(self, src: int, dst: int, data: bytes, kind: str) -> None:
         stats = self.stats
@@ -450,10 +538,11 @@ class Simulation:
     def _execute(self, n: _Node, effects: list) -> None:
         execute(effects, n, n.after if self.observers else None)
 
-    def _resolve(self, e: Apply) -> None:
+    def _resolve(self, e: Apply, result: bytes | None = None) -> None:
         """Complete the submissions waiting on index ``e.index``: theirs if the term matches, else lost."""
         for sub in self._waiting.pop(e.index, ()):
             if e.term == sub.term:
+                sub.result = result
                 sub._finish(True, "", self.now)
             else:
                 sub._finish(False, f"leadership lost: index {e.index} holds an entry of term {e.term}", self.now)

@@ -6,6 +6,8 @@ from algorithms.raft.messages import (
     AppendEntriesResponse,
     PreVote,
     PreVoteResponse,
+    ReadIndex,
+    ReadIndexResponse,
     RequestVote,
     RequestVoteResponse,
 )
@@ -37,6 +39,8 @@ __all__ = [
     "Raft",
     "RaftConfig",
     "RaftLog",
+    "ReadIndex",
+    "ReadIndexResponse",
     "RequestVote",
     "RequestVoteResponse",
     "StateMachineSafety",

@@ -47,6 +47,16 @@ class RaftConfig(AlgorithmConfig):
         "catch up (etcd's MaxUncommittedEntriesSize; one proposal is always let in when nothing is uncommitted)",
     )
 
+    lease_drift_ms: int = setting(
+        15, 0, 600_000, "ms",
+        "how much shorter than election_timeout_min a leader's read lease is: a bound on how far clocks may drift "
+        "apart over one lease (lease reads need check_quorum; at or above election_timeout_min, lease reads always "
+        "take a quorum round)",
+    )
+    max_pending_reads: int = setting(
+        65_536, 1, 10_000_000, "reads", "reads a node holds waiting for a read index; more are answered busy"
+    )
+
     pre_vote: bool = setting(
         False, help="ask a majority for pre-votes at term+1 before campaigning (thesis 9.6); pre-votes change no term"
     )

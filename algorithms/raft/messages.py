@@ -35,6 +35,9 @@ class AppendEntries(Message):
     prev_log_term: UInt64
     entries: Entries
     leader_commit: UInt64
+    read_round: UInt64
+    """The leader's latest read round: an answer in this term to a message carrying round r confirms that the
+    sender still led when r began (reads and the leader lease are confirmed by such rounds)."""
 
 
 @message(ALGO_ID, 4)
@@ -49,6 +52,8 @@ class AppendEntriesResponse(Message):
     hint_index: UInt64
     hint_term: UInt64
     reject_index: UInt64
+    read_round: UInt64
+    """The highest read round this follower has seen from its leader in this term (echoed)."""
 
 
 @message(ALGO_ID, 5)
@@ -67,4 +72,30 @@ class PreVoteResponse(Message):
     granted: Flag
 
 
-ALL = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse)
+@message(ALGO_ID, 7)
+class ReadIndex(Message):
+    """A follower asks its leader for a read index on behalf of a client read (``lease``: a lease read will do)."""
+
+    request: UInt64
+    lease: Flag
+
+
+@message(ALGO_ID, 8)
+class ReadIndexResponse(Message):
+    """The leader's answer: ``ok`` and the index the read may be served at once applied, or not (not leader)."""
+
+    request: UInt64
+    ok: Flag
+    index: UInt64
+
+
+ALL = (
+    RequestVote,
+    RequestVoteResponse,
+    AppendEntries,
+    AppendEntriesResponse,
+    PreVote,
+    PreVoteResponse,
+    ReadIndex,
+    ReadIndexResponse,
+)

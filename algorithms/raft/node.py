@@ -71,7 +71,6 @@ from typing import Any, Callable, Sequence
 
 from algorithms.raft.config import RaftConfig
 from algorithms.raft.durable import LOG_FILE
-from core.kv import KVStore
 from algorithms.raft.log import RaftLog
 from algorithms.raft.messages import (
     ALGO_ID,
@@ -80,6 +79,8 @@ from algorithms.raft.messages import (
     AppendEntriesResponse,
     PreVote,
     PreVoteResponse,
+    ReadIndex,
+    ReadIndexResponse,
     RequestVote,
     RequestVoteResponse,
 )
@@ -87,9 +88,10 @@ from algorithms.raft.observers import replication_observers
 from algorithms.raft.progress import Inflights, Progress, ProgressState
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import BUSY, INVALID, NOT_LEADER, Persist
-from core.messages import Message
+from core.effects import BUSY, INVALID, LEASE, READ_CONSISTENCIES, NOT_LEADER, Persist
+from core.kv import KVStore
 from core.majority import MajorityConfig
+from core.messages import Message
 from core.quorum import LOST, WON, VoteTally
 
 ELECTION = "election"
@@ -158,6 +160,19 @@ class Raft(ElectionAlgorithm):
         self._flush_armed = False
         self._votes: VoteTally | None = None  # the open count: a pre-candidate's pre-votes or a candidate's votes
         self._leader_heard_at: int | None = None
+        self._votes_held_until = 0  # with check_quorum: no vote before then (a restarted node may be in a lease)
+        # reads (leading): rounds that confirm leadership, the reads waiting on them
+        self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
+        self._read_confirmed = 0  # the latest round a quorum has answered
+        self._round_started: dict[int, int] = {}  # round -> when it started, until confirmed
+        self._lease_start: int | None = None  # when the latest confirmed round started (the read lease runs from it)
+        self._reads: list[tuple[int, int, int, int]] = []  # (round it needs, requester, ctx, read index), in order
+        self._reads_before_commit: list[tuple[int, int]] = []  # (requester, ctx) until an entry of our term commits
+        self._clock = 0  # the time of the event being handled (read rounds record when they start)
+        # reads (following): the leader's latest round seen, the reads forwarded to the leader
+        self._leader_round = 0
+        self._forwarded: dict[int, int] = {}  # request id -> ctx
+        self._next_request = 0
         self._steps = self._step_tables()
         self._state = _State.FOLLOWER
         self._step = self._steps[_State.FOLLOWER]
@@ -178,6 +193,8 @@ class Raft(ElectionAlgorithm):
             AppendEntriesResponse: cls._ignore,
             PreVote: cls._on_pre_vote,
             PreVoteResponse: cls._ignore,
+            ReadIndex: cls._on_read_index_not_leading,
+            ReadIndexResponse: cls._on_read_index_response,
         }
         return {
             _State.FOLLOWER: follower,
@@ -195,6 +212,8 @@ class Raft(ElectionAlgorithm):
                 **follower,
                 AppendEntries: cls._on_append_entries_as_leader,
                 AppendEntriesResponse: cls._on_append_entries_response,
+                ReadIndex: cls._on_read_index,
+                ReadIndexResponse: cls._ignore,
             },
         }
 
@@ -247,16 +266,22 @@ class Raft(ElectionAlgorithm):
             # (the vote would be on disk), so it takes the term with no vote, on disk before anything.
             self.note("term_from_log", term=self.log.last_term, durable_term=self.term)
         self._become_follower(max(self.term, self.log.last_term))
+        if self.config.check_quorum and self.term > 0:
+            # Before the restart it may have heard a leader whose lease (a lease read) counts on its vote:
+            # it grants none until that lease would have run out. (Term 0: it never heard anyone.)
+            self._votes_held_until = now + self.config.election_timeout_min
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
         """Flush: group commit. A leader's timers: heartbeat (AppendEntries to every follower), commit notification,
         check quorum (out of touch with a majority, it steps down). Anyone else's: the election timeout, which starts
         a campaign, or first a pre-vote round."""
+        self._clock = now
         if timer == FLUSH:
             self._flush()
         elif self._state is _State.LEADER:
             if timer == HEARTBEAT:
+                self._start_read_round(now)
                 self._send_heartbeats()
                 self.set_timer(HEARTBEAT, self.config.heartbeat_interval)
             elif timer == COMMIT_NOTIFY:
@@ -296,6 +321,152 @@ class Raft(ElectionAlgorithm):
             if not pr.inflights:
                 self._replicate(p, pr)
 
+    # -- reads without the log (thesis 6.4: ReadIndex and leases; follower reads) --------------------------
+
+    def on_read(self, ctx: int, consistency: str, now: int) -> None:
+        """A client read. A leader answers with its commit index once a quorum round started after the read
+        shows it still leads (at once within its lease, for a lease read); a follower asks its leader for that
+        index and answers the read itself once it has applied that far."""
+        self._clock = now
+        if consistency not in READ_CONSISTENCIES:
+            self.reject_read(ctx, INVALID, f"unknown read consistency {consistency!r} (known: "
+                             f"{', '.join(READ_CONSISTENCIES)})")
+            return
+        lease = consistency == LEASE
+        if lease and not self.config.check_quorum:
+            self.reject_read(ctx, INVALID, "lease reads need check_quorum: without it followers do not keep the "
+                             "leader's lease by refusing votes", self.leader)
+            return
+        if self._state is _State.LEADER:
+            self._leader_read(0, ctx, lease, now)
+        elif self._state is _State.FOLLOWER and self.leader is not None:
+            if len(self._forwarded) >= self.config.max_pending_reads:
+                self.reject_read(ctx, BUSY, "busy: too many reads wait for the leader; retry", self.leader)
+                return
+            self._next_request += 1
+            self._forwarded[self._next_request] = ctx
+            self.send(self.leader, ReadIndex(term=self.term, request=self._next_request, lease=lease))
+        else:
+            self.reject_read(ctx, NOT_LEADER, "no leader known", None)
+
+    def _leader_read(self, requester: int, ctx: int, lease: bool, now: int) -> None:
+        """Serve a read here (``requester`` 0) or for a follower: its index is the commit index, once an entry of
+        this term has committed (before that, the commit index may lag what an earlier leader committed)."""
+        if self.log.term_at(self.commit_index) != self.term:
+            if len(self._reads_before_commit) >= self.config.max_pending_reads:
+                self._refuse_read(requester, ctx, "busy: too many reads wait for this leader's first commit")
+                return
+            self._reads_before_commit.append((requester, ctx))
+            return
+        if lease and self._lease_holds(now):
+            self._answer_read(requester, ctx, self.commit_index)
+            return
+        self._await_round(requester, ctx, now)
+
+    def _await_round(self, requester: int, ctx: int, now: int) -> None:
+        """Hold the read until a read round started after it is answered by a quorum; start one now if none is
+        in flight (reads that come meanwhile share the next one)."""
+        if len(self._reads) >= self.config.max_pending_reads:
+            self._refuse_read(requester, ctx, "busy: too many reads wait for a read round")
+            return
+        self._reads.append((self._read_round + 1, requester, ctx, self.commit_index))
+        if self._read_confirmed == self._read_round:
+            self._start_read_round(now)
+            for p, pr in self.progress.items():
+                self._send_append(p, pr, pr.match + 1, 0)
+
+    def _start_read_round(self, now: int) -> None:
+        """A new read round: every AppendEntries sent from now on carries it (each heartbeat starts one too, which
+        keeps the leader's lease fresh)."""
+        self._read_round += 1
+        started = self._round_started
+        started[self._read_round] = now
+        if len(started) > 64:  # unanswered rounds of a cut-off leader: only the newest can still matter
+            del started[min(started)]
+        if not self.peers:
+            self._confirm_read_rounds(now)
+
+    def _confirm_read_rounds(self, now: int) -> None:
+        """The rounds a quorum (ourselves included) has answered: their reads are served, the lease runs from the
+        newest one's start, and if reads wait for a round not started yet, it starts."""
+        acked = {p: pr.read_round for p, pr in self.progress.items()}
+        acked[self.id] = self._read_round
+        confirmed = self.quorum.committed_index(acked)
+        if confirmed <= self._read_confirmed:
+            return
+        self._read_confirmed = confirmed
+        started = self._round_started
+        if confirmed in started:
+            self._lease_start = started[confirmed]
+        for r in [r for r in started if r <= confirmed]:
+            del started[r]
+        reads = self._reads
+        k = 0
+        while k < len(reads) and reads[k][0] <= confirmed:
+            k += 1
+        done, self._reads = reads[:k], reads[k:]
+        for _, requester, ctx, index in done:
+            self._answer_read(requester, ctx, index)
+        if self._reads and self._read_confirmed == self._read_round:
+            self._start_read_round(now)
+            for p, pr in self.progress.items():
+                self._send_append(p, pr, pr.match + 1, 0)
+
+    def _lease_holds(self, now: int) -> bool:
+        """Within the leader lease: a quorum answered a round started less than election_timeout_min minus the
+        drift bound ago, and (check_quorum) none of them will vote for anyone else before that has passed."""
+        cfg = self.config
+        return self._lease_start is not None and now < self._lease_start + cfg.election_timeout_min - cfg.lease_drift_ms
+
+    def _answer_read(self, requester: int, ctx: int, index: int) -> None:
+        if requester == 0:
+            self.read_ready(ctx, index)
+        else:
+            self.send(requester, ReadIndexResponse(term=self.term, request=ctx, ok=True, index=index))
+
+    def _refuse_read(self, requester: int, ctx: int, reason: str) -> None:
+        if requester == 0:
+            self.reject_read(ctx, BUSY if reason.startswith("busy") else NOT_LEADER, reason, self.leader)
+        else:
+            self.send(requester, ReadIndexResponse(term=self.term, request=ctx, ok=False, index=0))
+
+    def _on_read_index(self, msg: Any, now: int) -> None:
+        """A follower asks for a read index: served as a read of our own, answered to it."""
+        if msg.term != self.term:
+            self.send(msg.src, ReadIndexResponse(term=self.term, request=msg.request, ok=False, index=0))
+            return
+        self._leader_read(msg.src, msg.request, msg.lease, now)
+
+    def _on_read_index_not_leading(self, msg: Any, now: int) -> None:
+        self.send(msg.src, ReadIndexResponse(term=self.term, request=msg.request, ok=False, index=0))
+
+    def _on_read_index_response(self, msg: Any, now: int) -> None:
+        """Our leader's answer to a forwarded read: ready at its index, or refused."""
+        ctx = self._forwarded.pop(msg.request, None)
+        if ctx is None:
+            return
+        if msg.ok and msg.term == self.term:
+            self.read_ready(ctx, msg.index)
+        else:
+            self.reject_read(ctx, NOT_LEADER, "the leader could not serve the read", self.leader)
+
+    def _fail_forwarded_reads(self) -> None:
+        """The node's leader or state changed: the reads it forwarded will not be answered."""
+        if self._forwarded:
+            forwarded, self._forwarded = self._forwarded, {}
+            for ctx in forwarded.values():
+                self.reject_read(ctx, NOT_LEADER, "leadership changed while the read waited", None)
+
+    def _fail_leader_reads(self) -> None:
+        """This node stopped leading: every read it held is refused (a follower's, by its answer)."""
+        held = [(requester, ctx) for _, requester, ctx, _ in self._reads] + self._reads_before_commit
+        self._reads, self._reads_before_commit = [], []
+        for requester, ctx in held:
+            if requester == 0:
+                self.reject_read(ctx, NOT_LEADER, "leadership lost while the read waited", None)
+            else:
+                self.send(requester, ReadIndexResponse(term=self.term, request=ctx, ok=False, index=0))
+
     def on_message(self, msg: Message, now: int) -> None:
         """A higher term is adopted (step down, persist) before the message is handled, by the handler of the
         state the node is then in; foreign types are dropped.
@@ -303,12 +474,14 @@ class Raft(ElectionAlgorithm):
         Exceptions: a PreVote's term and a granting PreVoteResponse's term are a proposal, never adopted; with
         check_quorum a RequestVote arriving within the leader lease is ignored before its term is looked at.
         """
+        self._clock = now
         kind = type(msg)
         step = self._step.get(kind)
         if step is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
             return
-        if kind is RequestVote and self.config.check_quorum and self._heard_from_leader(now):
+        if kind is RequestVote and self.config.check_quorum and (self._heard_from_leader(now)
+                                                                 or now < self._votes_held_until):
             self.note("vote_ignored", term=msg.term, candidate=msg.src, leader=self.leader)
             return
         if msg.term > self.term and kind is not PreVote and not (kind is PreVoteResponse and msg.granted):
@@ -338,10 +511,12 @@ class Raft(ElectionAlgorithm):
         self._votes = None
         self.progress = {}
         self._past_commit = None
+        self._fail_forwarded_reads()
         if term == self.term:
             return False
         self.term = term
         self.voted_for = None
+        self._leader_round = 0
         return True
 
     def _become_follower(self, term: int, leader: int | None = None, reason: str = "") -> None:
@@ -407,6 +582,9 @@ class Raft(ElectionAlgorithm):
         self._past_commit = self._count_past_commit()
         self._notify_armed = False
         self._uncommitted_bytes = 0
+        self._read_round = self._read_confirmed = 0
+        self._round_started = {}
+        self._lease_start = None
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
         if cfg.check_quorum:
@@ -418,7 +596,9 @@ class Raft(ElectionAlgorithm):
         self.set_timer(HEARTBEAT, cfg.heartbeat_interval)
 
     def _stop_leading(self, reason: str) -> None:
-        """Leave the leader's timers behind, wait for an election timeout like any follower, and say why."""
+        """Leave the leader's timers behind, fail the reads it held, wait for an election timeout like any
+        follower, and say why."""
+        self._fail_leader_reads()
         self.cancel_timer(HEARTBEAT)
         if self._notify_armed:
             self._notify_armed = False
@@ -540,6 +720,8 @@ class Raft(ElectionAlgorithm):
             return
         self._leader_heard_at = now
         self._accept_leader(msg.src)
+        if msg.read_round > self._leader_round:
+            self._leader_round = msg.read_round
         prev = msg.prev_log_index
         if not log.matches(prev, msg.prev_log_term):
             self._reject(msg.src, prev, msg.prev_log_term)
@@ -613,7 +795,8 @@ class Raft(ElectionAlgorithm):
     def _ack(self, to: int, match: int) -> None:
         self.send(
             to,
-            AppendEntriesResponse(term=self.term, success=True, match_index=match, hint_index=self.log.last_index),
+            AppendEntriesResponse(term=self.term, success=True, match_index=match, hint_index=self.log.last_index,
+                                  read_round=self._leader_round),
         )
 
     def _reject(self, to: int, prev_index: int, prev_term: int) -> None:
@@ -628,6 +811,7 @@ class Raft(ElectionAlgorithm):
                 hint_index=hint_index,
                 hint_term=hint_term,
                 reject_index=prev_index,
+                read_round=self._leader_round,
             ),
         )
 
@@ -641,6 +825,10 @@ class Raft(ElectionAlgorithm):
         pr = self.progress.get(p)
         if pr is None:
             return
+        if msg.read_round > pr.read_round:
+            pr.read_round = msg.read_round
+            if msg.read_round > self._read_confirmed:
+                self._confirm_read_rounds(now)
         if msg.success:
             if msg.match_index > self.log.last_index:
                 self.note("message_dropped", type=msg.name, src=p, reason="acknowledges entries this leader lacks")
@@ -683,6 +871,7 @@ class Raft(ElectionAlgorithm):
                 prev_log_term=log.term_at(prev),
                 entries=batch,
                 leader_commit=self.commit_index,
+                read_round=self._read_round,
             ),
         )
         return len(batch), size
@@ -749,6 +938,10 @@ class Raft(ElectionAlgorithm):
         if first <= index:
             self.last_applied = index
             self.emit_many(self.log.applies(first, index))
+        if self._reads_before_commit and self._state is _State.LEADER and self.log.term_at(index) == self.term:
+            waiting, self._reads_before_commit = self._reads_before_commit, []
+            for requester, ctx in waiting:
+                self._await_round(requester, ctx, self._clock)
 
     def _arm_flush(self) -> None:
         if not self._flush_armed:

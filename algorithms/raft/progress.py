@@ -82,7 +82,7 @@ class Inflights:
 class Progress:
     """The leader's view of one follower (etcd: tracker.Progress). Invariant: match < next."""
 
-    __slots__ = ("match", "next", "state", "inflights", "commit_sent", "heard_at", "_mark")
+    __slots__ = ("match", "next", "state", "inflights", "commit_sent", "heard_at", "read_round", "_mark")
 
     def __init__(self, next_index: int, inflights: Inflights, heard_at: int) -> None:
         self.match = 0  # the follower's log matches ours up to here (it acknowledged so)
@@ -91,6 +91,7 @@ class Progress:
         self.inflights = inflights
         self.commit_sent = 0  # the commit index the last AppendEntries to it carried
         self.heard_at = heard_at  # when a message of this term last came from it (check_quorum)
+        self.read_round = 0  # the highest read round it has answered in this term
         self._mark = 0  # match at the previous heartbeat: no movement with messages in flight means they were lost
 
     def can_send(self, last_index: int) -> bool:

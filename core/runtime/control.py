@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine")
 PROPOSE = b"\xffpropose"
 """Marker frame of a binary propose request; the next frame is the blob list of commands."""
+READ = b"\xffread"
+"""Marker frame of a binary read request; then a frame naming the consistency (``linearizable``, ``lease`` or
+``stale``), then the blob list of queries (read-only commands, for the state machine's ``read``)."""
+READ_CONSISTENCIES = (b"linearizable", b"lease", b"stale")
 REPLY_OK = b"\xffok"
 """First frame of a binary propose reply whose commands were all applied; the blob list of results follows."""
 REPLY_ERROR = b"\xfferror"
@@ -102,9 +106,10 @@ def encode_reply(result: Any = None, error: str | None = None, extra: dict[str, 
 
 
 def find_propose(frames: list) -> int:
-    """Where the ``PROPOSE`` marker sits among a request's first frames (after the envelope), or -1 (JSON)."""
+    """Where the ``PROPOSE`` or ``READ`` marker sits among a request's first frames (after the envelope), or -1
+    (a JSON request)."""
     for k in range(1, min(len(frames), 4)):
-        if frames[k] == PROPOSE:
+        if frames[k] == PROPOSE or frames[k] == READ:
             return k
     return -1
 
@@ -112,6 +117,12 @@ def find_propose(frames: list) -> int:
 def propose_frames(commands: list[bytes]) -> list[bytes]:
     """The frames of a binary propose request for ``commands`` (after the client's envelope)."""
     return [PROPOSE, pack_blobs(commands)]
+
+
+def read_frames(queries: list[bytes], consistency: str) -> list[bytes]:
+    """The frames of a binary read request for ``queries`` at ``consistency`` (after the client's envelope); the
+    reply has the form of a propose reply, one result per query."""
+    return [READ, consistency.encode(), pack_blobs(queries)]
 
 
 def parse_propose_reply(frames: list[bytes]) -> dict[str, Any]:

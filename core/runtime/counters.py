@@ -29,6 +29,7 @@ class Counters:
         self.dropped_partition = 0
         self.dropped_unreachable = 0
         self.replies_dropped = 0
+        self.reads = 0
         self.requests_ignored = 0
         self.timers_fired = 0
         self.timer_late_total_ms = 0.0
@@ -73,6 +74,7 @@ class Counters:
             "dropped_partition": self.dropped_partition,
             "dropped_unreachable": self.dropped_unreachable,
             "replies_dropped": self.replies_dropped,
+            "reads": self.reads,
             "requests_ignored": self.requests_ignored,
             "timers": {
                 "fired": self.timers_fired,

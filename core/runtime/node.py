@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import heapq
 import json
 import logging
 import os
@@ -55,10 +56,13 @@ from core.effects import (
     BROADCAST,
     BUSY,
     INVALID,
+    NO_LOG,
     Apply,
     Note,
     Proposed,
     ProposeRejected,
+    ReadReady,
+    ReadRejected,
     RoleChanged,
     applied_event,
     as_event,
@@ -92,6 +96,8 @@ from core.runtime.control import (
     FORBIDDEN,
     INTERNAL,
     LEADERSHIP_LOST,
+    READ,
+    READ_CONSISTENCIES,
     REPLY_ERROR,
     REPLY_OK,
     REPLY_TOO_LARGE,
@@ -181,6 +187,10 @@ class Node:
         self._drops = DropReporter()
         self._timers: TimerTable | None = None
         self._zap: ZapHandler | None = None
+        self._read_requests: dict[int, _ClientRequest] = {}  # reads the algorithm has not answered yet, by ctx
+        self._reads_at: list[tuple[int, int, _ClientRequest]] = []  # heap of (index, ctx, read) waiting for applies
+        self._next_read = 0
+        self._applied_index = 0
         self._routes: dict[bytes, int | None] = {}
         self._connections = _Connections()
         self._wheel: TimerWheel | None = None
@@ -488,6 +498,16 @@ class Node:
         t = type(effect)
         if t is Proposed:
             return  # one per client request: the apply event says the same
+        if t is ReadReady:
+            self._read_ready(effect.ctx, effect.index)
+            return
+        if t is ReadRejected:
+            req = self._read_requests.pop(effect.ctx, None)
+            if req is not None:
+                hint = ({"leader": effect.leader, "leader_address": self.addresses.get(effect.leader)}
+                        if effect.leader else None)
+                self._fail(req, effect.code, effect.reason, hint)
+            return
         event = self._record(*as_event(effect))
         if t is RoleChanged:
             if effect.old == Role.LEADER and self._waiting:
@@ -496,11 +516,16 @@ class Node:
             self.last_election = {"kind": effect.kind, "term": effect.data.get("term"), "t": event["t"]}
 
     def apply(self, run: list[Apply]) -> None:
-        """Run consecutive committed entries through the state machine (one event for the run) and
-        answer every waiting request they complete, or fail it if another term's entry took its index."""
+        """Run consecutive committed entries through the state machine (one event for the run), answer every
+        waiting request they complete (or fail it if another term's entry took its index), then every read
+        that waited for them."""
         sm = self.state_machine
         results = [sm.apply(e.index, e.data) for e in run] if sm is not None else [None] * len(run)
         self._answer_waiting(run, results)
+        self._applied_index = run[-1].index
+        reads = self._reads_at
+        while reads and reads[0][0] <= self._applied_index:
+            self._answer_read(heapq.heappop(reads)[2])
         self._record(*applied_event(run[0], run[-1]))
 
     def _answer_waiting(self, run: list[Apply], results: list) -> None:
@@ -668,6 +693,9 @@ class Node:
             if len(envelope) > MAX_ENVELOPE_FRAMES or sum(map(len, envelope)) > MAX_ENVELOPE_BYTES:
                 self._drop_envelope(parts)
                 continue
+            if k >= 0 and frames[k] == READ:
+                self._on_read_request(frames, k, envelope, role, allowed)
+                continue
             if k >= 0:
                 req = _ClientRequest(envelope, 0, binary=True)
                 if "propose" not in allowed:
@@ -709,6 +737,57 @@ class Node:
             self._reply(envelope, [reply])
         if group:
             self._propose(group)
+
+    def _on_read_request(self, frames: list[bytes], k: int, envelope: list[bytes], role: str | None,
+                         allowed: frozenset[str]) -> None:
+        """A binary read: ``stale`` is answered at once from the state machine; ``linearizable`` and ``lease`` go to
+        the algorithm, whose ReadReady says from which applied index they may be answered."""
+        req = _ClientRequest(envelope, 0, binary=True)
+        if "read" not in allowed:
+            self._fail(req, FORBIDDEN, f"forbidden: the role {role!r} may not read")
+            return
+        sm = self.state_machine
+        if sm is None or not hasattr(sm, "read"):
+            self._fail(req, NO_LOG, f"{self.algo_cls.name} has no state machine that serves reads")
+            return
+        if len(frames) != k + 3 or frames[k + 1] not in READ_CONSISTENCIES:
+            self._fail(req, INVALID, "malformed read request: READ, a consistency "
+                       f"({', '.join(c.decode() for c in READ_CONSISTENCIES)}), then one blob list of queries")
+            return
+        try:
+            req.queries = unpack_blobs(frames[k + 2])
+        except CodecError as exc:
+            self._fail(req, INVALID, f"malformed read request: {exc}")
+            return
+        req.count = len(req.queries)
+        self.counters.reads += req.count
+        if frames[k + 1] == b"stale":
+            self._answer_read(req)
+            return
+        if self._connections.full(frames[0]):
+            self._fail(req, BUSY, f"busy: {CONTROL_WAITING_PER_CONNECTION} requests of this connection are waiting; "
+                       "retry")
+            return
+        self._next_read += 1
+        ctx = self._next_read
+        self._read_requests[ctx] = req
+        self._connections.wait(req)
+        self._dispatch(self.algo.read, ctx, frames[k + 1].decode(), mono_ms())
+
+    def _answer_read(self, req: "_ClientRequest") -> None:
+        sm = self.state_machine
+        req.results = [sm.read(q) or b"" for q in req.queries]
+        self._answer(req)
+
+    def _read_ready(self, ctx: int, index: int) -> None:
+        """Read ``ctx`` may be answered once ``index`` is applied: now, or when the apply that reaches it comes."""
+        req = self._read_requests.pop(ctx, None)
+        if req is None:
+            return
+        if index <= self._applied_index:
+            self._answer_read(req)
+        else:
+            heapq.heappush(self._reads_at, (index, ctx, req))
 
     def _drop_envelope(self, parts: list) -> None:
         self.counters.on_bad("envelope")
@@ -810,7 +889,7 @@ class Node:
 class _ClientRequest:
     """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
-    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting")
+    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries")
 
     def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
@@ -821,6 +900,7 @@ class _ClientRequest:
         self.term = 0
         self.results: list[bytes] = []
         self.waiting = False
+        self.queries: list[bytes] = []
 
 
 class _Connections:

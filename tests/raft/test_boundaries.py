@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import AppendEntriesResponse, RaftConfig
+from algorithms.raft import AppendEntries, AppendEntriesResponse, RaftConfig
+from core import codec
+from core.effects import BUSY, INVALID
 from core.errors import ConfigError
 from core.limits import MAX_COMMAND_BYTES, MAX_FRAME_BYTES, fits_one_message
-from core.effects import BUSY, INVALID
-from core.testing import proposals, rejections
-from core.testing import arrive, flush_persists
+from core.testing import arrive, flush_persists, proposals, rejections
 from tests.raft.helpers import elect, make_node
 
 
@@ -34,6 +34,9 @@ def test_a_command_too_big_for_one_message_is_refused_before_anything_is_appende
 def test_the_largest_command_fits_one_append_entries_with_its_headers():
     assert fits_one_message(MAX_COMMAND_BYTES, 1)
     assert not fits_one_message(MAX_COMMAND_BYTES + 1, 1)
+    biggest = AppendEntries(term=2**40, prev_log_index=2**40, prev_log_term=2**40, leader_commit=2**40,
+                            read_round=2**40, entries=[(2**40, 2**40 + 1, b"x" * MAX_COMMAND_BYTES)])
+    assert len(codec.encode(biggest)) <= MAX_FRAME_BYTES
 
 
 def test_a_leader_answers_busy_past_its_uncommitted_budget_and_lets_commands_in_again_once_they_commit():

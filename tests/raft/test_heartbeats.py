@@ -16,10 +16,11 @@ from core.testing import arrive, flush_persists, outgoing, timers
 from tests.raft.helpers import CLUSTER, elect, make_node
 
 
-def append(dst: int, term: int, prev_index: int = 0, prev_term: int = 0, entries=(), commit: int = 0) -> AppendEntries:
+def append(dst: int, term: int, prev_index: int = 0, prev_term: int = 0, entries=(), commit: int = 0,
+           read_round: int = 0) -> AppendEntries:
     return AppendEntries(
         cluster=CLUSTER, src=1, dst=dst, term=term, prev_log_index=prev_index, prev_log_term=prev_term,
-        entries=list(entries), leader_commit=commit,
+        entries=list(entries), leader_commit=commit, read_round=read_round,
     )
 
 
@@ -37,8 +38,8 @@ def test_leader_sends_heartbeat_each_interval_repeating_the_probe_to_silent_foll
     elect(node)
     no_op = [(1, 1, b"")]
     for k in range(1, 4):
-        effects = node.fire(HEARTBEAT, 20 * k)
-        assert outgoing(effects) == [append(2, 1, entries=no_op), append(3, 1, entries=no_op)]
+        effects = node.fire(HEARTBEAT, 20 * k)  # each heartbeat is a read round, too (it keeps the lease fresh)
+        assert outgoing(effects) == [append(2, 1, entries=no_op, read_round=k), append(3, 1, entries=no_op, read_round=k)]
         assert timers(effects, HEARTBEAT) == [20]
 
 

@@ -7,6 +7,8 @@ from algorithms.raft import (
     PreVote,
     PreVoteResponse,
     Raft,
+    ReadIndex,
+    ReadIndexResponse,
     RequestVote,
     RequestVoteResponse,
 )
@@ -38,7 +40,8 @@ def test_every_raft_message_round_trips_through_the_codec(message):
 
 def test_raft_messages_are_declared_on_the_class():
     assert set(Raft.messages) == {
-        RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse
+        RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse, ReadIndex,
+        ReadIndexResponse,
     }
 
 
