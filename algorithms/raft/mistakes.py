@@ -65,8 +65,9 @@ VOTE_FOR_STALE_LOG = Mistake(
 )
 TERM_AND_VOTE_IN_MEMORY = Mistake(
     "raft", "term_and_vote_in_memory", "currentTerm and votedFor not persisted",
-    "a restarted node forgets its vote and votes twice in one term (the VoteOnce observer stops the run)",
-    "fire every timer (split vote), then crash and restart a voter during the election",
+    "a restarted node forgets its term and vote: its term goes back, and it could vote twice in one term "
+    "(the observers stop the run)",
+    "fire every timer (a new term for everyone), then crash and restart a node",
     cls=KeepsTermAndVoteInMemory,
 )
 REPLIES_BEFORE_STEPPING_DOWN = Mistake(
