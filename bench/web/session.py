@@ -209,6 +209,8 @@ class Session:
     async def _act_on(self, panel: Any, action: str, node: int | None, groups: list | None) -> None:
         if panel.kind == "sim":
             text = panel.act(action, node, groups)
+            if not self.playing:  # paused: show the instant the fault happened (the simulator's clock, just ahead)
+                self._step_to = max(self._step_to or self.shown, float(panel.now))
         else:
             text = await panel.act(action, node, groups)
         if text:

@@ -431,7 +431,9 @@ class Panel {
       g.setAttribute("transform", `translate(${this.pos[id][0]},${this.pos[id][1]})`);
       g.querySelector("circle.body").setAttribute("r", this.r);
       g.querySelector("text.term").setAttribute("y", this.r + 9);
+      g.querySelector("text.id").style.fontSize = `${Math.max(7, Math.min(12, this.r * 0.9))}px`;
     }
+    this.svg.classList.toggle("crowded", this.ids.length > 20);
   }
 
   makeNode(id) {
@@ -537,7 +539,8 @@ class Panel {
     ctx.setTransform(devicePixelRatio, 0, 0, devicePixelRatio, 0, 0);
     ctx.clearRect(0, 0, w, h);
     const replay = this.source === "replay";
-    const from = replay ? app.replay.t0 : T - 10000, to = replay ? app.replay.t1 : T;
+    const first = this.state.timeline.length ? this.state.timeline[0].t : T;
+    const from = replay ? app.replay.t0 : Math.max(Math.min(first, T - 2000), T - 10000), to = replay ? app.replay.t1 : T;
     const x = (t) => ((t - from) / Math.max(1, to - from)) * w;
     const line = this.state.timeline;
     const open = {};
