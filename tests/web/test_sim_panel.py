@@ -110,3 +110,11 @@ def test_side_by_side_panels_share_one_clock_and_a_linked_fault_reaches_every_on
     assert set(frame["panels"]) == {"p0", "p1", "p2"}
     assert all(not p.sim.is_up(2) for p in session.panels)
     assert len({p.sim.now for p in session.panels}) == 1
+
+
+def test_a_command_proposed_from_the_page_is_placed_in_the_leaders_log():
+    panel = SimPanel("p0", "raft", 3, 1, (1, 3), 0.0)
+    _run(panel, 1000)
+    text = panel.act("propose")
+    assert text.startswith(f"proposed at node {panel.sim.leader()}: index ")
+    assert "refused: no leader" in SimPanel("p1", "raft", 3, 1, (1, 3), 0.0).act("propose")
