@@ -28,8 +28,10 @@ from bench.web import harness
 from bench.web.traffic import flights_from_counters
 
 STATUS_EVERY_S = 0.25
-STATUS_KEEP = ("voted_for", "last_log_index", "commit_index", "last_applied", "peers_up", "partitioned", "pid")
-"""The status fields the page shows (role, term and leader come from events, counters become messages)."""
+STATUS_KEEP = ("role", "term", "leader", "voted_for", "last_log_index", "commit_index", "last_applied", "peers_up",
+               "partitioned", "pid")
+"""The status fields the page shows (counters become messages). Role, term and leader come from events; the page
+takes them from status only until a node's first role event (a cluster attached while stable sends none)."""
 MAX_EVENTS_PER_FRAME = 2000
 
 

@@ -20,7 +20,8 @@ from core.effects import Broadcast, CancelTimer, Send, SetTimer
 from core.observers import Observer
 
 OK, DUPLICATE, LOST, DROPPED, CUT = "ok", "dup", "lost", "dropped", "cut"
-"""A flight's fate: delivered; a duplicate delivered; lost on the way; dropped on arrival; cut at send by a partition."""
+"""A flight's fate: delivered; a duplicate delivered; lost on the way; dropped on arrival; cut at send by a
+partition."""
 
 
 class _Copy:
@@ -146,7 +147,8 @@ class FlightRecorder(Observer):
             self._delivered.append(match)
             self.flights.append([match.src, dst, match.kind, match.sent, t, OK])
             return
-        original = next((c for c in reversed(self._delivered) if c.dst == dst and c.src == msg.src and c.msg == msg), None)
+        original = next((c for c in reversed(self._delivered)
+                         if c.dst == dst and c.src == msg.src and c.msg == msg), None)
         sent = original.sent if original is not None else t
         self.flights.append([msg.src, dst, msg.name, sent, t, DUPLICATE])
 

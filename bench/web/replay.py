@@ -129,11 +129,13 @@ def replay_trial(folder: Path, index: int) -> dict[str, Any]:
     except IndexError:
         raise ReplayError(f"no trial {index}: the folder has {len(results['trials'])}") from None
     cls = registry.load(trial["algo"])
-    config = cls.Config.from_strings({k: _as_string(v) for k, v in results["algorithms"][trial["algo"]]["config"].items()})
+    recorded = results["algorithms"][trial["algo"]]["config"]
+    config = cls.Config.from_strings({k: _as_string(v) for k, v in recorded.items()})
     latency = tuple(cfg["latency_ms"])
     recorder = FlightRecorder(latency, cls.detection_timer)
     sampler = StatusSampler()
-    driver = _RecordedSimDriver(cls, trial["nodes"], config, trial["seed"], latency, observers=[_MessageBudget(), recorder, sampler])
+    driver = _RecordedSimDriver(cls, trial["nodes"], config, trial["seed"], latency,
+                                observers=[_MessageBudget(), recorder, sampler])
     ctx = TrialContext(tuple(cfg["detect_ms"]), cls.detection_timer)
     try:
         metrics = {k: _rounded(v) for k, v in SCENARIOS[trial["scenario"]].run(driver, ctx).items()}

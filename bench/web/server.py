@@ -71,6 +71,9 @@ async def _serve(hub: Hub, ws: web.WebSocketResponse, text: str) -> None:
     if reply is not None:
         if reply.get("type") in ("catalog", "trials"):
             await ws.send_str(dumps(reply))
+            current = hub.session.current() if reply["type"] == "catalog" else None
+            if current is not None:  # a page that connects (or reloads) while something runs
+                await ws.send_str(dumps(current))
         else:
             await hub.broadcast(reply)
 

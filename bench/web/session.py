@@ -48,6 +48,8 @@ class Session:
         self.send = send
         self.panels: list[Any] = []
         self.source = ""
+        self.generation = 0
+        """Counts the sets of panels shown; frames carry it, so a page never applies a frame to the wrong panels."""
         self.shown = 0.0
         self.speed = 1.0
         self.reached_speed = 1.0
@@ -163,7 +165,7 @@ class Session:
             raise UserError(str(exc)) from None
         await self._replace([], "replay")
         self._replays = [{**b, "id": f"p{k}", "kind": "replay"} for k, b in enumerate(bundles)]
-        return {"type": "panels", "source": "replay", "panels": self._replays}
+        return {"type": "panels", "gen": self.generation, "source": "replay", "panels": self._replays}
 
     async def _set_speed(self, req: dict) -> None:
         self.speed = _float(req, "value", *SPEEDS)
@@ -203,6 +205,7 @@ class Session:
         for panel in targets:
             if node is not None and node not in panel.describe()["ids"]:
                 raise UserError(f"{panel.algo} has no node {node}")
+        self._align_sims()
         for panel in targets:
             await self._act_on(panel, action, node, groups)
 
@@ -278,11 +281,22 @@ class Session:
             if p.kind == "cluster":
                 parts[p.pid] = _thin(p.take())
         now = self.shown if sims else now_ms()
-        return {"type": "frame", "now": now, "speed": self.speed, "reached_speed": round(self.reached_speed, 4),
-                "playing": self.playing, "panels": parts}
+        return {"type": "frame", "gen": self.generation, "now": now, "speed": self.speed,
+                "reached_speed": round(self.reached_speed, 4), "playing": self.playing, "panels": parts}
+
+    def _align_sims(self) -> None:
+        """Bring every simulation to the same instant (one may have run short of its CPU share), so that a fault
+        reaches them all at once."""
+        sims = [p for p in self._sims() if p.violation is None]
+        if len(sims) > 1:
+            latest = max(p.now for p in sims)
+            for p in sims:
+                p.advance(latest, time.monotonic() + 5.0)
 
     async def _due_script_steps(self) -> None:
         now = self.shown if self._sims() else now_ms()
+        if self._script and self._script[0][0] <= now:
+            self._align_sims()
         while self._script and self._script[0][0] <= now:
             _, step, panel = self._script.pop(0)
             memory = self._script_memory.setdefault(panel.pid, {})
@@ -310,12 +324,20 @@ class Session:
     def _sims(self) -> list[SimPanel]:
         return [p for p in self.panels if p.kind == "sim"]
 
+    def current(self) -> dict | None:
+        """What a page that connects now must be told to show what the others show, if anything runs."""
+        if self._replays and self.source == "replay":
+            return {"type": "panels", "gen": self.generation, "source": "replay", "panels": self._replays}
+        return self._panels_message() if self.panels else None
+
     def _panels_message(self) -> dict:
-        return {"type": "panels", "source": self.source, "panels": [p.describe() for p in self.panels],
+        return {"type": "panels", "gen": self.generation, "source": self.source,
+                "panels": [p.describe() for p in self.panels],
                 "now": self.shown if self._sims() else now_ms()}
 
     async def _replace(self, panels: list[Any], source: str) -> None:
         old, self.panels = self.panels, []
+        self.generation += 1
         self._script = []
         for p in old:
             if p.kind == "cluster":

@@ -8,6 +8,7 @@ log, commit) is sampled after every slice of virtual time and released with the 
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from typing import Any
 
@@ -64,6 +65,8 @@ class SimPanel:
                                                "propose"],
             "mistakes": [{"name": m.name, "title": m.title, "breaks": m.breaks} for m in self.mistakes],
             "exact": True,
+            "snapshot": {"t": self.sim.now, "nodes": {i: self.sim.node(i).status() for i in self.sim.up_ids()},
+                         "down": [i for i in self.sim.ids if not self.sim.is_up(i)]},
         }
 
     # -- running ------------------------------------------------------------------------
@@ -75,9 +78,10 @@ class SimPanel:
     def advance(self, until: float, deadline: float) -> None:
         """Run the simulation up to virtual time ``until`` or until ``time.monotonic()`` passes ``deadline``."""
         sim = self.sim
-        while self.violation is None and sim.now < until and time.monotonic() < deadline:
+        end = math.ceil(until)
+        while self.violation is None and sim.now < end and time.monotonic() < deadline:
             try:
-                sim.run_for(max(0, min(SLICE_MS, int(until) + 1 - sim.now)))
+                sim.run_for(min(SLICE_MS, end - sim.now))
             except InvariantViolation as exc:
                 self.violation = str(exc)
             self._collect()

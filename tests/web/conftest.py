@@ -31,9 +31,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A headless chromium with a fresh profile, for the whole session."""
+    """A headless chromium with a fresh profile, per module: Playwright's sync API holds an event loop while it
+    runs, and tests after it may run their own."""
     missing = _missing()
     if missing:
         if os.environ.get("QUORUMLAB_REQUIRE_BROWSER"):

@@ -35,7 +35,8 @@ def click_action(page, node_id: str, action: str, panel: int = 0) -> None:
     page.locator(PANEL).nth(panel).locator(f".menu button[data-action={action}]").click()
 
 
-def start_simulation(page, nodes: int = 5, algos: tuple[str, ...] = ("raft",), delay: tuple[int, int] = (10, 30)) -> None:
+def start_simulation(page, nodes: int = 5, algos: tuple[str, ...] = ("raft",),
+                     delay: tuple[int, int] = (10, 30)) -> None:
     page.click("#tabs button[data-tab=sim]")
     for a in ("raft", "paxos", "bully"):
         page.set_checked(f"#form-sim input[value={a}]", a in algos)

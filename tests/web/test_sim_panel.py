@@ -22,7 +22,8 @@ def test_a_panel_releases_only_what_happened_by_the_shown_time_and_every_flight_
     assert panel.reached() >= 1000
     part = panel.take(1000)
     assert part["events"] and all(e["t"] <= 1000 for e in part["events"])
-    assert part["flights"] and all(f[3] <= 1000 and f[5] in ("ok", "dup", "lost", "dropped", "cut") for f in part["flights"])
+    fates = ("ok", "dup", "lost", "dropped", "cut")
+    assert part["flights"] and all(f[3] <= 1000 and f[5] in fates for f in part["flights"])
     assert any(e["kind"] == "role" and e["to"] == "leader" for e in part["events"])
     later = panel.take(1000)
     assert later["events"] == [] and later["flights"] == [], "nothing is released twice"
@@ -31,12 +32,13 @@ def test_a_panel_releases_only_what_happened_by_the_shown_time_and_every_flight_
 def test_single_steps_go_to_the_next_instant_something_happens():
     panel = SimPanel("p0", "raft", 3, 1, (10, 30), 0.0)
     _run(panel, 400)
-    panel.take(300)
+    released = panel.take(300)
     nxt = panel.next_time(300)
-    assert nxt is not None and nxt > 300
     part = panel.take(nxt)
-    happened = [e["t"] for e in part["events"]] + [f[3] for f in part["flights"]] + [t["t"] for t in part["timers"]]
-    assert happened and max(happened) == nxt or nxt in [f[4] for f in panel._flights]  # an arrival of a released flight
+    at_next = [e["t"] for e in part["events"]] + [f[3] for f in part["flights"]] + [t["t"] for t in part["timers"]]
+    assert nxt > 300
+    assert all(t == nxt for t in at_next), "nothing between the two instants is skipped"
+    assert at_next or nxt in {f[4] for f in released["flights"]}, "something happens then: an event, a send, an arrival"
 
 
 def test_a_deliberate_mistake_is_labelled_and_the_violation_it_causes_stops_the_panel_with_the_observers_message():
@@ -49,7 +51,8 @@ def test_a_deliberate_mistake_is_labelled_and_the_violation_it_causes_stops_the_
     panel.act("crash", 1)
     panel.act("restart", 1)
     _run(panel, 2000)
-    assert panel.violation is not None and "term went back: node 1 is at term 1 after having reached term 2" in panel.violation
+    assert panel.violation is not None
+    assert "term went back: node 1 is at term 1 after having reached term 2" in panel.violation
     assert panel.take(panel.reached())["violation"] == panel.violation
     assert "start a new one" in panel.act("crash", 2)
 
@@ -75,13 +78,16 @@ def _session() -> tuple[Session, list[dict]]:
     return Session(send), sent
 
 
+def _sim(**changes) -> dict:
+    return {"op": "sim", "algos": ["raft"], "nodes": 5, "seed": 1, "delay_lo": 1, "delay_hi": 3, "loss": 0, **changes}
+
+
 @pytest.mark.parametrize("request_, says", [
-    ({"op": "sim", "algos": ["raft"], "nodes": 500, "seed": 1, "delay_lo": 1, "delay_hi": 3, "loss": 0}, "nodes = 500 is out of range"),
-    ({"op": "sim", "algos": ["nope"], "nodes": 5, "seed": 1, "delay_lo": 1, "delay_hi": 3, "loss": 0}, "unknown algorithm 'nope'"),
-    ({"op": "sim", "algos": ["raft"], "nodes": 5, "seed": 1, "delay_lo": 9, "delay_hi": 3, "loss": 0}, "lo <= hi"),
-    ({"op": "sim", "algos": ["raft"] * 4, "nodes": 5, "seed": 1, "delay_lo": 1, "delay_hi": 3, "loss": 0}, "1 to 3"),
-    ({"op": "sim", "algos": ["paxos"], "nodes": 5, "seed": 1, "delay_lo": 1, "delay_hi": 3, "loss": 0,
-      "mistakes": {"paxos": ["same_timeout"]}}, "paxos has no mistake same_timeout"),
+    (_sim(nodes=500), "nodes = 500 is out of range"),
+    (_sim(algos=["nope"]), "unknown algorithm 'nope'"),
+    (_sim(delay_lo=9), "lo <= hi"),
+    (_sim(algos=["raft"] * 4), "1 to 3"),
+    (_sim(algos=["paxos"], mistakes={"paxos": ["same_timeout"]}), "paxos has no mistake same_timeout"),
     ({"op": "speed", "value": 50}, "allowed 0.01..10"),
     ({"op": "act", "action": "crash", "node": 1}, "start a simulation or a cluster first"),
     ({"op": "replay", "path": "/nonexistent/run"}, "does not exist"),
@@ -109,7 +115,8 @@ def test_side_by_side_panels_share_one_clock_and_a_linked_fault_reaches_every_on
     frame = asyncio.run(scenario())
     assert set(frame["panels"]) == {"p0", "p1", "p2"}
     assert all(not p.sim.is_up(2) for p in session.panels)
-    assert len({p.sim.now for p in session.panels}) == 1
+    crashed_at = {e["t"] for p in session.panels for e in p.sim.events if e["kind"] == "crash"}
+    assert len(crashed_at) == 1, "the fault reached every simulation at the same instant"
 
 
 def test_a_command_proposed_from_the_page_is_placed_in_the_leaders_log():

@@ -164,6 +164,7 @@ function showTrials(msg) {
 
 function showPanels(msg) {
   app.source = msg.source;
+  app.gen = msg.gen;
   const main = $("#panels");
   main.innerHTML = "";
   app.panels = msg.panels.map((desc) => new Panel(desc, msg.source));
@@ -235,6 +236,11 @@ class Panel {
     for (const id of this.ids) this.makeNode(id);
     this.bindStage();
     if (desc.kind === "replay") this.loadBundle(desc);
+    if (desc.snapshot) {
+      // a simulation already running when this page connected: start from its nodes' status
+      for (const id of desc.snapshot.down) Object.assign(this.state.nodes[id], { up: false, role: "down" });
+      this.items.push({ t: desc.snapshot.t, kind: "_status", nodes: desc.snapshot.nodes });
+    }
   }
 
   describe(desc) {
@@ -331,7 +337,7 @@ class Panel {
     switch (e.kind) {
       case "role":
         if (!n) break;
-        n.role = e.to; n.term = e.term;
+        n.role = e.to; n.term = e.term; n.seenRole = true;
         if (e.to === "leader") { st.leaderChanges++; st.timeline.push({ t: e.t, kind: "leader", node: e.node, term: e.term }); }
         else if (e.from === "leader") st.timeline.push({ t: e.t, kind: "end", node: e.node });
         break;
@@ -365,6 +371,7 @@ class Panel {
           if (!m) continue;
           Object.assign(m.status, s);
           if (s.voted_for !== undefined) m.vote = s.voted_for;
+          if (!m.seenRole && s.role && m.up) { m.role = s.role; m.term = s.term; m.leader = s.leader; }
         }
         break;
       default: break;
@@ -654,6 +661,7 @@ class Panel {
 // -- the clock -----------------------------------------------------------------------------
 
 function onFrame(msg) {
+  if (msg.gen !== app.gen) return; // a frame of the panels shown before
   const T = currentLiveTime();
   app.anim = { from: Math.min(T, msg.now), to: msg.now, start: performance.now() };
   app.playing = msg.playing;
