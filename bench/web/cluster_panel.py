@@ -60,9 +60,6 @@ class EventTail:
         events.sort(key=lambda e: e.get("t", 0))
         return events
 
-    def close(self) -> None:
-        """Nothing to release: files are opened per read."""
-
 
 class EventSubscription:
     """Events straight from the nodes' PUB sockets (an attached cluster's files may be on other hosts).
@@ -228,8 +225,8 @@ class ClusterPanel:
 
     def __init__(self, pid: str, algo: str, backend: LocalBackend | AttachedBackend) -> None:
         self.pid, self.algo, self.backend = pid, algo, backend
+        self.ids = backend.ids
         self.ready = False
-        self.error: str | None = None
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"web-{pid}")
         self._lock = threading.Lock()
         self._marks: list[dict] = []

@@ -68,6 +68,9 @@ async def _serve(hub: Hub, ws: web.WebSocketResponse, text: str) -> None:
     except (UserError, ValueError) as exc:
         await ws.send_str(dumps({"type": "message", "level": "error", "text": str(exc)}))
         return
+    except Exception as exc:  # a failure of a cluster or a plugin: the page says what, the server goes on
+        await ws.send_str(dumps({"type": "message", "level": "error", "text": f"{type(exc).__name__}: {exc}"}))
+        return
     if reply is not None:
         if reply.get("type") in ("catalog", "trials"):
             await ws.send_str(dumps(reply))

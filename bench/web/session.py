@@ -203,7 +203,7 @@ class Session:
             raise UserError("groups must be lists of node ids")
         targets = self._targets(req.get("panel"))
         for panel in targets:
-            if node is not None and node not in panel.describe()["ids"]:
+            if node is not None and node not in panel.ids:
                 raise UserError(f"{panel.algo} has no node {node}")
         self._align_sims()
         for panel in targets:

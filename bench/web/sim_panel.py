@@ -75,6 +75,10 @@ class SimPanel:
     def now(self) -> int:
         return self.sim.now
 
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return self.sim.ids
+
     def advance(self, until: float, deadline: float) -> None:
         """Run the simulation up to virtual time ``until`` or until ``time.monotonic()`` passes ``deadline``."""
         sim = self.sim

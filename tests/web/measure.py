@@ -10,6 +10,7 @@ frames per second and the speed the simulation reached.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -61,6 +62,7 @@ def main() -> None:
         server.interrupt()
     for what, fps, note in rows:
         print(f"{what:40s} {fps:5.1f} fps   {note}")
+    print(f"load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
