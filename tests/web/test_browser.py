@@ -57,13 +57,13 @@ def measure(page, seconds: float) -> dict:
 def test_in_the_simulator_a_click_kills_the_leader_and_the_page_shows_the_new_one(page, artifacts):
     start_simulation(page)
     old = wait_for_leader(page)
-    page.screenshot(path=artifacts / "sim-leader.png")
+    page.screenshot(path=artifacts / "sim-leader.png", full_page=True)
     click_action(page, old, "crash")
     new = wait_for_leader(page, other_than=old)
     assert new != old
     assert page.get_attribute(f"{PANEL} g.node[data-node='{old}']", "data-role") == "down"
     time.sleep(0.5)
-    page.screenshot(path=artifacts / "sim-new-leader.png")
+    page.screenshot(path=artifacts / "sim-new-leader.png", full_page=True)
 
 
 @pytest.mark.integration
@@ -77,7 +77,7 @@ def test_on_real_processes_the_page_starts_a_cluster_kills_the_leader_and_keeps_
     new = wait_for_leader(page, other_than=old)
     assert new != old
     time.sleep(1)
-    page.screenshot(path=artifacts / "real-new-leader.png")
+    page.screenshot(path=artifacts / "real-new-leader.png", full_page=True)
     record_figure("real_5_nodes", {"fps": round(perf["fps"], 1), "event_lag_ms_median": round(perf["lagMs"], 1),
                                    "load_average": os.getloadavg()[0]})
     assert perf["fps"] >= 20, perf
@@ -96,7 +96,7 @@ def test_dragging_the_leader_to_a_side_cuts_it_off_until_heal(page, artifacts):
     page.wait_for_selector(f"{PANEL} .stage.partitioned")
     new = wait_for_leader(page, other_than=old)
     assert new != old, "the majority elects a leader of its own in a higher term"
-    page.screenshot(path=artifacts / "sim-partition.png")
+    page.screenshot(path=artifacts / "sim-partition.png", full_page=True)
     page.click("#heal")
     page.wait_for_selector(f"{PANEL} .stage:not(.partitioned)")
 
@@ -115,7 +115,7 @@ def test_a_deliberate_mistake_is_labelled_and_the_observers_violation_message_is
     page.wait_for_selector(f"{PANEL} .violation:not([hidden])")
     text = page.inner_text(f"{PANEL} .violation")
     assert "INVARIANT VIOLATED" in text and "term went back: node 1" in text and "seed=" in text
-    page.screenshot(path=artifacts / "sim-mistake-violation.png")
+    page.screenshot(path=artifacts / "sim-mistake-violation.png", full_page=True)
 
 
 def test_three_algorithms_side_by_side_go_through_the_same_fault_script(page, artifacts):
@@ -127,14 +127,14 @@ def test_three_algorithms_side_by_side_go_through_the_same_fault_script(page, ar
     after = [wait_for_leader(page, k, other_than=before[k]) for k in range(3)]
     assert all(a != b for a, b in zip(after, before))
     time.sleep(0.5)
-    page.screenshot(path=artifacts / "sim-side-by-side.png")
+    page.screenshot(path=artifacts / "sim-side-by-side.png", full_page=True)
 
 
 def test_a_65_node_simulation_keeps_up_at_normal_speed(page, artifacts):
     start_simulation(page, nodes=65, delay=(1, 3))
     wait_for_leader(page, timeout_s=30)
     perf = measure(page, 5)
-    page.screenshot(path=artifacts / "sim-65-nodes.png")
+    page.screenshot(path=artifacts / "sim-65-nodes.png", full_page=True)
     record_figure("sim_65_nodes", {"fps": round(perf["fps"], 1), "reached_speed": perf["reachedSpeed"],
                                    "requested_speed": perf["speed"], "load_average": os.getloadavg()[0]})
     assert perf["fps"] >= 15, perf
@@ -157,7 +157,7 @@ def test_a_saved_compare_run_replays_with_a_time_slider(page, artifacts, tmp_pat
     page.eval_on_selector("#slider", "s => { s.value = 1000; s.dispatchEvent(new Event('input')); }")
     end = wait_for_leader(page)
     assert page.locator(f"{PANEL} g.node[data-role=down]").count() == 1, "the scenario crashed one leader"
-    page.screenshot(path=artifacts / "replay-end.png")
+    page.screenshot(path=artifacts / "replay-end.png", full_page=True)
     page.eval_on_selector("#slider", "s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
     page.wait_for_function(f"() => document.querySelector('{PANEL}').dataset.leader === ''")
     page.click("#replay-play")

@@ -310,6 +310,7 @@ class Panel {
 
   seek(T) {
     // replay: go back to the last checkpoint before T when T moved backwards, then forward
+    if (T !== this.shownAt) this.lastSlow = 0; // a seek: redraw the counters, timeline and table at once
     if (T < this.shownAt) {
       let cp = null;
       for (const c of this.checkpoints) if (c.t <= T) cp = c;
