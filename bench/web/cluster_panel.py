@@ -306,6 +306,8 @@ class ClusterPanel:
             return await loop.run_in_executor(self._worker, self._propose)
         if action not in self.backend.actions:
             return f"{action} is not available on this cluster (it offers {', '.join(self.backend.actions)})"
+        if action == "trigger" and not self.backend.timer:
+            return f"{self.algo} declares no detection_timer to fire"
         try:
             marks = await loop.run_in_executor(self._worker, self.backend.act, action, node, groups or [])
         except (ControlError, RuntimeError, KeyError, ValueError, TimeoutError) as exc:

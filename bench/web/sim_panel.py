@@ -175,6 +175,8 @@ class SimPanel:
             self.groups = []
             self._apply_partition()
         elif action == "trigger":
+            if not self.detection_timer:
+                return f"{self.algo} declares no detection_timer to fire"
             sim.trigger(sim.up_ids(), self.detection_timer)
         elif action == "propose":
             return self._propose()
