@@ -1,15 +1,14 @@
-"""The few harness names that are being renamed (issue: one vocabulary for Simulation and LocalCluster).
+"""The harness names being renamed (one vocabulary for Simulation and LocalCluster), used only through here.
 
-``bench web`` calls them only through here, so the rename is a one-line change per name:
-``LocalCluster.kill`` -> ``crash``, ``LocalCluster.fire`` -> ``trigger``,
-``Simulation.agreed_leader`` -> ``unanimous_leader``.
+``bench web`` calls ``LocalCluster.kill`` (to become ``crash``) and ``LocalCluster.fire`` (to become
+``trigger``) in these two functions alone, so the rename is a one-line change each. It calls no
+``agreed_leader``: a fault script's "leader" is ``Simulation.leader()`` or the last status poll.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
 from core.cluster import LocalCluster
-from core.sim import Simulation
 
 
 def crash_process(cluster: LocalCluster, node: int) -> float:
@@ -20,8 +19,3 @@ def crash_process(cluster: LocalCluster, node: int) -> float:
 def trigger_timers(cluster: LocalCluster, nodes: Iterable[int], timer: str) -> None:
     """Fire ``timer`` now on each given live node process."""
     cluster.fire(list(nodes), timer)
-
-
-def unanimous_leader(sim: Simulation) -> int | None:
-    """The leader every live simulated node agrees on, if any."""
-    return sim.agreed_leader()
