@@ -7,11 +7,12 @@ FUZZ_STAMP := $(VENV)/.installed-fuzz
 FUZZ_SECONDS ?= 60
 SOURCES_THAT_NEED_REINSTALL := pyproject.toml setup.py $(wildcard core/*.pyx core/*.pxd core/check/*.pyx) $(wildcard examples/plugin/pyproject.toml)
 
-.PHONY: test test-twins bench bench-micro campaign fuzz clean help
+.PHONY: test test-browser test-twins bench bench-micro campaign fuzz clean help
 
 help:
 	@echo "make test         create .venv, install quorumlab with test extras, run the test suite"
-	@echo "make test-twins   the same suite on the pure-Python twins (QUORUMLAB_PURE_PYTHON=1), as CI runs it"
+	@echo "make test-browser the browser tests of bench web (tests/web, headless chromium): fail, not skip, without it"
+	@echo "make test-twins   the same suite (browser tests aside) on the pure-Python twins (QUORUMLAB_PURE_PYTHON=1), as CI runs it"
 	@echo "make bench        create .venv, install quorumlab, run the main benchmark (bench compare)"
 	@echo "make bench-micro  pytest-benchmark micro-benchmarks, JSON report in .benchmarks/"
 	@echo "make campaign     the long seeded simulation campaigns (safety and liveness)"
@@ -25,7 +26,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python $(SOURCES_THAT_NEED_REINSTALL)
 	$(BIN)/python -m pip install --quiet "Cython>=3.0" "setuptools>=77" wheel
-	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots]"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots,web,browser]"
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e examples/plugin
 	@$(BIN)/python -c "import core, sys; print('quorumlab core accelerated:', core.ACCELERATED)"
 	@touch $(STAMP)
@@ -34,8 +35,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not campaign" ; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
 
+test-browser: $(STAMP)
+	QUORUMLAB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -m browser tests/web ; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no browser tests: that is a failure here"; exit 1; fi; exit $$rc
+
 test-twins: $(STAMP)
-	QUORUMLAB_PURE_PYTHON=1 $(BIN)/python -m pytest -q -m "not campaign" ; rc=$$?; \
+	QUORUMLAB_PURE_PYTHON=1 $(BIN)/python -m pytest -q -m "not campaign and not browser" ; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
@@ -48,11 +53,11 @@ campaign: $(STAMP)
 	$(BIN)/python -m pytest -q -m campaign
 
 $(FUZZ_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots,fuzz]"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots,web,browser,fuzz]"
 	@touch $(FUZZ_STAMP)
 
 fuzz: $(FUZZ_STAMP)
 	nice $(BIN)/python -m tests.fuzz --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info core/*.c core/*.so core/check/*.c core/check/*.so .benchmarks .fuzz
+	rm -rf $(VENV) build *.egg-info core/*.c core/*.so core/check/*.c core/check/*.so .benchmarks .fuzz .artifacts

@@ -58,17 +58,49 @@ CLUSTER_FILE = "cluster.json"
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:
-    """``count`` distinct ports that were free on ``host`` a moment ago (bind-tested together)."""
-    socks = []
+    """``count`` distinct ports that were free on ``host`` a moment ago (bind-tested together).
+
+    They are drawn at random below the kernel's ephemeral range: a port the OS hands out for
+    ``bind(0)`` or for an outgoing connection could be taken again by someone else's connection
+    in the moment between this test and the node's own bind, and many clusters started at
+    once (tests, ``bench web``) would draw the same few ports.
+    """
+    low, high = _listen_range()
+    rng = random.SystemRandom()
+    socks: list[socket.socket] = []
+    ports: list[int] = []
     try:
-        for _ in range(count):
+        for _ in range(count * 50):
+            if len(ports) == count:
+                break
+            port = rng.randint(low, high)
+            if port in ports:
+                continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((host, 0))
+            try:
+                s.bind((host, port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            ports.append(port)
+        if len(ports) < count:
+            raise RuntimeError(f"found only {len(ports)} free ports of {count} on {host} in {low}..{high}")
+        return ports
     finally:
         for s in socks:
             s.close()
+
+
+def _listen_range() -> tuple[int, int]:
+    """Ports to listen on: below the ephemeral range (``ip_local_port_range``), above the well-known ones."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            ephemeral_low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    high = max(2047, ephemeral_low - 1)
+    return max(1024, min(20_000, high - 1000)), high
 
 
 def now_ms() -> float:

@@ -1,0 +1,78 @@
+"""The track's five common mistakes, as deliberately broken Raft variants (teaching only; never run them).
+
+Each subclass overrides one method to make exactly the mistake the seed describes;
+``tests/raft/test_common_mistakes.py`` shows what each breaks, and ``bench web`` offers
+them in the simulator (registered in the ``quorumlab.mistakes`` entry-point group).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from algorithms.raft.messages import RequestVote
+from algorithms.raft.node import Raft
+from core.mistakes import Mistake
+
+
+class ForgetsToResetTimerOnHeartbeat(Raft):
+    """Mistake: follows the leader named by AppendEntries but leaves the election timer running."""
+
+    def _accept_leader(self, leader: int) -> None:
+        self.leader = leader
+
+
+class VotesForAnyLog(Raft):
+    """Mistake: grants its vote without comparing logs (only term and votedFor)."""
+
+    def _candidate_log_ok(self, last_log_term: int, last_log_index: int) -> bool:
+        return True
+
+
+class KeepsTermAndVoteInMemory(Raft):
+    """Mistake: never writes currentTerm/votedFor to storage; a restart forgets them."""
+
+    def _save_hard_state(self) -> None:
+        return None
+
+
+class RepliesBeforeSteppingDown(Raft):
+    """Mistake: answers a higher-term RequestVote from its old term and vote, and only then adopts the term."""
+
+    def on_message(self, message: Any, now: int) -> None:
+        if type(message) is RequestVote and message.term > self.term:
+            self._on_request_vote(message, now)
+            self._become_follower(message.term)
+            return
+        super().on_message(message, now)
+
+
+SAME_TIMEOUT = Mistake(
+    "raft", "same_timeout", "Same election timeout on every node",
+    "every node times out together and splits the vote, term after term: no leader (livelock)",
+    "start it and watch the terms climb with no leader",
+    config={"election_timeout_min": 150, "election_timeout_max": 150},
+)
+TIMER_NOT_RESET = Mistake(
+    "raft", "timer_not_reset", "Election timer not reset on heartbeat",
+    "followers time out under a healthy leader: spurious elections, the term keeps growing",
+    "start it and watch the leader being deposed again and again",
+    cls=ForgetsToResetTimerOnHeartbeat,
+)
+VOTE_FOR_STALE_LOG = Mistake(
+    "raft", "vote_for_stale_log", "Vote granted to a candidate whose log is behind",
+    "a node missing committed entries can win: Leader Completeness breaks and committed entries are lost",
+    "partition a node away, propose commands, crash the others' leader and heal: the stale node may win",
+    cls=VotesForAnyLog,
+)
+TERM_AND_VOTE_IN_MEMORY = Mistake(
+    "raft", "term_and_vote_in_memory", "currentTerm and votedFor not persisted",
+    "a restarted node forgets its term and vote: its term goes back, and it could vote twice in one term "
+    "(the observers stop the run)",
+    "fire every timer (a new term for everyone), then crash and restart a node",
+    cls=KeepsTermAndVoteInMemory,
+)
+REPLIES_BEFORE_STEPPING_DOWN = Mistake(
+    "raft", "replies_before_stepping_down", "Replying before stepping down on a higher term",
+    "vote replies carry the old term and are ignored: after a leader crash, elections never succeed",
+    "crash the leader and watch the elections fail",
+    cls=RepliesBeforeSteppingDown,
+)
