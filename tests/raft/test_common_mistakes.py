@@ -1,7 +1,7 @@
 """The seed's five common mistakes: each test shows the correct behaviour and what the mistake breaks.
 
-The mistaken nodes are small Raft subclasses defined here, each overriding one
-method to make exactly the mistake the seed describes; the simulator then shows
+The mistaken nodes are small Raft subclasses (tests/raft/mistakes.py), each overriding
+one method to make exactly the mistake the seed describes; the simulator then shows
 the consequence (livelock, spurious elections, a leader with a stale log, a
 double vote caught by the VoteOnce observer, elections that never succeed).
 """
@@ -17,6 +17,12 @@ from core.errors import InvariantViolation
 from core.sim import Simulation
 from core.testing import arrive, outgoing
 from tests.raft.helpers import CLUSTER, make_node
+from tests.raft.mistakes import (
+    ForgetsToResetTimerOnHeartbeat,
+    KeepsTermAndVoteInMemory,
+    RepliesBeforeSteppingDown,
+    VotesForAnyLog,
+)
 
 QUIET = RaftConfig(election_timeout_min=1000, election_timeout_max=2000, heartbeat_interval=100)
 """Long timeouts: nothing happens by itself within a few ms, so a scenario can be driven by hand."""
@@ -48,13 +54,6 @@ def test_mistake_same_timeout_everywhere_livelocks_while_randomized_timeouts_ele
 # -- 2. the election timer is not reset on heartbeat ----------------------------------------------
 
 
-class ForgetsToResetTimerOnHeartbeat(Raft):
-    """Mistake: follows the leader named by AppendEntries but leaves the election timer running."""
-
-    def _accept_leader(self, leader: int) -> None:
-        self.leader = leader
-
-
 def test_mistake_timer_not_reset_on_heartbeat_causes_spurious_elections():
     for cls, spurious in ((Raft, False), (ForgetsToResetTimerOnHeartbeat, True)):
         sim = Simulation(cls, 5, seed=3)
@@ -70,13 +69,6 @@ def test_mistake_timer_not_reset_on_heartbeat_causes_spurious_elections():
 
 
 # -- 3. a vote granted to a candidate whose log is behind -----------------------------------------
-
-
-class VotesForAnyLog(Raft):
-    """Mistake: grants its vote without comparing logs (only term and votedFor)."""
-
-    def _candidate_log_ok(self, last_log_term: int, last_log_index: int) -> bool:
-        return True
 
 
 def _stale_log_cluster(cls: type[Raft]) -> Simulation:
@@ -120,13 +112,6 @@ def test_follower_rejects_vote_for_stale_log_message_level():
 # -- 4. currentTerm and votedFor not persisted --------------------------------------------------------
 
 
-class KeepsTermAndVoteInMemory(Raft):
-    """Mistake: never writes currentTerm/votedFor to storage; a restart forgets them."""
-
-    def _save_hard_state(self) -> None:
-        return None
-
-
 def _vote_restart_vote(cls: type[Raft]) -> Simulation:
     """Node 3 votes for 1 in term 1, crashes and restarts, then node 2 asks it for a vote in term 1."""
     sim = Simulation(cls, 3, seed=2, config=QUIET)
@@ -153,17 +138,6 @@ def test_mistake_term_and_vote_not_persisted_lets_a_restarted_node_vote_twice():
 
 
 # -- 5. replying before stepping down on a higher term --------------------------------------------------
-
-
-class RepliesBeforeSteppingDown(Raft):
-    """Mistake: answers a higher-term RequestVote from its old term and vote, and only then adopts the term."""
-
-    def on_message(self, message: Any, now: int) -> None:
-        if type(message) is RequestVote and message.term > self.term:
-            self._on_request_vote(message, now)
-            self._become_follower(message.term)
-            return
-        super().on_message(message, now)
 
 
 def test_mistake_replying_before_stepping_down_answers_with_a_stale_term():

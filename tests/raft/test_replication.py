@@ -12,6 +12,7 @@ from core.testing import rejections
 from tests.raft.cluster import Cluster
 from core.testing import arrive, flush_persists, notes, outgoing
 from tests.raft.helpers import elect, make_node
+from tests.raft.mistakes import CommitsByCountingReplicas
 
 
 def append_msg(term: int, prev: int, prev_term: int, entries, commit: int = 0, src: int = 1, dst: int = 2):
@@ -253,13 +254,6 @@ def test_follower_thousands_of_entries_behind_is_caught_up_in_few_round_trips():
 def test_figure_8_an_entry_on_a_majority_from_an_earlier_term_can_be_overwritten_so_it_is_not_committed():
     c = run_figure_8(Raft)
     assert c.figure_8c_commit < 2, "S1 (term 3) must not commit index 2 (term 1) by counting replicas"
-
-
-class CommitsByCountingReplicas(Raft):
-    """Mistake: commits any entry a majority holds, whatever its term (what section 5.4.2 forbids)."""
-
-    def _advance_commit(self) -> None:
-        self._commit_to(self.quorum.committed_index(self._acked()))
 
 
 def test_figure_8_mistake_committing_by_counting_replicas_loses_a_committed_entry():
