@@ -12,6 +12,7 @@ import pytest
 
 from core.scenario import check_file
 from tests.raft.mistakes import MISTAKES as RAFT_MISTAKES
+from tests.raft.story_commands import COMMANDS as RAFT_COMMANDS
 
 HERE = Path(__file__).parent
 STORIES = sorted(HERE.glob("**/testdata/*.txt"))
@@ -19,4 +20,4 @@ STORIES = sorted(HERE.glob("**/testdata/*.txt"))
 
 @pytest.mark.parametrize("path", STORIES, ids=[str(p.relative_to(HERE)) for p in STORIES])
 def test_story(path: Path) -> None:
-    check_file(path, mistakes=RAFT_MISTAKES)
+    check_file(path, commands=RAFT_COMMANDS, mistakes=RAFT_MISTAKES)
