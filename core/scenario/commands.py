@@ -131,7 +131,7 @@ def tick(story: Story, a: Args) -> None:
     if span == "next":
         due = _next_timer(c, nodes)
         if due is None:
-            raise ScriptError(f"no timer is armed on {_names(nodes)}")
+            raise ScriptError(f"no timer is armed on node(s) {','.join(map(str, nodes))}")
         _fire_due(story, *due)
         return
     end = c.now + _ms(span)
@@ -181,14 +181,11 @@ def _ms(word: str) -> int:
     return int(word)
 
 
-def _names(nodes: list[int]) -> str:
-    return "node " + ",".join(map(str, nodes)) if len(nodes) == 1 else "any node"
-
-
 def propose(story: Story, a: Args) -> None:
-    """propose <i> <text>: a client command (the rest of the line, as bytes) arrives at node i. ``propose 1 x``"""
+    """propose <i> <text>: a client command (the rest of the line, as bytes) arrives at node i. ``propose 1 x=1``"""
     i = story.up(a.word(0, "node"))
-    text = " ".join(a.words[1:])
+    text = " ".join(a.raw[1:])
+    a.options.clear()
     if not text:
         raise ScriptError("missing command text")
     story.step(None, lambda: story.cluster.propose(i, text.encode()))

@@ -20,10 +20,12 @@ Handler = Callable[["Story", "Args"], None]
 
 @dataclass
 class Args:
-    """A command's arguments: the plain words in order, and the ``key=value`` options (a command pops those it knows)."""
+    """A command's arguments: the plain words in order, and the ``key=value`` options (a command pops those it
+    knows); ``raw`` is all of them as written, for a command that takes free text."""
 
     words: list[str]
     options: dict[str, str] = field(default_factory=dict)
+    raw: list[str] = field(default_factory=list)
 
     @classmethod
     def parse(cls, args: list[str]) -> "Args":
@@ -34,7 +36,7 @@ class Args:
                 options[key] = value
             else:
                 words.append(a)
-        return cls(words, options)
+        return cls(words, options, list(args))
 
     def word(self, k: int, what: str) -> str:
         """The ``k``-th word, which the command needs (``what`` names it in the error)."""

@@ -120,3 +120,8 @@ def test_a_test_suite_adds_its_own_commands(tmp_path):
         s.say(a.word(0, "word").upper())
 
     assert run_file(story(tmp_path, "shout hello\n"), commands={"shout": shout}).outputs == [["HELLO"]]
+
+
+def test_propose_takes_the_rest_of_the_line_as_the_command(tmp_path):
+    outcome = run_file(story(tmp_path, "cluster raft 1\ncampaign 1\npropose 1 set x=1\n"))
+    assert outcome.outputs[0][-2:] == ["1: proposed index=2 term=1 count=1", "1: apply 2@1:b'set x=1'"]
