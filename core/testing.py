@@ -86,7 +86,7 @@ class _Sink:
         self.cluster, self.id = cluster, node_id
 
     def send(self, to: int, msg: Any) -> None:
-        if to in self.cluster.nodes and to != self.id:
+        if to in self.cluster.ids and to != self.id:  # a peer not started yet gets it once it is
             self.cluster.queue.append((self.id, to, msg))
 
     def broadcast(self, msg: Any) -> None:
@@ -121,8 +121,8 @@ class ManualCluster:
     them, except the names in ``auto`` (zero-delay timers such as raft's ``flush``), which fire
     as soon as they are armed; ``Persist`` flushes the node's simulated disk, which ``crash``
     keeps. The algorithm's safety observers (or ``observers``) see every effect and event, as
-    in the simulator: the cluster offers them the same ``ids``, ``node``, ``last_node`` and
-    ``fail``. ``events`` lists what the nodes observed (role, term, leader, notes), as
+    in the simulator: the cluster offers them the same ``ids``, ``node``, ``is_up``, ``last_node``,
+    ``now``, ``config`` and ``fail``. ``events`` lists what the nodes observed (role, term, leader, notes), as
     ``Simulation.events`` does; ``now`` moves by one ms per delivery unless ``advance``\\ d.
     """
 
@@ -156,6 +156,9 @@ class ManualCluster:
 
     def node(self, i: int) -> Any:
         return self.nodes.get(i)
+
+    def is_up(self, i: int) -> bool:
+        return i in self.up
 
     def fail(self, message: str) -> None:
         raise InvariantViolation(message)
@@ -227,14 +230,29 @@ class ManualCluster:
                       if s in among and d in among and (types is None or m.name in types)), None)
             if k is None:
                 return delivered
-            src, dst, m = self.queue.pop(k)
-            if src in self.up and dst in self.up and frozenset((src, dst)) not in self.cut_links:
-                self.now += 1
-                self.run(dst, self.nodes[dst].receive(m, self.now))
-                delivered += 1
+            delivered += self.hand_over(k)
         if limit is None:
             raise AssertionError("deliver did not settle: the nodes keep sending")
         return delivered
+
+    def hand_over(self, k: int) -> bool:
+        """Take the ``k``-th queued message out and deliver it (one ms passes), unless ``lost`` says why it
+        cannot arrive; returns whether it arrived."""
+        src, dst, m = self.queue.pop(k)
+        if self.lost(src, dst) is not None:
+            return False
+        self.now += 1
+        self.run(dst, self.nodes[dst].receive(m, self.now))
+        return True
+
+    def lost(self, src: int, dst: int) -> str | None:
+        """Why a message from ``src`` to ``dst`` would be lost now (a node down, their link cut), or None."""
+        for i in (src, dst):
+            if i not in self.up:
+                return f"{i} is down"
+        if frozenset((src, dst)) in self.cut_links:
+            return f"{src} and {dst} are cut off"
+        return None
 
     def drop_all(self) -> None:
         """Lose every message in flight."""

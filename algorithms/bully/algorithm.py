@@ -155,7 +155,7 @@ class Bully(ElectionAlgorithm):
             if self.phase is Phase.AWAITING:
                 self._hold_election(now)
         elif timer == QUORUM_LEASE:
-            if self.coordinating:
+            if self.coordinating and self.lease is not None:
                 self._apply_gate(now)
 
     # -- the rules ----------------------------------------------------------------------

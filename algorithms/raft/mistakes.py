@@ -45,6 +45,13 @@ class RepliesBeforeSteppingDown(Raft):
         super().on_message(message, now)
 
 
+class CommitsByCountingReplicas(Raft):
+    """Mistake (Figure 8): commits any entry a majority holds, whatever its term (what section 5.4.2 forbids)."""
+
+    def _advance_commit(self) -> None:
+        self._commit_to(self.quorum.committed_index(self._acked()))
+
+
 SAME_TIMEOUT = Mistake(
     "raft", "same_timeout", "Same election timeout on every node",
     "every node times out together and splits the vote, term after term: no leader (livelock)",

@@ -56,6 +56,11 @@ def test_plain_bully_sends_no_acknowledgements():
     assert sends(b.receive(arrive(Heartbeat, 4, 2, 3), 55)) == []
 
 
+def test_plain_bully_coordinator_ignores_a_quorum_lease_timer_it_never_armed():
+    b, _ = node(5)
+    assert b.fire(LEASE, 10) == [] and b.role is Role.LEADER
+
+
 def test_acknowledgement_of_an_earlier_reign_does_not_count():
     b, _ = node(5, config=GATED)
     b.receive(arrive(HeartbeatAck, 1, 5, 0), 3)

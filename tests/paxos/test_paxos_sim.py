@@ -84,19 +84,6 @@ def test_leader_cut_off_in_a_minority_steps_down_and_the_majority_moves_on():
     assert sim.node(final).fencing_token > token
 
 
-def test_restarted_leader_rejoins_as_follower_after_abstaining():
-    sim = Simulation(Paxos, 3, seed=11)
-    old = elected(sim)
-    sim.crash(old)
-    new = elected(sim)
-    sim.restart(old)
-    abstain = [e for e in sim.events if e["kind"] == "lease_abstain" and e["node"] == old]
-    assert abstain and abstain[0]["until"] == sim.now + sim.node(old).acceptor.max_hold_ms()
-    sim.run_for(1000)
-    assert sim.unanimous_leader() == new
-    assert sim.node(old).role == Role.FOLLOWER
-
-
 def test_same_seed_same_run():
     def run() -> list:
         sim = Simulation(Paxos, 5, seed=42, network=Network(delay_ms=(1, 10), loss=0.1, duplicate=0.05))

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from algorithms.raft import FLUSH, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
 from core.effects import NOT_LEADER, Apply, Send, SetTimer
-from core.errors import InvariantViolation
 from core.testing import rejections
 from tests.raft.cluster import Cluster
 from core.testing import arrive, flush_persists, notes, outgoing
@@ -248,61 +247,6 @@ def test_follower_thousands_of_entries_behind_is_caught_up_in_few_round_trips():
     assert c.terms(2) == c.terms(1)
     assert c.nodes[2].log.durable_index == 5001
     assert responses <= 5001 // 500 + 4, f"{responses} AppendEntries round trips"
-
-
-def test_figure_8_an_entry_on_a_majority_from_an_earlier_term_can_be_overwritten_so_it_is_not_committed():
-    c = run_figure_8(Raft)
-    assert c.figure_8c_commit < 2, "S1 (term 3) must not commit index 2 (term 1) by counting replicas"
-
-
-class CommitsByCountingReplicas(Raft):
-    """Mistake: commits any entry a majority holds, whatever its term (what section 5.4.2 forbids)."""
-
-    def _advance_commit(self) -> None:
-        self._commit_to(self.quorum.committed_index(self._acked()))
-
-
-def test_figure_8_mistake_committing_by_counting_replicas_loses_a_committed_entry():
-    with pytest.raises(InvariantViolation, match="state machine safety|committed entry lost|leader completeness"):
-        run_figure_8(CommitsByCountingReplicas)
-
-
-def run_figure_8(cls: type[Raft]) -> Cluster:
-    """Figure 8 of the paper, with a one-entry batch so index 2 can reach a majority alone."""
-    c = Cluster(5, cls, RaftConfig(
-        election_timeout_min=10_000, election_timeout_max=20_000, heartbeat_interval=1_000, max_batch_entries=1,
-    ))
-    c.elect(1, [2, 3, 4, 5])
-    c.deliver(c.ids)
-    assert all(c.terms(i) == [1] for i in c.ids)
-    # (a) S1 leads term 1 and replicates index 2 to S2 only
-    c.propose(1, b"from-term-1")
-    c.deliver([1, 2])
-    c.drop_all()
-    # (b) S1 crashes; S5 wins term 2 with S3 and S4 and takes a different entry at index 2, locally
-    c.crash(1)
-    c.elect(5, [3, 4])
-    c.drop_all()
-    # (c) S5 crashes; S1 restarts and wins term 3. S2 takes S1's no-op; S3 takes only the term-1 entry
-    # at index 2 (probe, rejection, the entry, its acknowledgement), so index 2 is on S1, S2, S3: a majority
-    c.crash(5)
-    c.restart(1)
-    c.elect(1, [2, 3])
-    c.deliver([1, 2])
-    c.deliver([1, 3], types=("AppendEntries", "AppendEntriesResponse"), limit=4)
-    assert [c.terms(i)[:2] for i in (1, 2, 3)] == [[1, 1]] * 3 and c.terms(3) == [1, 1]
-    c.figure_8c_commit = c.nodes[1].commit_index
-    c.drop_all()
-    # (d) S1 crashes; S5 restarts, wins term 4 with S3 and S4 and overwrites index 2 with its term-2 entry
-    c.crash(1)
-    c.restart(5)
-    c.elect(5, [3, 4])
-    c.deliver([3, 4, 5])
-    c.heartbeat(5)
-    c.deliver([3, 4, 5])
-    assert [c.terms(i)[:2] for i in (3, 4, 5)] == [[1, 2]] * 3
-    assert c.nodes[5].commit_index >= 2
-    return c
 
 
 # -- durability -----------------------------------------------------------------------------------
