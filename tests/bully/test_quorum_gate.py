@@ -58,7 +58,7 @@ def test_plain_bully_sends_no_acknowledgements():
 
 def test_plain_bully_coordinator_ignores_a_quorum_lease_timer_it_never_armed():
     b, _ = node(5)
-    assert b.fire(LEASE, 10) == [] and b.role is Role.LEADER
+    assert b.fire(QUORUM_LEASE, 10) == [] and b.role is Role.LEADER
 
 
 def test_acknowledgement_of_an_earlier_reign_does_not_count():
