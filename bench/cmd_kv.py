@@ -8,7 +8,7 @@ from typing import Callable
 import click
 
 from bench import options
-from core.client import ClientError, KVClient
+from core.client import READ_MODES, ClientError, KVClient
 from core.keys import KeyringError
 from core.runtime.addresses import AddressError
 
@@ -72,7 +72,7 @@ def _text(value: bytes | None) -> str:
 
 @click.group("kv")
 def kv_cmd() -> None:
-    """The replicated key-value store: every command goes through the Raft log (linearizable)."""
+    """The replicated key-value store: writes go through the Raft log; reads can skip it (see get --consistency)."""
 
 
 @kv_cmd.command("put")
@@ -86,12 +86,19 @@ def put_cmd(key: str, value: str, target: Target) -> None:
 
 @kv_cmd.command("get")
 @click.argument("key")
+@click.option("--consistency", type=click.Choice(READ_MODES), default="linearizable", show_default=True,
+              help="linearizable: a read index a quorum confirmed (no log entry); lease: the leader's lease vouches "
+                   "(needs check_quorum; assumes bounded clock drift); log: through the log; stale: any node's "
+                   "state as it is, NOT linearizable.")
+@click.option("--from", "read_from", type=click.Choice(["leader", "any"]), default="leader", show_default=True,
+              help="Ask the leader, or any node in turn (a follower asks the leader for the read index).")
 @target_options
-def get_cmd(key: str, target: Target) -> None:
+def get_cmd(key: str, consistency: str, read_from: str, target: Target) -> None:
     """Print KEY's value; exit status 1 if it is absent."""
 
     def action(kv: KVClient) -> tuple[str, bool]:
-        value = kv.get(key)
+        kv.read_from = read_from
+        value = kv.get(key, consistency=consistency)
         return ("(absent)" if value is None else _text(value)), value is not None
 
     _run(target, action)

@@ -56,14 +56,19 @@ def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
 @click.option("--batch", type=click.IntRange(1, 10_000), default=1, show_default=True,
               help="quorumlab: commands per client request (each is still its own log entry).")
 @options.config
-@click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way.")
+@click.option("--reads", type=click.Choice(["log", "linearizable", "lease", "stale"]), default=None,
+              help="Measure gets instead of puts (of 1,000 keys written first): through the log, or without it "
+                   "(ReadIndex, lease, stale). A lease needs --config check_quorum=true.")
+@click.option("--read-from", type=click.Choice(["leader", "any"]), default="leader", show_default=True,
+              help="Send reads to the leader, or to every node in turn (follower reads).")
+@click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way (puts).")
 @options.insecure
 @click.option("--also-insecure", is_flag=True,
               help="Also measure the same load in plain mode (no CurveZMQ), in the same run: what encryption costs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
-                   config_items: tuple[tuple[str, str], ...], with_pysyncobj: bool, insecure: bool, also_insecure: bool,
-                   as_json: bool) -> None:
+                   config_items: tuple[tuple[str, str], ...], reads: str | None, read_from: str, with_pysyncobj: bool,
+                   insecure: bool, also_insecure: bool, as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
     config = options.settings(config_items)
     try:
@@ -86,9 +91,11 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             f"a request of {batch} commands of {size} bytes is about {request_bytes >> 20} MiB, over the control "
             f"socket's {CONTROL_MAX_BYTES >> 20} MiB limit; use a smaller --batch", param_hint="--batch")
     try:
-        results = [measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure)]
+        results = [measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure,
+                               reads=reads, read_from=read_from)]
         if also_insecure and not insecure:
-            results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False))
+            results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False,
+                                       reads=reads, read_from=read_from))
         if with_pysyncobj:
             try:
                 results.append(measure_pysyncobj(nodes, size, duration, outstanding))

@@ -15,8 +15,8 @@ from typing import Any
 
 from core.client import KVClient
 from core.cluster import LocalCluster
-from core.kv import PUT, Command
-from core.runtime.control import parse_propose_reply, propose_frames
+from core.kv import GET, PUT, Command
+from core.runtime.control import parse_propose_reply, propose_frames, read_frames
 
 
 class MeasurementFailed(RuntimeError):
@@ -39,60 +39,82 @@ def summary(name: str, latencies: list[float], elapsed: float, errors: int, **ex
 
 
 class Load:
-    """A pipelining client at the leader's control socket: key-value puts, ``batch`` per request (binary
-    protocol), at most ``outstanding`` commands in flight; records each command's latency to its reply."""
+    """A pipelining client at nodes' control sockets: key-value puts, or gets (``reads``: "log" through the log,
+    or "linearizable", "lease", "stale" without it), ``batch`` per request (binary protocol), at most
+    ``outstanding`` commands in flight, requests spread over ``nodes`` in turn; records each command's latency
+    to its reply."""
 
-    def __init__(self, kv: KVClient, node: int, size: int, outstanding: int, batch: int) -> None:
-        self.sock = kv._socket(node)
+    def __init__(self, kv: KVClient, nodes: list[int], size: int, outstanding: int, batch: int,
+                 reads: str | None = None) -> None:
+        self.socks = [kv._socket(n) for n in nodes]
         self.client = kv.client_id
         self.value = os.urandom(size // 2 + 1).hex()[:size].encode()
         self.keys = [b"k%d" % k for k in range(1000)]
         self.outstanding, self.batch = outstanding, batch
+        self.reads = reads
         self.seq = 10**9
         self.latencies: list[float] = []
         self.errors = 0
         self.error_kinds: collections.Counter = collections.Counter()
+
+    def _request(self, n: int) -> list[bytes]:
+        """The frames of one request of ``n`` commands (or queries)."""
+        commands = []
+        for _ in range(n):
+            self.seq += 1
+            key = self.keys[self.seq % 1000]
+            if self.reads is None:
+                commands.append(Command(self.client, self.seq, PUT, key, self.value).encode())
+            else:
+                commands.append(Command(self.client, self.seq, GET, key).encode())
+        if self.reads is None or self.reads == "log":
+            return propose_frames(commands)
+        return read_frames(commands, self.reads)
 
     def run(self, duration: float | None = None, count: int | None = None) -> float:
         """Send for ``duration`` seconds (or until ``count`` commands were sent), then wait for the replies
         (commands without one after 10 s count as errors); returns the elapsed seconds."""
         import zmq
 
-        sock, sent, in_flight = self.sock, {}, 0
+        socks, sent, in_flight = self.socks, {}, 0
+        poller = zmq.Poller()
+        for sock in socks:
+            poller.register(sock, zmq.POLLIN)
+        turn = 0
         start = last_reply = time.perf_counter()
         end = start + duration if duration is not None else float("inf")
         left = count if count is not None else float("inf")
         while True:
             while left > 0 and in_flight < self.outstanding and time.perf_counter() < end:
                 n = int(min(self.batch, self.outstanding - in_flight, left))
-                commands = []
-                for _ in range(n):
-                    self.seq += 1
-                    commands.append(Command(self.client, self.seq, PUT, self.keys[self.seq % 1000], self.value).encode())
+                frames = self._request(n)
                 rid = str(self.seq).encode()
-                sock.send_multipart([rid, *propose_frames(commands)])
+                socks[turn].send_multipart([rid, *frames])
+                turn = (turn + 1) % len(socks)
                 sent[rid] = (time.perf_counter(), n)
                 in_flight += n
                 left -= n
             if not sent:
                 break
-            if sock.poll(1000):
-                while True:
-                    try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    t0, n = sent.pop(frames[0], (None, 0))
-                    if t0 is None:
-                        continue
-                    last_reply = time.perf_counter()
-                    in_flight -= n
-                    reply = parse_propose_reply(frames[1:])
-                    if reply["ok"]:
-                        self.latencies.extend([time.perf_counter() - t0] * n)
-                    else:
-                        self.errors += n
-                        self.error_kinds[str(reply.get("error"))] += n
+            ready = poller.poll(1000)
+            if ready:
+                for sock, _ in ready:
+                    while True:
+                        try:
+                            frames = sock.recv_multipart(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        t0, n = sent.pop(frames[0], (None, 0))
+                        if t0 is None:
+                            continue
+                        last_reply = time.perf_counter()
+                        in_flight -= n
+                        reply = parse_propose_reply(frames[1:])
+                        if reply["ok"]:
+                            self.latencies.extend([time.perf_counter() - t0] * n)
+                        else:
+                            self.errors += n
+                            self.error_kinds[str(reply.get("error"))] += n
             elif (left <= 0 or time.perf_counter() >= end) and time.perf_counter() > last_reply + 10:
                 self.errors += in_flight
                 self.error_kinds["no reply"] += in_flight
@@ -102,23 +124,31 @@ class Load:
 
 def measure_log(
     nodes: int, size: int, duration: float, outstanding: int, batch: int = 1, config: dict | None = None,
-    algo: str = "raft", secure: bool = True,
+    algo: str = "raft", secure: bool = True, reads: str | None = None, read_from: str = "leader",
 ) -> dict:
-    """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on).
+    """Throughput and latency of key-value puts through ``algo``'s log on ``nodes`` local processes (fsync on),
+    or of gets (``reads``: "log", "linearizable", "lease" or "stale") of 1,000 keys written first.
 
     Commands go to the leader ``batch`` per request (one control-socket round trip for all of
-    them; each still is its own log entry); ``outstanding`` commands are kept in flight.
+    them; each still is its own log entry); ``outstanding`` commands are kept in flight. Reads go to
+    the leader, or (``read_from="any"``) to every node in turn.
     """
     with LocalCluster(algo, nodes, config=config or {}, secure=secure) as c:
         c.wait_for_leader(20)
         kv = c.kv_client()
         kv.put(b"warm", b"up")
-        load = Load(kv, kv.leader, size, outstanding, batch)
+        if reads is not None:
+            filler = Load(kv, [kv.leader], size, outstanding=20_000, batch=1_000)
+            filler.run(count=1_000)  # every key the reads ask for holds a value
+        targets = sorted(c.ids) if read_from == "any" else [kv.leader]
+        load = Load(kv, targets, size, outstanding, batch, reads)
         elapsed = load.run(duration=duration)
         kv.close()
     mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
-    return summary(f"quorumlab {algo} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
-                    size=size, outstanding=outstanding, batch=batch, secure=secure, error_kinds=dict(load.error_kinds))
+    what = "puts" if reads is None else f"{reads} reads" + (" from every node" if read_from == "any" else "")
+    return summary(f"quorumlab {algo} {what} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
+                   size=size, outstanding=outstanding, batch=batch, secure=secure, reads=reads, read_from=read_from,
+                   error_kinds=dict(load.error_kinds))
 
 
 def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict | None = None,
@@ -136,7 +166,7 @@ def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict 
         leader = kv.leader
         lagging = next(i for i in sorted(c.addresses) if i != leader)
         c.stop(lagging)
-        load = Load(kv, leader, size, outstanding=20_000, batch=1_000)
+        load = Load(kv, [leader], size, outstanding=20_000, batch=1_000)
         load.run(count=entries)
         if load.errors:
             raise MeasurementFailed(f"{load.errors} of {entries} commands failed while the follower was down: "
