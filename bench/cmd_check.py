@@ -7,6 +7,7 @@ status: 0 linearizable, 1 violation, 3 unknown (the checker's time limit), 4 cou
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gzip
 import os
 import sys
 import time
@@ -90,13 +91,17 @@ def _finish(run, out: Path) -> int:
 
 
 def _recheck(path: str, check_timeout: float) -> int:
-    """Check a saved history again (--history)."""
+    """Check a saved history again (--history FILE, or FILE.gz)."""
     from core.check import check
     from core.check.counterexample import find_counterexample, render_text
     from core.check.history_format import HistoryFormatError, load_history
 
     try:
-        history = load_history(path)
+        if path.endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                history = load_history(f)
+        else:
+            history = load_history(path)
     except (OSError, HistoryFormatError) as exc:
         raise CheckError(str(exc)) from None
     result = check(history, timeout_s=check_timeout)
@@ -199,7 +204,7 @@ def _campaign(spec: CheckSpec, seeds: int, workers: int, dask: str | None, out: 
 @click.option("--check-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds the checker may take; past them the verdict is unknown.")
 @click.option("--history", "history_file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Check this saved history instead of running anything.")
+              help="Check this saved history (history.jsonl, or gzipped) instead of running anything.")
 @click.option("--out", default=None, help="Output directory (default results/check-<timestamp>/).")
 def check_cmd(algo, nodes, clients, duration, nemesis, seed, seeds, workers, dask, transport, config_items, keys,
               op_timeout, network, insecure, observers, check_timeout, history_file, out) -> None:

@@ -77,7 +77,8 @@ def run_processes(spec: CheckSpec, say: Callable[[str], None]) -> Run:
         try:
             if network is not None:
                 cleanup.callback(_quietly, network.close)
-                network.create()
+                network = _create(network, spec, notes, say)
+            if network is not None:
                 say(f"partitions: kernel drops between network namespaces ({network.tag}-n*, bridge {network.bridge}, "
                     f"10.207.{network.subnet}.0/24)")
                 notes.append("partitions: kernel drops between network namespaces (ip rule blackhole)")
@@ -144,6 +145,20 @@ def _attack(cluster: H.ProcessHarness, spec: CheckSpec, start: float, faults: li
             record.what += f" ({restarts} restarts)"
         state["now"] = "no fault"
     wait_until(spec.duration_s)
+
+
+def _create(network: NetnsNetwork, spec: CheckSpec, notes: list[str], say: Callable[[str], None]) -> NetnsNetwork | None:
+    """Make the namespaces; where that fails, fall back to the cooperative switch with a note (unless
+    ``--network netns`` insists, then the error stands)."""
+    try:
+        network.create()
+        return network
+    except NetnsError as exc:
+        if spec.network == "netns":
+            raise
+        notes.append(f"partitions: the runtime's cooperative switch (network namespaces failed: {exc})")
+        say(notes[-1])
+        return None
 
 
 def _quietly(action: Callable[[], object]) -> None:
