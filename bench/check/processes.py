@@ -133,6 +133,8 @@ def _attack(cluster: H.ProcessHarness, spec: CheckSpec, start: float, faults: li
 
     for fault in nemesis.schedule(spec.seed, spec.duration_s, spec.nemeses):
         wait_until(fault.start)
+        if elapsed() >= fault.end:
+            continue  # the repairs before it (restarts wait for the node) ran past its whole time
         plan = nemesis.plan(fault, cluster.ids, cluster.leader())
         record = FaultRecord(fault.kind, plan.describe(), float(time.monotonic_ns()))
         faults.append(record)
