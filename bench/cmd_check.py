@@ -11,7 +11,6 @@ import gzip
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import click

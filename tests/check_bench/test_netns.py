@@ -5,7 +5,6 @@ Needs root and iproute2 (skipped otherwise, with the reason).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
