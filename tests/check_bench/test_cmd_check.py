@@ -1,6 +1,7 @@
 """``bench check`` from the command line: runs, verdicts as exit statuses, saved histories, Ctrl-C."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -35,6 +36,10 @@ def test_a_simulated_run_prints_its_outcomes_and_verdict_and_keeps_its_files(tmp
     assert (tmp_path / "history.jsonl").exists() and (tmp_path / "availability.png").exists()
     code, out = bench("--history", str(tmp_path / "history.jsonl"))
     assert code == 0 and "ok:" in out
+    with open(tmp_path / "history.jsonl", "rb") as f, gzip.open(tmp_path / "history.jsonl.gz", "wb") as z:
+        z.write(f.read())
+    code, out = bench("--history", str(tmp_path / "history.jsonl.gz"))
+    assert code == 0 and f"{report['check']['operations']:,} operations" in out
 
 
 def test_a_saved_history_that_is_not_linearizable_exits_1_with_its_counterexample(tmp_path):
