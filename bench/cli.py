@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 import core
+from bench.cmd_check import check_cmd
 from bench.cmd_cluster import cluster_cmd
 from bench.cmd_compare import compare_cmd, report_cmd
 from bench.cmd_floor import floor_cmd
@@ -51,7 +52,7 @@ def algorithms_cmd() -> None:
 
 
 for command in (node_cmd, cluster_cmd, status_cmd, keys_cmd, kv_cmd, compare_cmd, report_cmd, throughput_cmd,
-                catchup_cmd, floor_cmd, web_cmd):
+                catchup_cmd, floor_cmd, web_cmd, check_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ the cluster id, so a cluster started again on the same data dir is the same
 cluster (its nodes refuse a data dir of another).
 Ports are picked free on 127.0.0.1 unless ``base_port`` is given (then node i
 uses base_port + i, control and events by the rule of core.runtime.addresses).
+Nodes can live elsewhere than 127.0.0.1: ``hosts`` gives each node the address
+it binds and is reached at, and ``launcher`` a command prefix that starts it
+there (bench.check.netns runs each node in a network namespace of its own with
+``ip netns exec NAME``); ports then follow ``base_port`` (default
+``HOSTED_BASE_PORT``), as each host has ports of its own.
 Leaving the context stops every process it started, by PID (SIGTERM, SIGKILL
 after a grace period), even when the body raised; a temporary data dir is
 removed then, a given one is kept. Waiting is event-driven: the cluster
@@ -36,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
     from core.client import KVClient
@@ -53,6 +58,8 @@ from core.runtime.eventlog import EVENTS_FILE, EventFollower, make_event
 from core.runtime.loader import algorithm_spec, import_root, load_algorithm
 
 HOST = "127.0.0.1"
+HOSTED_BASE_PORT = 7100
+"""Node i listens on HOSTED_BASE_PORT + i when nodes run on hosts of their own (``hosts=``)."""
 CLUSTER_FILE = "cluster.json"
 """In a LocalCluster's data dir: the cluster id and algorithm, so that starting it again finds the same cluster."""
 
@@ -115,7 +122,7 @@ def _config_str(value: Any) -> str:
 
 
 class LocalCluster:
-    """n ``bench node`` processes on 127.0.0.1 (ids 1..n); see the module docstring."""
+    """n ``bench node`` processes (ids 1..n), on 127.0.0.1 unless ``hosts`` says otherwise; see the module docstring."""
 
     def __init__(
         self,
@@ -132,6 +139,8 @@ class LocalCluster:
         counters_every_ms: int = 2000,
         secure: bool = True,
         keys: str | os.PathLike | None = None,
+        hosts: Mapping[int, str] | None = None,
+        launcher: Callable[[int], Sequence[str]] | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least 1 node, got {nodes}")
@@ -141,7 +150,15 @@ class LocalCluster:
         self.config = {k: _config_str(v) for k, v in overrides.items()}
         self.algo_cls.Config.from_strings(self.config)  # a bad value fails here, not in n child processes
         self.ids = tuple(range(1, nodes + 1))
-        if base_port is None:
+        if hosts is not None:
+            missing = [i for i in self.ids if i not in hosts]
+            if missing:
+                raise ValueError(f"hosts names no address for node(s) {missing}")
+            port = HOSTED_BASE_PORT if base_port is None else base_port
+            self.addresses = {i: f"tcp://{hosts[i]}:{port + i}" for i in self.ids}
+            self.control_addresses = {i: control_address(a) for i, a in self.addresses.items()}
+            self.event_addresses = {i: events_address(a) for i, a in self.addresses.items()}
+        elif base_port is None:
             ports = free_ports(3 * nodes)
             self.addresses = {i: f"tcp://{HOST}:{ports[3 * (i - 1)]}" for i in self.ids}
             self.control_addresses = {i: f"tcp://{HOST}:{ports[3 * (i - 1) + 1]}" for i in self.ids}
@@ -161,6 +178,7 @@ class LocalCluster:
             endpoints = {i: [self.control_addresses[i], self.event_addresses[i]] for i in self.ids}
             self.auth = ClientAuth.from_keyring(self.keyring, "admin", endpoints)
         self.seed = seed
+        self.launcher = launcher
         self.grace_s = grace_s
         self.ready_timeout_s = ready_timeout_s
         self.counters_every_ms = counters_every_ms
@@ -232,8 +250,9 @@ class LocalCluster:
         return [i for i in self.ids if self.is_running(i) and i not in self._paused]
 
     def command(self, node_id: int) -> list[str]:
-        """The command line that starts node ``node_id``."""
+        """The command line that starts node ``node_id`` (after the ``launcher``'s prefix, when there is one)."""
         cmd = [
+            *(self.launcher(node_id) if self.launcher is not None else ()),
             sys.executable, "-m", "bench.cli", "node",
             "--algo", self.algo_spec,
             "--id", str(node_id),

@@ -189,6 +189,7 @@ class KVStore:
         self.floor: dict[int, int] = {}
         self.applied_index = 0
         self.max_sessions = max_sessions
+        self._latest_client: int | None = None  # already the most recent session: no reordering needed
 
     def apply(self, index: int, data: bytes) -> bytes | None:
         """Apply the log entry at ``index``; returns the encoded result, or None for a no-op or foreign entry.
@@ -214,11 +215,13 @@ class KVStore:
             if len(sessions) > self.max_sessions:
                 gone, _ = sessions.popitem(last=False)
                 self.floor.pop(gone, None)
-        else:
+        elif client != self._latest_client:
             sessions.move_to_end(client)
+        self._latest_client = client
+        fp = data if len(data) <= FINGERPRINT_INLINE else fingerprint(data)
         earlier = session.get(seq)
         if earlier is not None:
-            return earlier[1] if earlier[0] == fingerprint(data) else _REUSED
+            return earlier[1] if earlier[0] == fp else _REUSED
         if seq <= self.floor.get(client, 0):
             return _STALE
         key, value, expected = parsed
@@ -240,7 +243,7 @@ class KVStore:
         else:
             store[key] = value
             result = _OK_NONE if old is None else _OK_VALUE + old
-        session[seq] = (fingerprint(data), result)
+        session[seq] = (fp, result)
         if len(session) > SESSION_WINDOW:
             oldest, _ = session.popitem(last=False)
             self.floor[client] = max(self.floor.get(client, 0), oldest)
