@@ -185,7 +185,7 @@ class KVStore:
 
     def __init__(self, max_sessions: int = MAX_SESSIONS) -> None:
         self.data: dict[bytes, bytes] = {}
-        self.sessions: OrderedDict[int, OrderedDict[int, tuple[bytes, bytes]]] = OrderedDict()
+        self.sessions: dict[int, OrderedDict[int, tuple[bytes, bytes]]] = {}  # in order of last activity
         self.floor: dict[int, int] = {}
         self.applied_index = 0
         self.max_sessions = max_sessions
@@ -212,12 +212,14 @@ class KVStore:
         session = sessions.get(client)
         if session is None:
             session = sessions[client] = OrderedDict()
+            self._latest_client = client
             if len(sessions) > self.max_sessions:
-                gone, _ = sessions.popitem(last=False)
+                gone = next(iter(sessions))
+                del sessions[gone]
                 self.floor.pop(gone, None)
         elif client != self._latest_client:
-            sessions.move_to_end(client)
-        self._latest_client = client
+            sessions[client] = sessions.pop(client)  # now the most recently active
+            self._latest_client = client
         fp = data if len(data) <= FINGERPRINT_INLINE else fingerprint(data)
         earlier = session.get(seq)
         if earlier is not None:

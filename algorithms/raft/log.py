@@ -143,10 +143,6 @@ class RaftLog:
             raise IndexError(f"no entries {first}..{last}; the log holds 1..{len(self._entries)}")
         return [Apply(index, term, data) for term, index, data in self._entries[first - 1 : last]]
 
-    def command_bytes(self, first: int, last: int) -> int:
-        """Total size of the commands of entries ``first``..``last`` (those held)."""
-        return sum(len(e[2]) for e in self._entries[first - 1 : last])
-
     def entries(self, start: int, max_count: int, max_bytes: int) -> list[tuple[int, int, bytes]]:
         """(term, index, data) from ``start`` on: at most ``max_count``, and beyond the first at most
         ``max_bytes`` of commands (the list AppendEntries carries)."""

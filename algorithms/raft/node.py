@@ -64,6 +64,7 @@ the leader it knows, so the client can retry there.
 """
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import random
@@ -155,6 +156,7 @@ class Raft(ElectionAlgorithm):
         self._past_commit: VoteTally | None = None  # leading: the voters known to hold entries past the commit index
         self._notify_armed = False
         self._uncommitted_bytes = 0
+        self._uncommitted: collections.deque[tuple[int, int]] = collections.deque()  # (last index, bytes) per batch
         self._pending_ack: tuple[int, int, int] | None = None
         self._pending_commit = 0
         self._flush_armed = False
@@ -315,6 +317,7 @@ class Raft(ElectionAlgorithm):
             return
         self._uncommitted_bytes += size
         first = self.log.extend(self.term, [bytes(c) for c in commands])
+        self._uncommitted.append((first + len(commands) - 1, size))
         self.proposed(first, self.term, len(commands))
         self._arm_flush()
         for p, pr in self.progress.items():
@@ -582,6 +585,7 @@ class Raft(ElectionAlgorithm):
         self._past_commit = self._count_past_commit()
         self._notify_armed = False
         self._uncommitted_bytes = 0
+        self._uncommitted.clear()
         self._read_round = self._read_confirmed = 0
         self._round_started = {}
         self._lease_start = None
@@ -931,8 +935,9 @@ class Raft(ElectionAlgorithm):
         """Raise the commit index and apply every newly committed entry, in order."""
         if index <= self.commit_index:
             return
-        if self._uncommitted_bytes:
-            self._uncommitted_bytes = max(0, self._uncommitted_bytes - self.log.command_bytes(self.commit_index + 1, index))
+        batches = self._uncommitted
+        while batches and batches[0][0] <= index:  # a batch counts until all of it has committed
+            self._uncommitted_bytes -= batches.popleft()[1]
         self.commit_index = index
         first = self.last_applied + 1
         if first <= index:

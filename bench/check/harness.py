@@ -67,7 +67,7 @@ class ProcessHarness:
         return self.cluster.wait_for_leader(leader_timeout_s)
 
     def leader(self) -> int | None:
-        return self.cluster.unanimous_leader()
+        return self.cluster.majority_leader()
 
     def crash(self, node: int) -> None:
         if self.cluster.is_running(node):
