@@ -21,7 +21,7 @@ from core.errors import ConfigError, UnknownAlgorithmError
 from bench import options
 from bench.check import report as R
 from bench.check.nemesis import NEMESES
-from bench.check.spec import NETWORKS, CheckSpec
+from bench.check.spec import NETWORKS, READS, CheckSpec
 from bench.types import NameList
 
 DEFAULT_DURATION_S = {"zmq": 60.0, "sim": 20.0}
@@ -45,7 +45,7 @@ def _say(line: str) -> None:
 
 
 def _spec(algo, nodes, clients, duration, nemesis, seed, transport, config_items, keys, op_timeout, network,
-          insecure, observers, check_timeout) -> CheckSpec:
+          insecure, observers, check_timeout, reads="linearizable", read_from="leader") -> CheckSpec:
     """The run's spec, with every option checked against the algorithm it names."""
     from core.runtime.loader import load_algorithm
 
@@ -53,7 +53,7 @@ def _spec(algo, nodes, clients, duration, nemesis, seed, transport, config_items
         raise click.UsageError("pass --algo (or --history FILE to check a saved history)")
     try:
         algo_cls = load_algorithm(algo)
-        algo_cls.Config.from_strings(options.settings(config_items))
+        parsed = algo_cls.Config.from_strings(options.settings(config_items))
     except UnknownAlgorithmError as exc:
         raise click.BadParameter(str(exc), param_hint="--algo") from None
     except ConfigError as exc:
@@ -63,11 +63,13 @@ def _spec(algo, nodes, clients, duration, nemesis, seed, transport, config_items
     if unknown:
         raise click.BadParameter(f"unknown nemesis {', '.join(unknown)}; known: {', '.join(NEMESES)}, or none",
                                  param_hint="--nemesis")
+    if reads == "lease" and not getattr(parsed, "check_quorum", False):
+        raise click.BadParameter("lease reads need --config check_quorum=true", param_hint="--reads")
     if transport == "sim" and (insecure or network != "auto"):
         raise click.BadParameter("--insecure and --network are about real processes (--transport zmq)")
     return CheckSpec(algo, nodes, clients, duration or DEFAULT_DURATION_S[transport], tuple(chosen), seed, transport,
                      tuple(sorted(options.settings(config_items).items())), keys, op_timeout, network, not insecure,
-                     observers, check_timeout)
+                     observers, check_timeout, reads, read_from)
 
 
 def _finish(run, out: Path) -> int:
@@ -204,9 +206,14 @@ def _campaign(spec: CheckSpec, seeds: int, workers: int, dask: str | None, out: 
               help="Seconds the checker may take; past them the verdict is unknown.")
 @click.option("--history", "history_file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Check this saved history (history.jsonl, or gzipped) instead of running anything.")
+@click.option("--reads", type=click.Choice(READS), default="linearizable", show_default=True,
+              help="How the workload's gets read: ReadIndex, the leader's lease (needs --config check_quorum=true), "
+                   "through the log, or any node's state as it is (stale: not linearizable, expect a violation).")
+@click.option("--read-from", type=click.Choice(["leader", "any"]), default="leader", show_default=True,
+              help="Send gets without the log to the leader, or to every node in turn (follower reads).")
 @click.option("--out", default=None, help="Output directory (default results/check-<timestamp>/).")
 def check_cmd(algo, nodes, clients, duration, nemesis, seed, seeds, workers, dask, transport, config_items, keys,
-              op_timeout, network, insecure, observers, check_timeout, history_file, out) -> None:
+              op_timeout, network, insecure, observers, check_timeout, reads, read_from, history_file, out) -> None:
     """Run a random key-value workload under a seeded nemesis and check the history for linearizability.
 
     On real processes (zmq) or in the simulator (sim, where --seeds N runs a campaign). Prints the operations
@@ -216,7 +223,7 @@ def check_cmd(algo, nodes, clients, duration, nemesis, seed, seeds, workers, das
     if history_file:
         sys.exit(_recheck(history_file, check_timeout))
     spec = _spec(algo, nodes, clients, duration, nemesis, seed, transport, config_items, keys, op_timeout, network,
-                 insecure, observers, check_timeout)
+                 insecure, observers, check_timeout, reads, read_from)
     if seeds > 1 and transport != "sim":
         raise click.BadParameter("many seeds run in the simulator (--transport sim)", param_hint="--seeds")
     if dask and seeds == 1:

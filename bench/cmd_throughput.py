@@ -20,8 +20,10 @@ import subprocess
 import click
 
 from bench import options
+from bench.types import NameList
 from bench.throughput import MeasurementFailed, measure_catch_up, measure_log, measure_pysyncobj
 from core import registry
+from core.client import READ_MODES
 from core.errors import ConfigError, UnknownAlgorithmError
 from core.limits import CONTROL_MAX_BYTES
 
@@ -56,9 +58,10 @@ def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
 @click.option("--batch", type=click.IntRange(1, 10_000), default=1, show_default=True,
               help="quorumlab: commands per client request (each is still its own log entry).")
 @options.config
-@click.option("--reads", type=click.Choice(["log", "linearizable", "lease", "stale"]), default=None,
-              help="Measure gets instead of puts (of 1,000 keys written first): through the log, or without it "
-                   "(ReadIndex, lease, stale). A lease needs --config check_quorum=true.")
+@click.option("--reads", type=NameList(), default=None, metavar="MODE[,MODE...]",
+              help="Measure gets instead of puts (of 1,000 keys written first): log (through the log), "
+                   "linearizable (ReadIndex), lease (needs --config check_quorum=true) or stale; several, comma-"
+                   "separated, are measured one after the other in this run, with ratios to the first.")
 @click.option("--read-from", type=click.Choice(["leader", "any"]), default="leader", show_default=True,
               help="Send reads to the leader, or to every node in turn (follower reads).")
 @click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way (puts).")
@@ -67,7 +70,8 @@ def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
               help="Also measure the same load in plain mode (no CurveZMQ), in the same run: what encryption costs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
-                   config_items: tuple[tuple[str, str], ...], reads: str | None, read_from: str, with_pysyncobj: bool,
+                   config_items: tuple[tuple[str, str], ...], reads: tuple[str, ...] | None, read_from: str,
+                   with_pysyncobj: bool,
                    insecure: bool, also_insecure: bool, as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
     config = options.settings(config_items)
@@ -82,20 +86,28 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             param_hint="--algo",
         )
     try:
-        cls.Config.from_strings(config)
+        parsed = cls.Config.from_strings(config)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from None
+    unknown = [m for m in reads or () if m not in READ_MODES]
+    if unknown or reads == ():
+        raise click.BadParameter(f"read modes are {', '.join(READ_MODES)}; got {', '.join(unknown) or 'none'}",
+                                 param_hint="--reads")
+    if "lease" in (reads or ()) and not getattr(parsed, "check_quorum", False):
+        raise click.BadParameter("lease reads need --config check_quorum=true", param_hint="--reads")
     request_bytes = 8 + batch * (size + 40)
     if request_bytes > CONTROL_MAX_BYTES:
         raise click.BadParameter(
             f"a request of {batch} commands of {size} bytes is about {request_bytes >> 20} MiB, over the control "
             f"socket's {CONTROL_MAX_BYTES >> 20} MiB limit; use a smaller --batch", param_hint="--batch")
     try:
-        results = [measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure,
-                               reads=reads, read_from=read_from)]
-        if also_insecure and not insecure:
-            results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False,
-                                       reads=reads, read_from=read_from))
+        results = []
+        for mode in reads or (None,):
+            results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure,
+                                       reads=mode, read_from=read_from))
+            if also_insecure and not insecure:
+                results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False,
+                                           reads=mode, read_from=read_from))
         if with_pysyncobj:
             try:
                 results.append(measure_pysyncobj(nodes, size, duration, outstanding))
@@ -116,6 +128,12 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
     plain = next((r for r in results[1:] if r.get("secure") is False), None)
     if plain is not None and plain["ops_per_s"]:
         click.echo(f"  ratio with CURVE / plain: {results[0]['ops_per_s'] / plain['ops_per_s']:.2f}x")
+    if reads and len(reads) > 1 and results[0]["ops_per_s"]:
+        base = results[0]
+        for r in results[1:]:
+            if r.get("secure") == base.get("secure"):
+                click.echo(f"  {r['reads']} / {base['reads']} reads: {r['ops_per_s'] / base['ops_per_s']:.2f}x "
+                           f"throughput, p99 {r['p99_ms']} vs {base['p99_ms']} ms")
     other = results[-1] if with_pysyncobj else None
     if other is not None and other["ops_per_s"]:
         click.echo(f"  ratio quorumlab / PySyncObj: {results[0]['ops_per_s'] / other['ops_per_s']:.2f}x")

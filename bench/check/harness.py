@@ -97,9 +97,9 @@ class ProcessHarness:
         else:
             self.cluster.heal()
 
-    def client(self, timeout_s: float, attempt_s: float) -> Any:
+    def client(self, timeout_s: float, attempt_s: float, read_from: str = "leader") -> Any:
         """A new KVClient of this cluster (one per client thread: its sockets are its own)."""
-        return self.cluster.kv_client(timeout_s=timeout_s, attempt_s=attempt_s)
+        return self.cluster.kv_client(timeout_s=timeout_s, attempt_s=attempt_s, read_from=read_from)
 
     def close(self) -> None:
         self.cluster.close()

@@ -50,7 +50,7 @@ def _client(number: int, kv, spec: CheckSpec, history: History, tally: Tally, st
             call = work.next()
             index = history.invoke(number, call.op, call.key, *call.args)
             try:
-                result = perform(kv, call)
+                result = perform(kv, call, spec.reads)
             except Exception as exc:  # any error: outcome_of decides whether it may have been applied
                 tally.add(history.complete(index, outcome_of(exc)).outcome)
                 continue
@@ -91,7 +91,8 @@ def run_processes(spec: CheckSpec, say: Callable[[str], None]) -> Run:
                 f"{','.join(spec.nemeses) or 'none'}, seed {spec.seed}")
             start = float(time.monotonic_ns())
             for number in range(1, spec.clients + 1):
-                kv = cluster.client(timeout_s=spec.op_timeout_s, attempt_s=min(0.5, spec.op_timeout_s))
+                kv = cluster.client(timeout_s=spec.op_timeout_s, attempt_s=min(0.5, spec.op_timeout_s),
+                                    read_from=spec.read_from)
                 t = threading.Thread(target=_client, args=(number, kv, spec, history, tally, stop),
                                      name=f"check-client-{number}", daemon=True)
                 threads.append(t)

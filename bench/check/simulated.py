@@ -10,7 +10,10 @@ entry at its index with its term, from that node's own key-value store;
 leadership lost, or a crash, fails the wait (the client retries the same
 command, which the store applies at most once). Outcomes are exact: ``fail``
 only when no attempt was ever appended to a log, ``info`` when one was and
-no answer came.
+no answer came. A get with a consistency other than ``log`` is a read
+(``Simulation.read``) at the believed leader, or with ``read_from="any"`` at
+each node in turn; a read changes nothing, so one that is never answered is
+``fail``.
 
 The algorithm's safety observers run too (unless ``observers`` is off): a
 broken invariant stops the run at that moment, and is reported with the
@@ -134,6 +137,7 @@ class _Client:
         self.deadline = self.next_at = 0
         self.waits: list[_Wait] = []
         self.pending: _Wait | None = None
+        self.reading: Any = None  # core.sim.Read of a get without the log
         self.attempt_at = 0
 
     def next_node(self) -> None:
@@ -189,7 +193,19 @@ def _serve(c: _Client, cluster: H.SimHarness, replies: Replies, history: History
         c.data = command(c.call, c.number, c.seq)
         c.index = history.invoke(c.number, c.call.op, c.call.key, *c.call.args)
         c.deadline = now + int(spec.op_timeout_s * 1000)
-        c.waits, c.pending, c.attempt_at = [], None, now
+        c.waits, c.pending, c.reading, c.attempt_at = [], None, None, now
+    if c.reading is not None and c.reading.done:
+        if c.reading.ok:
+            outcome, result = answer(c.call, c.reading.result)
+            done = history.complete(c.index, outcome, result)
+            if outcome == OK:
+                c.work.saw(c.call, done.result)
+            _finish(c, now)
+            return
+        hint = cluster.believed_leader(c.node)
+        c.reading = None
+        _redirect(c, hint)
+        c.attempt_at = min(c.attempt_at, now + RETRY_MS)
     answered = next((w for w in c.waits if w.raw is not None), None)
     if answered is not None:
         outcome, result = answer(c.call, answered.raw)
@@ -207,26 +223,37 @@ def _serve(c: _Client, cluster: H.SimHarness, replies: Replies, history: History
         c.next_node()
         c.attempt_at = min(c.attempt_at, now + RETRY_MS)
     if now >= c.attempt_at:
-        _attempt(c, cluster, replies, now)
+        _attempt(c, cluster, replies, now, spec)
 
 
-def _attempt(c: _Client, cluster: H.SimHarness, replies: Replies, now: int) -> None:
-    """Propose the call's command at the believed leader; on a refusal follow its hint or try the next node."""
-    if c.pending is not None:  # appended, but not answered in ATTEMPT_MS
+def _attempt(c: _Client, cluster: H.SimHarness, replies: Replies, now: int, spec: CheckSpec) -> None:
+    """Propose the call's command at the believed leader; on a refusal follow its hint or try the next node.
+    A get without the log is a read instead, at the believed leader or (read_from any) the next node."""
+    if c.pending is not None or c.reading is not None:  # not answered in ATTEMPT_MS
         c.next_node()
-        c.pending = None
+        c.pending = c.reading = None
+    if c.call.op == "get" and spec.reads != "log":
+        if spec.read_from == "any":
+            c.next_node()
+        c.reading = cluster.sim.read(c.data, c.node, spec.reads)
+        c.attempt_at = now + (RETRY_MS if c.reading.done else ATTEMPT_MS)
+        return
     sub = cluster.submit(c.data, c.node)
     if sub.index:
         c.pending = replies.wait(c.node, sub.index, sub.term, c.data)
         c.waits.append(c.pending)
         c.attempt_at = now + ATTEMPT_MS
         return
-    hint = cluster.believed_leader(c.node)
+    _redirect(c, cluster.believed_leader(c.node))
+    c.attempt_at = now + RETRY_MS
+
+
+def _redirect(c: _Client, hint: int | None) -> None:
+    """After a refusal: to the node named as leader, or else the next one."""
     if hint is not None and hint != c.node:
         c.node = hint
     else:
         c.next_node()
-    c.attempt_at = now + RETRY_MS
 
 
 def _finish(c: _Client, now: int) -> None:

@@ -5,6 +5,9 @@ import shlex
 from dataclasses import asdict, dataclass
 
 NETWORKS = ("auto", "netns", "cooperative")
+READS = ("linearizable", "lease", "log", "stale")
+"""How the workload's gets read (KVClient.get's consistency): ReadIndex, the leader's lease, through the log, or
+any node's state as it is (not linearizable: a check of it shows what that costs)."""
 """How partitions are made on real processes: network namespaces (kernel drops), the runtime's cooperative
 switch, or namespaces where the machine allows them and the switch elsewhere."""
 
@@ -28,6 +31,8 @@ class CheckSpec:
     secure: bool = True
     observers: bool = True
     check_timeout_s: float = 60.0
+    reads: str = "linearizable"
+    read_from: str = "leader"
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.clients < 1 or self.keys < 1:
@@ -36,6 +41,10 @@ class CheckSpec:
             raise ValueError("duration and operation timeout must be positive")
         if self.transport not in ("zmq", "sim"):
             raise ValueError(f"transport must be zmq or sim, got {self.transport!r}")
+        if self.reads not in READS:
+            raise ValueError(f"reads must be one of {', '.join(READS)}, got {self.reads!r}")
+        if self.read_from not in ("leader", "any"):
+            raise ValueError(f"read_from must be leader or any, got {self.read_from!r}")
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {self.network!r}")
 
@@ -57,6 +66,10 @@ class CheckSpec:
                 "--keys", str(self.keys), "--op-timeout", f"{self.op_timeout_s:g}"]
         for key, value in self.config:
             args += ["--config", f"{key}={value}"]
+        if self.reads != "linearizable":
+            args += ["--reads", self.reads]
+        if self.read_from != "leader":
+            args += ["--read-from", self.read_from]
         if self.transport == "zmq" and self.network != "auto":
             args += ["--network", self.network]
         if not self.secure:

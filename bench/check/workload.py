@@ -67,17 +67,19 @@ class ClientWorkload:
 
 
 CALLS: dict[str, Callable[..., Any]] = {
-    "get": lambda client, key: client.get(key),
+    "get": lambda client, key, reads="linearizable": client.get(key, consistency=reads),
     "put": lambda client, key, value: client.put(key, value),
     "delete": lambda client, key: client.delete(key),
     "cas": lambda client, key, expected, new: client.cas(key, expected, new),
 }
-"""How each call runs on a ``core.client.KVClient``. A get reads through the log; a read mode of its own
-(``consistency=``) is one argument on the "get" line."""
+"""How each call runs on a ``core.client.KVClient``; a get reads with the run's consistency (spec.READS)."""
 
 
-def perform(client: Any, call: Call) -> Any:
-    """Run ``call`` on ``client`` (a KVClient); its result as the key-value model expects it."""
+def perform(client: Any, call: Call, reads: str = "linearizable") -> Any:
+    """Run ``call`` on ``client`` (a KVClient), a get with consistency ``reads``; its result as the key-value
+    model expects it."""
+    if call.op == "get":
+        return CALLS["get"](client, call.key, reads)
     return CALLS[call.op](client, call.key, *call.args)
 
 

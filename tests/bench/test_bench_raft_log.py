@@ -74,6 +74,25 @@ def test_bench_catchup_cli_prints_the_time():
     assert report["entries_behind"] >= 500 and report["catch_up_ms"] > 0
 
 
+def test_bench_throughput_measures_several_read_modes_in_one_run_and_compares_them():
+    result = CliRunner().invoke(main, ["throughput", "--reads", "log,linearizable,lease", "--config", "check_quorum=true",
+                                       "--duration", "0.5", "--outstanding", "200", "--batch", "20"])
+    assert result.exit_code == 0, result.output
+    for mode in ("log reads", "linearizable reads", "lease reads"):
+        assert mode in result.output
+    assert "linearizable / log reads:" in result.output and "lease / log reads:" in result.output
+    assert result.output.count(" ops, 0 errors)") == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reads", "lease"], "lease reads need --config check_quorum=true"),
+    (["--reads", "log,fast"], "read modes are linearizable, lease, log, stale; got fast"),
+])
+def test_bench_throughput_refuses_read_modes_it_cannot_measure(args, message):
+    result = CliRunner().invoke(main, ["throughput", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
 def _children() -> set[int]:
     """PIDs of this process's children (from /proc)."""
     me = str(os.getpid())

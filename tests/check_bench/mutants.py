@@ -2,9 +2,8 @@
 
 Each is one bug someone could write, as a subclass overriding one step; run one with
 ``bench check --algo tests.check_bench.mutants:AckBeforeCommit``. This module is the one place the tests reach
-into raft's internals (``_holds_past_commit``, ``_commit_to``, ``_become_follower``, ``voted_for``).
-The fourth bug of issue 18, a follower that serves reads from its own state, needs reads that bypass the log,
-which raft does not have yet: it comes with them.
+into raft's internals (``_holds_past_commit``, ``_commit_to``, ``_become_follower``, ``voted_for``,
+``read_ready``).
 """
 from __future__ import annotations
 
@@ -50,4 +49,19 @@ class KeepsLeading(Raft):
         super()._become_follower(term, leader, reason)
 
 
-MUTANTS = (AckBeforeCommit, ForgetsVote, KeepsLeading)
+class ServesReadsFromOwnState(Raft):
+    """A follower that answers a linearizable read at once from what it has applied, without asking its leader
+    for a read index (the leader still confirms its reads with a round): a follower that lags, or is cut off
+    from a leader that moved on, returns values older than writes that completed before the read began.
+    Caught with ``--read-from any``, where followers serve reads."""
+
+    name = "raft-serves-reads-from-own-state"
+
+    def on_read(self, ctx: int, consistency: str, now: int) -> None:
+        if self.role == Role.LEADER:
+            super().on_read(ctx, consistency, now)
+        else:
+            self.read_ready(ctx, 0)
+
+
+MUTANTS = (AckBeforeCommit, ForgetsVote, KeepsLeading, ServesReadsFromOwnState)

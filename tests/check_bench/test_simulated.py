@@ -9,7 +9,7 @@ from bench.check.campaign import check_seed, run_seeds
 from bench.check.report import judge
 from bench.check.simulated import run_simulated
 from bench.check.spec import CheckSpec
-from tests.check_bench.mutants import AckBeforeCommit, KeepsLeading
+from tests.check_bench.mutants import AckBeforeCommit, KeepsLeading, ServesReadsFromOwnState
 
 
 def spec(algo: str = "raft", **kw) -> CheckSpec:
@@ -42,6 +42,25 @@ def first_caught(make, seeds: range) -> int | None:
 
 def test_a_leader_that_acknowledges_before_commit_is_caught_within_five_seeds():
     assert first_caught(lambda s: spec_of(AckBeforeCommit, seed=s, duration_s=20.0), range(5)) is not None
+
+
+def test_a_follower_that_serves_reads_from_its_own_state_is_caught_within_five_seeds():
+    assert first_caught(lambda s: spec_of(ServesReadsFromOwnState, seed=s, duration_s=20.0, read_from="any"),
+                        range(5)) is not None
+
+
+@pytest.mark.parametrize("reads, read_from, config", [
+    ("linearizable", "any", ()), ("lease", "leader", (("check_quorum", "true"),)),
+    ("lease", "any", (("check_quorum", "true"),)), ("log", "leader", ())])
+def test_every_read_mode_is_linearizable_under_every_nemesis(reads, read_from, config):
+    report, _ = judge(run_simulated(spec(seed=2, duration_s=10.0, reads=reads, read_from=read_from, config=config)))
+    assert report["verdict"] == "ok" and report["observer"] is None
+    assert report["operations"]["ok"] > 1000
+
+
+def test_stale_reads_at_any_node_are_caught():
+    report, _ = judge(run_simulated(spec(seed=1, duration_s=10.0, reads="stale", read_from="any")))
+    assert report["verdict"] == "violation"
 
 
 @pytest.mark.campaign
