@@ -37,6 +37,9 @@ from core.runtime.process import continue_when_parent_dies, serve
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the process that started this node exits (used by LocalCluster).")
 @click.option("--keys", "keys_dir", default=None, type=click.Path(file_okay=False),
               help="The cluster's keyring (see `bench keys create`): peers and clients must prove who they are (CurveZMQ).")
+@click.option("--trace-messages", is_flag=True,
+              help="An event per message sent and received (send/recv: peer, type, bytes), for `bench web`'s exact "
+                   "view of real processes. Costs a JSON line per message: for watching, not for benchmarks.")
 @options.insecure
 def node_cmd(
     algo: str,
@@ -52,6 +55,7 @@ def node_cmd(
     counters_every: int,
     exit_with_parent: bool,
     keys_dir: str | None,
+    trace_messages: bool,
     insecure: bool,
 ) -> None:
     """Run one node until SIGTERM or Ctrl-C; events go to DATA_DIR/events.jsonl and the PUB socket."""
@@ -84,6 +88,7 @@ def node_cmd(
             counters_every_ms=counters_every,
             watch_parent=os.getppid() if exit_with_parent else None,
             keyring=keyring,
+            trace_messages=trace_messages,
         )
     except (ConfigError, UnknownAlgorithmError, KeyringError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None

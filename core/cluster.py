@@ -22,6 +22,8 @@ it binds and is reached at, and ``launcher`` a command prefix that starts it
 there (bench.check.netns runs each node in a network namespace of its own with
 ``ip netns exec NAME``); ports then follow ``base_port`` (default
 ``HOSTED_BASE_PORT``), as each host has ports of its own.
+``trace_messages`` makes every node record an event per message sent and
+received (``send``/``recv``: peer, type, bytes; what ``bench web`` draws).
 Leaving the context stops every process it started, by PID (SIGTERM, SIGKILL
 after a grace period), even when the body raised; a temporary data dir is
 removed then, a given one is kept. Waiting is event-driven: the cluster
@@ -141,6 +143,7 @@ class LocalCluster:
         keys: str | os.PathLike | None = None,
         hosts: Mapping[int, str] | None = None,
         launcher: Callable[[int], Sequence[str]] | None = None,
+        trace_messages: bool = False,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least 1 node, got {nodes}")
@@ -182,6 +185,7 @@ class LocalCluster:
         self.grace_s = grace_s
         self.ready_timeout_s = ready_timeout_s
         self.counters_every_ms = counters_every_ms
+        self.trace_messages = trace_messages
         self.spawned_pids: list[int] = []
         self._procs: dict[int, subprocess.Popen] = {}
         self._paused: set[int] = set()
@@ -265,6 +269,8 @@ class LocalCluster:
             "--exit-with-parent",
         ]
         cmd += ["--keys", self.keyring.path] if self.keyring is not None else ["--insecure"]
+        if self.trace_messages:
+            cmd.append("--trace-messages")
         for key, value in sorted(self.config.items()):
             cmd += ["--config", f"{key}={value}"]
         if self.seed is not None:

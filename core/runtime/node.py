@@ -160,6 +160,7 @@ class Node:
         counters_every_ms: int = 2000,
         watch_parent: int | None = None,
         keyring: Keyring | None = None,
+        trace_messages: bool = False,
     ) -> None:
         if node_id not in addresses:
             raise ValueError(f"node {node_id} is not in the cluster {sorted(addresses)}")
@@ -176,6 +177,7 @@ class Node:
         self.events_address = events or events_address(self.bind)
         self.counters_every_ms = counters_every_ms
         self.watch_parent = watch_parent
+        self.trace_messages = trace_messages
         self.keyring = keyring
         self.counters = Counters()
         self.partitioned: set[int] = set()
@@ -439,8 +441,12 @@ class Node:
             self._drop("dst", frames[1], src, f"addressed to {msg.dst}, this is node {self.id}")
         elif src in self.partitioned:
             self.counters.dropped_partition += 1
+            if self.trace_messages:
+                self._record("recv", {"peer": src, "type": msg.name, "dropped": "partition"})
         else:
             self.counters.on_recv(msg.name, len(data))
+            if self.trace_messages:
+                self._record("recv", {"peer": src, "type": msg.name})
             self._dispatch(self.algo.receive, msg, mono_ms())
 
     def _drop(self, reason: str, frame: Any, src: int | None, detail: str) -> None:
@@ -655,10 +661,16 @@ class Node:
                          f"did not send a {kind} of {len(data)} bytes: over the {MAX_FRAME_BYTES}-byte limit")
         elif peer in self.partitioned:
             self.counters.dropped_partition += 1
+            if self.trace_messages:
+                self._record("send", {"peer": peer, "type": kind, "bytes": len(data), "dropped": "partition"})
         elif self.transport.send(peer, data):
             self.counters.on_sent(kind, len(data))
+            if self.trace_messages:
+                self._record("send", {"peer": peer, "type": kind, "bytes": len(data)})
         else:
             self.counters.dropped_unreachable += 1
+            if self.trace_messages:
+                self._record("send", {"peer": peer, "type": kind, "bytes": len(data), "dropped": "unreachable"})
 
     def _record(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         return self._log.record(kind, data)

@@ -72,7 +72,11 @@ def test_on_real_processes_the_page_starts_a_cluster_kills_the_leader_and_keeps_
     page.fill("#form-real input[name=nodes]", "5")
     page.click("#start-real")
     old = wait_for_leader(page, timeout_s=40)
+    assert "send/receive events" in page.inner_text(f"{PANEL} .label")
     perf = measure(page, 3)
+    page.wait_for_function("() => quorumlab.panels()[0].flightsActive > 0", timeout=5000)  # heartbeats in flight
+    legend = page.inner_text("#legend")
+    assert "AppendEntries" in legend, legend
     click_action(page, old, "crash")
     new = wait_for_leader(page, other_than=old)
     assert new != old
