@@ -40,6 +40,9 @@ from core.runtime.process import continue_when_parent_dies, serve
 @click.option("--trace-messages", is_flag=True,
               help="An event per message sent and received (send/recv: peer, type, bytes), for `bench web`'s exact "
                    "view of real processes. Costs a JSON line per message: for watching, not for benchmarks.")
+@click.option("--hand-over/--no-hand-over", default=True, show_default=True,
+              help="As leader, hand leadership to the best placed follower before stopping (SIGTERM, Ctrl-C, control "
+                   "stop), so a planned restart costs a transfer rather than an election timeout.")
 @options.insecure
 def node_cmd(
     algo: str,
@@ -56,6 +59,7 @@ def node_cmd(
     exit_with_parent: bool,
     keys_dir: str | None,
     trace_messages: bool,
+    hand_over: bool,
     insecure: bool,
 ) -> None:
     """Run one node until SIGTERM or Ctrl-C; events go to DATA_DIR/events.jsonl and the PUB socket."""
@@ -90,6 +94,7 @@ def node_cmd(
             keyring=keyring,
             trace_messages=trace_messages,
         )
+        node.hand_over_on_stop = hand_over
     except (ConfigError, UnknownAlgorithmError, KeyringError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     try:
