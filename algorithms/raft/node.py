@@ -174,7 +174,6 @@ class Raft(ElectionAlgorithm):
         self._votes_held_until = 0  # with check_quorum: no vote before then (a restarted node may be in a lease)
         self._transfer_to: int | None = None  # leading: the node leadership is being handed to
         self._timeout_sent = False  # leading: TimeoutNow went to _transfer_to
-        self._campaign_transfer = False  # campaigning because our leader sent TimeoutNow
         # reads (leading): rounds that confirm leadership, the reads waiting on them
         self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
         self._read_confirmed = 0  # the latest round a quorum has answered
