@@ -252,8 +252,9 @@ class Raft(ElectionAlgorithm):
         }
 
     def status(self) -> dict:
-        """Role, term, leader, vote, log tail, commit and apply positions."""
-        return {
+        """Role, term, leader, vote, log tail, commit and apply positions; ``transferring_to`` while a leadership
+        transfer runs."""
+        status = {
             **super().status(),
             "voted_for": self.voted_for,
             "last_log_index": self.log.last_index,
@@ -262,6 +263,9 @@ class Raft(ElectionAlgorithm):
             "last_applied": self.last_applied,
             "durable_index": self.log.durable_index,
         }
+        if self._transfer_to is not None:
+            status["transferring_to"] = self._transfer_to
+        return status
 
     # -- events ---------------------------------------------------------------------------
 

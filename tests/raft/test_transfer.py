@@ -56,6 +56,7 @@ def test_a_caught_up_target_gets_timeout_now_at_once_and_commands_wait_for_the_n
     effects = node.transfer(2, 10)
     assert refused(effects) == [] and notes(effects, "transfer_started")[0]["to"] == 2
     assert [(m.dst, m.term) for m in outgoing(effects, TimeoutNow)] == [(2, 1)]
+    assert node.status()["transferring_to"] == 2
     rejection = [e for e in node.propose(b"x", 11) if type(e) is ProposeRejected]
     assert [(r.code, r.leader) for r in rejection] == [(BUSY, 2)], "busy, and the hint names the target"
 
