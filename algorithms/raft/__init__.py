@@ -4,6 +4,8 @@ from algorithms.raft.log import Entry, RaftLog
 from algorithms.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
     PreVote,
     PreVoteResponse,
     ReadIndex,
@@ -11,7 +13,7 @@ from algorithms.raft.messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from algorithms.raft.node import CHECK_QUORUM, ELECTION, FLUSH, HEARTBEAT, Raft
+from algorithms.raft.node import CHECK_QUORUM, COMPACT, ELECTION, FLUSH, HEARTBEAT, Raft
 from algorithms.raft.observers import (
     CommittedNeverLost,
     LeaderCompleteness,
@@ -25,6 +27,7 @@ from algorithms.raft.observers import (
 
 __all__ = [
     "CHECK_QUORUM",
+    "COMPACT",
     "ELECTION",
     "FLUSH",
     "HEARTBEAT",
@@ -32,6 +35,8 @@ __all__ = [
     "AppendEntriesResponse",
     "CommittedNeverLost",
     "Entry",
+    "InstallSnapshot",
+    "InstallSnapshotResponse",
     "LeaderCompleteness",
     "LogMatching",
     "PreVote",
