@@ -64,6 +64,11 @@ class RaftConfig(AlgorithmConfig):
         "last snapshot (0: never; off by default while the snapshot is written inside the event loop, see "
         "docs/raft.md \"Snapshots\")",
     )
+    snapshot_bytes: int = setting(
+        0, 0, 1 << 50, "bytes",
+        "take a snapshot once this many bytes of commands were applied since the last snapshot (0: never; with "
+        "snapshot_entries too, whichever comes first)",
+    )
     snapshot_chunk_bytes: int = setting(
         1 << 20, 1, MAX_FRAME_BYTES - REPLICATION_FIXED_BYTES, "bytes",
         "most snapshot bytes one InstallSnapshot carries (one chunk in flight per follower)",

@@ -58,6 +58,14 @@ itself included, within election_timeout_max steps down, so a leader cut off in
 a minority stops leading; and a follower that heard from its leader within
 election_timeout_min, or a leader, ignores RequestVote altogether (leader lease).
 
+Log compaction (section 7), off by default (``snapshot_entries``, ``snapshot_bytes``): every
+so many applied entries a node asks the runtime for its state machine's image (``TakeSnapshot``)
+and, once the image is durable, drops its log up to it (the ``compact`` timer). A leader sends its
+image in chunks (InstallSnapshot) to a follower that needs entries it dropped, while heartbeats go
+on; the follower installs it (``RestoreSnapshot``), keeping the part of its log that follows a
+matching last entry. A node restarts from its newest intact image and the log after it.
+docs/raft.md, "Snapshots", has the design and what is not done yet.
+
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
 reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
 the leader it knows, so the client can retry there.
@@ -184,6 +192,8 @@ class Raft(ElectionAlgorithm):
         # snapshots (section 7): the newest snapshot this node holds, one being taken, the one to restart from
         self._snapshot_index = 0
         self._snapshotting: int | None = None
+        self._snapshots_on = bool(self.config.snapshot_entries or self.config.snapshot_bytes)
+        self._applied_bytes = 0  # command bytes applied since the last snapshot (with snapshot_bytes)
         self._boot_snapshot = self._snapshot_to_start_from()
         self._steps = self._step_tables()
         self._state = _State.FOLLOWER
@@ -995,11 +1005,24 @@ class Raft(ElectionAlgorithm):
         self._boot_snapshot = None
         self._adopt_snapshot(info)
 
+    def _maybe_snapshot(self, index: int, applies: list) -> None:
+        """Take a snapshot at ``index`` once ``snapshot_entries`` entries or ``snapshot_bytes`` command bytes were
+        applied since the last one (and none is being taken)."""
+        cfg = self.config
+        if cfg.snapshot_bytes:
+            self._applied_bytes += sum(len(a.data) for a in applies)
+        if self._snapshotting is None and (
+            (cfg.snapshot_entries and index - self._snapshot_index >= cfg.snapshot_entries)
+            or (cfg.snapshot_bytes and self._applied_bytes >= cfg.snapshot_bytes)
+        ):
+            self._take_snapshot(index)
+
     def _take_snapshot(self, index: int) -> None:
         """Ask the runtime for the state machine's image at ``index`` (applied just before); the log is compacted
         on the COMPACT timer, once the image is durable (the runtime writes it before any later effect)."""
         self._snapshotting = index
         self._snapshot_index = index
+        self._applied_bytes = 0
         self.emit(TakeSnapshot(index, self.log.term_at(index), {"voters": list(self.voters)}))
         self.set_timer(COMPACT, 0)
 
@@ -1029,6 +1052,7 @@ class Raft(ElectionAlgorithm):
         else:
             log.reset(info.index, info.term)
         self._snapshot_index = max(self._snapshot_index, info.index)
+        self._applied_bytes = 0
         self.commit_index = max(self.commit_index, info.index)
         self._pending_commit = max(self._pending_commit, info.index)
         self.last_applied = info.index
@@ -1131,10 +1155,10 @@ class Raft(ElectionAlgorithm):
         first = self.last_applied + 1
         if first <= index:
             self.last_applied = index
-            self.emit_many(self.log.applies(first, index))
-            every = self.config.snapshot_entries
-            if every and self._snapshotting is None and index - self._snapshot_index >= every:
-                self._take_snapshot(index)
+            applies = self.log.applies(first, index)
+            self.emit_many(applies)
+            if self._snapshots_on:
+                self._maybe_snapshot(index, applies)
         if self._reads_before_commit and self._state is _State.LEADER and self.log.term_at(index) == self.term:
             waiting, self._reads_before_commit = self._reads_before_commit, []
             for requester, ctx in waiting:

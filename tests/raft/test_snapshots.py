@@ -364,3 +364,18 @@ def test_a_follower_takes_entries_after_its_base_from_an_append_that_starts_befo
     (ack,) = [e.msg for e in effects if type(e) is Send and type(e.msg) is AppendEntriesResponse]
     assert ack.success and ack.match_index == 12
     assert node.log.base == 6 and node.log.last_index == 12 and node.log.entry(11).data == put(11)
+
+
+def test_a_byte_threshold_takes_a_snapshot_once_that_many_command_bytes_were_applied():
+    cfg = RaftConfig(election_timeout_min=10_000, election_timeout_max=20_000, heartbeat_interval=1_000,
+                     snapshot_bytes=3_000, snapshot_chunk_bytes=512)
+    c = SnapCluster(3, cfg)
+    c.elect(1, [2, 3])
+    committed(c, 1, 2)
+    assert c.nodes[1].log.base == 0, "two small commands are under the threshold"
+    for i in range(3, 6):
+        c.propose(1, put(i, b"x" * 1000))
+        c.deliver()
+    c.heartbeat(1)
+    c.deliver()
+    assert all(c.nodes[i].log.base >= 4 for i in c.ids)
