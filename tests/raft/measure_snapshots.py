@@ -11,8 +11,10 @@ so its duration is the pause.
 Catch-up: a 3-process raft cluster (127.0.0.1), one follower SIGKILLed, N puts over K keys
 committed in batches of 1,000; then the follower restarts and the time until it has applied
 the leader's commit index is measured, with the bytes the leader sent it, whether the leader
-changed, and each node's resident memory and log size. Run once with compaction off (the
-follower catches up from the log) and once with ``snapshot_entries`` = E (by InstallSnapshot).
+changed, and each node's resident memory and log size; then the follower is stopped and
+restarted, and the time until it has applied everything again is measured. Run once with
+compaction off (from the log) and once with ``snapshot_entries`` = E (by InstallSnapshot, and
+from its own snapshot).
 """
 from __future__ import annotations
 
@@ -82,6 +84,12 @@ def catchup(puts: int, keys: int, every: int) -> None:
         print(f"snapshot_entries={every or 'off'}: {puts} puts over {keys} keys in {wrote:.1f} s; follower caught up "
               f"with {target} entries in {took:.2f} s (restart included), leader sent {sent / 2**20:.1f} MiB meanwhile, "
               f"{'no leader change' if same else 'LEADER CHANGED'}")
+        c.stop(behind)
+        t = time.perf_counter()
+        c.restart(behind)
+        c.wait_until(lambda: (c.status([behind])[behind] or {}).get("last_applied", 0) >= target, 600, "restart")
+        print(f"  a clean restart of node {behind} applied everything again (from its "
+              f"{'snapshot and log' if every else 'log'}) in {time.perf_counter() - t:.2f} s")
         for i in c.ids:
             s = after[i]
             print(f"  node {i}: rss {rss_mib(c.pid(i)):.0f} MiB, snapshot_index {s.get('snapshot_index', 0)}, "
