@@ -145,6 +145,10 @@ class _Snapshots:
 
     # -- reading --------------------------------------------------------------------------
 
+    def writing(self) -> int | None:
+        """The index of an image being written in the background, None when none is (it was kept, or failed)."""
+        return None
+
     def usable(self) -> list[SnapshotInfo]:
         """Every checked image, newest first (damaged ones are in ``damaged`` instead)."""
         return list(self._infos())
@@ -307,6 +311,9 @@ class FileSnapshots(_Snapshots):
     """A data dir's snapshot files, ``snapshot-<index, 20 digits>.snap``, each checked in full when first listed.
 
     Leftover temp files (a crash while one was written or received) are removed when the store opens.
+    ``save_in_background`` writes an image from a forked child (the ZeroMQ runtime's way: the node
+    goes on serving while the child writes from copy-on-write memory); ``writing`` says whether it
+    is still at it, and takes the image in once the child has made it durable.
     """
 
     INCOMING = "snapshot-incoming.tmp"
@@ -315,6 +322,8 @@ class FileSnapshots(_Snapshots):
         super().__init__()
         self.dir = data_dir
         self._checked: dict[str, SnapshotInfo] = {}
+        self._child: tuple[int, int] | None = None  # (pid, index) of the child writing an image
+        self.failures: list[str] = []  # images a child failed to write, why
         for name in os.listdir(data_dir):
             if name.startswith("snapshot-") and name.endswith(".tmp"):
                 os.unlink(os.path.join(data_dir, name))
@@ -348,11 +357,61 @@ class FileSnapshots(_Snapshots):
         self.damaged = damaged
 
     def _infos(self) -> list[SnapshotInfo]:
+        if self._child is not None:
+            self.writing()
         return [self._checked[n] for n in sorted(self._checked, reverse=True)]
 
     def save(self, index: int, term: int, meta: dict, write: Callable[[BinaryIO], None]) -> SnapshotInfo:
         """Write an image of (index, term) whose body ``write`` streams; durable (temp file, fsync, rename, fsync
         of the directory) when this returns."""
+        return self._keep(self._write_file(index, term, meta, write))
+
+    def save_in_background(self, index: int, term: int, meta: dict, write: Callable[[BinaryIO], None]) -> None:
+        """``save`` in a forked child, returning at once: the child streams ``write``'s output from its copy of the
+        memory as it was at the fork (copy-on-write), makes the image durable and exits; ``writing`` takes it in.
+        The child touches nothing but the new file (no socket, no other file, no cleanup: ``os._exit``)."""
+        if self.writing() is not None:
+            raise StorageError(f"{self.dir}: a snapshot is already being written")
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 1
+            try:
+                self._write_file(index, term, meta, write)
+                code = 0
+            except BaseException as exc:  # noqa: BLE001 - reported through the exit code and stderr
+                try:
+                    os.write(2, f"snapshot {index}: writing failed: {exc!r}\n".encode())
+                except OSError:
+                    pass
+            finally:
+                os._exit(code)
+        self._child = (pid, index)
+
+    def writing(self) -> int | None:
+        """The index of the image a child is writing, or None: a child that finished is reaped, and its image
+        kept (read from its header: the child checked the whole image before renaming it) or its failure listed
+        in ``failures``."""
+        if self._child is None:
+            return None
+        pid, index = self._child
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            return index
+        self._child = None
+        code = os.waitstatus_to_exitcode(status)
+        path = self._path(index)
+        if code == 0 and os.path.exists(path):
+            with open(path, "rb") as fh:
+                prefix = fh.read(PREFIX_SIZE)
+                index_, term, body_size, _, meta_len = _HEAD.unpack_from(prefix, len(MAGIC))
+                meta = json.loads(fh.read(meta_len))
+            self._keep(SnapshotInfo(index_, term, PREFIX_SIZE + meta_len + body_size, meta, path))
+        else:
+            self.failures.append(f"{path}: the child writing it exited with code {code}")
+        return None
+
+    def _write_file(self, index: int, term: int, meta: dict, write: Callable[[BinaryIO], None]) -> SnapshotInfo:
+        """Write, fsync, check, rename and make the rename durable; no bookkeeping (a child runs this too)."""
         path = self._path(index)
         tmp = path + ".tmp"
         with open(tmp, "wb") as fh:
@@ -364,15 +423,18 @@ class FileSnapshots(_Snapshots):
             fh.write(image_prefix(index, term, summing.size, summing.crc, meta))
             fh.flush()
             os.fsync(fh.fileno())
-        return self._publish(tmp, path)
+        return self._check_and_rename(tmp, path)
 
-    def _publish(self, tmp: str, path: str) -> SnapshotInfo:
+    def _check_and_rename(self, tmp: str, path: str) -> SnapshotInfo:
         """Check the image at ``tmp``, rename it to ``path`` and make the rename durable."""
         with open(tmp, "rb") as fh:
             info, _ = check_image(fh, os.fstat(fh.fileno()).st_size, path)
         os.replace(tmp, path)
         fsync_dir(self.dir)
-        self._checked[os.path.basename(path)] = info
+        return info
+
+    def _keep(self, info: SnapshotInfo) -> SnapshotInfo:
+        self._checked[os.path.basename(info.name)] = info
         self._prune()
         return info
 
@@ -399,7 +461,7 @@ class FileSnapshots(_Snapshots):
         sink.close()
         with open(sink.name, "rb") as fh:
             info, _ = check_image(fh, os.fstat(fh.fileno()).st_size, "incoming snapshot")
-        return self._publish(sink.name, self._path(info.index))
+        return self._keep(self._check_and_rename(sink.name, self._path(info.index)))
 
     def _remove(self, info: SnapshotInfo) -> None:
         self._checked.pop(os.path.basename(info.name), None)
@@ -409,17 +471,26 @@ class FileSnapshots(_Snapshots):
             pass
 
     def close(self) -> None:
+        """Drop a transfer in progress; wait for a child still writing an image (its work is durable state)."""
         self.abandon()
+        if self._child is not None:
+            os.waitpid(self._child[0], 0)
+            self._child = None
 
 
 
-def take_snapshot(storage: Any, machine: Any, index: int, term: int, meta: dict) -> SnapshotInfo:
-    """What every runtime does for a TakeSnapshot effect: save ``machine``'s image, which must stand at ``index``."""
+def take_snapshot(storage: Any, machine: Any, index: int, term: int, meta: dict,
+                  background: bool = False) -> SnapshotInfo | None:
+    """What every runtime does for a TakeSnapshot effect: save ``machine``'s image, which must stand at ``index``
+    (``background``: from a forked child, returning None at once; the store's ``writing`` follows it)."""
     if machine is None:
         raise StorageError(f"a snapshot at index {index} was asked for, but there is no state machine to write")
     if machine.applied_index != index:
         raise StorageError(f"a snapshot at index {index} was asked for, but the state machine has applied "
                            f"{machine.applied_index}")
+    if background:
+        storage.snapshots.save_in_background(index, term, meta, machine.write_snapshot)
+        return None
     return storage.snapshots.save(index, term, meta, machine.write_snapshot)
 
 

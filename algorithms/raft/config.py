@@ -61,8 +61,7 @@ class RaftConfig(AlgorithmConfig):
     snapshot_entries: int = setting(
         0, 0, 1 << 40, "entries",
         "take a snapshot of the state machine and compact the log once this many entries were applied since the "
-        "last snapshot (0: never; off by default while the snapshot is written inside the event loop, see "
-        "docs/raft.md \"Snapshots\")",
+        "last snapshot (0: never; off by default until it has run at scale, see docs/raft.md \"Snapshots\")",
     )
     snapshot_bytes: int = setting(
         0, 0, 1 << 50, "bytes",

@@ -118,7 +118,9 @@ COMMIT_NOTIFY = "commit_notify"
 CHECK_QUORUM = "check_quorum"
 """Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
 COMPACT = "compact"
-"""Zero-delay timer armed with a TakeSnapshot; expiry finds the image durable and drops the log up to it."""
+"""Zero-delay timer armed with a TakeSnapshot; expiry finds the image durable and drops the log up to it (or, while
+the runtime still writes it in the background, looks again COMPACT_RETRY_MS later)."""
+COMPACT_RETRY_MS = 10
 
 
 class _State(enum.Enum):
@@ -1019,7 +1021,8 @@ class Raft(ElectionAlgorithm):
 
     def _take_snapshot(self, index: int) -> None:
         """Ask the runtime for the state machine's image at ``index`` (applied just before); the log is compacted
-        on the COMPACT timer, once the image is durable (the runtime writes it before any later effect)."""
+        on the COMPACT timer, once the store holds the image durably (the simulator writes it before any later
+        effect, the ZeroMQ runtime from a forked child while the node goes on)."""
         self._snapshotting = index
         self._snapshot_index = index
         self._applied_bytes = 0
@@ -1027,12 +1030,19 @@ class Raft(ElectionAlgorithm):
         self.set_timer(COMPACT, 0)
 
     def _compact(self) -> None:
-        """The image asked for is durable: drop the log up to it, in memory and on disk (the store flushes what is
-        staged and rewrites the entries kept behind a base record). Without the image nothing is dropped."""
-        index, self._snapshotting = self._snapshotting, None
+        """Once the image asked for is durable, drop the log up to it, in memory and on disk (the store flushes what
+        is staged and rewrites the entries kept behind a base record). Without the image nothing is dropped; while
+        the runtime writes it in the background (``storage.snapshots.writing()``), the node serves on and looks
+        again later; no other snapshot is asked for meanwhile."""
+        index = self._snapshotting
         if index is None:
             return
-        info = self.storage.snapshots.find(index)
+        snapshots = self.storage.snapshots
+        info = snapshots.find(index)
+        if info is None and snapshots.writing() == index:
+            self.set_timer(COMPACT, COMPACT_RETRY_MS)  # written in the background (the ZeroMQ runtime): look again
+            return
+        self._snapshotting = None
         if info is None:
             self.note("snapshot_failed", index=index, reason="no durable image of that index")
             return

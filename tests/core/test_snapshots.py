@@ -151,3 +151,39 @@ def test_taking_and_restoring_goes_through_the_state_machine(tmp_path):
     assert restored.contents() == kv.contents()
     with pytest.raises(StorageError, match="index 9 is not in the snapshot store"):
         restore_snapshot(storage, KVStore, 9)
+
+
+def test_an_image_written_in_the_background_is_kept_once_the_child_made_it_durable(tmp_path):
+    import time
+
+    store = FileSnapshots(str(tmp_path))
+    kv = KVStore()
+    for i in range(1, 2001):
+        kv.apply(i, Command(1, i, PUT, b"k%d" % i, b"v" * 100).encode())
+    store.save_in_background(2000, 3, {"voters": [1, 2, 3]}, kv.write_snapshot)
+    kv.apply(2001, Command(1, 2001, PUT, b"after", b"the fork").encode())  # the child writes the state at the fork
+    deadline = time.monotonic() + 20
+    while store.writing() == 2000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    info = store.find(2000)
+    assert info is not None and (info.index, info.term, info.meta) == (2000, 3, {"voters": [1, 2, 3]})
+    again = KVStore()
+    with store.body(info) as fh:
+        again.restore(fh)
+    assert again.applied_index == 2000 and b"after" not in again.data and len(again.data) == 2000
+    assert FileSnapshots(str(tmp_path)).latest() == info, "checked in full on the next open"
+
+
+def test_a_child_that_fails_to_write_is_reported_and_nothing_is_kept(tmp_path):
+    import time
+
+    def broken(stream):
+        stream.write(b"part")
+        raise OSError("disk full")
+
+    store = FileSnapshots(str(tmp_path))
+    store.save_in_background(7, 1, {}, broken)
+    deadline = time.monotonic() + 20
+    while store.writing() == 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.latest() is None and store.failures and "exited with code 1" in store.failures[0]
