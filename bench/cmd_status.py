@@ -1,4 +1,7 @@
-"""``bench status``: ask every node of a cluster for its status and print one table."""
+"""``bench status``: ask every node of a cluster for its status and print one table.
+
+``snapshot`` and ``log`` show an algorithm's ``snapshot_index`` and ``log_entries`` (the last index its snapshot
+covers, the entries it still holds after it) when its status has them (raft's does), and stay empty otherwise."""
 from __future__ import annotations
 
 import json
@@ -19,13 +22,15 @@ from core.runtime.control import ControlClient, ControlError
 def status_table(statuses: dict[int, Any], addresses: dict[int, str], title: str = "") -> Table:
     """A rich table of node statuses (a ControlError or None marks an unreachable node)."""
     table = Table(title=title or None)
-    for column in ("id", "address", "pid", "role", "term", "leader", "last election", "sent", "recv", "bytes out", "bad", "partitioned"):
-        table.add_column(column, justify="right" if column in ("id", "pid", "term", "leader", "sent", "recv", "bytes out", "bad") else "left")
+    numbers = ("id", "pid", "term", "leader", "snapshot", "log", "sent", "recv", "bytes out", "bad")
+    for column in ("id", "address", "pid", "role", "term", "leader", "last election", "snapshot", "log", "sent", "recv",
+                   "bytes out", "bad", "partitioned"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     for i in sorted(addresses):
         s = statuses.get(i)
         if not isinstance(s, dict):
             why = str(s) if isinstance(s, ControlError) else "down"
-            table.add_row(str(i), addresses[i], "", f"[red]{why}[/red]", *[""] * 8)
+            table.add_row(str(i), addresses[i], "", f"[red]{why}[/red]", *[""] * 10)
             continue
         role = s.get("role", "?")
         colour = {"leader": "bold green", "candidate": "yellow"}.get(role, "")
@@ -38,6 +43,8 @@ def status_table(statuses: dict[int, Any], addresses: dict[int, str], title: str
             str(s.get("term", "")),
             "" if s.get("leader") is None else str(s["leader"]),
             describe_election(s.get("last_election")),
+            str(s.get("snapshot_index", "")),
+            str(s.get("log_entries", "")),
             str(sum(c.get("sent", {}).values())),
             str(sum(c.get("recv", {}).values())),
             str(sum(c.get("bytes_sent", {}).values())),
@@ -64,7 +71,8 @@ def describe_election(last: dict | None) -> str:
 @options.identity("reader")
 def status_cmd(addresses: dict[int, str], controls: dict[int, str] | None, timeout: float, as_json: bool,
                keys_dir: str | None, identity: str) -> None:
-    """Print a table of every node's role, term, leader and counters (exit 1 if a node does not answer)."""
+    """Print a table of every node's role, term, leader, snapshot index, log size and counters (exit 1 if a node does
+    not answer)."""
     try:
         controls = controls or {i: control_address(a) for i, a in addresses.items()}
     except AddressError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, Sequence
 
 from core.config import AlgorithmConfig
 from core.effects import (
@@ -53,13 +53,23 @@ class StateMachine(Protocol):
     ``apply`` runs once per entry, in index order, on every node, and must be deterministic: the
     same entries give the same results and the same state everywhere. Its result (bytes or None)
     is the client's answer. ``read`` answers a read-only query from the current state, outside
-    the log (reads without the log need it). ``snapshot`` returns the contents, JSON-friendly,
+    the log (reads without the log need it). ``contents`` returns the contents, JSON-friendly,
     for checks.
+
+    Snapshots (Raft's log compaction, docs/raft.md "Snapshots"): ``write_snapshot`` writes the whole
+    state as it is at ``applied_index`` to a binary stream, piece by piece, and ``restore`` replaces
+    the whole state with such an image (its ``applied_index`` included). Everything ``apply``'s
+    answers depend on must be in the image (the key-value store's client sessions are), or a node
+    restored from a snapshot would answer a retried command differently from one that applied the log.
     """
+
+    applied_index: int
 
     def apply(self, index: int, data: bytes) -> bytes | None: ...
     def read(self, query: bytes) -> bytes: ...
-    def snapshot(self) -> dict: ...
+    def contents(self) -> dict: ...
+    def write_snapshot(self, stream: BinaryIO) -> None: ...
+    def restore(self, stream: BinaryIO) -> None: ...
 
 
 class Role(enum.IntEnum):

@@ -62,6 +62,25 @@ class Apply:
 
 
 @dataclass(slots=True)
+class TakeSnapshot:
+    """Write the state machine's image, which has applied exactly up to ``index`` (of ``term``), durably into the
+    storage's snapshot store (core.snapshots) with ``meta`` in its header, before any later effect."""
+
+    index: int
+    term: int
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RestoreSnapshot:
+    """Replace the state machine with the image of ``index`` in the storage's snapshot store (a node restarting
+    from its snapshot, or a follower that received its leader's); later Applies continue from ``index`` + 1."""
+
+    index: int
+    term: int
+
+
+@dataclass(slots=True)
 class Proposed:
     """Client commands were appended: ``count`` entries from ``index``, all of ``term``; they are answered once
     applied (or failed if another term's entry takes one of their indexes)."""
@@ -191,6 +210,10 @@ def as_event(effect: Any) -> tuple[str, dict]:
                                     "leader": effect.leader}
     if t is Apply:
         return applied_event(effect, effect)
+    if t is TakeSnapshot:
+        return "snapshot_write", {"index": effect.index, "term": effect.term}
+    if t is RestoreSnapshot:
+        return "snapshot_restore", {"index": effect.index, "term": effect.term}
     raise TypeError(f"{t.__name__} is not an observable effect")
 
 

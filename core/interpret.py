@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from core.effects import Apply, Broadcast, CancelTimer, Persist, Send, SetTimer
+from core.effects import Apply, Broadcast, CancelTimer, Persist, RestoreSnapshot, Send, SetTimer, TakeSnapshot
 from core.messages import Message
 
 
@@ -39,6 +39,12 @@ class EffectSink(Protocol):
 
     def apply(self, run: list[Apply]) -> None:
         """Apply consecutive committed entries to the state machine, in order."""
+
+    def take_snapshot(self, effect: TakeSnapshot) -> None:
+        """Write the state machine's image durably (core.snapshots.take_snapshot), before the effects that follow."""
+
+    def restore_snapshot(self, effect: RestoreSnapshot) -> None:
+        """Replace the state machine with a stored image (core.snapshots.restore_snapshot)."""
 
     def observe(self, effect: Any) -> None:
         """Record an observable effect (role, term, leader, note, proposal outcome) as an event."""
@@ -73,6 +79,10 @@ def execute(effects: list, sink: EffectSink, after: Callable[[Any], None] | None
             sink.cancel_timer(e.name)
         elif t is Persist:
             sink.persist()
+        elif t is TakeSnapshot:
+            sink.take_snapshot(e)
+        elif t is RestoreSnapshot:
+            sink.restore_snapshot(e)
         else:
             sink.observe(e)
         if after is not None:

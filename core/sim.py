@@ -30,6 +30,7 @@ from core.effects import (BROADCAST, NOT_LEADER, Apply, Proposed, ProposeRejecte
                           TransferRefused, as_event)
 from core.errors import CodecError, InvariantViolation
 from core.interpret import TimerTable, execute
+from core.snapshots import restore_snapshot, take_snapshot
 from core.storage import MemoryStorage
 from core.timerwheel import TimerWheel
 
@@ -186,6 +187,17 @@ class _Node:
         while waiting and machine is not None and waiting[0][0] <= machine.applied_index:
             self.answer(heapq.heappop(waiting)[2])
 
+    def take_snapshot(self, effect: Any) -> None:
+        info = take_snapshot(self.storage, self.machine, effect.index, effect.term, effect.meta)
+        self.sim._record(self.id, "snapshot_saved", {"index": info.index, "term": info.term, "bytes": info.size})
+
+    def restore_snapshot(self, effect: Any) -> None:
+        self.machine = restore_snapshot(self.storage, self.sim.algo_cls.StateMachine, effect.index)
+        self.sim._record(self.id, "snapshot_restored", {"index": effect.index, "term": effect.term})
+        waiting = self.waiting_reads
+        while waiting and waiting[0][0] <= self.machine.applied_index:
+            self.answer(heapq.heappop(waiting)[2])
+
     def answer(self, read: Read) -> None:
         """Answer ``read`` from this node's state machine as it is now."""
         read._finish(True, self.machine.read(read.query), "", self.sim.now)
@@ -278,6 +290,10 @@ class Simulation:
 
     def storage(self, node_id: int) -> MemoryStorage:
         return self._nodes[node_id].storage
+
+    def machine(self, node_id: int) -> Any:
+        """The node's state machine (None for an algorithm without one)."""
+        return self._nodes[node_id].machine
 
     def is_up(self, node_id: int) -> bool:
         return self._nodes[node_id].up

@@ -36,6 +36,7 @@ from core.datadir import (
 )
 from core.errors import StorageError
 from core.framing import frame_records
+from core.snapshots import FileSnapshots, MemorySnapshots
 
 STATE_FILE = "state.json"
 _MAGIC = "quorumlab-state-v2"
@@ -54,6 +55,7 @@ class RecordStore(Protocol):
     def append(self, records: Iterable[bytes]) -> None: ...
     def flush(self) -> None: ...
     def truncate(self, count: int) -> None: ...
+    def replace_prefix(self, count: int, head: bytes) -> None: ...
     def seal(self) -> None: ...
     def close(self) -> None: ...
 
@@ -63,8 +65,11 @@ class Storage(Protocol):
 
     ``write`` stages, the runtime's ``Persist`` effect calls ``flush`` (state first, then every log
     opened with ``open_log``), ``read`` returns the last state written. The runtime also calls
-    ``seal`` when idle and ``close`` at the end.
+    ``seal`` when idle and ``close`` at the end. ``snapshots`` holds the state machine images of an
+    algorithm that compacts its log (core.snapshots).
     """
+
+    snapshots: Any
 
     def read(self) -> dict[str, Any]: ...
     def write(self, state: dict[str, Any]) -> None: ...
@@ -82,6 +87,7 @@ class MemoryStorage:
         self._staged: dict[str, Any] | None = None
         self._attached: dict[str, Any] = {}
         self.flushes = 0
+        self.snapshots = MemorySnapshots()
 
     def attach(self, name: str, log: Any) -> Any:
         """Keep ``log`` (anything with ``flush()``) under ``name`` and flush it with this storage from now on."""
@@ -119,8 +125,9 @@ class MemoryStorage:
             log.flush()
 
     def crash(self) -> None:
-        """Forget whatever was not flushed, as a power cut would."""
+        """Forget whatever was not flushed, as a power cut would (a snapshot being received included)."""
         self._staged = None
+        self.snapshots.crash()
 
     def durable(self) -> dict[str, Any]:
         """What survives a crash right now (for tests and observers)."""
@@ -177,6 +184,13 @@ class MemoryRecordLog:
             self._staged = []
             del self._durable[count:]
 
+    def replace_prefix(self, count: int, head: bytes) -> None:
+        """Flush, then drop the first ``count`` records and put ``head`` first, durably (RecordLog.replace_prefix)."""
+        if not 0 <= count <= len(self):
+            raise ValueError(f"cannot drop {count} records; the log holds {len(self)}")
+        self.flush()
+        self._durable = [bytes(head), *self._durable[count:]]
+
     def reopen(self) -> "MemoryRecordLog":
         """What a restarted process finds: the flushed records only."""
         self._staged = []
@@ -213,6 +227,7 @@ class FileStorage:
             check_owner(self.dir, record.identity, wanted)
             self._record = record
             self._state = self._load()
+        self.snapshots = FileSnapshots(self.dir)
 
     @property
     def identity(self) -> Identity:
@@ -259,6 +274,8 @@ class FileStorage:
         created, made durable and then listed.
         """
         path = os.path.join(self.dir, name)
+        if os.path.exists(path + _COMPACT_SUFFIX):
+            os.unlink(path + _COMPACT_SUFFIX)  # a crash before a compacted copy replaced the log: the log is whole
         record = self._record
         listed = name in record.logs
         if listed and not os.path.exists(path):
@@ -343,6 +360,7 @@ class FileStorage:
         self.flush()
         for log in self._attached.values():
             log.close()
+        self.snapshots.close()
 
 
 def _holds_records(path: str) -> bool:
@@ -357,6 +375,8 @@ def _holds_records(path: str) -> bool:
     return head.startswith(_LOG_MAGIC) and len(head) > _HEADER_SIZE
 
 
+_COMPACT_SUFFIX = ".compact"
+"""The compacted copy of a log while it is written (RecordLog.replace_prefix); removed on open if a crash left it."""
 _LOG_MAGIC_V1 = b"QLRECS1\n"
 """Logs written before the header carried a high-water mark: refused with a clear error."""
 _LOG_MAGIC = b"QLRECS2\n"
@@ -531,6 +551,41 @@ class RecordLog:
         self._fsync("fsync after truncate")
         del self._offsets[count:]
         self._end = cut
+
+    def replace_prefix(self, count: int, head: bytes) -> None:
+        """Drop the first ``count`` records and put ``head`` first (log compaction), durably when this returns.
+
+        Staged records are flushed first. The records kept are copied, after ``head``, into a new file
+        (``<path>.compact``: written, fsynced, sealed), which then replaces the log by rename, and the
+        directory is fsynced. A crash before the rename leaves the whole old log (the copy is removed on
+        the next open); after it, the new one. The cost is one copy of the records kept.
+        """
+        self._check_usable()
+        if not 0 <= count <= len(self):
+            raise ValueError(f"{self.path}: cannot drop {count} records; the log holds {len(self)}")
+        self.flush()
+        tmp = self.path + _COMPACT_SUFFIX
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        offsets, end = self._offsets, self._end
+        kept = [os.pread(self._fd, (offsets[i + 1] if i + 1 < len(offsets) else end) - off - _REC_HEAD.size,
+                         off + _REC_HEAD.size) for i, off in enumerate(offsets) if i >= count]
+        copy = RecordLog(tmp, dir_id=self.dir_id, create=True)
+        try:
+            copy.append([head, *kept])
+            copy.flush()
+        finally:
+            copy.close()
+        try:
+            os.replace(tmp, self.path)
+            _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        except OSError as exc:
+            self._broken = f"replacing the log with its compacted copy failed: {exc}"
+            raise StorageError(f"{self.path}: cannot replace the log with its compacted copy: {exc}") from None
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_RDWR)
+        self._offsets, self._staged, self.torn = [], [], None
+        self._end = self._open_and_check(False)
 
     def crash(self) -> None:
         """Close the file as a crash would leave it: nothing staged written, nothing sealed (for tests)."""

@@ -24,6 +24,7 @@ from core.effects import (
 )
 from core.errors import InvariantViolation
 from core.interpret import execute
+from core.snapshots import restore_snapshot, take_snapshot
 from core.storage import MemoryStorage
 
 
@@ -103,6 +104,18 @@ class _Sink:
 
     def apply(self, run: list[Apply]) -> None:
         self.cluster.applied[self.id].extend(run)
+        machine = self.cluster.machines[self.id]
+        if machine is not None:
+            for e in run:
+                machine.apply(e.index, e.data)
+
+    def take_snapshot(self, effect: Any) -> None:
+        take_snapshot(self.cluster.storage[self.id], self.cluster.machines[self.id], effect.index, effect.term,
+                      effect.meta)
+
+    def restore_snapshot(self, effect: Any) -> None:
+        self.cluster.machines[self.id] = restore_snapshot(self.cluster.storage[self.id], self.cluster.algo.StateMachine,
+                                                          effect.index)
 
     def observe(self, effect: Any) -> None:
         self.cluster.log(self.id, *as_event(effect))
@@ -142,6 +155,7 @@ class ManualCluster:
         self.up: set[int] = set()
         self.queue: list[tuple[int, int, Any]] = []
         self.applied: dict[int, list[Apply]] = {i: [] for i in self.ids}
+        self.machines: dict[int, Any] = {i: None for i in self.ids}
         self.armed: dict[int, dict[str, int]] = {i: {} for i in self.ids}
         self.events: list[dict] = []
         self.observers = list(observers) if observers is not None else list(algo.safety_observers())
@@ -156,6 +170,10 @@ class ManualCluster:
 
     def node(self, i: int) -> Any:
         return self.nodes.get(i)
+
+    def machine(self, i: int) -> Any:
+        """Node ``i``'s state machine (what its applied entries built; None for an algorithm without one)."""
+        return self.machines[i]
 
     def is_up(self, i: int) -> bool:
         return i in self.up
@@ -185,6 +203,7 @@ class ManualCluster:
         self.nodes[i] = self.algo(i, self.ids, self.config, self.storage[i], random.Random(i), self.cluster)
         self.up.add(i)
         self.applied[i] = []
+        self.machines[i] = self.algo.StateMachine() if self.algo.StateMachine is not None else None
         self.armed[i] = {}
         self.log(i, "restart", {})
         self.run(i, self.nodes[i].start(self.now))

@@ -4,6 +4,8 @@ from algorithms.raft.log import Entry, RaftLog
 from algorithms.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
     PreVote,
     PreVoteResponse,
     ReadIndex,
@@ -12,7 +14,7 @@ from algorithms.raft.messages import (
     RequestVoteResponse,
     TimeoutNow,
 )
-from algorithms.raft.node import CHECK_QUORUM, ELECTION, FLUSH, HEARTBEAT, TRANSFER, Raft
+from algorithms.raft.node import CHECK_QUORUM, COMPACT, ELECTION, FLUSH, HEARTBEAT, TRANSFER, Raft
 from algorithms.raft.observers import (
     CommittedNeverLost,
     LeaderCompleteness,
@@ -26,6 +28,7 @@ from algorithms.raft.observers import (
 
 __all__ = [
     "CHECK_QUORUM",
+    "COMPACT",
     "ELECTION",
     "FLUSH",
     "HEARTBEAT",
@@ -35,6 +38,8 @@ __all__ = [
     "AppendEntriesResponse",
     "CommittedNeverLost",
     "Entry",
+    "InstallSnapshot",
+    "InstallSnapshotResponse",
     "LeaderCompleteness",
     "LogMatching",
     "PreVote",

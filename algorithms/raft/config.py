@@ -1,12 +1,13 @@
 """Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window (messages and
-bytes) and batch, and the two optional etcd extensions (pre-vote, check quorum), both off by default."""
+bytes) and batch, snapshots (how often, chunk size; off by default), and the two optional etcd extensions (pre-vote,
+check quorum), both off by default."""
 from __future__ import annotations
 
 import dataclasses
 
 from core.config import AlgorithmConfig, setting
 from core.errors import ConfigError
-from core.limits import MAX_FRAME_BYTES, fits_one_message
+from core.limits import MAX_FRAME_BYTES, REPLICATION_FIXED_BYTES, fits_one_message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,21 @@ class RaftConfig(AlgorithmConfig):
     )
     max_pending_reads: int = setting(
         65_536, 1, 10_000_000, "reads", "reads a node holds waiting for a read index; more are answered busy"
+    )
+
+    snapshot_entries: int = setting(
+        0, 0, 1 << 40, "entries",
+        "take a snapshot of the state machine and compact the log once this many entries were applied since the "
+        "last snapshot (0: never; off by default until it has run at scale, see docs/raft.md \"Snapshots\")",
+    )
+    snapshot_bytes: int = setting(
+        0, 0, 1 << 50, "bytes",
+        "take a snapshot once this many bytes of commands were applied since the last snapshot (0: never; with "
+        "snapshot_entries too, whichever comes first)",
+    )
+    snapshot_chunk_bytes: int = setting(
+        1 << 20, 1, MAX_FRAME_BYTES - REPLICATION_FIXED_BYTES, "bytes",
+        "most snapshot bytes one InstallSnapshot carries (one chunk in flight per follower)",
     )
 
     pre_vote: bool = setting(

@@ -4,11 +4,13 @@ transfer. The term travels in every header.
 AppendEntries carries Figure 2's prevLogIndex, prevLogTerm, entries and
 leaderCommit; its response carries the follower's match index on success and,
 on a rejection, the rejected prevLogIndex plus a (hint_index, hint_term) pair
-for fast backtracking.
+for fast backtracking. InstallSnapshot (section 7) carries a leader's snapshot
+image (core.snapshots) in chunks to a follower that needs entries the leader has
+compacted away; the follower answers each with how much of the image it holds.
 """
 from __future__ import annotations
 
-from core.messages import Entries, Flag, Message, UInt64, message
+from core.messages import Blob, Entries, Flag, Message, UInt64, message
 
 ALGO_ID = 1
 
@@ -96,6 +98,29 @@ class ReadIndexResponse(Message):
     index: UInt64
 
 
+@message(ALGO_ID, 9)
+class InstallSnapshot(Message):
+    """Leader to follower: ``data`` is the chunk at ``offset`` of the image (``size`` bytes in all) of the snapshot
+    whose last included entry is (last_index, last_term). A chunk at offset 0 starts the transfer anew."""
+
+    last_index: UInt64
+    last_term: UInt64
+    size: UInt64
+    offset: UInt64
+    data: Blob
+
+
+@message(ALGO_ID, 10)
+class InstallSnapshotResponse(Message):
+    """The follower's answer: ``offset``, how many bytes of the image of last_index it holds (where the leader
+    goes on); ``done`` once it installed the snapshot, its log then matching the leader's up to ``match_index``."""
+
+    last_index: UInt64
+    offset: UInt64
+    done: Flag
+    match_index: UInt64
+
+
 @message(ALGO_ID, 11)
 class TimeoutNow(Message):
     """Leadership transfer (thesis 3.10): the leader, having brought the receiver's log up to its own, tells it to
@@ -111,4 +136,7 @@ ALL = (
     PreVoteResponse,
     ReadIndex,
     ReadIndexResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    TimeoutNow,
 )

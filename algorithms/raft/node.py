@@ -58,6 +58,14 @@ itself included, within election_timeout_max steps down, so a leader cut off in
 a minority stops leading; and a follower that heard from its leader within
 election_timeout_min, or a leader, ignores RequestVote altogether (leader lease).
 
+Log compaction (section 7), off by default (``snapshot_entries``, ``snapshot_bytes``): every
+so many applied entries a node asks the runtime for its state machine's image (``TakeSnapshot``)
+and, once the image is durable, drops its log up to it (the ``compact`` timer). A leader sends its
+image in chunks (InstallSnapshot) to a follower that needs entries it dropped, while heartbeats go
+on; the follower installs it (``RestoreSnapshot``), keeping the part of its log that follows a
+matching last entry. A node restarts from its newest intact image and the log after it.
+docs/raft.md, "Snapshots", has the design and what is not done yet.
+
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
 reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
 the leader it knows, so the client can retry there.
@@ -84,6 +92,8 @@ from algorithms.raft.messages import (
     ALL,
     AppendEntries,
     AppendEntriesResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
     PreVote,
     PreVoteResponse,
     ReadIndex,
@@ -96,11 +106,13 @@ from algorithms.raft.observers import replication_observers
 from algorithms.raft.progress import Inflights, Progress, ProgressState
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import BUSY, INVALID, LEASE, READ_CONSISTENCIES, NOT_LEADER, Persist
+from core.effects import BUSY, INVALID, LEASE, READ_CONSISTENCIES, NOT_LEADER, Persist, RestoreSnapshot, TakeSnapshot
+from core.errors import StorageError
 from core.kv import KVStore
 from core.majority import MajorityConfig
 from core.messages import Message
 from core.quorum import LOST, WON, VoteTally
+from core.snapshots import SnapshotDamaged, SnapshotInfo
 
 ELECTION = "election"
 """Timer armed on followers and candidates; expiry starts an election."""
@@ -114,6 +126,10 @@ CHECK_QUORUM = "check_quorum"
 """Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
 TRANSFER = "transfer"
 """Timer armed on a leader that transfers leadership; expiry abandons a transfer that has not completed."""
+COMPACT = "compact"
+"""Zero-delay timer armed with a TakeSnapshot; expiry finds the image durable and drops the log up to it (or, while
+the runtime still writes it in the background, looks again COMPACT_RETRY_MS later)."""
+COMPACT_RETRY_MS = 10
 
 
 class _State(enum.Enum):
@@ -186,6 +202,12 @@ class Raft(ElectionAlgorithm):
         self._leader_round = 0
         self._forwarded: dict[int, int] = {}  # request id -> ctx
         self._next_request = 0
+        # snapshots (section 7): the newest snapshot this node holds, one being taken, the one to restart from
+        self._snapshot_index = 0
+        self._snapshotting: int | None = None
+        self._snapshots_on = bool(self.config.snapshot_entries or self.config.snapshot_bytes)
+        self._applied_bytes = 0  # command bytes applied since the last snapshot (with snapshot_bytes)
+        self._boot_snapshot = self._snapshot_to_start_from()
         self._steps = self._step_tables()
         self._state = _State.FOLLOWER
         self._step = self._steps[_State.FOLLOWER]
@@ -209,17 +231,21 @@ class Raft(ElectionAlgorithm):
             ReadIndex: cls._on_read_index_not_leading,
             ReadIndexResponse: cls._on_read_index_response,
             TimeoutNow: cls._on_timeout_now,
+            InstallSnapshot: cls._on_install_snapshot,
+            InstallSnapshotResponse: cls._ignore,
         }
         return {
             _State.FOLLOWER: follower,
             _State.PRE_CANDIDATE: {
                 **follower,
                 AppendEntries: cls._on_append_entries_as_candidate,
+                InstallSnapshot: cls._on_install_snapshot_as_candidate,
                 PreVoteResponse: cls._on_pre_vote_response,
             },
             _State.CANDIDATE: {
                 **follower,
                 AppendEntries: cls._on_append_entries_as_candidate,
+                InstallSnapshot: cls._on_install_snapshot_as_candidate,
                 RequestVoteResponse: cls._on_request_vote_response,
             },
             _State.LEADER: {
@@ -229,6 +255,8 @@ class Raft(ElectionAlgorithm):
                 ReadIndex: cls._on_read_index,
                 ReadIndexResponse: cls._ignore,
                 TimeoutNow: cls._ignore,
+                InstallSnapshot: cls._on_install_snapshot_as_leader,
+                InstallSnapshotResponse: cls._on_install_snapshot_response,
             },
         }
 
@@ -253,7 +281,7 @@ class Raft(ElectionAlgorithm):
 
     def status(self) -> dict:
         """Role, term, leader, vote, log tail, commit and apply positions; ``transferring_to`` while a leadership
-        transfer runs."""
+        transfer runs; once the node holds a snapshot, its index and how many entries the log still holds after it."""
         status = {
             **super().status(),
             "voted_for": self.voted_for,
@@ -265,6 +293,9 @@ class Raft(ElectionAlgorithm):
         }
         if self._transfer_to is not None:
             status["transferring_to"] = self._transfer_to
+        if self._snapshot_index:
+            status["snapshot_index"] = self._snapshot_index
+            status["log_entries"] = self.log.held
         return status
 
     # -- events ---------------------------------------------------------------------------
@@ -273,7 +304,8 @@ class Raft(ElectionAlgorithm):
         """(Re)start as a follower in the durable term with the durable vote and log; arm the election timer.
 
         Commit and apply positions are volatile: the state machine is rebuilt from the log as
-        the commit index is learned again, so every entry is applied once per incarnation.
+        the commit index is learned again, so every entry is applied once per incarnation; with a
+        snapshot, from the snapshot (restored first) and the entries after it.
         """
         state = self.storage.read()
         self.term = int(state.get("term", 0))
@@ -285,6 +317,8 @@ class Raft(ElectionAlgorithm):
             # (the vote would be on disk), so it takes the term with no vote, on disk before anything.
             self.note("term_from_log", term=self.log.last_term, durable_term=self.term)
         self._become_follower(max(self.term, self.log.last_term))
+        if self._boot_snapshot is not None:
+            self._restore_on_start(self._boot_snapshot)
         if self.config.check_quorum and self.term > 0:
             # Before the restart it may have heard a leader whose lease (a lease read) counts on its vote:
             # it grants none until that lease would have run out. (Term 0: it never heard anyone.)
@@ -298,6 +332,8 @@ class Raft(ElectionAlgorithm):
         self._clock = now
         if timer == FLUSH:
             self._flush()
+        elif timer == COMPACT:
+            self._compact()
         elif self._state is _State.LEADER:
             if timer == HEARTBEAT:
                 self._start_read_round(now)
@@ -812,7 +848,7 @@ class Raft(ElectionAlgorithm):
         if msg.read_round > self._leader_round:
             self._leader_round = msg.read_round
         prev = msg.prev_log_index
-        if not log.matches(prev, msg.prev_log_term):
+        if prev >= log.base and not log.matches(prev, msg.prev_log_term):  # before the base: committed, matches
             self._reject(msg.src, prev, msg.prev_log_term)
             return
         entries = msg.entries
@@ -848,7 +884,7 @@ class Raft(ElectionAlgorithm):
         last = log.last_index
         for k, (term, index, data) in enumerate(entries):
             if index <= last:
-                if log.term_at(index) == term:
+                if index <= log.base or log.term_at(index) == term:  # in the snapshot (committed), or the same
                     continue
                 committed = max(self.commit_index, self._pending_commit)  # learned, maybe not applied yet
                 if index <= committed:
@@ -918,6 +954,10 @@ class Raft(ElectionAlgorithm):
             pr.read_round = msg.read_round
             if msg.read_round > self._read_confirmed:
                 self._confirm_read_rounds(now)
+        if pr.state is ProgressState.SNAPSHOT:
+            if not (msg.success and pr.pending_snapshot <= msg.match_index <= self.log.last_index):
+                return  # a heartbeat's answer during the transfer
+            pr.snapshot_installed(msg.match_index)
         if msg.success:
             if msg.match_index > self.log.last_index:
                 self.note("message_dropped", type=msg.name, src=p, reason="acknowledges entries this leader lacks")
@@ -943,8 +983,12 @@ class Raft(ElectionAlgorithm):
     def _replicate(self, p: int, pr: Progress) -> None:
         """Send follower ``p`` what it lacks, as its progress allows: one probe at a time, else up to the window."""
         last = self.log.last_index
+        base = self.log.base
         batch = self.config.max_batch_entries
         while pr.can_send(last):
+            if pr.next <= base:
+                self._start_snapshot(p, pr)
+                return
             count, size = self._send_append(p, pr, pr.next, batch)
             pr.sent(count, size)
 
@@ -952,7 +996,7 @@ class Raft(ElectionAlgorithm):
         """AppendEntries to ``p`` with entries from ``start``; returns how many entries and command bytes it carries."""
         log = self.log
         batch, size = log.batch(start, max_count, self.config.max_batch_bytes) if max_count else ([], 0)
-        prev = start - 1
+        prev = max(start - 1, log.base)  # an empty one to a follower behind the base: at the base
         pr.commit_sent = self.commit_index
         self.send(
             p,
@@ -972,6 +1016,10 @@ class Raft(ElectionAlgorithm):
         for p, pr in self.progress.items():
             if not pr.heartbeat():
                 self._send_append(p, pr, pr.match + 1, 0)
+            if pr.state is ProgressState.SNAPSHOT:
+                if pr.snapshot_stalled():
+                    self._send_chunk(p, pr)
+                continue
             self._replicate(p, pr)
 
     def _acked(self) -> dict[int, int]:
@@ -1016,6 +1064,179 @@ class Raft(ElectionAlgorithm):
             if pr.state is ProgressState.REPLICATE and pr.commit_sent < self.commit_index:
                 self._send_append(p, pr, pr.match + 1, 0)
 
+    # -- snapshots and log compaction (section 7) ------------------------------------------------------
+
+    def _snapshot_to_start_from(self) -> SnapshotInfo | None:
+        """The newest intact snapshot the log continues (its index at or past the log's base), or None when the
+        log starts at index 1 and no snapshot is usable. A damaged newest one is passed over for an older one
+        only if the log still covers the gap; a compacted log with no intact snapshot for it is an error that
+        names the damaged files: starting without that state would silently lose committed entries."""
+        snapshots = self.storage.snapshots
+        base = self.log.base
+        usable = [info for info in snapshots.usable() if info.index >= base]
+        if usable:
+            return usable[0]
+        if base:
+            damaged = "; ".join(reason for _, reason in snapshots.damaged) or "none is there"
+            raise StorageError(
+                f"the log starts after index {base} (term {self.log.base_term}), but no intact snapshot holds the "
+                f"state up to it ({damaged}). Refusing to start: restore the snapshot file, or remove the data dir "
+                "on purpose (the node then rejoins empty and gets the state from the leader)."
+            )
+        return None
+
+    def _restore_on_start(self, info: SnapshotInfo) -> None:
+        """Start from the snapshot: the state machine is restored from it and entries after it are applied anew."""
+        for path, reason in self.storage.snapshots.damaged:
+            self.note("snapshot_damaged", file=path, reason=reason, fallback=info.name)
+        self._boot_snapshot = None
+        self._adopt_snapshot(info)
+
+    def _maybe_snapshot(self, index: int, applies: list) -> None:
+        """Take a snapshot at ``index`` once ``snapshot_entries`` entries or ``snapshot_bytes`` command bytes were
+        applied since the last one (and none is being taken)."""
+        cfg = self.config
+        if cfg.snapshot_bytes:
+            self._applied_bytes += sum(len(a.data) for a in applies)
+        if self._snapshotting is None and (
+            (cfg.snapshot_entries and index - self._snapshot_index >= cfg.snapshot_entries)
+            or (cfg.snapshot_bytes and self._applied_bytes >= cfg.snapshot_bytes)
+        ):
+            self._take_snapshot(index)
+
+    def _take_snapshot(self, index: int) -> None:
+        """Ask the runtime for the state machine's image at ``index`` (applied just before); the log is compacted
+        on the COMPACT timer, once the store holds the image durably (the simulator writes it before any later
+        effect, the ZeroMQ runtime from a forked child while the node goes on)."""
+        self._snapshotting = index
+        self._snapshot_index = index
+        self._applied_bytes = 0
+        self.emit(TakeSnapshot(index, self.log.term_at(index), {"voters": list(self.voters)}))
+        self.set_timer(COMPACT, 0)
+
+    def _compact(self) -> None:
+        """Once the image asked for is durable, drop the log up to it, in memory and on disk (the store flushes what
+        is staged and rewrites the entries kept behind a base record). Without the image nothing is dropped; while
+        the runtime writes it in the background (``storage.snapshots.writing()``), the node serves on and looks
+        again later; no other snapshot is asked for meanwhile."""
+        index = self._snapshotting
+        if index is None:
+            return
+        snapshots = self.storage.snapshots
+        info = snapshots.find(index)
+        if info is None and snapshots.writing() == index:
+            self.set_timer(COMPACT, COMPACT_RETRY_MS)  # written in the background (the ZeroMQ runtime): look again
+            return
+        self._snapshotting = None
+        if info is None:
+            self.note("snapshot_failed", index=index, reason="no durable image of that index")
+            return
+        held = self.log.held
+        if index > self.log.base:
+            self.log.compact(index)
+        self.note("snapshot_taken", index=index, term=info.term, bytes=info.size, dropped=held - self.log.held)
+
+    def _adopt_snapshot(self, info: SnapshotInfo) -> None:
+        """Make ``info`` (durable) this node's state: the log keeps what follows it if it holds the snapshot's last
+        entry with its term, else is replaced by it (section 7); everything up to it is committed and applied, by
+        the state machine the runtime restores from the image (RestoreSnapshot)."""
+        log = self.log
+        if log.term_at(info.index) == info.term:
+            if info.index > log.base:
+                log.compact(info.index)
+        else:
+            log.reset(info.index, info.term)
+        self._snapshot_index = max(self._snapshot_index, info.index)
+        self._applied_bytes = 0
+        self.commit_index = max(self.commit_index, info.index)
+        self._pending_commit = max(self._pending_commit, info.index)
+        self.last_applied = info.index
+        self.emit(RestoreSnapshot(info.index, info.term))
+
+    def _start_snapshot(self, p: int, pr: Progress) -> None:
+        """Follower ``p`` needs entries compacted away: send it the newest snapshot, from its first byte."""
+        info = self.storage.snapshots.latest()
+        if info is None or info.index < self.log.base:
+            raise StorageError(f"the log starts after index {self.log.base} but no snapshot holds the state up to it")
+        pr.become_snapshot(info.index)
+        self.note("snapshot_sending", to=p, index=info.index, term=info.term, bytes=info.size)
+        self._send_chunk(p, pr)
+
+    def _send_chunk(self, p: int, pr: Progress) -> None:
+        """The chunk of the snapshot image at ``pr.chunk_at`` (read from the store), in flight until answered. A
+        snapshot since replaced by a newer one (and deleted) is given up for the newest, from its start."""
+        snapshots = self.storage.snapshots
+        info = snapshots.find(pr.pending_snapshot)
+        if info is None:
+            self._start_snapshot(p, pr)
+            return
+        data = snapshots.read_image(info, pr.chunk_at, self.config.snapshot_chunk_bytes)
+        self.send(p, InstallSnapshot(term=self.term, last_index=info.index, last_term=info.term, size=info.size,
+                                     offset=pr.chunk_at, data=data))
+        pr.chunk_sent(pr.chunk_at + len(data))
+
+    def _on_install_snapshot_response(self, msg: Any, now: int) -> None:
+        """A follower holds ``offset`` bytes of the image: the next chunk goes; ``done``: it installed the snapshot
+        and replicates from its match on."""
+        pr = self.progress.get(msg.src)
+        if msg.term != self.term or pr is None or pr.state is not ProgressState.SNAPSHOT:
+            return
+        if msg.last_index != pr.pending_snapshot:
+            return
+        if msg.done:
+            if msg.match_index > self.log.last_index:
+                self.note("message_dropped", type=msg.name, src=msg.src, reason="matches entries this leader lacks")
+                return
+            pr.snapshot_installed(msg.match_index)
+            self.note("snapshot_sent", to=msg.src, index=msg.last_index)
+            if pr.acknowledged(pr.match) and pr.match > self.commit_index:
+                self._holds_past_commit(msg.src)
+            self._replicate(msg.src, pr)
+        elif pr.chunk_answered(msg.offset):
+            self._send_chunk(msg.src, pr)
+
+    def _on_install_snapshot(self, msg: Any, now: int) -> None:
+        """A chunk of the leader's snapshot: a transfer of an older term is refused (the answer carries our term);
+        otherwise the leader is followed, the chunk stored, and a whole image checked, made durable and installed
+        before the answer says so. A snapshot the node's commit index already covers needs no transfer."""
+        if msg.term < self.term:
+            self.send(msg.src, InstallSnapshotResponse(term=self.term, last_index=msg.last_index))
+            return
+        self._leader_heard_at = now
+        self._accept_leader(msg.src)
+        if msg.last_index <= self.commit_index:
+            self.send(msg.src, InstallSnapshotResponse(term=self.term, last_index=msg.last_index, done=True,
+                                                       match_index=self.commit_index))
+            return
+        snapshots = self.storage.snapshots
+        held = snapshots.receive(msg.last_index, msg.last_term, msg.size, msg.offset, msg.data)
+        if held < msg.size or msg.offset + len(msg.data) != held:
+            self.send(msg.src, InstallSnapshotResponse(term=self.term, last_index=msg.last_index, offset=held))
+            return
+        try:
+            info = snapshots.complete()
+        except SnapshotDamaged as exc:
+            self.note("snapshot_refused", index=msg.last_index, reason=str(exc))
+            self.send(msg.src, InstallSnapshotResponse(term=self.term, last_index=msg.last_index, offset=0))
+            return
+        self._adopt_snapshot(info)
+        self.note("snapshot_installed", index=info.index, term=info.term, bytes=info.size, leader=msg.src)
+        self.send(msg.src, InstallSnapshotResponse(term=self.term, last_index=info.index, offset=info.size,
+                                                   done=True, match_index=info.index))
+
+    def _on_install_snapshot_as_candidate(self, msg: Any, now: int) -> None:
+        """A candidate or pre-candidate hears from the leader of its term: it follows it, then takes the chunk."""
+        if msg.term == self.term:
+            self._become_follower(self.term, msg.src, reason=f"node {msg.src} leads term {self.term}")
+        self._on_install_snapshot(msg, now)
+
+    def _on_install_snapshot_as_leader(self, msg: Any, now: int) -> None:
+        """An older leader's transfer is refused by term; one of our own term cannot come from anyone legitimate."""
+        if msg.term < self.term:
+            self.send(msg.src, InstallSnapshotResponse(term=self.term, last_index=msg.last_index))
+        else:
+            self.note("conflicting_leader", term=self.term, other=msg.src)
+
     # -- commit, apply, flush ---------------------------------------------------------------------
 
     def _commit_to(self, index: int) -> None:
@@ -1029,7 +1250,10 @@ class Raft(ElectionAlgorithm):
         first = self.last_applied + 1
         if first <= index:
             self.last_applied = index
-            self.emit_many(self.log.applies(first, index))
+            applies = self.log.applies(first, index)
+            self.emit_many(applies)
+            if self._snapshots_on:
+                self._maybe_snapshot(index, applies)
         if self._reads_before_commit and self._state is _State.LEADER and self.log.term_at(index) == self.term:
             waiting, self._reads_before_commit = self._reads_before_commit, []
             for requester, ctx in waiting:

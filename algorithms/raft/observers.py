@@ -4,14 +4,19 @@ The election observers (one leader per term, one vote per node per term, terms
 never go back) read only effects, so the same checks run on the event log of
 real processes. The log observers (Log Matching, Leader Completeness, State
 Machine Safety, committed entries never lost) learn what is committed from
-``Apply`` effects and read the nodes' logs in the simulator.
+``Apply`` effects and read the nodes' logs in the simulator. They hold across
+log compaction: entries before a log's base are in its snapshot (committed ones,
+which State Machine Safety checks by comparing the state machines' contents at
+every snapshot index, taken or restored).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from core.algorithm import Role
-from core.effects import Apply, Note, RoleChanged
+from core.effects import Apply, Note, RestoreSnapshot, RoleChanged, TakeSnapshot
 from core.observers import ElectionSafety, Observer, TermNeverDecreases
 
 __all__ = [
@@ -68,9 +73,9 @@ class LogMatching(Observer):
         if node is not None:
             log = node.log
             mark = self.checked.get(i)
-            start = 1
+            start = log.first_index
             if mark is not None and mark[0] is log and mark[1] == log.truncations:
-                start = min(mark[2], len(log)) + 1
+                start = max(start, min(mark[2], len(log)) + 1)
             for index in range(start, len(log) + 1):
                 e = log.entry(index)
                 here = (log.term_at(index - 1), e.data)
@@ -84,13 +89,26 @@ class LogMatching(Observer):
 
 
 class StateMachineSafety(Observer):
-    """No two nodes apply different entries at the same index (restarted nodes re-apply the same ones)."""
+    """No two nodes apply different entries at the same index (restarted nodes re-apply the same ones), and no two
+    state machines differ at a snapshot index: the image a node writes, and the state a node restores from one,
+    hash to the same contents at that index everywhere (what stands in for the entries a snapshot replaced)."""
 
     def __init__(self) -> None:
         self.applied: dict[int, tuple[int, bytes]] = {}
+        self.states: dict[int, tuple[int, str]] = {}  # snapshot index -> (node that first had it, contents hash)
 
     def on_effect(self, sim: Any, node: int, effect: Any) -> None:
-        if type(effect) is Apply:
+        t = type(effect)
+        if t is TakeSnapshot or t is RestoreSnapshot:
+            machine = sim.machine(node)
+            if machine is None:
+                return
+            digest = hashlib.blake2b(json.dumps(machine.contents(), sort_keys=True).encode(), digest_size=16).hexdigest()
+            first, there = self.states.setdefault(effect.index, (node, digest))
+            if there != digest:
+                sim.fail(f"state machine safety: node {node}'s state at snapshot index {effect.index} differs from "
+                         f"node {first}'s")
+        elif t is Apply:
             here = (effect.term, effect.data)
             there = self.applied.setdefault(effect.index, here)
             if there != here:
@@ -113,7 +131,7 @@ class LeaderCompleteness(Observer):
         elif t is RoleChanged and effect.new == Role.LEADER:
             log = sim.node(node).log
             for index, term in self.committed.items():
-                if log.term_at(index) != term:
+                if index >= log.base and log.term_at(index) != term:  # before the base: in its snapshot
                     sim.fail(
                         f"leader completeness: node {node} leads term {effect.term} without committed entry "
                         f"{index} of term {term} (it holds term {log.term_at(index)} there)"
@@ -135,7 +153,8 @@ class CommittedNeverLost(Observer):
         if index == 0:
             return
         logs = [(i, sim.node(i).log) for i in sim.ids if sim.node(i) is not None]
-        holders = [i for i, log in logs if log.durable_index >= index and log.term_at(index) == term]
+        holders = [i for i, log in logs
+                   if log.durable_index >= index and (index < log.base or log.term_at(index) == term)]
         if 2 * len(holders) <= len(sim.ids):
             sim.fail(
                 f"committed entry lost: entry {index} of term {term} is durable only on nodes {holders} "

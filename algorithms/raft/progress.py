@@ -1,12 +1,16 @@
 """The leader's view of each follower: how far its log matches ours, what is in flight to it, what to send next.
 
-One ``Progress`` per follower, as etcd-io/raft's ``tracker.Progress``, in one of two states:
+One ``Progress`` per follower, as etcd-io/raft's ``tracker.Progress``, in one of three states:
 
 - PROBE: the leader does not know where the follower's log matches its own. One
   AppendEntries at a time, resent every heartbeat while unanswered; each rejection
   moves ``next`` back (as far as the follower's hint allows).
 - REPLICATE: the follower matched. AppendEntries are pipelined from ``next`` while the
   ``Inflights`` window has room, and ``next`` moves past what each one carries.
+- SNAPSHOT: the follower needs entries the leader compacted away. The leader sends
+  its snapshot (``pending_snapshot``) in chunks, one in flight at a time, and no
+  AppendEntries with entries; the transfer ends when the follower's log matches at
+  or past the snapshot's index (it installed it), and the follower replicates from there.
 
 An acknowledgement moves a follower to REPLICATE; a rejection while replicating,
 or a heartbeat interval in which its match did not move while messages were in
@@ -25,6 +29,7 @@ class ProgressState(enum.Enum):
 
     PROBE = "probe"
     REPLICATE = "replicate"
+    SNAPSHOT = "snapshot"
 
 
 class Inflights:
@@ -82,7 +87,8 @@ class Inflights:
 class Progress:
     """The leader's view of one follower (etcd: tracker.Progress). Invariant: match < next."""
 
-    __slots__ = ("match", "next", "state", "inflights", "commit_sent", "heard_at", "read_round", "_mark")
+    __slots__ = ("match", "next", "state", "inflights", "commit_sent", "heard_at", "read_round", "_mark",
+                 "pending_snapshot", "chunk_at", "chunk_end", "_chunk_mark")
 
     def __init__(self, next_index: int, inflights: Inflights, heard_at: int) -> None:
         self.match = 0  # the follower's log matches ours up to here (it acknowledged so)
@@ -93,12 +99,18 @@ class Progress:
         self.heard_at = heard_at  # when a message of this term last came from it (check_quorum)
         self.read_round = 0  # the highest read round it has answered in this term
         self._mark = 0  # match at the previous heartbeat: no movement with messages in flight means they were lost
+        self.pending_snapshot = 0  # SNAPSHOT: the index of the snapshot being sent
+        self.chunk_at = 0  # SNAPSHOT: where the next chunk starts (the image's bytes the follower holds)
+        self.chunk_end = 0  # SNAPSHOT: the end of the chunk in flight (0: none in flight)
+        self._chunk_mark = -1  # chunk_at at the previous heartbeat: unmoved means the chunk or its answer was lost
 
     def can_send(self, last_index: int) -> bool:
         """May another AppendEntries with entries go now? Probing: only when none is in flight (the probe may
         be empty). Replicating: while the follower lacks entries up to ``last_index`` and the window has room."""
         if self.state is ProgressState.PROBE:
             return not self.inflights
+        if self.state is ProgressState.SNAPSHOT:
+            return False
         return self.next <= last_index and not self.inflights.full()
 
     def sent(self, count: int, size: int) -> None:
@@ -158,6 +170,43 @@ class Progress:
             self.inflights.clear()
             self.next = self.match + 1
 
+    def become_snapshot(self, index: int) -> None:
+        """Send the snapshot of ``index`` from its first byte; nothing of the log until it is installed."""
+        self.state = ProgressState.SNAPSHOT
+        self.pending_snapshot = index
+        self.chunk_at = self.chunk_end = 0
+        self._chunk_mark = -1
+        self.inflights.clear()
+
+    def chunk_sent(self, end: int) -> None:
+        """The chunk from ``chunk_at`` to ``end`` left."""
+        self.chunk_end = end
+
+    def chunk_answered(self, held: int) -> bool:
+        """The follower holds ``held`` bytes of the image: True when the next chunk should go now, from there (the
+        one in flight arrived, or the follower holds more or less than we thought: a resent chunk it already had,
+        a transfer it lost by restarting). An answer that repeats ``chunk_at`` is about the chunk in flight."""
+        if held == self.chunk_at:
+            return False
+        self.chunk_at, self.chunk_end = held, 0
+        return True
+
+    def snapshot_stalled(self) -> bool:
+        """Once per heartbeat while sending a snapshot: True when no chunk was taken since the last heartbeat (the
+        chunk or its answer was lost), so the chunk at ``chunk_at`` is to be sent again."""
+        stalled = self.chunk_at == self._chunk_mark or not self.chunk_end
+        self._chunk_mark = self.chunk_at
+        if stalled:
+            self.chunk_end = 0
+        return stalled
+
+    def snapshot_installed(self, match: int) -> None:
+        """The follower's log matches ours up to ``match``, at or past the snapshot: back to the log, probing
+        right after it (etcd: a snapshot's MsgAppResp, then BecomeProbe)."""
+        self.match = max(self.match, match)
+        self.pending_snapshot = 0
+        self.become_probe()
+
     def heartbeat(self) -> bool:
         """Once per heartbeat interval: True when the follower is (now) probed, so its probe goes out again.
 
@@ -166,6 +215,8 @@ class Progress:
         """
         stalled = bool(self.inflights) and self.match == self._mark
         self._mark = self.match
+        if self.state is ProgressState.SNAPSHOT:
+            return False
         if self.state is ProgressState.PROBE:
             self.inflights.clear()
             return True

@@ -4,6 +4,8 @@ import pytest
 from algorithms.raft import (
     AppendEntries,
     AppendEntriesResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
     PreVote,
     PreVoteResponse,
     Raft,
@@ -11,6 +13,7 @@ from algorithms.raft import (
     ReadIndexResponse,
     RequestVote,
     RequestVoteResponse,
+    TimeoutNow,
 )
 from core import codec, registry
 
@@ -32,6 +35,10 @@ def test_registry_loads_raft_by_name():
         AppendEntriesResponse(cluster=3, src=2, dst=1, term=9, success=False, match_index=0, hint_index=7),
         PreVote(cluster=3, src=1, dst=0, term=10, last_log_index=4, last_log_term=2),
         PreVoteResponse(cluster=3, src=2, dst=1, term=10, granted=True),
+        InstallSnapshot(cluster=3, src=1, dst=2, term=9, last_index=40, last_term=8, size=9, offset=3, data=b"abc"),
+        InstallSnapshotResponse(cluster=3, src=2, dst=1, term=9, last_index=40, offset=6, done=True, match_index=40),
+        RequestVote(cluster=3, src=2, dst=0, term=11, last_log_index=4, last_log_term=2, transfer=True),
+        TimeoutNow(cluster=3, src=1, dst=2, term=10),
     ],
 )
 def test_every_raft_message_round_trips_through_the_codec(message):
@@ -41,7 +48,7 @@ def test_every_raft_message_round_trips_through_the_codec(message):
 def test_raft_messages_are_declared_on_the_class():
     assert set(Raft.messages) == {
         RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse, ReadIndex,
-        ReadIndexResponse,
+        ReadIndexResponse, InstallSnapshot, InstallSnapshotResponse, TimeoutNow,
     }
 
 
