@@ -172,10 +172,12 @@ class Raft(ElectionAlgorithm):
         self._flush_armed = False
         self._votes: VoteTally | None = None  # the open count: a pre-candidate's pre-votes or a candidate's votes
         self._leader_heard_at: int | None = None
+        self._last_leader: int | None = None  # whom we last followed in this term (kept while a pre-vote runs)
         self._votes_held_until = 0  # with check_quorum: no vote before then (a restarted node may be in a lease)
         self._link_down: set[int] = set()  # transport_hints: peers whose connection is down, not heard from since
         self._hinted = False  # the armed election timer is a hinted campaign's (it runs a pre-vote round)
         self._hinted_round = False  # our open pre-vote round is a hinted campaign's
+        self._lease_refusal = (0, 0)  # (term asked, when) of the last pre-vote refused only for a leader heard
         # reads (leading): rounds that confirm leadership, the reads waiting on them
         self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
         self._read_confirmed = 0  # the latest round a quorum has answered
@@ -321,6 +323,9 @@ class Raft(ElectionAlgorithm):
             return
         ahead = sum(1 for v in self.peers if v < self.id and v != peer and v not in self._link_down)
         delay = ahead * self.config.hint_stagger_ms
+        asked, at = self._lease_refusal
+        if asked == self.term + 1 and now - at <= delay:
+            delay = 0  # a follower that asked first was refused by us a moment ago (we still heard the leader)
         self.note("leader_connection_lost", leader=peer, term=self.term, campaign_in=delay)
         if delay == 0:
             self._become_pre_candidate(now, hinted=True)
@@ -563,6 +568,7 @@ class Raft(ElectionAlgorithm):
             return False
         self.term = term
         self.voted_for = None
+        self._last_leader = None
         self._leader_round = 0
         return True
 
@@ -672,14 +678,18 @@ class Raft(ElectionAlgorithm):
             self.note("election_lost", term=self.term, reason=reason)
 
     def _heard_from_leader(self, now: int) -> bool:
-        """A leader is alive as far as we know: we lead, or our leader was heard within election_timeout_min and
-        (transport_hints) our connection to it has not dropped since."""
+        """A leader is alive as far as we know: we lead, or the leader we followed in this term was heard within
+        election_timeout_min and (transport_hints) our connection to it has not dropped since.
+
+        Followed in this term, not only now: a follower whose hinted pre-vote round has just failed follows nobody
+        for a moment, yet still hears that leader as well as anyone (an election timeout, the only other way to
+        stop following, comes at least election_timeout_min after it was last heard)."""
         if self._state is _State.LEADER:
             return True
+        leader = self._last_leader
         return (
-            self._state is _State.FOLLOWER
-            and self.leader is not None
-            and self.leader not in self._link_down
+            leader is not None
+            and leader not in self._link_down
             and self._leader_heard_at is not None
             and now - self._leader_heard_at < self.config.election_timeout_min
         )
@@ -743,17 +753,28 @@ class Raft(ElectionAlgorithm):
         log_ok = self._candidate_log_ok(msg.last_log_term, msg.last_log_index)
         granted = msg.term > self.term and log_ok and not self._heard_from_leader(now)
         rival = self._state is _State.PRE_CANDIDATE and self._hinted_round and granted
-        if rival and msg.src > self.id and (msg.last_log_term, msg.last_log_index) == (self.log.last_term,
-                                                                                     self.log.last_index):
-            granted = False  # two hinted rounds at once, logs alike: the lower id runs (a log ahead would run)
+        if (rival and msg.src > self.id and not self._votes.voted(msg.src)
+                and (msg.last_log_term, msg.last_log_index) == (self.log.last_term, self.log.last_index)):
+            # Two hinted rounds at once, logs alike: the lower id runs (a log ahead would run). But a rival that
+            # already answered ours (it refused: it still heard the leader then) asks now because it no longer
+            # does: ours cannot win without it, so it runs.
+            granted = False
             self.note("pre_vote_refused_to_rival", term=msg.term, candidate=msg.src)
         if granted:
             self.note("pre_vote_granted", term=msg.term, candidate=msg.src)
+        elif msg.term > self.term and log_ok and not rival:
+            self._lease_refusal = (msg.term, now)
         self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
         if rival and granted:
             self._become_follower(self.term, reason="a rival's hinted campaign goes first")
             self.note("pre_vote_yielded", term=msg.term, candidate=msg.src)
             self._reset_election_timer()
+        elif (not granted and self._state is _State.PRE_CANDIDATE and self._hinted_round
+              and msg.term == self.term + 1 and self._votes.voted(msg.src)):
+            # It refused our round (it still heard the leader then) and now campaigns itself, so it no longer
+            # does; it cannot win ours, so we ask again.
+            self.note("pre_vote_asked_again", term=msg.term, of=msg.src)
+            self._become_pre_candidate(now, hinted=True)
         elif self._hinted and self._state is _State.FOLLOWER:
             self._hinted_campaign_meets(msg.src, granted, log_ok, now)
 
@@ -844,6 +865,7 @@ class Raft(ElectionAlgorithm):
         """A valid AppendEntries from the leader of our term: follow it and reset the election timer."""
         if self.leader != leader:
             self._become_follower(self.term, leader)
+        self._last_leader = leader
         self._reset_election_timer()
 
     def _on_append_entries_as_candidate(self, msg: Any, now: int) -> None:

@@ -59,7 +59,8 @@ class SimDriver:
 
     def start(self, fresh: bool = False) -> float:
         observers = list(self.algo.safety_observers()) + [self._counter]
-        self.sim = Simulation(self.algo, self.nodes, seed=self.seed, config=self.config, network=self.network, observers=observers)
+        self.sim = Simulation(self.algo, self.nodes, seed=self.seed, config=self.config, network=self.network,
+                              observers=observers, connection_hints=True)  # a crash is seen as a real transport sees it
         return 0
 
     def now(self) -> float:

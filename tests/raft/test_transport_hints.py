@@ -86,6 +86,12 @@ def test_with_transport_hints_off_a_dropped_connection_changes_nothing():
                                                                            src=2, dst=3)]
 
 
+def test_a_follower_that_refused_a_pre_vote_while_it_heard_the_leader_campaigns_at_once_when_its_connection_drops():
+    node = following(3)
+    node.receive(pre_vote(2, 3), 11)  # refused: the leader was heard at t=10
+    assert outgoing(node.peer_down(1, 12), PreVote)  # node 2's round waits on it: no stagger
+
+
 def test_connection_back_before_the_staggered_campaign_calls_it_off():
     node = following(3)
     node.peer_down(1, 12)
@@ -125,6 +131,26 @@ def test_two_hinted_rounds_at_once_the_lower_id_runs_and_the_higher_yields():
     assert outgoing(effects) == [PreVoteResponse(term=2, granted=True, cluster=CLUSTER, src=3, dst=2)]
     assert notes(effects, "pre_vote_yielded") == [{"term": 2, "candidate": 2}]
     assert high.role == Role.FOLLOWER and 150 <= timers(effects, ELECTION)[0] <= 300
+
+
+def test_a_rival_that_refused_our_round_before_its_own_connection_dropped_is_granted_and_runs():
+    low = following(2)
+    low.peer_down(1, 12)
+    low.receive(arrive(PreVoteResponse, 3, 2, 1, granted=False), 13)  # it still heard the leader then
+    effects = low.receive(pre_vote(3, 2), 20)  # now its connection dropped too, and it asks
+    assert outgoing(effects) == [PreVoteResponse(term=2, granted=True, cluster=CLUSTER, src=2, dst=3)]
+    assert low.role == Role.FOLLOWER and notes(effects, "pre_vote_yielded")
+
+
+def test_a_rival_that_refused_our_round_and_whose_log_is_behind_is_refused_and_we_ask_again():
+    node, _ = make_node(1, term=1, log_terms=[1, 1])
+    node.receive(arrive(AppendEntries, 2, 1, 1, prev_log_index=2, prev_log_term=1, leader_commit=1), 10)
+    node.peer_down(2, 12)
+    node.receive(arrive(PreVoteResponse, 3, 1, 1, granted=False), 13)
+    effects = node.receive(pre_vote(3, 1, last_index=1), 14)
+    refused, asked = outgoing(effects)
+    assert refused == PreVoteResponse(term=1, granted=False, cluster=CLUSTER, src=1, dst=3)
+    assert asked == PreVote(term=2, last_log_index=2, last_log_term=1, cluster=CLUSTER, src=1, dst=0)
 
 
 def test_a_rival_whose_log_is_ahead_is_granted_even_by_a_lower_id():
