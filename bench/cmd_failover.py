@@ -18,8 +18,9 @@ from core import registry
 
 def table(variants: list[Variant], optimum: dict | None) -> str:
     """Markdown: one row per variant, with the ratio to the same algorithm's timeout-only run."""
-    rows = ["| fault | variant | trials (failed) | first write median / p99 / max | new leader median / p99 | detect median "
-            "| single round | ratio to timeout-only (median) |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| fault | variant | trials (failed) | first write median / p99 / max | new leader median / p99 | detect "
+            "/ election / write medians | single round | ratio to timeout-only (median) |",
+            "|---|---|---|---|---|---|---|---|"]
     by = {(v.algo, v.hints, v.fault): v.summary() for v in variants}
     for v in variants:
         s = by[(v.algo, v.hints, v.fault)]
@@ -29,12 +30,15 @@ def table(variants: list[Variant], optimum: dict | None) -> str:
         single = "" if s["single_round"] is None else f"{100 * s['single_round']:.0f}%"
         rows.append(f"| {v.fault} | {v.label} | {s['trials']} ({s['failed']}) | {_ms(s['first_write_median_ms'])} / "
                     f"{_ms(s['first_write_p99_ms'])} / {_ms(s['first_write_max_ms'])} | {_ms(s['new_leader_median_ms'])} / "
-                    f"{_ms(s['new_leader_p99_ms'])} | {_ms(s['detect_median_ms'])} | {single} | {ratio} |")
+                    f"{_ms(s['new_leader_p99_ms'])} | {_ms(s['detect_median_ms'])} / {_ms(s['election_median_ms'])} / "
+                    f"{_ms(s['write_after_leader_median_ms'])} | {single} | {ratio} |")
     if optimum:
         rows.append("")
         rows.append(f"SIGSTOP optimum from the timeout distribution (raft, {optimum['survivors']} survivors, "
-                    f"{optimum['detect']} ms, heartbeat {optimum['heartbeat']} ms): median {optimum['median_ms']} ms, "
-                    f"p99 {optimum['p99_ms']} ms")
+                    f"{optimum['detect']} ms, heartbeat {optimum['heartbeat']} ms), election time not included: "
+                    f"median {optimum['median_ms']} ms, p99 {optimum['p99_ms']} ms under the client's steady writes "
+                    f"(the leader's last message just before the pause); idle, median {optimum['idle_median_ms']} ms, "
+                    f"p99 {optimum['idle_p99_ms']} ms")
     return "\n".join(rows)
 
 

@@ -362,9 +362,9 @@ class Node:
                 self._on_zap()
             else:
                 self._on_monitor(sock)
-        self._fire_due_timers()
         if self._held:
-            self._release_held()
+            self._release_held()  # before the timers: a new leader's first flush carries them with its no-op
+        self._fire_due_timers()
         self._housekeeping()
         self._log.flush()
 

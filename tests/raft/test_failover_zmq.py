@@ -14,6 +14,7 @@ import time
 import pytest
 
 from core.cluster import LocalCluster, now_ms
+from core.kv import PUT
 
 SLOW_TIMEOUTS = {"election_timeout_min": 2000, "election_timeout_max": 4000, "heartbeat_interval": 50}
 
@@ -59,3 +60,19 @@ def test_a_client_write_succeeds_within_a_second_of_the_leaders_sigkill_only_wit
     for pid in pids:  # every process it started is gone
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_write_that_reaches_a_node_during_an_election_is_held_until_the_new_leader_is_known():
+    """Without holding, node 2 (no leader known yet) would answer "not leader" naming nobody, at once; it holds the
+    request instead, and once node 1 wins it answers with node 1's address, so the client goes straight there."""
+    with LocalCluster("raft", 3, config={**SLOW_TIMEOUTS, "election_timeout_min": 20_000,
+                                          "election_timeout_max": 30_000}) as c:
+        c.wait_until(lambda: all(s is not None and s.get("peers_up") for s in c.status().values()), 10,
+                     "every node connected")
+        with c.kv_client(attempt_s=5.0) as kv:
+            rid = kv.send(2, kv.command(PUT, "held", "v").encode())
+            time.sleep(0.05)
+            c.trigger([1], "election")
+            reply = kv.wait(2, rid, 5.0)
+            assert reply is not None and not reply["ok"] and reply["leader"] == 1, reply
+            assert kv.put("after", "v") is None and kv.leader == 1
