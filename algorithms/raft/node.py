@@ -785,7 +785,7 @@ class Raft(ElectionAlgorithm):
             self._reset_election_timer()
         elif not log_ok:
             self.note("hinted_campaign_early", behind=other, term=self.term)
-            self._become_pre_candidate(now)
+            self._become_pre_candidate(now, hinted=True)
 
     def _on_pre_vote_response(self, msg: Any, now: int) -> None:
         """Count an answer to the pre-candidate's round: a majority starts the real election; a lost round ends,
