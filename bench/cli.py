@@ -7,6 +7,7 @@ import core
 from bench.cmd_check import check_cmd
 from bench.cmd_cluster import cluster_cmd
 from bench.cmd_compare import compare_cmd, report_cmd
+from bench.cmd_failover import failover_cmd
 from bench.cmd_floor import floor_cmd
 from bench.cmd_keys import keys_cmd
 from bench.cmd_kv import kv_cmd
@@ -53,7 +54,7 @@ def algorithms_cmd() -> None:
 
 
 for command in (node_cmd, cluster_cmd, status_cmd, keys_cmd, kv_cmd, compare_cmd, report_cmd, throughput_cmd,
-                catchup_cmd, floor_cmd, web_cmd, check_cmd, transfer_cmd, rolling_restart_cmd):
+                catchup_cmd, floor_cmd, web_cmd, check_cmd, failover_cmd, transfer_cmd, rolling_restart_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

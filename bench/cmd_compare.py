@@ -15,7 +15,7 @@ from bench import options
 from bench.types import KeyValue, MsRange, NameList, Sizes
 from bench.compare import report as R
 from bench.compare import schema
-from bench.compare.runner import CompareConfig, fair_config, run
+from bench.compare.runner import HINTS, CompareConfig, fair_config, run
 from bench.compare.scenarios import SCENARIOS
 
 DEFAULT_TRIALS = {"sim": 20, "zmq": 10}
@@ -118,9 +118,13 @@ def _emit(results: dict, fmt: str, plots: list[str] = ()) -> None:
 @click.option("--config", "config_items", multiple=True, type=KeyValue(), metavar="ALGO.KEY=VALUE",
               help="A setting of one algorithm on top of its fair config, e.g. raft.pre_vote=true (repeatable; "
                    "timers mapped from --detect-ms cannot be set).")
+@click.option("--hints", type=click.Choice(HINTS), default="default", show_default=True,
+              help="The algorithms' transport_hints (a dropped connection starts an election at once): as each is "
+                   "configured, on, off, or both, as two labelled variants per algorithm (\"raft (hints)\", "
+                   "\"raft (timeout-only)\") measured on the same seeds.")
 @options.insecure
 def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt, config_items,
-                insecure) -> None:
+                hints, insecure) -> None:
     """Measure leader election side by side on the same faults: raft, paxos and bully (or any plugin).
 
     Each scenario (cold start, leader crash, pause, partition, rejoin, forced contention) runs --trials
@@ -149,10 +153,12 @@ def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_m
     if detect[0] < 1:
         raise click.BadParameter("the detection range must start at 1 ms or more", param_hint="--detect-ms")
     settings = _settings(config_items, names, detect)
+    if hints != "default" and any(key == "transport_hints" for _, key, _ in settings):
+        raise click.BadParameter("transport_hints is set by --hints; set it in one place", param_hint="--config")
     if insecure and transport != "zmq":
         raise click.BadParameter("plain mode is a property of real processes (--transport zmq)", param_hint="--insecure")
     cfg = CompareConfig(names, transport, nodes, trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed,
-                        settings, secure=not insecure)
+                        settings, secure=not insecure, hints=hints)
     tp = _transport(transport, latency, secure=not insecure)
     err = Console(stderr=True)
     out_dir = _out_dir(out)

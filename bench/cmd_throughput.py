@@ -125,6 +125,10 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             f"  {r['system']:<52} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "
             f"p99 {r['p99_ms']} ms   ({r['ops']} ops, {r['errors']} errors)"
         )
+        if "leader_changes" in r:
+            click.echo(f"  {'':<52} during the load: {r['leader_changes']} leader changes, {r['elections_started']} "
+                       f"elections, {r['pre_votes_started']} pre-vote rounds, {r['terms_raised']} terms raised, "
+                       f"{r['connections_dropped']} connections dropped")
     plain = next((r for r in results[1:] if r.get("secure") is False), None)
     if plain is not None and plain["ops_per_s"]:
         click.echo(f"  ratio with CURVE / plain: {results[0]['ops_per_s'] / plain['ops_per_s']:.2f}x")

@@ -6,7 +6,12 @@ each node's control endpoint. Every command carries this client's id and a
 sequence number, so retrying it - after a timeout, a redirect or a leader
 change - is applied at most once (the store answers a repeat with the first
 result). A "not leader" answer that names the leader is followed at once;
-otherwise the client tries the next node. Errors: ``Timeout`` when no node
+otherwise the client tries the next node at once, pausing (1 ms, doubling up to
+20 ms) only once every node was asked without finding a leader. Each control
+connection is monitored: when the one an answer is awaited on drops (the node
+crashed), the client gives up on that attempt at once and asks the next node,
+instead of waiting out ``attempt_s``; a node whose connection is known to be
+down is skipped while another is not. Errors: ``Timeout`` when no node
 applied the command within ``timeout_s`` (the message says what the last
 attempt saw: no leader, leadership lost, no reply).
 
@@ -27,6 +32,7 @@ import time
 from typing import Any, Iterable
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from core.keys import Keyring
 from core.kv import (
@@ -55,6 +61,12 @@ BUSY_BACKOFF_S = 0.005
 BUSY_BACKOFF_MAX_S = 0.2
 """Pauses before retrying at a node that answered "busy" (its uncommitted entries, or this connection's queue):
 doubling from BUSY_BACKOFF_S up to BUSY_BACKOFF_MAX_S, so a crowd of retries does not become the load."""
+NO_LEADER_PAUSE_S = 0.001
+NO_LEADER_PAUSE_MAX_S = 0.02
+"""Pauses once every node said "not leader" without naming one (an election is on): doubling from the first
+to the second, so a client finds a new leader within a few ms of its election without flooding the nodes."""
+_LINK_UP = zmq.EVENT_HANDSHAKE_SUCCEEDED
+_LINK_DOWN = zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
 _REFUSED = frozenset({"invalid", "no_log", "forbidden"})
 """Error codes a retry cannot change: the request is refused as it is, and nothing of it was applied."""
 
@@ -126,6 +138,8 @@ class KVClient:
         self._rids = itertools.count(1)
         self._ctx = ctx or zmq.Context.instance()
         self._sockets: dict[int, zmq.Socket] = {}
+        self._monitors: dict[int, zmq.Socket] = {}
+        self._link: dict[int, bool] = {}  # node -> its control connection is up (absent: not known yet)
         self.auth: ClientAuth | None = None
         if keys is not None:
             ring = keys if isinstance(keys, Keyring) else Keyring(keys)
@@ -133,6 +147,8 @@ class KVClient:
         self.leader: int = min(self.nodes)
         self.redirects = 0
         self.retries = 0
+        self.link_drops = 0
+        """Attempts given up early because the connection to the node dropped while the answer was awaited."""
 
     # -- the key-value API --------------------------------------------------------------
 
@@ -227,14 +243,22 @@ class KVClient:
         deadline = time.monotonic() + self.timeout_s
         last = "no attempt"
         busy = 0
+        leaderless = 0  # nodes asked in a row that knew no leader (or could not be reached)
         while time.monotonic() < deadline:
             node = self._spread_node() if spread else self.leader
+            if self._link.get(node) is False and not spread and not self._all_down():
+                self._next_node()  # known to be down: ask one that may answer
+                continue
+            if leaderless >= len(self.nodes):
+                time.sleep(min(NO_LEADER_PAUSE_MAX_S, NO_LEADER_PAUSE_S * 2 ** min(leaderless - len(self.nodes), 10)))
             rid = self._send_frames(node, frames)
             reply = self.wait(node, rid, min(self.attempt_s, max(0.0, deadline - time.monotonic())))
             if reply is None:
-                last = f"no reply from node {node}"
+                dropped = self._link.get(node) is False
+                last = f"the connection to node {node} dropped" if dropped else f"no reply from node {node}"
                 self._next_node()
                 self.retries += 1
+                leaderless += 1
                 continue
             if reply.get("ok") and len(reply["results"]) == count:
                 return reply["results"]
@@ -255,13 +279,14 @@ class KVClient:
                     self.leader = hinted  # a leader handing over names its successor: ask it next
                 continue
             hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
-            if hinted in self.nodes and hinted != node:
+            if hinted in self.nodes and hinted != node and self._link.get(hinted) is not False:
                 self.leader = hinted
                 self.redirects += 1
+                leaderless = 0
             else:
                 self._next_node()
                 self.retries += 1
-                time.sleep(0.02)
+                leaderless += 1
         hint = "" if self.auth is not None or not last.startswith("no reply") else (
             " (if the cluster has a keyring, pass keys=)")
         raise Timeout(f"command(s) not applied within {self.timeout_s:.1f}s; last attempt: {last}{hint}")
@@ -284,16 +309,44 @@ class KVClient:
 
     def wait(self, node: int, rid: bytes, timeout_s: float) -> dict | None:
         """The reply to request ``rid`` from ``node`` (core.runtime.control.parse_propose_reply), or None after
-        ``timeout_s``; replies to earlier, abandoned requests are skipped."""
+        ``timeout_s`` or as soon as the connection to ``node`` drops; replies to earlier, abandoned requests are
+        skipped."""
         sock = self._socket(node)
+        monitor = self._monitors[node]
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
         end = time.monotonic() + timeout_s
         while True:
             remaining = end - time.monotonic()
-            if remaining <= 0 or not sock.poll(max(1, int(remaining * 1000))):
+            ready = dict(poller.poll(max(1, int(remaining * 1000)))) if remaining > 0 else {}
+            if not ready:
                 return None
-            frames = sock.recv_multipart()
-            if frames[0] == rid:
-                return parse_propose_reply(frames[1:])
+            if monitor in ready and self._read_monitor(node) is False:
+                self.link_drops += 1
+                return None
+            if sock in ready:
+                frames = sock.recv_multipart()
+                if frames[0] == rid:
+                    return parse_propose_reply(frames[1:])
+
+    def _read_monitor(self, node: int) -> bool | None:
+        """Take the pending connection events of ``node``'s socket; returns its link state (None: not known)."""
+        monitor = self._monitors[node]
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return self._link.get(node)
+            if event["event"] & _LINK_UP:
+                self._link[node] = True
+            elif event["event"] & _LINK_DOWN:
+                self._link[node] = False
+
+    def _all_down(self) -> bool:
+        for node in self._monitors:
+            self._read_monitor(node)
+        return all(self._link.get(i) is False for i in self.nodes)
 
     def _spread_node(self) -> int:
         """The next node in turn, for reads any node can serve."""
@@ -314,14 +367,21 @@ class KVClient:
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 200)
             if self.auth is not None:
                 self.auth.secure(sock, self.control[node])
+            self._monitors[node] = sock.get_monitor_socket(_LINK_UP | _LINK_DOWN)
             sock.connect(self.control[node])
             self._sockets[node] = sock
         return sock
 
     def close(self) -> None:
-        for sock in self._sockets.values():
+        for node, sock in self._sockets.items():
+            try:
+                sock.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            self._monitors.pop(node).close(linger=0)
             sock.close(linger=0)
         self._sockets.clear()
+        self._link.clear()
 
     def __enter__(self) -> "KVClient":
         return self

@@ -13,6 +13,13 @@ it or another entry takes its index. An algorithm with a log reports a
 proposal with the effect ``Proposed(index, term, count)`` and a refusal with
 ``ProposeRejected(code, reason, leader)``; ``applied(node)`` lists the
 commands a node has applied since it last (re)started, in order.
+
+Connection hints: with ``connection_hints=True`` a crash is seen by every live node as its transport
+would see it, a ``peer_down`` for the crashed node once whatever that node had already sent has
+arrived (the network's longest delay later, as TCP delivers what was sent before the connection's end),
+and a restart as a ``peer_up`` as long after. A partition gives no hint (the connection stays, the
+messages are lost), nor does a pause. ``hint(node, peer, up)`` hands one hint over at once (a link that
+flaps). Off by default, so seeded runs recorded before hints existed replay unchanged.
 """
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ from core.timerwheel import TimerWheel
 
 _DELIVER = 0
 """First item of a delivery on the wheel; a timer's key starts with its node id instead (ids start at 1)."""
+_HINT = -1
+"""First item of a connection hint on the wheel: (_HINT, node told, peer, up)."""
 
 
 @dataclass
@@ -244,6 +253,7 @@ class Simulation:
         trace_limit: int = 2000,
         algo_factory: Callable[..., ElectionAlgorithm] | None = None,
         clock_rates: dict[int, float] | None = None,
+        connection_hints: bool = False,
     ) -> None:
         if isinstance(algo, str):
             from core import registry
@@ -254,6 +264,7 @@ class Simulation:
         self.algo_cls = algo
         self.algo_factory = algo_factory or algo
         self.seed = seed
+        self.connection_hints = connection_hints
         self.config = config if config is not None else algo.Config()
         self.network = network if network is not None else Network()
         self.cluster = cluster
@@ -386,6 +397,7 @@ class Simulation:
         n.reads, n.waiting_reads = {}, []
         n.storage.crash()
         self._record(node_id, "crash", {})
+        self._schedule_hints(node_id, False)
         self._after_event(node_id)
 
     def restart(self, node_id: int) -> None:
@@ -396,6 +408,17 @@ class Simulation:
         self._record(node_id, "restart", {})
         self._applied[node_id] = []
         self._boot(n)
+        self._schedule_hints(node_id, True)
+
+    def hint(self, node_id: int, peer: int, up: bool) -> None:
+        """Node ``node_id``'s transport reports its connection to ``peer`` down or up, now (whatever
+        ``connection_hints`` says: a test of a flapping link calls this itself)."""
+        n = self._nodes[node_id]
+        if not n.up or peer not in self._nodes or peer == node_id:
+            return
+        self._record(node_id, "peer_up" if up else "peer_down", {"peer": peer})
+        self._execute(n, n.algo.peer_up(peer, n.clock()) if up else n.algo.peer_down(peer, n.clock()))
+        self._after_event(node_id)
 
     def submit(self, command: bytes, node: int | None = None) -> Submission:
         """Propose ``command`` now at ``node`` (default: the current leader); the handle completes once applied."""
@@ -505,6 +528,9 @@ class Simulation:
             ready.extend(self._wheel.advance(nd))
             self.now = nd
         ev = ready.popleft()
+        if ev[0] == _HINT:
+            self.hint(ev[1], ev[2], ev[3])
+            return True
         if ev[0] == _DELIVER:
             self._deliver(ev[1], ev[2], ev[3])
             self._after_event(ev[1])
@@ -564,6 +590,15 @@ class Simulation:
             stats.duplicated += 1
             again = rng.randint(lo, hi) if self._uniform else net.draw(rng)
             self._wheel.schedule(self.now + again, (_DELIVER, dst, src, data))
+
+    def _schedule_hints(self, node_id: int, up: bool) -> None:
+        """With connection_hints: every other live node hears that ``node_id``'s connection went down (up), after
+        the network's longest delay, so that what ``node_id`` sent before arrives first."""
+        if not self.connection_hints:
+            return
+        for i in self.ids:
+            if i != node_id and self._nodes[i].up:
+                self._wheel.schedule(self.now + self._hi, (_HINT, i, node_id, up))
 
     def _execute(self, n: _Node, effects: list) -> None:
         execute(effects, n, n.after if self.observers else None)

@@ -3,7 +3,8 @@
 Reading effects: ``outgoing`` (messages sent), ``notes`` (observations of one kind),
 ``timers`` (delays armed for one timer), ``armed`` and ``disarmed`` (all timers set and
 cancelled), ``proposals`` and ``rejections`` (what became of client commands). Making input: ``arrive`` (a message as it arrives). Playing the runtime:
-``flush_persists`` for one node, ``ManualCluster`` for many, driven message by message.
+``flush_persists`` for one node, ``ManualCluster`` for many, driven message by message (connection hints
+included: ``peer_down``, ``peer_up``).
 """
 from __future__ import annotations
 
@@ -219,6 +220,16 @@ class ManualCluster:
         """Fire node ``i``'s timer ``timer`` now (armed or not)."""
         self.armed[i].pop(timer, None)
         self.run(i, self.nodes[i].fire(timer, self.now))
+
+    def peer_down(self, i: int, peer: int) -> None:
+        """Node ``i``'s transport reports its connection to ``peer`` lost (the hint a crash or a dropped link gives)."""
+        self.log(i, "peer_down", {"peer": peer})
+        self.run(i, self.nodes[i].peer_down(peer, self.now))
+
+    def peer_up(self, i: int, peer: int) -> None:
+        """Node ``i``'s transport reports its connection to ``peer`` (re)made."""
+        self.log(i, "peer_up", {"peer": peer})
+        self.run(i, self.nodes[i].peer_up(peer, self.now))
 
     def propose(self, i: int, command: bytes) -> list:
         """A client command at node ``i``; returns the effects (Proposed or ProposeRejected among them)."""

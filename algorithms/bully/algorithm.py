@@ -30,6 +30,13 @@ it is kept so that a restarted node's next announcement is above all of its
 earlier ones (otherwise peers would discard it as stale, and the recovering
 higher id could not take over) and so that ``term`` never goes back on a node.
 
+Transport hints (``transport_hints``, on by default): the connection is Bully's
+natural failure detector. A follower whose connection to its coordinator drops
+suspects it at once, and an election skips the answer wait T when every higher
+id's connection is down (none of them could answer). A link that flaps makes a
+follower hold an election the live coordinator answers by announcing itself
+again: a new epoch, the same coordinator.
+
 Optional variant ``quorum_gated`` (off by default): followers acknowledge their
 coordinator's COORDINATOR and HEARTBEAT, and a coordinator holds the LEADER role
 only while a majority acknowledged it within ``lease_ms``; otherwise it stays a
@@ -117,6 +124,7 @@ class Bully(ElectionAlgorithm):
         self.higher = tuple(p for p in self.peers if p > self.id)
         self.lower = tuple(p for p in self.peers if p < self.id)
         self.lease = QuorumLease(self.voters, self.id, self.config.lease_ms) if self.config.quorum_gated else None
+        self.down: set[int] = set()  # transport_hints: peers whose connection is down, not heard from since
 
     def on_start(self, now: int) -> None:
         self.term = int(self.storage.read().get("epoch", 0))
@@ -124,9 +132,27 @@ class Bully(ElectionAlgorithm):
 
     # -- events -------------------------------------------------------------------------
 
+    def on_peer_down(self, peer: int, now: int) -> None:
+        """With transport_hints: remember the peer as down; if it is our coordinator, suspect it now; if an election
+        waits for an answer only from ids that are all down now, announce."""
+        if not self.config.transport_hints or peer not in self.peers:
+            return
+        self.down.add(peer)
+        if peer == self.leader and self.phase is Phase.IDLE and not self.coordinating:
+            self.note("coordinator_suspected", suspect=peer, reason="connection lost")
+            self.leader = None
+            self._hold_election(now)
+        elif self.phase is Phase.ELECTING and self._higher_all_down():
+            self._announce(now)
+
+    def on_peer_up(self, peer: int, now: int) -> None:
+        self.down.discard(peer)
+
     def on_message(self, msg: Message, now: int) -> None:
         kind = type(msg)
         src = msg.src
+        if self.down:
+            self.down.discard(src)
         if kind is Election:
             self._on_election(src, msg.term, now)
         elif kind is Answer:
@@ -215,7 +241,7 @@ class Bully(ElectionAlgorithm):
         self.cancel_timer(SILENCE)
         self.cancel_timer(COORDINATOR_WAIT)
         self.note("election_started", term=self.term)
-        if not self.higher:
+        if not self.higher or self._higher_all_down():
             self._announce(now)
             return
         self._stop_coordinating()
@@ -226,6 +252,10 @@ class Bully(ElectionAlgorithm):
         for peer in self.higher:
             self.send(peer, Election(term=self.term))
         self.set_timer(ANSWER_WAIT, self.config.answer_timeout_ms)
+
+    def _higher_all_down(self) -> bool:
+        """transport_hints: the connection to every higher id is down, so no ANSWER can come."""
+        return bool(self.down) and all(p in self.down for p in self.higher)
 
     def _announce(self, now: int) -> None:
         """Become coordinator: a new epoch, durable before COORDINATOR goes to every lower id."""

@@ -37,6 +37,12 @@ class BullyConfig(AlgorithmConfig):
     max_processing_ms: int = setting(5, 0, 60_000, "ms", "assumed upper bound on handling one event")
     heartbeat_ms: int = setting(50, 1, 60_000, "ms", "how often the coordinator sends HEARTBEAT")
     failure_timeout_ms: int = setting(200, 2, 600_000, "ms", "coordinator silence after which a follower starts an election")
+    transport_hints: bool = setting(
+        True,
+        help="react to the transport's connection hints: a follower whose connection to its coordinator drops holds an "
+        "election at once, and a node whose connections to every higher id are down announces itself without waiting "
+        "T for an answer; off: the silence timeout alone detects a dead coordinator",
+    )
     quorum_gated: bool = setting(
         False, help="variant, off by default: the coordinator leads only while a majority acknowledges its heartbeats"
     )

@@ -29,6 +29,16 @@ class PaxosConfig(AlgorithmConfig):
     backoff_max_ms: int = setting(400, 1, 600_000, "ms", "upper bound of the randomized backoff")
     detect_min_ms: int = setting(150, 1, 600_000, "ms", "lower bound of the randomized silence that makes a node suspect no leader")
     detect_max_ms: int = setting(300, 1, 600_000, "ms", "upper bound of that randomized silence (inclusive)")
+    transport_hints: bool = setting(
+        True,
+        help="react to the transport's connection hints: a node whose connection to the leader drops starts phase 1 "
+        "as soon as the lease it holds for that leader has run out (never before: the leader may still be alive), "
+        "instead of after a detection timeout; off: the detection timeout alone",
+    )
+    hint_stagger_ms: int = setting(
+        5, 0, 600_000, "ms",
+        "with transport_hints: added per connected node with a lower id, so one proposer usually runs alone",
+    )
     max_clock_drift: float = setting(0.002, 0.0, 0.1, "", "bound on clock rate error, as a ratio (0.002 = 2000 ppm)")
 
     def check(self) -> None:

@@ -18,6 +18,14 @@ ballot), each entered in a named function (``_start_phase1``,
 ``_yield_to``, ``_step_down``) through ``_enter``, the one place the state and
 the role change. ``_need_bump`` is an input, not a state: a refusal showed that
 the next renewal must move to a higher ballot first.
+
+Transport hints (``transport_hints``, on by default): when a waiting node's
+connection to the leader drops, it does not wait out its detection timeout: it
+starts phase 1 as soon as the lease it holds for that leader has run out, the
+lowest connected id first and each next one ``hint_stagger_ms`` later. Earlier
+is not safe, since a dropped connection does not prove the leader dead and it
+may still count on its lease; so the lease is the floor of a hinted failover. A
+renewal that arrives meanwhile re-arms the ordinary detection timeout.
 """
 from __future__ import annotations
 
@@ -143,6 +151,7 @@ class Paxos(ElectionAlgorithm):
         self._need_bump = False  # a refusal showed a higher promise: the next renewal moves to a higher ballot first
         self._max_hold = 0  # longest lease any acceptor holds (the acceptor's, set at start)
         self._malformed_noted = False
+        self._down: set[int] = set()  # transport_hints: peers whose connection is down, not heard from since
 
     # -- observable state ---------------------------------------------------------------
 
@@ -188,9 +197,30 @@ class Paxos(ElectionAlgorithm):
         elif timer == LEASE_TIMER:
             self._step_down(now)
 
+    def on_peer_down(self, peer: int, now: int) -> None:
+        """With transport_hints: the connection to ``peer`` dropped; if it is the leader and we wait, phase 1 starts
+        when the lease held here runs out (plus hint_stagger_ms per connected node with a lower id)."""
+        if not self.config.transport_hints or peer not in self.peers:
+            return
+        self._down.add(peer)
+        if peer != self.leader or self.proposer is not ProposerState.WAITING:
+            return
+        ahead = sum(1 for v in self.peers if v < self.id and v != peer and v not in self._down)
+        delay = max(0, self._blocked_until(now) - now) + ahead * self.config.hint_stagger_ms
+        self.note("leader_connection_lost", leader=peer, term=self.term, campaign_in=delay)
+        if delay == 0:
+            self._on_detect(now)
+        else:
+            self.set_timer(DETECT, delay)
+
+    def on_peer_up(self, peer: int, now: int) -> None:
+        self._down.discard(peer)
+
     def on_message(self, msg: Message, now: int) -> None:
         """Learn the sender's round, then run the acceptor or proposer rule for the message type."""
         t = type(msg)
+        if self._down:
+            self._down.discard(msg.src)
         if (t is Prepare or t is Accept) and msg.bid != msg.src:
             self._malformed(msg)
             return

@@ -1,6 +1,6 @@
 """Raft's settings, validated: election timeout range and heartbeat interval (ms), replication window (messages and
-bytes) and batch, snapshots (how often, chunk size; off by default), and the two optional etcd extensions (pre-vote,
-check quorum), both off by default."""
+bytes) and batch, snapshots (how often, chunk size; off by default), the two optional etcd extensions (pre-vote,
+check quorum), both off by default, and the reaction to the transport's connection hints (on by default)."""
 from __future__ import annotations
 
 import dataclasses
@@ -80,6 +80,19 @@ class RaftConfig(AlgorithmConfig):
         False,
         help="a leader steps down when it has not heard from a majority within election_timeout_max (thesis 6.2); "
         "a leader, or a follower that heard from its leader within election_timeout_min, ignores RequestVote",
+    )
+
+    transport_hints: bool = setting(
+        True,
+        help="react to the transport's connection hints (peer down/up): a follower whose connection to its leader "
+        "drops campaigns at once, always through a pre-vote round, and a voter whose own connection to the leader is "
+        "down no longer counts the leader as heard (grants pre-votes, and votes within check_quorum's lease); off: the "
+        "election timeout alone detects a dead leader",
+    )
+    hint_stagger_ms: int = setting(
+        5, 0, 600_000, "ms",
+        "with transport_hints: how long a follower waits, per follower still connected with a lower id, before its "
+        "hinted campaign, so that one candidate usually runs alone (the first goes at once)",
     )
 
     def check(self) -> None:

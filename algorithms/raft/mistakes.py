@@ -1,8 +1,10 @@
-"""The track's five common mistakes, as deliberately broken Raft variants (teaching only; never run them).
+"""The track's five common mistakes, and one of fast failover, as deliberately broken Raft variants (teaching only;
+never run them).
 
-Each subclass overrides one method to make exactly the mistake the seed describes;
-``tests/raft/test_common_mistakes.py`` shows what each breaks, and ``bench web`` offers
-them in the simulator (registered in the ``quorumlab.mistakes`` entry-point group).
+Each subclass overrides one method to make exactly the mistake the seed (or issue 17) describes.
+``tests/raft/test_common_mistakes.py`` shows what each of the track's five breaks, and ``bench web`` offers
+those in the simulator (registered in the ``quorumlab.mistakes`` entry-point group); the story
+tests/raft/testdata/mistake_campaign_at_every_disconnect.txt shows ``CampaignsAtEveryDisconnect``.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from algorithms.raft.messages import RequestVote
 from algorithms.raft.node import Raft
+from core.algorithm import Role
 from core.mistakes import Mistake
 
 
@@ -43,6 +46,15 @@ class RepliesBeforeSteppingDown(Raft):
             self._become_follower(message.term)
             return
         super().on_message(message, now)
+
+
+class CampaignsAtEveryDisconnect(Raft):
+    """Mistake: a follower that loses its connection to the leader starts a real election at once, with no pre-vote
+    round: a link that merely flaps raises its term, and that term deposes a healthy leader."""
+
+    def on_peer_down(self, peer: int, now: int) -> None:
+        if self.config.transport_hints and self.role == Role.FOLLOWER and peer == self.leader:
+            self._become_candidate(now)
 
 
 class CommitsByCountingReplicas(Raft):

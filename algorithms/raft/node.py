@@ -65,6 +65,15 @@ image in chunks (InstallSnapshot) to a follower that needs entries it dropped, w
 on; the follower installs it (``RestoreSnapshot``), keeping the part of its log that follows a
 matching last entry. A node restarts from its newest intact image and the log after it.
 docs/raft.md, "Snapshots", has the design and what is not done yet.
+Transport hints (``transport_hints``, on by default): the runtime tells the node when its connection to a
+peer drops or comes back (``peer_down``, ``peer_up``). A follower whose connection to its leader drops does
+not wait out its election timeout: it campaigns at once, always through a pre-vote round (whatever
+``pre_vote`` says), so a link that flaps or a slow leader raises no term and deposes nobody: the other voters
+still hear from the leader and refuse. A voter whose own connection to its leader is down no longer counts the
+leader as heard (until the leader's next message): it grants the pre-vote, and with check_quorum the vote.
+So that one candidate usually runs alone, the followers go in node order: the first at once, each next one
+``hint_stagger_ms`` later per follower before it that is still connected; one that grants another's
+pre-vote meanwhile stands back, and one that refuses a pre-vote for a log behind its own goes at once.
 
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
 reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
@@ -187,9 +196,14 @@ class Raft(ElectionAlgorithm):
         self._flush_armed = False
         self._votes: VoteTally | None = None  # the open count: a pre-candidate's pre-votes or a candidate's votes
         self._leader_heard_at: int | None = None
+        self._last_leader: int | None = None  # whom we last followed in this term (kept while a pre-vote runs)
         self._votes_held_until = 0  # with check_quorum: no vote before then (a restarted node may be in a lease)
         self._transfer_to: int | None = None  # leading: the node leadership is being handed to
         self._timeout_sent = False  # leading: TimeoutNow went to _transfer_to
+        self._link_down: set[int] = set()  # transport_hints: peers whose connection is down, not heard from since
+        self._hinted = False  # the armed election timer is a hinted campaign's (it runs a pre-vote round)
+        self._hinted_round = False  # our open pre-vote round is a hinted campaign's
+        self._lease_refusal = (0, 0)  # (term asked, when) of the last pre-vote refused only for a leader heard
         # reads (leading): rounds that confirm leadership, the reads waiting on them
         self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
         self._read_confirmed = 0  # the latest round a quorum has answered
@@ -346,10 +360,42 @@ class Raft(ElectionAlgorithm):
             elif timer == TRANSFER and self._transfer_to is not None:
                 self._end_transfer("transfer_aborted", "not completed within election_timeout_max")
         elif timer == ELECTION:
-            if self.config.pre_vote:
-                self._become_pre_candidate(now)
+            if self.config.pre_vote or self._hinted:
+                self._become_pre_candidate(now, hinted=self._hinted)
             else:
                 self._become_candidate(now)
+
+    def on_peer_down(self, peer: int, now: int) -> None:
+        """With transport_hints, the connection to ``peer`` dropped: remembered until it comes back or ``peer`` is
+        heard from, and if ``peer`` is our leader, a hinted campaign (a pre-vote round) starts, at once if no
+        connected follower has a lower id, else after hint_stagger_ms per such follower."""
+        if not self.config.transport_hints or peer not in self.peers:
+            return
+        self._clock = now
+        self._link_down.add(peer)
+        if self._state is not _State.FOLLOWER or peer != self.leader:
+            return
+        ahead = sum(1 for v in self.peers if v < self.id and v != peer and v not in self._link_down)
+        delay = ahead * self.config.hint_stagger_ms
+        asked, at = self._lease_refusal
+        if asked == self.term + 1 and now - at <= delay:
+            delay = 0  # a follower that asked first was refused by us a moment ago (we still heard the leader)
+        self.note("leader_connection_lost", leader=peer, term=self.term, campaign_in=delay)
+        if delay == 0:
+            self._become_pre_candidate(now, hinted=True)
+        else:
+            self.set_timer(ELECTION, delay)
+            self._hinted = True
+
+    def on_peer_up(self, peer: int, now: int) -> None:
+        """With transport_hints, the connection to ``peer`` is back: a hinted campaign against it still waiting is
+        called off (the ordinary election timeout runs again)."""
+        if not self.config.transport_hints or peer not in self._link_down:
+            return
+        self._link_down.discard(peer)
+        if self._hinted and peer == self.leader:
+            self.note("leader_connection_back", leader=peer, term=self.term)
+            self._reset_election_timer()
 
     def on_propose(self, command: bytes, now: int) -> None:
         """A client command: a leader appends it (durable and replicated on the next flush); others redirect."""
@@ -596,6 +642,8 @@ class Raft(ElectionAlgorithm):
         """
         self._clock = now
         kind = type(msg)
+        if self._link_down:
+            self._link_down.discard(msg.src)  # whatever the transport said, ``msg.src`` is there
         step = self._step.get(kind)
         if step is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
@@ -636,6 +684,7 @@ class Raft(ElectionAlgorithm):
             return False
         self.term = term
         self.voted_for = None
+        self._last_leader = None
         self._leader_round = 0
         return True
 
@@ -653,15 +702,17 @@ class Raft(ElectionAlgorithm):
         if was_leader:
             self._stop_leading(reason)
 
-    def _become_pre_candidate(self, now: int) -> None:
+    def _become_pre_candidate(self, now: int, hinted: bool = False) -> None:
         """Pre-vote (thesis 9.6): ask everyone whether they would vote for us in term+1, changing nothing durable.
 
         Reported as a follower that no longer believes in its leader; the election timer is re-armed, so an
         unanswered round is retried on the next timeout. A majority of grants starts the real election.
+        ``hinted``: the round is a hinted campaign's (the transport said the leader's connection dropped).
         """
         self._close_election("election timeout without a majority")
         self._reset(self.term)
         self._enter(_State.PRE_CANDIDATE, None)
+        self._hinted_round = hinted
         self.note("pre_vote_started", term=self.term + 1)
         self._votes = self.quorum.tally()
         self._reset_election_timer()
@@ -747,12 +798,18 @@ class Raft(ElectionAlgorithm):
             self.note("election_lost", term=self.term, reason=reason)
 
     def _heard_from_leader(self, now: int) -> bool:
-        """A leader is alive as far as we know: we lead, or our leader was heard within election_timeout_min."""
+        """A leader is alive as far as we know: we lead, or the leader we followed in this term was heard within
+        election_timeout_min and (transport_hints) our connection to it has not dropped since.
+
+        Followed in this term, not only now: a follower whose hinted pre-vote round has just failed follows nobody
+        for a moment, yet still hears that leader as well as anyone (an election timeout, the only other way to
+        stop following, comes at least election_timeout_min after it was last heard)."""
         if self._state is _State.LEADER:
             return True
+        leader = self._last_leader
         return (
-            self._state is _State.FOLLOWER
-            and self.leader is not None
+            leader is not None
+            and leader not in self._link_down
             and self._leader_heard_at is not None
             and now - self._leader_heard_at < self.config.election_timeout_min
         )
@@ -813,14 +870,42 @@ class Raft(ElectionAlgorithm):
 
         Nothing changes here: no term, no vote, no timer. A grant echoes the asked term; a refusal carries ours.
         """
-        granted = (
-            msg.term > self.term
-            and self._candidate_log_ok(msg.last_log_term, msg.last_log_index)
-            and not self._heard_from_leader(now)
-        )
+        log_ok = self._candidate_log_ok(msg.last_log_term, msg.last_log_index)
+        granted = msg.term > self.term and log_ok and not self._heard_from_leader(now)
+        rival = self._state is _State.PRE_CANDIDATE and self._hinted_round and granted
+        if (rival and msg.src > self.id and not self._votes.voted(msg.src)
+                and (msg.last_log_term, msg.last_log_index) == (self.log.last_term, self.log.last_index)):
+            # Two hinted rounds at once, logs alike: the lower id runs (a log ahead would run). But a rival that
+            # already answered ours (it refused: it still heard the leader then) asks now because it no longer
+            # does: ours cannot win without it, so it runs.
+            granted = False
+            self.note("pre_vote_refused_to_rival", term=msg.term, candidate=msg.src)
         if granted:
             self.note("pre_vote_granted", term=msg.term, candidate=msg.src)
+        elif msg.term > self.term and log_ok and not rival:
+            self._lease_refusal = (msg.term, now)
         self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
+        if rival and granted:
+            self._become_follower(self.term, reason="a rival's hinted campaign goes first")
+            self.note("pre_vote_yielded", term=msg.term, candidate=msg.src)
+            self._reset_election_timer()
+        elif (not granted and self._state is _State.PRE_CANDIDATE and self._hinted_round
+              and msg.term == self.term + 1 and self._votes.voted(msg.src)):
+            # It refused our round (it still heard the leader then) and now campaigns itself, so it no longer
+            # does; it cannot win ours, so we ask again.
+            self.note("pre_vote_asked_again", term=msg.term, of=msg.src)
+            self._become_pre_candidate(now, hinted=True)
+        elif self._hinted and self._state is _State.FOLLOWER:
+            self._hinted_campaign_meets(msg.src, granted, log_ok, now)
+
+    def _hinted_campaign_meets(self, other: int, granted: bool, log_ok: bool, now: int) -> None:
+        """Our hinted campaign waits its turn and ``other`` asked first: we granted, so we stand back (an ordinary
+        election timeout takes over); or its log is behind ours, so it cannot win our vote and we go now."""
+        if granted:
+            self._reset_election_timer()
+        elif not log_ok:
+            self.note("hinted_campaign_early", behind=other, term=self.term)
+            self._become_pre_candidate(now, hinted=True)
 
     def _on_pre_vote_response(self, msg: Any, now: int) -> None:
         """Count an answer to the pre-candidate's round: a majority starts the real election; a lost round ends,
@@ -900,6 +985,7 @@ class Raft(ElectionAlgorithm):
         """A valid AppendEntries from the leader of our term: follow it and reset the election timer."""
         if self.leader != leader:
             self._become_follower(self.term, leader)
+        self._last_leader = leader
         self._reset_election_timer()
 
     def _on_append_entries_as_candidate(self, msg: Any, now: int) -> None:
@@ -1287,7 +1373,9 @@ class Raft(ElectionAlgorithm):
             self._commit_to(min(self._pending_commit, self.log.last_index))
 
     def _reset_election_timer(self) -> None:
-        """Arm the election timer with a timeout drawn anew from [min, max] by this node's RNG."""
+        """Arm the election timer with a timeout drawn anew from [min, max] by this node's RNG (no hinted campaign
+        waits any more)."""
+        self._hinted = False
         self.set_timer(ELECTION, self.rng.randint(self.config.election_timeout_min, self.config.election_timeout_max))
 
     def _save_hard_state(self) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.compare.report import headline_nodes
+from bench.compare.report import headline_nodes, labels
 
 
 def _values(results: dict, scenario: str, algo: str, nodes: int, metric: str) -> list[float]:
@@ -26,7 +26,7 @@ def make_plots(results: dict, out_dir: Path) -> list[str]:
     cfg = results["config"]
     written: list[str] = []
     n = headline_nodes(results)
-    series = {a: _values(results, "crash", a, n, "failover_ms") for a in cfg["algos"]}
+    series = {a: _values(results, "crash", a, n, "failover_ms") for a in labels(results)}
     if any(series.values()):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for algo, vals in series.items():
@@ -46,7 +46,7 @@ def make_plots(results: dict, out_dir: Path) -> list[str]:
     if len(cfg["nodes"]) > 1:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         drawn = False
-        for algo in cfg["algos"]:
+        for algo in labels(results):
             pts = []
             for size in cfg["nodes"]:
                 cell = results.get("stats", {}).get("crash", {}).get(algo, {}).get(str(size), {}).get("messages")

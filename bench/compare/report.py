@@ -22,6 +22,11 @@ class Table:
     caption: str = ""
 
 
+def labels(results: dict) -> list[str]:
+    """The columns: each algorithm, or each labelled variant of one (``--hints both``: "raft (hints)")."""
+    return list(results["config"].get("variants") or results["config"]["algos"])
+
+
 def fmt(x: float | int | None, unit: str = "") -> str:
     """A number for a table cell: integers as is, other values to 3 significant places; None as '-'."""
     if x is None:
@@ -48,7 +53,7 @@ def headline_nodes(results: dict) -> int:
 
 def summary_table(results: dict) -> Table:
     """The seed's comparison table, each measurable row filled with this run's numbers."""
-    algos = results["config"]["algos"]
+    algos = labels(results)
     n = headline_nodes(results)
     t = Table(f"Comparison ({n} nodes, {results['config']['transport']})", ["Dimension", *algos])
 
@@ -129,7 +134,7 @@ def _count_ones(results: dict, scenario: str, algo: str, nodes: int, metric: str
 
 def scenario_tables(results: dict) -> list[Table]:
     """One table per scenario that ran: rows are metrics (per cluster size), cells 'median / p90 / max'."""
-    algos = results["config"]["algos"]
+    algos = labels(results)
     sizes = results["config"]["nodes"]
     stats = results.get("stats", {})
     tables = []
@@ -185,6 +190,8 @@ def command_line(c: dict) -> str:
         parts.append(f"--latency-ms {c['latency_ms'][0]}-{c['latency_ms'][1]}")
     parts.append(f"--seed {c['seed']}")
     parts += [f"--config {algo}.{key}={value}" for algo, key, value in c.get("settings", [])]
+    if c.get("hints", "default") != "default":
+        parts.append(f"--hints {c['hints']}")
     if c["transport"] == "zmq" and c.get("secure") is False:
         parts.append("--insecure")
     return " ".join(parts)
@@ -205,7 +212,7 @@ def timing_table(results: dict) -> Table:
     c = results["config"]
     t = Table(f"Fair timing: detection {c['detect_ms'][0]}-{c['detect_ms'][1]} ms mapped by each algorithm's rule",
               ["algorithm", "timers as run", "rule (the plugin's detection_config)"])
-    for name in c["algos"]:
+    for name in labels(results):
         info = results["algorithms"][name]
         timers = ", ".join(f"{k}={v}" for k, v in sorted(info.get("timing", {}).items())) or "(no timers mapped)"
         t.rows.append([name, timers, info.get("timing_rule", "")])

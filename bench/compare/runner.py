@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Protocol
 
 from core import registry
@@ -40,6 +40,9 @@ class CompareConfig:
     """(algorithm, key, value) set on top of each algorithm's fair config (``--config raft.pre_vote=true``)."""
     secure: bool = True
     """Real processes with CurveZMQ keys (the default), or in plain mode (``--insecure``)."""
+    hints: str = "default"
+    """transport_hints of every algorithm that has the setting: "default" (as each is configured), "on", "off",
+    or "both" (two labelled variants per algorithm, ``NAME (hints)`` and ``NAME (timeout-only)``)."""
 
 
 class Transport(Protocol):
@@ -100,14 +103,38 @@ def applicable(scenario: str, cls: type[ElectionAlgorithm], can_trigger: bool) -
     return None
 
 
+HINTS = ("default", "on", "off", "both")
+
+
+def variants(names: tuple[str, ...], hints: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, algorithm, settings) for each algorithm: its name alone, or with ``hints`` "both", one variant with
+    transport_hints on ("raft (hints)") and one with it off ("raft (timeout-only)"), for every algorithm whose
+    config has that setting (a plugin without it runs once, as it is)."""
+    out = []
+    for name in names:
+        has = "transport_hints" in {f.name for f in fields(registry.load(name).Config)}
+        if not has or hints == "default":
+            out.append((name, name, {}))
+        elif hints == "both":
+            out += [(f"{name} (hints)", name, {"transport_hints": "true"}),
+                    (f"{name} (timeout-only)", name, {"transport_hints": "false"})]
+        else:
+            out.append((name, name, {"transport_hints": "true" if hints == "on" else "false"}))
+    return out
+
+
 def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = None) -> dict:
     """Run every trial and return the results dict (schema.py); never raises for a failing trial."""
-    classes = {name: registry.load(name) for name in cfg.algos}
     settings: dict[str, dict[str, str]] = {}
     for algo, key, value in cfg.settings:
         settings.setdefault(algo, {})[key] = value
-    configs = {name: fair_config(cls, cfg.detect_ms, settings.get(name)) for name, cls in classes.items()}
-    mapped = {name: cls.detection_config(*cfg.detect_ms) for name, cls in classes.items()}
+    entries = variants(cfg.algos, cfg.hints)
+    labels = [label for label, _, _ in entries]
+    classes = {label: registry.load(name) for label, name, _ in entries}
+    configs = {label: fair_config(classes[label], cfg.detect_ms, {**settings.get(name, {}), **extra})
+               for label, name, extra in entries}
+    mapped = {label: cls.detection_config(*cfg.detect_ms) for label, cls in classes.items()}
+    base = {label: name for label, name, _ in entries}
     started = time.time()
     results: dict[str, Any] = {
         "schema": schema.SCHEMA,
@@ -115,15 +142,15 @@ def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = No
         "machine": schema.machine_info(),
         "run": {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))},
         "config": {**asdict(cfg), "detect_ms": list(cfg.detect_ms), "latency_ms": list(cfg.latency_ms) if cfg.latency_ms else None,
-                   "settings": [list(s) for s in cfg.settings]},
-        "algorithms": {name: {**algorithm_info(name, classes[name], configs[name]), "timing": mapped[name]}
-                       for name in cfg.algos},
+                   "settings": [list(s) for s in cfg.settings], "variants": labels},
+        "algorithms": {label: {**algorithm_info(base[label], classes[label], configs[label]), "timing": mapped[label]}
+                       for label in labels},
         "trials": [],
         "skipped": [],
     }
     plan = []
     for nodes in cfg.nodes:
-        for name in cfg.algos:
+        for name in labels:
             for scenario in cfg.scenarios:
                 reason = applicable(scenario, classes[name], transport.can_trigger)
                 if reason:
@@ -145,7 +172,7 @@ def run(cfg: CompareConfig, transport: Transport, progress: Progress | None = No
                 if progress:
                     progress({"scenario": scenario, "algo": name, "nodes": nodes, "trial": trial + 1,
                               "trials": cfg.trials, "done": done, "total": total})
-                seed = trial_seed(cfg.seed, name, scenario, nodes, trial)
+                seed = trial_seed(cfg.seed, base[name], scenario, nodes, trial)  # both variants: the same seeds
                 results["trials"].append(_one_trial(transport, name, cls, configs[name], nodes, scenario, trial, seed, ctx))
                 done += 1
     except KeyboardInterrupt:

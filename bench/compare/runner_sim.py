@@ -39,6 +39,8 @@ class SimDriver:
     """A ``Driver`` over one Simulation (see bench.compare.driver)."""
 
     reusable = False
+    connection_hints = True
+    """A crash is seen by the others as a real transport sees it (core.sim); off to replay runs recorded before."""
 
     def __init__(
         self,
@@ -59,7 +61,8 @@ class SimDriver:
 
     def start(self, fresh: bool = False) -> float:
         observers = list(self.algo.safety_observers()) + [self._counter]
-        self.sim = Simulation(self.algo, self.nodes, seed=self.seed, config=self.config, network=self.network, observers=observers)
+        self.sim = Simulation(self.algo, self.nodes, seed=self.seed, config=self.config, network=self.network,
+                              observers=observers, connection_hints=self.connection_hints)
         return 0
 
     def now(self) -> float:

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from core.client import KVClient
-from core.cluster import LocalCluster
+from core.cluster import LocalCluster, now_ms
 from core.kv import GET, PUT, Command
 from core.runtime.control import parse_propose_reply, propose_frames, read_frames
 
@@ -147,13 +147,29 @@ def measure_log(
             filler.run(count=1_000)  # every key the reads ask for holds a value
         targets = sorted(c.ids) if read_from == "any" else [kv.leader]
         load = Load(kv, targets, size, outstanding, batch, reads)
+        since = now_ms()
         elapsed = load.run(duration=duration)
         kv.close()
+        calm = stability(c.events(), since, now_ms())
     mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
     what = "puts" if reads is None else f"{reads} reads" + (" from every node" if read_from == "any" else "")
     return summary(f"quorumlab {algo} {what} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
                    size=size, outstanding=outstanding, batch=batch, secure=secure, reads=reads, read_from=read_from,
-                   error_kinds=dict(load.error_kinds))
+                   error_kinds=dict(load.error_kinds), **calm)
+
+
+def stability(events: list[dict], since: float, until: float) -> dict[str, int]:
+    """What happened to leadership during a load (none of it should, with no fault): leader changes (a node
+    naming a new leader), elections and pre-vote rounds begun, terms raised, connections reported down."""
+    window = [e for e in events if since <= e["t"] <= until]
+    kinds = collections.Counter(e["kind"] for e in window)
+    return {
+        "leader_changes": sum(1 for e in window if e["kind"] == "leader" and e.get("leader") is not None),
+        "elections_started": kinds["election_started"],
+        "pre_votes_started": kinds["pre_vote_started"],
+        "terms_raised": kinds["term"],
+        "connections_dropped": kinds["peer_down"],
+    }
 
 
 def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict | None = None,

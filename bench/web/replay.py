@@ -114,7 +114,7 @@ class _RecordedSimDriver(SimDriver):
     def start(self, fresh: bool = False) -> float:
         observers = [*self.algo.safety_observers(), self._counter, *self.extra]
         self.sim = Simulation(self.algo, self.nodes, seed=self.seed, config=self.config, network=self.network,
-                              observers=observers)
+                              observers=observers, connection_hints=self.connection_hints)
         return 0
 
 
@@ -129,7 +129,7 @@ def replay_trial(folder: Path, index: int) -> dict[str, Any]:
         trial = results["trials"][index]
     except IndexError:
         raise ReplayError(f"no trial {index}: the folder has {len(results['trials'])}") from None
-    cls = registry.load(trial["algo"])
+    cls = registry.load(trial["algo"].split(" (")[0])  # a variant's label: "raft (hints)"
     recorded = results["algorithms"][trial["algo"]]["config"]
     config = cls.Config.from_strings({k: _as_string(v) for k, v in recorded.items()})
     latency = tuple(cfg["latency_ms"])
@@ -137,6 +137,7 @@ def replay_trial(folder: Path, index: int) -> dict[str, Any]:
     sampler = StatusSampler()
     driver = _RecordedSimDriver(cls, trial["nodes"], config, trial["seed"], latency,
                                 observers=[_MessageBudget(), recorder, sampler])
+    driver.connection_hints = "hints" in cfg  # runs recorded before the simulator gave crash hints had none
     ctx = TrialContext(tuple(cfg["detect_ms"]), cls.detection_timer)
     try:
         metrics = {k: _rounded(v) for k, v in SCENARIOS[trial["scenario"]].run(driver, ctx).items()}

@@ -14,7 +14,12 @@ the node hands a request's commands to the algorithm at once
 algorithm's state machine (its ``StateMachine`` class, e.g. the key-value
 store), or at once with "not leader" and the leader's address, or with
 "leadership lost" when the node stops leading before the entries are applied
-(or another term's entry takes one of their indexes). Waiting requests sit in
+(or another term's entry takes one of their indexes). A request refused "not leader"
+by a node that knows no leader (an election is on) is held instead, up to
+``HOLD_MS`` (at most ``MAX_HELD`` requests): as soon as the node learns a
+leader it proposes them again, so they are accepted if it won, or answered at
+once with the new leader's address, and the client needs no retry loop to
+find it. Waiting requests sit in
 index order; a run of entries applied in one step answers every request it
 completes and is written to the event log as one ``apply`` event.
 
@@ -57,7 +62,9 @@ from core.effects import (
     BUSY,
     INVALID,
     NO_LOG,
+    NOT_LEADER,
     Apply,
+    LeaderChanged,
     Note,
     Proposed,
     ProposeRejected,
@@ -138,6 +145,11 @@ RECV_BYTES_BUDGET = 8 << 20
 """Peer message bytes handled per loop iteration (at least one message), for the same reason."""
 CUT_OFF_S = 5.0
 """How long a control connection whose reply queue overflowed (a client that does not read) is ignored."""
+HOLD_MS = 300
+"""How long a propose request refused "not leader" with no leader known waits for a leader to be learned before it
+is answered so (an election at the default timeouts is over well within this)."""
+MAX_HELD = 1024
+"""Propose requests held that way at once; more are answered "not leader" at once."""
 SEAL_EVERY_MS = 1000
 """How often the node marks its flushed log records as durable in the log header (core.storage.RecordLog.seal):
 at most one extra fdatasync a second, and only when records were flushed since the last mark."""
@@ -197,6 +209,8 @@ class Node:
         self.algo: ElectionAlgorithm | None = None
         self.state_machine: Any = None
         self._waiting: collections.deque[_ClientRequest] = collections.deque()
+        self._held: collections.deque[tuple[int, _ClientRequest, list[bytes]]] = collections.deque()  # (until, ...)
+        self._leader_learned = False
         self._drops = DropReporter()
         self._timers: TimerTable | None = None
         self._zap: ZapHandler | None = None
@@ -367,6 +381,8 @@ class Node:
                 self._on_zap()
             else:
                 self._on_monitor(sock)
+        if self._held:
+            self._release_held()  # before the timers: a new leader's first flush carries them with its no-op
         self._fire_due_timers()
         self._housekeeping()
         if self._handover is not None:
@@ -389,6 +405,8 @@ class Node:
     def _poll_timeout(self) -> int:
         now = mono_ms()
         wait = min(HOUSEKEEPING_MS, self._next_counters - now)
+        if self._held:
+            wait = min(wait, self._held[0][0] - now)
         deadline = self._wheel.next_deadline()
         if deadline is not None:
             wait = min(wait, deadline - now)
@@ -549,6 +567,8 @@ class Node:
                 self._fail(req, effect.code, effect.reason, hint)
             return
         event = self._record(*as_event(effect))
+        if t is LeaderChanged and effect.leader is not None and self._held:
+            self._leader_learned = True
         if t is RoleChanged:
             if effect.old == Role.LEADER and self._waiting:
                 self._fail_waiting("leadership lost")
@@ -694,11 +714,16 @@ class Node:
             for req, commands, _ in accepted:
                 self._propose([(req, commands)])
             return
-        for req, _, offset in accepted:
+        leaderless = refusal is not None and refusal[0] == NOT_LEADER and not refusal[2]
+        for req, commands, offset in accepted:
             home = next((r for r in ranges if r[3] <= offset and offset + req.count <= r[3] + r[2]), None)
             if home is not None:
                 req.first, req.term = home[0] + offset - home[3], home[1]
                 self._waiting.append(req)
+                self._connections.wait(req)
+            elif leaderless and len(self._held) < MAX_HELD and not req.held:
+                req.held = True
+                self._held.append((now + HOLD_MS, req, commands))
                 self._connections.wait(req)
             elif refusal is not None:
                 self._fail(req, *refusal)
@@ -706,6 +731,23 @@ class Node:
                 self._fail(req, INTERNAL, f"{self.algo_cls.name} accepted {covered} of {len(batch)} commands "
                                 "without refusing the rest" if covered else
                                 f"{self.algo_cls.name} neither accepted nor refused the commands")
+
+    def _release_held(self) -> None:
+        """Requests held for want of a leader: proposed again once one is learned (each is held once), answered
+        "not leader" once HOLD_MS has passed."""
+        held = self._held
+        if self._leader_learned:
+            self._leader_learned = False
+            again = list(held)
+            held.clear()
+            for _, req, _ in again:
+                self._connections.done(req)
+            self._propose([(req, commands) for _, req, commands in again])
+            return
+        now = mono_ms()
+        while held and held[0][0] <= now:
+            _, req, _ = held.popleft()
+            self._fail(req, NOT_LEADER, f"not leader: no leader was learned within {HOLD_MS} ms")
 
     def _send(self, peer: int, data: bytes, kind: str) -> None:
         if len(data) > MAX_FRAME_BYTES:
@@ -970,7 +1012,7 @@ class Node:
 class _ClientRequest:
     """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
-    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries")
+    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries", "held")
 
     def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
@@ -982,6 +1024,7 @@ class _ClientRequest:
         self.results: list[bytes] = []
         self.waiting = False
         self.queries: list[bytes] = []
+        self.held = False  # it was held once for want of a leader (never twice)
 
 
 class _Connections:

@@ -92,6 +92,19 @@ def partition(story: Story, a: Args) -> None:
                     c.cut(x, y)
 
 
+def link_down(story: Story, a: Args) -> None:
+    """link-down <i> <j>: node i's transport reports its connection to node j lost (the hint a crash or a dropped
+    link gives); messages still flow unless cut. ``link-down 2 1``"""
+    i, j = story.up(a.word(0, "node")), story.node(a.word(1, "peer"))
+    story.step(None, lambda: story.cluster.peer_down(i, j))
+
+
+def link_up(story: Story, a: Args) -> None:
+    """link-up <i> <j>: node i's transport reports its connection to node j made again. ``link-up 2 1``"""
+    i, j = story.up(a.word(0, "node")), story.node(a.word(1, "peer"))
+    story.step(None, lambda: story.cluster.peer_up(i, j))
+
+
 def heal(story: Story, a: Args) -> None:
     """heal: every cut link works again. ``heal``"""
     story.cluster.heal()
@@ -329,6 +342,8 @@ COMMANDS: dict[str, Handler] = {
     "cut": cut,
     "partition": partition,
     "heal": heal,
+    "link-down": link_down,
+    "link-up": link_up,
     "campaign": campaign,
     "fire": fire,
     "tick": tick,

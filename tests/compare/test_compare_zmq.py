@@ -65,7 +65,9 @@ def test_short_zmq_run_measures_every_scenario_and_leaves_no_process(tmp_path):
             assert data["stats"][scenario][algo]["3"]["_trials"] == {"ok": 2, "total": 2}, (scenario, algo)
     crash = data["stats"]["crash"]
     for algo in ALGOS:
-        assert 100 <= crash[algo]["3"]["failover_ms"]["median"] < 2000, crash[algo]["3"]
+        # Not 100 ms or more, as before transport hints: with them (every algorithm's default) a killed leader's
+        # dropped connection starts the election, well before the detection range ends.
+        assert 0 < crash[algo]["3"]["failover_ms"]["median"] < 2000, crash[algo]["3"]
         assert crash[algo]["3"]["messages"]["median"] > 0
         assert crash[algo]["3"]["round_trips"]["n"] == 0  # no modeled round trip on a real network
     assert (tmp_path / "out" / "report.md").exists() and (tmp_path / "out" / "failover_cdf.png").exists()

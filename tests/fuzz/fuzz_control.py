@@ -18,6 +18,7 @@ from core.kv import PUT, Command
 from core.runtime.control import (
     COMMANDS,
     PROPOSE,
+    READ,
     REPLY_ERROR,
     REPLY_OK,
     ControlError,
@@ -41,8 +42,9 @@ def run(data: bytes) -> None:
     _unwrap(data)
     frames = split(data)
     k = find_propose(frames)
-    assert k == -1 or (1 <= k < 4 and frames[k] == PROPOSE and PROPOSE not in frames[1:k]), f"marker at {k}"
-    assert k >= 0 or PROPOSE not in frames[1:4], "find_propose missed the marker"
+    markers = (PROPOSE, READ)
+    assert k == -1 or (1 <= k < 4 and frames[k] in markers and not set(markers) & set(frames[1:k])), f"marker at {k}"
+    assert k >= 0 or not set(markers) & set(frames[1:4]), "find_propose missed the marker"
     check_propose_reply(parse_propose_reply(frames))
 
 

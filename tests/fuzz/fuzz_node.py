@@ -5,7 +5,7 @@ commits on its own flush, so requests get answered from applied entries); the re
 list of requests, each a blob list of frames (anything else is one frame: a JSON body).
 ``Node._on_control`` reads them from an in-memory stand-in for its control ROUTER, identity
 frame first as libzmq delivers them. Rules: the node never raises; every request gets
-exactly one reply, or still waits for its entries; a reply goes to its request's envelope,
+exactly one reply, or still waits for its entries (or for a leader to be known: held); a reply goes to its request's envelope,
 in the form of the request (JSON, or binary that ``parse_propose_reply`` reads).
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def run(data: bytes) -> None:
     finally:
         node._log.close()
         os.remove(os.path.join(_SCRATCH.name, EVENTS_FILE))
-    waiting = [req.envelope[0] for req in node._waiting]
+    waiting = [req.envelope[0] for req in node._waiting] + [req.envelope[0] for _, req, _ in node._held]
     for frames in requests:
         replies = [r for r in control.sent if r[0] == frames[0]]
         if _oversized_envelope(frames):

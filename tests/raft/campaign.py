@@ -8,7 +8,11 @@ event. Then the faults stop (partitions healed, crashed nodes restarted, loss
 off) and the campaign measures how long until every node agrees on one live
 leader, and how many election rounds that took.
 
-Replay one seed:  .venv/bin/python -m tests.raft.campaign --seed 17 --size 5
+With ``hints`` the simulator gives connection hints on every crash and restart (core.sim), and false ones too:
+links that "drop" and come back at random while every message still flows (a flapping link), so safety is checked
+with raft reacting to hints that lie.
+
+Replay one seed:  .venv/bin/python -m tests.raft.campaign --seed 17 --size 5 [--hints]
 Run a range:      .venv/bin/python -m tests.raft.campaign --seeds 700   (sizes 3, 5, 7)
 """
 from __future__ import annotations
@@ -61,17 +65,20 @@ def replay_command(seed: int, size: int) -> str:
     return f".venv/bin/python -m tests.raft.campaign --seed {seed} --size {size}"
 
 
-def run_campaign_seed(seed: int, size: int, config: RaftConfig | None = None) -> CampaignResult:
+def run_campaign_seed(seed: int, size: int, config: RaftConfig | None = None, hints: bool = False) -> CampaignResult:
     """Run one seed on a cluster of ``size`` (default config unless given); raises InvariantViolation (with seed
-    and trace) on a safety violation."""
+    and trace) on a safety violation. ``hints``: connection hints on, false ones included (see the module)."""
     plan = random.Random(f"raft-campaign/{seed}/{size}")
     lo = plan.randint(0, 3)
     loss, duplicate = plan.uniform(0, 0.2), plan.uniform(0, 0.1)
     network = Network(delay_ms=(lo, lo + plan.randint(0, 30)), loss=loss, duplicate=duplicate)
-    sim = Simulation(Raft, size, seed=seed, network=network, config=config)
+    sim = Simulation(Raft, size, seed=seed, network=network, config=config, connection_hints=hints)
+    flaps = random.Random(f"raft-campaign-flaps/{seed}/{size}")  # its own RNG: the plan stays what it was
     crashes = partitions = 0
     while sim.now < FAULT_MS:
         sim.run_for(plan.randint(10, 400))
+        if hints:
+            flap(sim, flaps)
         action = plan.choices(["crash", "restart", "partition", "heal", "none"], weights=[3, 3, 2, 2, 1])[0]
         down = [i for i in sim.ids if not sim.is_up(i)]
         if action == "crash" and sim.up_ids():
@@ -100,6 +107,16 @@ def run_campaign_seed(seed: int, size: int, config: RaftConfig | None = None) ->
         seed, size, round(loss, 3), round(duplicate, 3), network.delay_ms,
         crashes, partitions, sum(e["kind"] == "election_won" for e in sim.events), elapsed, rounds, leader,
     )
+
+
+def flap(sim: Simulation, rng: random.Random) -> None:
+    """A few false hints: some node hears that its connection to another dropped, and maybe that it came back."""
+    for _ in range(rng.randint(0, 3)):
+        node, peer = rng.sample(sim.ids, 2)
+        sim.hint(node, peer, False)
+        if rng.random() < 0.7:
+            sim.run_for(rng.randint(0, 5))
+            sim.hint(node, peer, True)
 
 
 def _stable_leader(sim: Simulation, deadline: int) -> tuple[int | None, int]:
@@ -147,16 +164,17 @@ def _quantile(sorted_values: list, q: float) -> float:
 
 
 def run_campaign(
-    seeds: range, sizes: tuple[int, ...] = SIZES, config: RaftConfig | None = None
+    seeds: range, sizes: tuple[int, ...] = SIZES, config: RaftConfig | None = None, hints: bool = False
 ) -> CampaignSummary:
     """Every seed on every size; a safety violation is collected with its replay command, not raised."""
     results, failures = [], []
     for size in sizes:
         for seed in seeds:
             try:
-                results.append(run_campaign_seed(seed, size, config))
+                results.append(run_campaign_seed(seed, size, config, hints))
             except InvariantViolation as exc:
-                failures.append(f"seed={seed} size={size}: replay with `{replay_command(seed, size)}`\n{exc}")
+                replay = replay_command(seed, size) + (" --hints" if hints else "")
+                failures.append(f"seed={seed} size={size}: replay with `{replay}`\n{exc}")
     return CampaignSummary(results, failures)
 
 
@@ -166,12 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, help="replay this one seed")
     ap.add_argument("--size", type=int, default=5, help="cluster size for --seed")
     ap.add_argument("--seeds", type=int, default=100, help="seeds 0..N-1 on each of the sizes 3, 5, 7")
+    ap.add_argument("--hints", action="store_true", help="connection hints on, false ones included")
     args = ap.parse_args(argv)
     if args.seed is not None:
-        print(run_campaign_seed(args.seed, args.size))
+        print(run_campaign_seed(args.seed, args.size, hints=args.hints))
         return 0
     t0 = time.perf_counter()
-    summary = run_campaign(range(args.seeds))
+    summary = run_campaign(range(args.seeds), hints=args.hints)
     print("\n\n".join(summary.failures) or "safety: zero violations")
     print(summary.distribution(), f"wall={time.perf_counter() - t0:.1f}s")
     return 1 if summary.failures else 0

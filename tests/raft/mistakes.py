@@ -5,6 +5,7 @@ The variants themselves live in algorithms/raft/mistakes.py (``bench web`` offer
 from __future__ import annotations
 
 from algorithms.raft.mistakes import (
+    CampaignsAtEveryDisconnect,
     CommitsByCountingReplicas,
     ForgetsToResetTimerOnHeartbeat,
     KeepsTermAndVoteInMemory,
@@ -19,4 +20,5 @@ MISTAKES: dict[str, type[Raft]] = {
     "keeps-term-and-vote-in-memory": KeepsTermAndVoteInMemory,
     "replies-before-stepping-down": RepliesBeforeSteppingDown,
     "commits-by-counting-replicas": CommitsByCountingReplicas,
+    "campaigns-at-every-disconnect": CampaignsAtEveryDisconnect,
 }

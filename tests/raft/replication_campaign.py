@@ -10,6 +10,8 @@ a node holds log entries it has not flushed yet. Then the faults stop and every
 node must apply the same commands, including every command a client saw
 acknowledged.
 
+With ``hints``: connection hints on crashes and restarts, and false ones (tests.raft.campaign.flap).
+
 Replay one seed:  .venv/bin/python -m tests.raft.replication_campaign --seed 17 --size 5
 Run a range:      .venv/bin/python -m tests.raft.replication_campaign --seeds 700   (sizes 3, 5, 7)
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from algorithms.raft import Raft, RaftConfig
 from core.errors import InvariantViolation
 from core.sim import Network, Simulation
+from tests.raft.campaign import flap
 
 SIZES = (3, 5, 7)
 FAULT_MS = 4_000
@@ -44,8 +47,9 @@ class SeedResult:
     problems: list[str] = field(default_factory=list)
 
 
-def replay_command(seed: int, size: int, config: RaftConfig | None = None) -> str:
-    flags = " --pre-vote" if config is not None and config.pre_vote else ""
+def replay_command(seed: int, size: int, config: RaftConfig | None = None, hints: bool = False) -> str:
+    flags = " --hints" if hints else ""
+    flags += " --pre-vote" if config is not None and config.pre_vote else ""
     flags += " --check-quorum" if config is not None and config.check_quorum else ""
     return f".venv/bin/python -m tests.raft.replication_campaign --seed {seed} --size {size}{flags}"
 
@@ -55,18 +59,22 @@ def _unflushed(sim: Simulation, i: int) -> bool:
     return log.durable_index < log.last_index
 
 
-def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig | None = None) -> SeedResult:
+def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig | None = None,
+             hints: bool = False) -> SeedResult:
     """Run one seed; raises InvariantViolation on a safety violation, lists liveness problems in ``problems``."""
     plan = random.Random(f"raft-replication/{seed}/{size}")
     lo = plan.randint(0, 3)
     network = Network(
         delay_ms=(lo, lo + plan.randint(0, 20)), loss=plan.uniform(0, 0.2), duplicate=plan.uniform(0, 0.1)
     )
-    sim = Simulation(algo, size, seed=seed, network=network, config=config)
+    sim = Simulation(algo, size, seed=seed, network=network, config=config, connection_hints=hints)
+    flaps = random.Random(f"raft-replication-flaps/{seed}/{size}")
     result = SeedResult(seed, size)
     subs = []
     while sim.now < FAULT_MS:
         sim.run_for(plan.randint(5, 150))
+        if hints:
+            flap(sim, flaps)
         action = plan.choices(
             ["crash", "crash_unflushed", "restart", "partition", "heal", "submit"], weights=[2, 1, 3, 1, 2, 8]
         )[0]
@@ -124,22 +132,22 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig |
 
 
 def run_campaign(
-    seeds: range, sizes: tuple[int, ...] = SIZES, algo: type[Raft] = Raft, config: RaftConfig | None = None
+    seeds: range, sizes: tuple[int, ...] = SIZES, algo: type[Raft] = Raft, config: RaftConfig | None = None,
+    hints: bool = False,
 ) -> tuple[list[SeedResult], list[str]]:
     """Every seed on every size; returns the results and one report (seed, replay command, message) per failure."""
     results, failures = [], []
     for size in sizes:
         for seed in seeds:
             try:
-                r = run_seed(seed, size, algo, config)
+                r = run_seed(seed, size, algo, config, hints)
             except InvariantViolation as exc:
-                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size, config)}\n{exc}")
+                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size, config, hints)}\n{exc}")
                 continue
             results.append(r)
             if r.problems:
-                failures.append(
-                    f"seed {seed} size {size}: replay with {replay_command(seed, size, config)}\n" + "\n".join(r.problems)
-                )
+                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size, config, hints)}\n"
+                                + "\n".join(r.problems))
     return results, failures
 
 
@@ -150,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=100)
     p.add_argument("--pre-vote", action="store_true", help="run raft with pre_vote on")
     p.add_argument("--check-quorum", action="store_true", help="run raft with check_quorum on")
+    p.add_argument("--hints", action="store_true", help="connection hints on, false ones included")
     args = p.parse_args(argv)
     config = RaftConfig(pre_vote=args.pre_vote, check_quorum=args.check_quorum)
     started = time.perf_counter()
     if args.seed is not None:
-        results, failures = run_campaign(range(args.seed, args.seed + 1), (args.size,), config=config)
+        results, failures = run_campaign(range(args.seed, args.seed + 1), (args.size,), config=config, hints=args.hints)
     else:
-        results, failures = run_campaign(range(args.seeds), config=config)
+        results, failures = run_campaign(range(args.seeds), config=config, hints=args.hints)
     for f in failures:
         print(f, file=sys.stderr)
     acked = sum(r.acknowledged for r in results)

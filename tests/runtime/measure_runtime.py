@@ -2,7 +2,9 @@
 
     .venv/bin/python -m tests.runtime.measure_runtime --trials 30 --idle-s 10
 
-Failover: a 3-process raft cluster with default timeouts; each trial waits for
+Failover: a 3-process raft cluster with default timeouts and transport_hints off (the
+timeout path, which the simulator models; with hints a kill is detected by the dropped
+connection instead: `bench failover`); each trial waits for
 a leader every node agrees on, waits a random 0-100 ms (so the kill lands at a
 random phase of the heartbeat), SIGKILLs the leader and takes, from the events,
 the time from the kill to the first survivor becoming leader in a higher term,
@@ -52,7 +54,7 @@ def agreed(c: LocalCluster):
 def real_failover(trials: int, seed: int) -> dict[str, list[float]]:
     rng = random.Random(seed)
     out: dict[str, list[float]] = {"failover": [], "detection": [], "election": [], "winner_timer_late": []}
-    with LocalCluster("raft", 3) as c:
+    with LocalCluster("raft", 3, config={"transport_hints": False}) as c:
         for _ in range(trials):
             leader, term = c.wait_until(lambda: agreed(c), 30, "agreement")
             time.sleep(rng.uniform(0, 0.1))

@@ -1,0 +1,78 @@
+"""Failover at the speed of the transport, on 3 real processes over ZeroMQ on 127.0.0.1: the leader is SIGKILLed and a
+client write succeeds again long before any election timeout could have fired.
+
+The election timeout is set far above anything the hinted path needs (2-4 s), so a write within one second can only
+come from the transport's hint, on the nodes (peer_down) and in the client (its connection dropped). The targets
+themselves are measured, not asserted (bench failover; docs/results/failover/).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from core.cluster import LocalCluster, now_ms
+from core.kv import PUT
+
+SLOW_TIMEOUTS = {"election_timeout_min": 2000, "election_timeout_max": 4000, "heartbeat_interval": 50}
+
+
+def writes_until(c: LocalCluster, stop: threading.Event, done: list, errors: list) -> None:
+    with c.kv_client(timeout_s=20.0) as kv:
+        k = 0
+        while not stop.is_set():
+            k += 1
+            try:
+                kv.put("failover", str(k))
+            except Exception as exc:
+                errors.append(repr(exc))
+                return
+            done.append((now_ms(), kv.leader))
+
+
+@pytest.mark.parametrize("hints", [True, False], ids=["hints", "timeout-only"])
+def test_a_client_write_succeeds_within_a_second_of_the_leaders_sigkill_only_with_hints(hints):
+    with LocalCluster("raft", 3, config={**SLOW_TIMEOUTS, "transport_hints": hints}) as c:
+        old = c.wait_for_leader(30)
+        c.wait_until(lambda: all(s and s["leader"] == old for s in c.status().values()), 10, "every node following")
+        stop, done, errors = threading.Event(), [], []
+        writer = threading.Thread(target=writes_until, args=(c, stop, done, errors), daemon=True)
+        writer.start()
+        try:
+            c.wait_until(lambda: len(done) >= 5, 10, "writes before the fault")
+            t0 = c.crash(old)
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end and not [t for t, n in done if t > t0 and n != old]:
+                time.sleep(0.005)
+            after = [t - t0 for t, n in list(done) if t > t0 and n != old]
+        finally:
+            stop.set()
+            writer.join(25)
+        pids = list(c.spawned_pids)
+        if hints:
+            assert after and after[0] < 1000, f"no write at a new leader within 1 s of the kill; errors: {errors}"
+            elections = [e for e in c.events() if e["kind"] == "election_started" and e["t"] > t0]
+            assert len({e["term"] for e in elections}) == 1, elections
+        else:
+            assert not after, f"a write succeeded {after[0]:.0f} ms after the kill with hints off, before any timeout"
+    for pid in pids:  # every process it started is gone
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_write_that_reaches_a_node_during_an_election_is_held_until_the_new_leader_is_known():
+    """Without holding, node 2 (no leader known yet) would answer "not leader" naming nobody, at once; it holds the
+    request instead, and once node 1 wins it answers with node 1's address, so the client goes straight there."""
+    with LocalCluster("raft", 3, config={**SLOW_TIMEOUTS, "election_timeout_min": 20_000,
+                                          "election_timeout_max": 30_000}) as c:
+        c.wait_until(lambda: all(s is not None and s.get("peers_up") for s in c.status().values()), 10,
+                     "every node connected")
+        with c.kv_client(attempt_s=5.0) as kv:
+            rid = kv.send(2, kv.command(PUT, "held", "v").encode())
+            time.sleep(0.05)
+            c.trigger([1], "election")
+            reply = kv.wait(2, rid, 5.0)
+            assert reply is not None and not reply["ok"] and reply["leader"] == 1, reply
+            assert kv.put("after", "v") is None and kv.leader == 1
