@@ -71,15 +71,19 @@ def transfer_cmd(addresses: dict[int, str], controls: dict[int, str] | None, to:
               help="Also time this many transfers on 3 nodes (request to the new leader's first write).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def rolling_restart_cmd(nodes: int, settle: float, transfers: int, as_json: bool) -> None:
-    """Restart every node of a local raft cluster in turn under a writing client, with and without handing a
-    stopping leader's leadership over first, in one run; the longest write gap per restart and failed writes."""
+    """Restart every node of a local raft cluster in turn under a writing client, in one run: with a stopping
+    leader handing over first; without it (the connection drop then starts an election at once, transport hints);
+    and without either (the others wait out an election timeout). The longest write gap per restart, failed
+    writes, and the time of transfers."""
     from bench.throughput.planned import measure_rolling_restart, measure_transfers
 
-    results = {}
+    variants = (("hand-over", True, {}), ("hints only", False, {}),
+                ("timeout only", False, {"transport_hints": "false"}))
+    results: dict = {}
     try:
-        for hand_over in (True, False):
-            click.echo(f"rolling restart of {nodes} nodes, hand-over {'on' if hand_over else 'off'} ...", err=True)
-            results["hand_over" if hand_over else "no_hand_over"] = measure_rolling_restart(nodes, hand_over, settle)
+        for label, hand_over, config in variants:
+            click.echo(f"rolling restart of {nodes} nodes, {label} ...", err=True)
+            results[label] = measure_rolling_restart(nodes, hand_over, settle, config)
         if transfers:
             click.echo(f"{transfers} transfers on 3 nodes ...", err=True)
             results["transfers"] = measure_transfers(3, transfers)
@@ -88,11 +92,10 @@ def rolling_restart_cmd(nodes: int, settle: float, transfers: int, as_json: bool
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
-    for key in ("hand_over", "no_hand_over"):
-        r = results[key]
-        click.echo(f"{'hand-over on ' if r['hand_over'] else 'hand-over off'}: leader restart: longest write gap "
-                   f"{r['leader_restart_gap_ms']} ms; follower restarts: {r['follower_restart_gap_ms']} ms; "
-                   f"{r['writes']} writes, {r['failed_writes']} failed")
+    for label, _, _ in variants:
+        r = results[label]
+        click.echo(f"{label:<12}: leader restart: longest write gap {r['leader_restart_gap_ms']} ms; follower "
+                   f"restarts: {r['follower_restart_gap_ms']} ms; {r['writes']} writes, {r['failed_writes']} failed")
     if transfers:
         t = results["transfers"]
         click.echo(f"transfer, request to the new leader's first write: median {t['median_ms']} ms, p99 {t['p99_ms']} "

@@ -88,7 +88,7 @@ def measure_rolling_restart(nodes: int = 5, hand_over: bool = True, settle_s: fl
         writer.start()
         time.sleep(settle_s)
         for node in c.ids:
-            was_leader = c.majority_leader() == node
+            was_leader = c.request(node, "status")["role"] == "leader"
             start = time.perf_counter()
             c.restart(node)
             c.wait_for_leader(20)
