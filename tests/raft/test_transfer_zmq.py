@@ -56,7 +56,7 @@ def test_bench_transfer_moves_leadership_of_a_secured_cluster():
                 "--control", format_cluster(c.control_addresses), "--keys", str(c.keyring.path), "--to", str(target)]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
-        assert result.output.startswith(f"node {target} leads term")
+        assert f"node {target} leads term" in result.stdout.splitlines()[-1]
         refused = CliRunner().invoke(main, args[:-2] + ["--to", "7"])
         assert refused.exit_code == 2 and "node 7 is not in --cluster" in refused.output
 
