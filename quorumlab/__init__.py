@@ -13,14 +13,16 @@ to do, and until then these names are the stable way in.
   LocalCluster            local clusters of ``bench node`` processes (core.cluster)
   KVClient                the replicated key-value store's client (core.client)
   ElectionAlgorithm, Role, AlgorithmConfig   the plugin contract (core.algorithm, core.config)
+  create_keyring, free_ports  a cluster's CurveZMQ keys (core.keys), free local ports (core.cluster)
 """
 from core import ACCELERATED, __version__
 from core.algorithm import ElectionAlgorithm, Role
 from core.client import KVClient
-from core.cluster import LocalCluster
+from core.cluster import LocalCluster, free_ports
 from core.config import AlgorithmConfig
 from core.embedded import EmbeddedNode as Node
 from core.embedded import NodeError, NotLeader, SubmitError
+from core.keys import create_keyring
 from core.leadership import Lease, LeadershipLost
 from core.replicated import NotAttached, ReplicatedCallError, ReplicatedObject, replicated
 from core.sim import Network, Simulation
@@ -44,5 +46,7 @@ __all__ = [
     "Simulation",
     "SubmitError",
     "__version__",
+    "create_keyring",
+    "free_ports",
     "replicated",
 ]
