@@ -11,9 +11,11 @@ every event it records) is mirrored here, so ``is_leader``, ``leader`` and
 on the loop's (a slow callback must not delay heartbeats).
 
 Threads: the loop (``quorumlab-node-<id>``) owns the algorithm, the sockets and
-the state machine; the notifier (``quorumlab-notify-<id>``) runs the
-application's callbacks in order. ``close()`` stops both and waits for them; the
-runtime closes every socket and its ZeroMQ context before the loop thread ends.
+the state machine; the completer (``quorumlab-done-<id>``) completes the futures
+of ``submit`` (so their waiters and done-callbacks never run on the loop's
+thread); the notifier (``quorumlab-notify-<id>``) runs the application's
+leadership callbacks in order. ``close()`` stops all three and waits for them;
+the runtime closes every socket and its ZeroMQ context before the loop ends.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ log = logging.getLogger("quorumlab.embedded")
 
 CLOSE_TIMEOUT_S = 10.0
 """How long ``close()`` waits for the loop thread to finish its step, flush and close its sockets."""
+
+
+_FAIL_THE_REST = object()
+"""Put on the completion queue when the loop ends: every command still pending after it fails (``closed``)."""
 
 
 class NodeError(QuorumlabError):
@@ -123,6 +129,7 @@ class EmbeddedNode:
         self._leader_callbacks: list[Callable[[int | None, int], None]] = []
         self._pending: set[concurrent.futures.Future] = set()
         self._notify: queue.SimpleQueue = queue.SimpleQueue()
+        self._completions: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self.error: BaseException | None = None
         self._runtime = RuntimeNode(
@@ -138,6 +145,8 @@ class EmbeddedNode:
         if self.state_machine is None:
             self.state_machine = self._runtime.state_machine
         self._notifier = threading.Thread(target=self._run_notifier, name=f"quorumlab-notify-{id}", daemon=True)
+        self._completer = threading.Thread(target=self._run_completer, name=f"quorumlab-done-{id}", daemon=True)
+        self._completer.start()
         self._loop = threading.Thread(target=self._run_loop, name=f"quorumlab-node-{id}", daemon=True)
         self._notifier.start()
         self._loop.start()
@@ -215,19 +224,19 @@ class EmbeddedNode:
             future.set_exception(self._closed_error())
             return future
         self._pending.add(future)
-
-        def done(results: list[bytes] | None, error: dict | None) -> None:  # on the loop's thread
+        if self._closed or self.error is not None:  # closed meanwhile: the completer may have failed the rest
             self._pending.discard(future)
-            try:
-                if error is None:
-                    future.set_result(results[0] if one else results)
-                else:
-                    future.set_exception(submit_error(error))
-            except concurrent.futures.InvalidStateError:
-                pass  # the caller cancelled it
+            future.set_exception(self._closed_error())
+            return future
+        put = self._completions.put
+
+        def done(results: list[bytes] | None, error: dict | None) -> None:  # on the loop's thread: hand it over
+            put((future, results, error, one))
 
         if not self._runtime.submit_local(commands, done):
-            done(None, {"code": "busy", "error": f"busy: node {self.id} has too many commands queued; retry"})
+            self._pending.discard(future)
+            future.set_exception(submit_error({"code": "busy", "error": f"busy: node {self.id} has too many "
+                                                                         "commands queued; retry"}))
         return future
 
     async def submit_async(self, command: bytes) -> bytes:
@@ -302,10 +311,12 @@ class EmbeddedNode:
         self._end_reign()
         with self._changed:
             self._changed.notify_all()
-        self._fail_pending()
+        self._completions.put(None)
         self._notify.put(None)
-        if self._notifier is not threading.current_thread():
-            self._notifier.join(CLOSE_TIMEOUT_S)
+        for thread in (self._completer, self._notifier):
+            if thread is not threading.current_thread():
+                thread.join(CLOSE_TIMEOUT_S)
+        self._fail_pending()
 
     def __enter__(self) -> "EmbeddedNode":
         return self
@@ -328,9 +339,33 @@ class EmbeddedNode:
         finally:
             self._role = Role.FOLLOWER
             self._end_reign()
-            self._fail_pending()
+            self._completions.put(_FAIL_THE_REST)  # after every answer the loop gave: those stand
             with self._changed:
                 self._changed.notify_all()
+
+    def _run_completer(self) -> None:
+        """Complete submit futures off the loop's thread: setting a Future wakes its waiters and runs its
+        callbacks (the application's too), which must not hold up heartbeats."""
+        get = self._completions.get
+        pending = self._pending
+        while True:
+            item = get()
+            if item is None:
+                return
+            if item is _FAIL_THE_REST:
+                self._fail_pending()
+                continue
+            future, results, error, one = item
+            pending.discard(future)
+            try:
+                if error is None:
+                    future.set_result(results[0] if one else results)
+                else:
+                    future.set_exception(submit_error(error))
+            except concurrent.futures.InvalidStateError:
+                pass  # the caller cancelled it
+            except Exception:  # noqa: BLE001 - a done-callback of the application raised
+                log.exception("node %d: a future's callback raised", self.id)
 
     def _run_notifier(self) -> None:
         while True:
