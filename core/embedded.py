@@ -32,6 +32,7 @@ from core.config import AlgorithmConfig
 from core.errors import QuorumlabError
 from core.keys import Keyring
 from core.leadership import Lease, Leadership, LeadershipLost
+from core.replicated import ReplicatedObject
 from core.runtime.addresses import parse_cluster
 from core.runtime.control import APPLIED, NOT_APPLIED
 from core.runtime.loader import load_algorithm
@@ -129,7 +130,7 @@ class EmbeddedNode:
         self._leader_callbacks: list[Callable[[int | None, int], None]] = []
         self._pending: set[concurrent.futures.Future] = set()
         self._notify: queue.SimpleQueue = queue.SimpleQueue()
-        self._completions: queue.SimpleQueue = queue.SimpleQueue()
+        self._completions: queue.SimpleQueue = queue.SimpleQueue()  # bounded by the requests the runtime admits
         self._closed = False
         self.error: BaseException | None = None
         self._runtime = RuntimeNode(
@@ -137,13 +138,10 @@ class EmbeddedNode:
             cluster_id=cluster_id, seed=seed, bind=bind, control=control, events=events,
             keyring=keyring, state_machine=state_machine, listener=self._on_event,
         )
-        self.state_machine = state_machine
-        attach = getattr(state_machine, "attach", None)
-        if callable(attach):
-            attach(self)
         self._runtime.open()  # a busy port or a damaged data dir raises here, in the caller's thread
-        if self.state_machine is None:
-            self.state_machine = self._runtime.state_machine
+        self.state_machine = self._runtime.state_machine
+        if isinstance(state_machine, ReplicatedObject):
+            state_machine.attach(self)
         self._notifier = threading.Thread(target=self._run_notifier, name=f"quorumlab-notify-{id}", daemon=True)
         self._completer = threading.Thread(target=self._run_completer, name=f"quorumlab-done-{id}", daemon=True)
         self._completer.start()
@@ -284,9 +282,11 @@ class EmbeddedNode:
             if not self._changed.wait_for(lambda: self._reign is not None or self._closed or self.error is not None,
                                           timeout):
                 raise TimeoutError(f"node {self.id} did not become leader within {timeout}s")
-            if self._closed or self.error is not None:
-                raise LeadershipLost(f"node {self.id} is closed") from self.error
-            return self._reign.lease()
+            reign = self._reign  # read once: the loop may end the reign at any moment
+            if self._closed or self.error is not None or reign is None:
+                raise LeadershipLost(f"node {self.id} is closed" if reign is not None or self.closed
+                                     else f"node {self.id} lost leadership as it was granted") from self.error
+            return reign.lease()
 
     def run_as_leader(self, func: Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Wait until this node leads, then return ``func(lease, *args, **kwargs)``. ``func`` should pass

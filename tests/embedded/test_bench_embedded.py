@@ -16,7 +16,7 @@ def test_the_embedded_throughput_and_a_leader_change_are_measured():
     result = CliRunner().invoke(main, ["throughput", "--embedded", "--duration", "0.5", "--outstanding", "50",
                                        "--leader-changes", "1", "--json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)
     run = doc["throughput"][0]
     assert run["embedded"] is True and run["ops"] > 20 and run["errors"] == 0, run
     trial = doc["leader_changes"]["trials"][0]

@@ -131,3 +131,28 @@ def test_plain_mode_works_and_a_busy_port_raises_in_the_callers_thread(tmp_path)
         with pytest.raises(Exception):
             EmbeddedNode("raft", id=1, cluster=node.addresses, data_dir=tmp_path / "b", insecure=True)
     assert not our_threads()
+
+
+def test_a_futures_callbacks_never_run_on_the_loops_thread(tmp_path):
+    with embedded_cluster("raft", 1, tmp_path, secure=False) as nodes:
+        node = nodes[0]
+        wait_until(lambda: node.is_leader)
+        ran_on: list[str] = []
+        done = threading.Event()
+        future = node.submit(put(b"k", b"v", 1))
+        future.add_done_callback(lambda f: (ran_on.append(threading.current_thread().name), done.set()))
+        assert done.wait(WAIT)
+        assert ran_on[0] != f"quorumlab-node-{node.id}"
+
+
+def test_a_replicated_object_is_attached_only_once_a_node_opened(tmp_path):
+    from core.replicated import ReplicatedObject
+
+    obj = ReplicatedObject()
+    with embedded_cluster("raft", 1, tmp_path / "a", secure=False, state_machines=lambda i: obj) as nodes:
+        with pytest.raises(Exception):  # the same ports: the second node cannot open, and does not take obj
+            EmbeddedNode("raft", id=1, cluster=nodes[0].addresses, data_dir=tmp_path / "b", insecure=True,
+                         state_machine=obj)
+        assert obj._ql_node is nodes[0] and nodes[0].state_machine is obj
+    with pytest.raises(ValueError, match="already"):
+        ReplicatedObject.attach(obj, object())
