@@ -13,6 +13,7 @@ from bench.cmd_kv import kv_cmd
 from bench.cmd_node import node_cmd
 from bench.cmd_status import status_cmd
 from bench.cmd_throughput import catchup_cmd, throughput_cmd
+from bench.cmd_transfer import rolling_restart_cmd, transfer_cmd
 from bench.cmd_web import web_cmd
 from core import registry
 
@@ -52,7 +53,7 @@ def algorithms_cmd() -> None:
 
 
 for command in (node_cmd, cluster_cmd, status_cmd, keys_cmd, kv_cmd, compare_cmd, report_cmd, throughput_cmd,
-                catchup_cmd, floor_cmd, web_cmd, check_cmd):
+                catchup_cmd, floor_cmd, web_cmd, check_cmd, transfer_cmd, rolling_restart_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -37,6 +37,12 @@ from core.runtime.process import continue_when_parent_dies, serve
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the process that started this node exits (used by LocalCluster).")
 @click.option("--keys", "keys_dir", default=None, type=click.Path(file_okay=False),
               help="The cluster's keyring (see `bench keys create`): peers and clients must prove who they are (CurveZMQ).")
+@click.option("--trace-messages", is_flag=True,
+              help="An event per message sent and received (send/recv: peer, type, bytes), for `bench web`'s exact "
+                   "view of real processes. Costs a JSON line per message: for watching, not for benchmarks.")
+@click.option("--hand-over/--no-hand-over", default=True, show_default=True,
+              help="As leader, hand leadership to the best placed follower before stopping (SIGTERM, Ctrl-C, control "
+                   "stop), so a planned restart costs a transfer rather than an election timeout.")
 @options.insecure
 def node_cmd(
     algo: str,
@@ -52,6 +58,8 @@ def node_cmd(
     counters_every: int,
     exit_with_parent: bool,
     keys_dir: str | None,
+    trace_messages: bool,
+    hand_over: bool,
     insecure: bool,
 ) -> None:
     """Run one node until SIGTERM or Ctrl-C; events go to DATA_DIR/events.jsonl and the PUB socket."""
@@ -84,7 +92,9 @@ def node_cmd(
             counters_every_ms=counters_every,
             watch_parent=os.getppid() if exit_with_parent else None,
             keyring=keyring,
+            trace_messages=trace_messages,
         )
+        node.hand_over_on_stop = hand_over
     except (ConfigError, UnknownAlgorithmError, KeyringError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     try:

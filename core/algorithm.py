@@ -1,7 +1,7 @@
 """The contract every election algorithm implements: a deterministic state machine.
 
 Events come in through ``start``, ``receive``, ``fire``, ``peer_down``,
-``peer_up``, ``propose`` and ``propose_many``; each returns the list of effects (core.effects)
+``peer_up``, ``propose``, ``propose_many``, ``read`` and ``transfer``; each returns the list of effects (core.effects)
 the runtime must carry out, in order. The algorithm owns no socket, clock,
 thread or global randomness: the time of each event is passed in (ms, virtual
 in the simulator, monotonic on real processes) and randomness comes from the
@@ -34,6 +34,7 @@ from core.effects import (
     Send,
     SetTimer,
     TermChanged,
+    TransferRefused,
 )
 from core.limits import MAX_COMMAND_BYTES
 from core.messages import Message
@@ -189,6 +190,11 @@ class ElectionAlgorithm:
         ``ReadReady`` (or ``ReadRejected``) effect, now or later, carrying the same ``ctx``."""
         return self._run(self.on_read, ctx, consistency, now)
 
+    def transfer(self, to: int | None, now: int) -> list:
+        """Hand leadership to node ``to`` (None: the algorithm picks the best placed one), as a planned restart
+        or a move does: answered by a ``transfer_started`` note or a ``TransferRefused`` effect."""
+        return self._run(self.on_transfer, to, now)
+
     def propose_many(self, commands: list[bytes], now: int) -> list:
         """Several client commands at once, in order (one batch of effects; see ``on_propose_many``)."""
         longest = max(map(len, commands), default=0)
@@ -220,6 +226,10 @@ class ElectionAlgorithm:
     def on_read(self, ctx: int, consistency: str, now: int) -> None:
         """Default: an algorithm without a log has nothing to read."""
         self.reject_read(ctx, NO_LOG, f"{self.name or type(self).__name__} keeps no log")
+
+    def on_transfer(self, to: int | None, now: int) -> None:
+        """Default: an algorithm without leadership transfer refuses it."""
+        self.refuse_transfer(to, INVALID, f"{self.name or type(self).__name__} does not transfer leadership")
 
     def on_propose_many(self, commands: list[bytes], now: int) -> None:
         """Default: ``on_propose`` for each command in turn, stopping at the first refusal.
@@ -272,6 +282,10 @@ class ElectionAlgorithm:
     def reject_proposal(self, code: str, reason: str, leader: int | None = None) -> None:
         """Refuse client commands: ``code`` is one of core.effects.REJECTION_CODES, ``reason`` says why."""
         self._out.append(ProposeRejected(code, reason, leader))
+
+    def refuse_transfer(self, to: int | None, code: str, reason: str, leader: int | None = None) -> None:
+        """A leadership transfer to ``to`` is not started (``code``: one of core.effects.REJECTION_CODES)."""
+        self._out.append(TransferRefused(to, code, reason, leader))
 
     def emit(self, effect: Any) -> None:
         """Append any other effect (for example ``Apply``)."""

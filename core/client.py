@@ -250,6 +250,9 @@ class KVClient:
                 self.retries += 1
                 time.sleep(min(BUSY_BACKOFF_MAX_S, BUSY_BACKOFF_S * 2 ** min(busy, 10)))
                 busy += 1
+                hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
+                if not spread and hinted in self.nodes and hinted != node:
+                    self.leader = hinted  # a leader handing over names its successor: ask it next
                 continue
             hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
             if hinted in self.nodes and hinted != node:

@@ -22,6 +22,11 @@ it binds and is reached at, and ``launcher`` a command prefix that starts it
 there (bench.check.netns runs each node in a network namespace of its own with
 ``ip netns exec NAME``); ports then follow ``base_port`` (default
 ``HOSTED_BASE_PORT``), as each host has ports of its own.
+``trace_messages`` makes every node record an event per message sent and
+received (``send``/``recv``: peer, type, bytes; what ``bench web`` draws).
+A leader that is stopped (``stop``, ``restart``, ``close``) first hands its
+leadership to a follower (``hand_over=False``: it just stops, and the others
+wait out an election timeout).
 Leaving the context stops every process it started, by PID (SIGTERM, SIGKILL
 after a grace period), even when the body raised; a temporary data dir is
 removed then, a given one is kept. Waiting is event-driven: the cluster
@@ -141,6 +146,8 @@ class LocalCluster:
         keys: str | os.PathLike | None = None,
         hosts: Mapping[int, str] | None = None,
         launcher: Callable[[int], Sequence[str]] | None = None,
+        trace_messages: bool = False,
+        hand_over: bool = True,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least 1 node, got {nodes}")
@@ -182,6 +189,8 @@ class LocalCluster:
         self.grace_s = grace_s
         self.ready_timeout_s = ready_timeout_s
         self.counters_every_ms = counters_every_ms
+        self.trace_messages = trace_messages
+        self.hand_over = hand_over
         self.spawned_pids: list[int] = []
         self._procs: dict[int, subprocess.Popen] = {}
         self._paused: set[int] = set()
@@ -265,6 +274,10 @@ class LocalCluster:
             "--exit-with-parent",
         ]
         cmd += ["--keys", self.keyring.path] if self.keyring is not None else ["--insecure"]
+        if self.trace_messages:
+            cmd.append("--trace-messages")
+        if not self.hand_over:
+            cmd.append("--no-hand-over")
         for key, value in sorted(self.config.items()):
             cmd += ["--config", f"{key}={value}"]
         if self.seed is not None:
@@ -418,6 +431,16 @@ class LocalCluster:
         self._spawn(node_id)
         self._wait_ready([node_id])
         return t
+
+    def transfer_leadership(self, to: int | None = None, timeout_s: float = 5.0) -> int:
+        """Ask the leader to hand leadership to ``to`` (None: the follower it finds best placed) and wait until a
+        majority follows a leader of a later term; returns it (the target, unless the transfer failed and an
+        election chose another). A refusal raises ControlError with the reason."""
+        leader = self.wait_for_leader(timeout_s)
+        term = self.request(leader, "status")["term"]
+        self._harness("transfer", leader, to=to)
+        self.request(leader, "transfer", to=to)
+        return self.wait_for_leader(timeout_s, min_term=term + 1)
 
     def partition(self, *groups: Iterable[int]) -> None:
         """Split the cluster: traffic flows only inside a group; nodes not named form one more group."""

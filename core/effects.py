@@ -118,6 +118,18 @@ class ReadRejected:
 
 
 @dataclass(slots=True)
+class TransferRefused:
+    """A leadership transfer to ``to`` was not started: a ``REJECTION_CODES`` code, a sentence, and the leader to
+    ask instead when known. (A started one is a ``transfer_started`` note; it ends when ``to`` leads, or with a
+    ``transfer_aborted`` note.)"""
+
+    to: int | None
+    code: str
+    reason: str
+    leader: int | None = None
+
+
+@dataclass(slots=True)
 class RoleChanged:
     """The node's role changed (emitted by the base class, not by algorithms)."""
 
@@ -155,7 +167,7 @@ class Note:
 
 def as_event(effect: Any) -> tuple[str, dict]:
     """The event-stream form (kind, fields) of an observable effect: RoleChanged, TermChanged,
-    LeaderChanged, Note or Apply. Both runtimes write events through this one function, so the
+    LeaderChanged, Note, the client answers (proposed, rejected, read, transfer refused) or Apply. Both runtimes write events through this one function, so the
     simulator's ``Simulation.events`` and a real node's events.jsonl share one schema."""
     t = type(effect)
     if t is RoleChanged:
@@ -174,6 +186,9 @@ def as_event(effect: Any) -> tuple[str, dict]:
         return "read_ready", {"ctx": effect.ctx, "index": effect.index}
     if t is ReadRejected:
         return "read_rejected", {"ctx": effect.ctx, "code": effect.code, "reason": effect.reason, "leader": effect.leader}
+    if t is TransferRefused:
+        return "transfer_refused", {"to": effect.to, "code": effect.code, "reason": effect.reason,
+                                    "leader": effect.leader}
     if t is Apply:
         return applied_event(effect, effect)
     raise TypeError(f"{t.__name__} is not an observable effect")

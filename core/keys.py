@@ -16,7 +16,7 @@ Client roles, from least to most (``ROLES``):
 =========  ==============================================================
 ``read``   ``status``, ``state_machine``, reads, and subscribing to events
 ``client`` what ``read`` may, and ``propose`` (write to the state machine)
-``admin``  everything: ``stop``, ``partition``, ``heal``, ``fire`` too
+``admin``  everything: ``stop``, ``partition``, ``heal``, ``fire``, ``transfer`` too
 =========  ==============================================================
 """
 from __future__ import annotations
@@ -38,7 +38,8 @@ ROLES = ("read", "client", "admin")
 ALLOWED: dict[str, frozenset[str]] = {
     "read": frozenset({"status", "state_machine", "read"}),
     "client": frozenset({"status", "state_machine", "read", "propose"}),
-    "admin": frozenset({"status", "state_machine", "read", "propose", "stop", "partition", "heal", "fire"}),
+    "admin": frozenset({"status", "state_machine", "read", "propose", "stop", "partition", "heal", "fire",
+                        "transfer"}),
 }
 """Control commands each role may send."""
 DEFAULT_CLIENTS = {"admin": "admin", "client": "client", "reader": "read"}

@@ -65,6 +65,7 @@ class Message:
     type_id: ClassVar[int] = 0
     fields: ClassVar[tuple[str, ...]] = ()
     kinds: ClassVar[tuple[int, ...]] = ()
+    markers: ClassVar[tuple[str, ...]] = ()
 
     def values(self) -> tuple:
         """The type's own field values, in declaration order."""
@@ -140,7 +141,8 @@ M = TypeVar("M", bound=type)
 
 def message(algo_id: int, type_id: int) -> Callable[[M], M]:
     """Declare a message type from an annotated class (its fields, in order, with ``UInt64`` and the other wire
-    kinds); returns the registered class ``message_type`` builds, with the declaration's docstring."""
+    kinds); returns the registered class ``message_type`` builds, with the declaration's docstring and its
+    ``markers`` (flags that mark a rare case: scenario traces show them only when set)."""
 
     def declare(cls: M) -> M:
         namespace = vars(sys.modules[cls.__module__])
@@ -153,6 +155,11 @@ def message(algo_id: int, type_id: int) -> Callable[[M], M]:
                 raise ValueError(f"{cls.__name__}.{fname}: annotate it with a wire kind (UInt64, Flag, Entries, ...)")
             fields.append((fname, kinds[0]))
         made = message_type(cls.__name__, algo_id, type_id, fields)
+        markers = tuple(cls.__dict__.get("markers", ()))
+        unknown = [m for m in markers if m not in made.fields]
+        if unknown:
+            raise ValueError(f"{cls.__name__}.markers names {unknown}, which are not its fields")
+        made.markers = markers
         made.__doc__ = cls.__doc__
         made.__module__ = cls.__module__
         made.__qualname__ = cls.__qualname__

@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterable
 from core import codec
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import BROADCAST, Apply, Proposed, ProposeRejected, ReadReady, ReadRejected, as_event
+from core.effects import (BROADCAST, NOT_LEADER, Apply, Proposed, ProposeRejected, ReadReady, ReadRejected,
+                          TransferRefused, as_event)
 from core.errors import CodecError, InvariantViolation
 from core.interpret import TimerTable, execute
 from core.storage import MemoryStorage
@@ -424,6 +425,19 @@ class Simulation:
         self._execute(n, n.algo.read(self._next_read, consistency, n.clock()))
         self._after_event(target)
         return read
+
+    def transfer(self, to: int | None = None, node: int | None = None) -> Any:
+        """Ask ``node`` (default: the current leader) to hand leadership to ``to`` (None: its pick). Returns None
+        when the transfer started (watch ``leader()``), else the core.effects.TransferRefused saying why."""
+        source = node if node is not None else self.leader()
+        if source is None or not self._nodes[source].up:
+            return TransferRefused(to, NOT_LEADER, "no leader" if source is None else f"node {source} is down")
+        n = self._nodes[source]
+        self.trace.append((self.now, source, "transfer", f"to {to}"))
+        effects = n.algo.transfer(to, n.clock())
+        self._execute(n, effects)
+        self._after_event(source)
+        return next((e for e in effects if type(e) is TransferRefused), None)
 
     def trigger(self, node_ids: Iterable[int], timer: str) -> None:
         """Fire ``timer`` now on each given live node, in order (for forced-contention scenarios)."""

@@ -207,6 +207,12 @@ class ManualCluster:
         self.run(i, effects)
         return effects
 
+    def transfer(self, i: int, to: int | None) -> list:
+        """Ask node ``i`` to hand leadership to ``to``; returns the effects (a TransferRefused among them if not)."""
+        effects = self.nodes[i].transfer(to, self.now)
+        self.run(i, effects)
+        return effects
+
     def advance(self, ms: int) -> None:
         """Let ``ms`` of time pass (nothing fires by itself)."""
         self.now += ms

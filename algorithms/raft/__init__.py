@@ -10,8 +10,9 @@ from algorithms.raft.messages import (
     ReadIndexResponse,
     RequestVote,
     RequestVoteResponse,
+    TimeoutNow,
 )
-from algorithms.raft.node import CHECK_QUORUM, ELECTION, FLUSH, HEARTBEAT, Raft
+from algorithms.raft.node import CHECK_QUORUM, ELECTION, FLUSH, HEARTBEAT, TRANSFER, Raft
 from algorithms.raft.observers import (
     CommittedNeverLost,
     LeaderCompleteness,
@@ -28,6 +29,8 @@ __all__ = [
     "ELECTION",
     "FLUSH",
     "HEARTBEAT",
+    "TRANSFER",
+    "TimeoutNow",
     "AppendEntries",
     "AppendEntriesResponse",
     "CommittedNeverLost",

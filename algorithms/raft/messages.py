@@ -1,4 +1,5 @@
-"""Raft's messages (algo_id 1): the paper's four plus the optional pre-vote pair. The term travels in every header.
+"""Raft's messages (algo_id 1): the paper's four, the optional pre-vote pair, follower reads and leadership
+transfer. The term travels in every header.
 
 AppendEntries carries Figure 2's prevLogIndex, prevLogTerm, entries and
 leaderCommit; its response carries the follower's match index on success and,
@@ -14,10 +15,16 @@ ALGO_ID = 1
 
 @message(ALGO_ID, 1)
 class RequestVote(Message):
-    """A candidate asks for a vote in its term (header), describing how up to date its log is."""
+    """A candidate asks for a vote in its term (header), describing how up to date its log is. ``transfer``: the
+    candidate campaigns because its leader handed leadership over (TimeoutNow), so the voters' leader lease
+    (check_quorum) does not hold the vote back: the leader gave it up."""
 
     last_log_index: UInt64
     last_log_term: UInt64
+    transfer: Flag
+
+    markers = ("transfer",)
+    """Flags the scenario printer shows only when set (a transfer campaign is the rare case)."""
 
 
 @message(ALGO_ID, 2)
@@ -87,6 +94,12 @@ class ReadIndexResponse(Message):
     request: UInt64
     ok: Flag
     index: UInt64
+
+
+@message(ALGO_ID, 11)
+class TimeoutNow(Message):
+    """Leadership transfer (thesis 3.10): the leader, having brought the receiver's log up to its own, tells it to
+    campaign at once, in the next term, past pre-vote and the voters' leases."""
 
 
 ALL = (

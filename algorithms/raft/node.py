@@ -61,6 +61,12 @@ election_timeout_min, or a leader, ignores RequestVote altogether (leader lease)
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
 reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
 the leader it knows, so the client can retry there.
+
+Leadership transfer (thesis 3.10, ``transfer(to)``): the leader stops taking commands (``busy``, naming the
+target), brings the target's log up to its own, and sends it ``TimeoutNow``; the target campaigns at once in the
+next term, past pre-vote, with RequestVote's ``transfer`` flag so voters' leases do not hold their votes back.
+The leader's own lease ends when the transfer starts (the voters' leases it relied on are being bypassed). A
+transfer that has not completed within election_timeout_max is abandoned and commands are taken again.
 """
 from __future__ import annotations
 
@@ -84,6 +90,7 @@ from algorithms.raft.messages import (
     ReadIndexResponse,
     RequestVote,
     RequestVoteResponse,
+    TimeoutNow,
 )
 from algorithms.raft.observers import replication_observers
 from algorithms.raft.progress import Inflights, Progress, ProgressState
@@ -105,6 +112,8 @@ COMMIT_NOTIFY = "commit_notify"
 """Timer armed on a leader when its commit index moved; expiry tells followers that have not heard it yet."""
 CHECK_QUORUM = "check_quorum"
 """Timer armed on a leader with check_quorum; expiry steps down unless a majority was heard from recently."""
+TRANSFER = "transfer"
+"""Timer armed on a leader that transfers leadership; expiry abandons a transfer that has not completed."""
 
 
 class _State(enum.Enum):
@@ -163,6 +172,9 @@ class Raft(ElectionAlgorithm):
         self._votes: VoteTally | None = None  # the open count: a pre-candidate's pre-votes or a candidate's votes
         self._leader_heard_at: int | None = None
         self._votes_held_until = 0  # with check_quorum: no vote before then (a restarted node may be in a lease)
+        self._transfer_to: int | None = None  # leading: the node leadership is being handed to
+        self._timeout_sent = False  # leading: TimeoutNow went to _transfer_to
+        self._campaign_transfer = False  # campaigning because our leader sent TimeoutNow
         # reads (leading): rounds that confirm leadership, the reads waiting on them
         self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
         self._read_confirmed = 0  # the latest round a quorum has answered
@@ -197,6 +209,7 @@ class Raft(ElectionAlgorithm):
             PreVoteResponse: cls._ignore,
             ReadIndex: cls._on_read_index_not_leading,
             ReadIndexResponse: cls._on_read_index_response,
+            TimeoutNow: cls._on_timeout_now,
         }
         return {
             _State.FOLLOWER: follower,
@@ -216,6 +229,7 @@ class Raft(ElectionAlgorithm):
                 AppendEntriesResponse: cls._on_append_entries_response,
                 ReadIndex: cls._on_read_index,
                 ReadIndexResponse: cls._ignore,
+                TimeoutNow: cls._ignore,
             },
         }
 
@@ -290,6 +304,8 @@ class Raft(ElectionAlgorithm):
                 self._notify_commit()
             elif timer == CHECK_QUORUM and self.config.check_quorum:
                 self._check_quorum(now)
+            elif timer == TRANSFER and self._transfer_to is not None:
+                self._end_transfer("transfer_aborted", "not completed within election_timeout_max")
         elif timer == ELECTION:
             if self.config.pre_vote:
                 self._become_pre_candidate(now)
@@ -310,6 +326,10 @@ class Raft(ElectionAlgorithm):
         if not all(commands):
             self.reject_proposal(INVALID, "empty command (reserved for the leader's no-op)", self.id)
             return
+        if self._transfer_to is not None:
+            self.reject_proposal(BUSY, f"transferring leadership to node {self._transfer_to}; retry there",
+                                 self._transfer_to)
+            return
         size = sum(map(len, commands))
         if self._uncommitted_bytes and self._uncommitted_bytes + size > self.config.max_uncommitted_bytes:
             self.reject_proposal(BUSY, f"busy: {self._uncommitted_bytes} bytes of commands are not committed yet "
@@ -323,6 +343,64 @@ class Raft(ElectionAlgorithm):
         for p, pr in self.progress.items():
             if not pr.inflights:
                 self._replicate(p, pr)
+
+    # -- leadership transfer (thesis 3.10) ----------------------------------------------------------------
+
+    def on_transfer(self, to: int | None, now: int) -> None:
+        """Hand leadership to ``to`` (None: the follower with the longest matching log, ties to the one heard from
+        last, then the lowest id): stop
+        taking commands, end our lease, bring its log up to ours and send it TimeoutNow. Refused when not leading,
+        for a node that is not a peer, and while a transfer to another node runs; a second request for the same
+        node is a no-op."""
+        self._clock = now
+        if self._state is not _State.LEADER:
+            self.refuse_transfer(to, NOT_LEADER, "not leader", self.leader)
+            return
+        if to is None:
+            if not self.peers:
+                self.refuse_transfer(to, INVALID, "no other node to hand leadership to", self.id)
+                return
+            to = max(self.peers, key=lambda p: (self.progress[p].match, self.progress[p].heard_at, -p))
+        if to == self.id:
+            self.refuse_transfer(to, INVALID, f"node {to} already leads", self.id)
+            return
+        if to not in self.peers:
+            self.refuse_transfer(to, INVALID, f"node {to} is not a voter of this cluster", self.id)
+            return
+        if self._transfer_to is not None:
+            if self._transfer_to != to:
+                self.refuse_transfer(to, BUSY, f"a transfer to node {self._transfer_to} is under way", self.id)
+            return
+        self._transfer_to, self._timeout_sent = to, False
+        self._lease_start = None
+        self.set_timer(TRANSFER, self.config.election_timeout_max)
+        pr = self.progress[to]
+        self.note("transfer_started", to=to, term=self.term, behind=self.log.last_index - pr.match)
+        if not self._send_timeout_now_if_caught_up(to, pr):
+            self._replicate(to, pr)
+
+    def _send_timeout_now_if_caught_up(self, to: int, pr: Progress) -> bool:
+        """TimeoutNow to the transfer's target once its log matches ours to the end (sent once per transfer)."""
+        if self._timeout_sent or pr.match < self.log.last_index:
+            return False
+        self._timeout_sent = True
+        self.note("timeout_now_sent", to=to, term=self.term, index=pr.match)
+        self.send(to, TimeoutNow(term=self.term))
+        return True
+
+    def _end_transfer(self, kind: str, reason: str) -> None:
+        """Give up the transfer under way (we still lead): commands are taken again, the lease renews."""
+        self.note(kind, to=self._transfer_to, term=self.term, reason=reason)
+        self._transfer_to = None
+        self.cancel_timer(TRANSFER)
+
+    def _on_timeout_now(self, msg: Any, now: int) -> None:
+        """Our leader of this term hands leadership to us: campaign now, past pre-vote, saying why."""
+        if msg.term != self.term or msg.src != self.leader:
+            self.note("message_dropped", type=msg.name, src=msg.src, reason="TimeoutNow from a node we do not follow")
+            return
+        self.note("transfer_campaign", term=self.term + 1, from_leader=msg.src)
+        self._become_candidate(now, transfer=True)
 
     # -- reads without the log (thesis 6.4: ReadIndex and leases; follower reads) --------------------------
 
@@ -399,7 +477,7 @@ class Raft(ElectionAlgorithm):
             return
         self._read_confirmed = confirmed
         started = self._round_started
-        if confirmed in started:
+        if confirmed in started and self._transfer_to is None:
             self._lease_start = started[confirmed]
         for r in [r for r in started if r <= confirmed]:
             del started[r]
@@ -483,8 +561,8 @@ class Raft(ElectionAlgorithm):
         if step is None:
             self.note("message_dropped", type=msg.name, src=msg.src)
             return
-        if kind is RequestVote and self.config.check_quorum and (self._heard_from_leader(now)
-                                                                 or now < self._votes_held_until):
+        if kind is RequestVote and self.config.check_quorum and not msg.transfer and (
+                self._heard_from_leader(now) or now < self._votes_held_until):
             self.note("vote_ignored", term=msg.term, candidate=msg.src, leader=self.leader)
             return
         if msg.term > self.term and kind is not PreVote and not (kind is PreVoteResponse and msg.granted):
@@ -555,8 +633,9 @@ class Raft(ElectionAlgorithm):
             PreVote(term=self.term + 1, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
         )
 
-    def _become_candidate(self, now: int) -> None:
-        """Start an election: new term, vote for self, persist, then ask every other node."""
+    def _become_candidate(self, now: int, transfer: bool = False) -> None:
+        """Start an election: new term, vote for self, persist, then ask every other node (``transfer``: on our
+        leader's TimeoutNow, so the RequestVote says so)."""
         self._close_election("election timeout without a majority")
         self._reset(self.term + 1)
         self.voted_for = self.id
@@ -569,9 +648,8 @@ class Raft(ElectionAlgorithm):
         if self._votes.record(self.id, True) == WON:
             self._become_leader(now)
             return
-        self.broadcast(
-            RequestVote(term=self.term, last_log_index=self.log.last_index, last_log_term=self.log.last_term)
-        )
+        self.broadcast(RequestVote(term=self.term, last_log_index=self.log.last_index,
+                                   last_log_term=self.log.last_term, transfer=transfer))
 
     def _become_leader(self, now: int) -> None:
         """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
@@ -603,6 +681,10 @@ class Raft(ElectionAlgorithm):
         """Leave the leader's timers behind, fail the reads it held, wait for an election timeout like any
         follower, and say why."""
         self._fail_leader_reads()
+        if self._transfer_to is not None:
+            self.note("transfer_ended", to=self._transfer_to, term=self.term, reason=reason or "a higher term")
+            self._transfer_to = None
+            self.cancel_timer(TRANSFER)
         self.cancel_timer(HEARTBEAT)
         if self._notify_armed:
             self._notify_armed = False
@@ -839,6 +921,8 @@ class Raft(ElectionAlgorithm):
                 return
             if pr.acknowledged(msg.match_index) and pr.match > self.commit_index:
                 self._holds_past_commit(p)
+            if p == self._transfer_to:
+                self._send_timeout_now_if_caught_up(p, pr)
             self._replicate(p, pr)
             return
         rejected = msg.reject_index

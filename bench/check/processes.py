@@ -71,6 +71,7 @@ def run_processes(spec: CheckSpec, say: Callable[[str], None]) -> Run:
     tally = Tally()
     stop = threading.Event()
     threads: list[threading.Thread] = []
+    events: list[dict] = []
     interrupted = False
     start = end = float(time.monotonic_ns())
     with contextlib.ExitStack() as cleanup:
@@ -85,6 +86,7 @@ def run_processes(spec: CheckSpec, say: Callable[[str], None]) -> Run:
             cluster = H.ProcessHarness(spec.algo, spec.nodes, spec.settings(), spec.seed, network=network,
                                        secure=spec.secure)
             cleanup.callback(_close, cluster, stop, threads)
+            cleanup.callback(_keep_events, cluster, events)  # runs before _close (last in, first out)
             say(f"starting {spec.nodes} {spec.algo} nodes ...")
             leader = cluster.start(LEADER_TIMEOUT_S)
             say(f"node {leader} leads; {spec.clients} clients for {spec.duration_s:g}s, nemesis "
@@ -106,7 +108,15 @@ def run_processes(spec: CheckSpec, say: Callable[[str], None]) -> Run:
             for f in faults:
                 if f.end is None:
                     f.end = end
-    return Run(spec, history, faults, start, end, interrupted, notes)
+    return Run(spec, history, faults, start, end, interrupted, notes, events=events)
+
+
+def _keep_events(cluster: H.ProcessHarness, into: list[dict]) -> None:
+    """The nodes' and the harness's events, read before the cluster's files go (bench web replays them)."""
+    try:
+        into.extend(cluster.cluster.events())
+    except Exception:  # a cluster that never started has none; the check goes on without them
+        pass
 
 
 def _attack(cluster: H.ProcessHarness, spec: CheckSpec, start: float, faults: list[FaultRecord], tally: Tally,

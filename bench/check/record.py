@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 from dataclasses import dataclass, field
 
 from core.check import FAIL, INFO, OK, History
@@ -35,6 +36,10 @@ class Run:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     """Why a simulated run stopped early (a safety observer's report), None otherwise."""
+    events: list[dict] = field(default_factory=list)
+    """On real processes: every node's events and the harness's (kill, pause, ...), kept as events.jsonl."""
+    sim: Any = None
+    """In the simulator: the core.sim.Simulation that ran."""
 
 
 class Tally:

@@ -102,8 +102,8 @@ def text(report: dict) -> str:
 
 
 def write(run: Run, report: dict, result: CheckResult, out: Path, counterexample_s: float = 10.0) -> tuple[list[Path], list[str]]:
-    """Keep the run in ``out``: history.jsonl, check.json, availability.png and, on a violation, the
-    counterexample (txt, html, png). Returns the files written and notes (a picture skipped, ...)."""
+    """Keep the run in ``out``: history.jsonl, check.json, availability.png, the nodes' events.jsonl (real
+    processes; ``bench web`` replays them) and, on a violation, the counterexample (txt, html, png). Returns the files written and notes (a picture skipped, ...)."""
     out.mkdir(parents=True, exist_ok=True)
     files, notes = [out / "history.jsonl", out / "check.json"], []
     write_history(run.history, files[0])
@@ -115,6 +115,11 @@ def write(run: Run, report: dict, result: CheckResult, out: Path, counterexample
             notes += skipped
             report["counterexample"] = render_text(cx)
     files[1].write_text(json.dumps(report, indent=1, default=_plain) + "\n")
+    if run.events:
+        files.append(out / "events.jsonl")
+        with open(files[-1], "w", encoding="utf-8") as fh:
+            for event in run.events:
+                fh.write(json.dumps(event, default=str) + "\n")
     try:
         from bench.check.plots import availability_png
     except ImportError as exc:

@@ -144,13 +144,14 @@ class _Client:
         self.node = self.ids[(self.ids.index(self.node) + 1) % len(self.ids)]
 
 
-def run_simulated(spec: CheckSpec) -> Run:
-    """Run ``spec`` in the simulator for ``spec.duration_s`` virtual seconds, seed ``spec.seed``."""
+def run_simulated(spec: CheckSpec, watchers: list[Observer] | None = None) -> Run:
+    """Run ``spec`` in the simulator for ``spec.duration_s`` virtual seconds, seed ``spec.seed``. ``watchers``
+    are more observers (``bench web``'s recorders, when it replays a run); the simulation is ``Run.sim``."""
     from core.runtime.loader import load_algorithm
 
     algo = load_algorithm(spec.algo)
     replies = Replies()
-    observers = (list(algo.safety_observers()) if spec.observers else []) + [replies]
+    observers = (list(algo.safety_observers()) if spec.observers else []) + [replies, *(watchers or [])]
     sim = Simulation(algo, spec.nodes, seed=spec.seed, config=algo.Config.from_strings(spec.settings()),
                      network=NETWORK, observers=observers)
     cluster = H.SimHarness(sim)
@@ -180,7 +181,7 @@ def run_simulated(spec: CheckSpec) -> Run:
         error = str(exc)
     if active is not None:
         active.record.end = sim.now
-    return Run(spec, history, faults, 0.0, float(sim.now), error=error)
+    return Run(spec, history, faults, 0.0, float(sim.now), error=error, sim=sim)
 
 
 def _serve(c: _Client, cluster: H.SimHarness, replies: Replies, history: History, spec: CheckSpec) -> None:

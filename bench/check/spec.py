@@ -58,6 +58,14 @@ class CheckSpec:
         d["config"] = dict(self.config)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "CheckSpec":
+        """The spec ``to_dict`` gave (as check.json keeps it); unknown keys are refused."""
+        d = dict(d)
+        d["nemeses"] = tuple(d.get("nemeses", ()))
+        d["config"] = tuple(sorted(dict(d.get("config", {})).items()))
+        return cls(**d)
+
     def command(self, seed: int | None = None) -> str:
         """The ``bench check`` command line that runs this spec again (with ``seed``, alone, when given)."""
         args = ["bench", "check", "--algo", self.algo, "--nodes", str(self.nodes), "--clients", str(self.clients),

@@ -2,7 +2,9 @@
 
 Events come from the nodes themselves (the files of a cluster started here, the PUB sockets
 of an attached one), status (vote, log, commit, counters) from a poller thread every
-``STATUS_EVERY_S``, messages from the counters (bench.web.traffic). Every blocking call to
+``STATUS_EVERY_S``, messages from the nodes' send/receive events (a cluster started here traces its
+messages; an attached one when its nodes run with ``--trace-messages``), else from the counters
+(bench.web.traffic). Every blocking call to
 the cluster (start, kill, restart, control requests) runs on the panel's own worker thread,
 so the server's event loop never waits for a process.
 """
@@ -24,7 +26,7 @@ from core.runtime.addresses import control_address, events_address
 from core.runtime.auth import ClientAuth
 from core.runtime.control import ControlClient, ControlError
 
-from bench.web.traffic import flights_from_counters
+from bench.web.traffic import MessageTrace, flights_from_counters
 
 STATUS_EVERY_S = 0.25
 STATUS_KEEP = ("role", "term", "leader", "voted_for", "last_log_index", "commit_index", "last_applied", "peers_up",
@@ -102,13 +104,15 @@ class LocalBackend:
     actions = ["crash", "restart", "pause", "resume", "partition", "heal", "trigger", "propose"]
 
     def __init__(self, algo: str, nodes: int) -> None:
-        self.cluster = LocalCluster(algo, nodes)
+        self.cluster = LocalCluster(algo, nodes, trace_messages=True)
         self.ids = self.cluster.ids
         self.timer = self.cluster.algo_cls.detection_timer
         self.auth = self.cluster.auth
         self.control = dict(self.cluster.control_addresses)
         self.feed = EventTail([self.cluster.event_log(i) for i in self.ids])
         self.label = f"{nodes} processes, data in {self.cluster.data_dir}"
+        self.messages = "traced"
+        """Where the page's messages come from: "traced" (the nodes' send/receive events) or "counters"."""
 
     def start(self) -> None:
         self.cluster.start()
@@ -165,6 +169,7 @@ class AttachedBackend:
         self._client = ControlClient(self._ctx, self.auth)
         self.feed = EventSubscription(self._ctx, [events[i] for i in self.ids], self.auth)
         self.label = f"attached: {', '.join(f'{i}={a}' for i, a in sorted(addresses.items()))}"
+        self.messages = "traced if the nodes run with --trace-messages, else counters"
         self.stopped: set[int] = set()
 
     def start(self) -> None:
@@ -236,10 +241,12 @@ class ClusterPanel:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._undrawn = 0
+        self._trace = MessageTrace()
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.pid, "kind": self.kind, "algo": self.algo, "ids": list(self.backend.ids),
                 "timer": self.backend.timer, "actions": self.backend.actions, "label": self.backend.label,
+                "messages": self.backend.messages,
                 "mistakes": [], "exact": False}
 
     async def start(self) -> None:
@@ -268,11 +275,13 @@ class ClusterPanel:
             samples, self._samples = self._samples, []
             marks, self._marks = self._marks, []
         events = sorted(events + marks, key=lambda e: e["t"])
+        flights = self._trace.feed(events, now)
+        if self._trace.seen:
+            events = [e for e in events if e.get("kind") not in ("send", "recv")]
         status: dict[int, dict] = {}
-        flights: list[list] = []
         for t, sample in samples:
             current = {i: s.get("counters", {}) for i, s in sample.items()}
-            if self._counters:
+            if self._counters and not self._trace.seen:
                 drawn, undrawn = flights_from_counters(self._counters, current, self._counted_at, t)
                 flights += drawn
                 self._undrawn += undrawn

@@ -1,4 +1,5 @@
-"""Saved runs for the time slider: nodes' events.jsonl files, or a ``bench compare`` folder.
+"""Saved runs for the time slider: nodes' events.jsonl files, a ``bench compare`` folder, or a ``bench check``
+folder (a simulated check runs again from its spec, exactly; one on real processes replays its nodes' events).
 
 A compare folder keeps each trial's seed, config and network, not its events; a simulator trial
 is therefore replayed by running it again (the simulator is deterministic), with the messages
@@ -155,6 +156,41 @@ def replay_trial(folder: Path, index: int) -> dict[str, Any]:
             "flights": flights, "timers": recorder.timers, "statuses": sampler.samples, "exact": True,
             "label": f"{trial['scenario']} · {trial['algo']} · n={trial['nodes']} · trial {trial['trial']} · "
                      f"seed {trial['seed']}: {check}"}
+
+
+def replay_check(folder: Path) -> dict[str, Any]:
+    """A ``bench check --out`` folder: a simulated run is run again from its spec (the simulator is deterministic)
+    with the recorders attached and compared with the recorded operation count; a run on real processes replays
+    the events.jsonl it kept. The faults it injected and its verdict are in the label."""
+    from bench.check.simulated import NETWORK, run_simulated
+    from bench.check.spec import CheckSpec
+
+    try:
+        report = json.loads((folder / "check.json").read_text())
+        spec = CheckSpec.from_dict(report["spec"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReplayError(f"{folder / 'check.json'} is not a `bench check` report: {exc}") from None
+    faults = ", ".join(f"{f['kind']} {f['start']:.1f}-{f['end']:.1f} s" for f in report.get("faults", [])) or "none"
+    about = f"bench check · {spec.algo} · n={spec.nodes} · seed {spec.seed} · verdict {report.get('verdict')} · " \
+            f"faults: {faults}"
+    if spec.transport != "sim":
+        if not (folder / "events.jsonl").is_file():
+            raise ReplayError(f"{folder} holds no events.jsonl: this run on real processes kept no node events "
+                              "(runs before bench check kept them)")
+        bundle = load_event_files(folder / "events.jsonl")
+        return {**bundle, "label": f"{about}: {bundle['label']}"}
+    cls = registry.load(spec.algo)
+    recorder = FlightRecorder(NETWORK.delay_ms, cls.detection_timer)
+    sampler = StatusSampler()
+    run = run_simulated(spec, watchers=[_MessageBudget(), recorder, sampler])
+    recorded = sum(report.get("operations", {}).values())
+    same = len(run.history) == recorded
+    check = (f"the same {recorded} operations as recorded" if same else
+             f"{len(run.history)} operations, {recorded} recorded: the code changed since this run")
+    sim = run.sim
+    return {"algo": spec.algo, "ids": list(sim.ids), "timer": cls.detection_timer, "events": sim.events,
+            "flights": sorted(recorder.flights, key=lambda f: f[3]), "timers": recorder.timers,
+            "statuses": sampler.samples, "exact": True, "label": f"{about}: {check}"}
 
 
 def _rounded(value: Any) -> Any:

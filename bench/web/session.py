@@ -19,7 +19,7 @@ from core.errors import ConfigError, QuorumlabError, UnknownAlgorithmError
 from core.runtime.addresses import AddressError, parse_cluster
 
 from bench.web.cluster_panel import AttachedBackend, ClusterPanel, LocalBackend
-from bench.web.replay import ReplayError, compare_trials, load_event_files, replay_trial
+from bench.web.replay import ReplayError, compare_trials, load_event_files, replay_check, replay_trial
 from bench.web.scripts import SCRIPTS
 from bench.web.sim_panel import SimPanel
 
@@ -152,11 +152,13 @@ class Session:
     async def _replay(self, req: dict) -> dict:
         path = Path(str(req.get("path", "")).strip()).expanduser()
         if not str(path):
-            raise UserError("give the path of a `bench compare` folder or of events.jsonl files")
+            raise UserError("give the path of a `bench compare` or `bench check` folder, or of events.jsonl files")
         try:
             if (path / "results.json").is_file() and req.get("trials") is None:
                 return {"type": "trials", "path": str(path), "trials": compare_trials(path)}
-            if req.get("trials") is not None:
+            if (path / "check.json").is_file():
+                bundles = [await asyncio.to_thread(replay_check, path)]
+            elif req.get("trials") is not None:
                 picks = [int(k) for k in req["trials"]][:MAX_PANELS]
                 bundles = [await asyncio.to_thread(replay_trial, path, k) for k in picks]
             else:

@@ -9,7 +9,10 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
   partition {"peers": [ids]}  -> drop all traffic to and from exactly these peers (replaces the previous set)
   heal                        -> stop dropping
   fire {"timer": name}        -> fire that algorithm timer now (bench's forced-contention scenario)
-  stop                        -> stop the node cleanly, as SIGTERM does
+  stop                        -> stop the node cleanly, as SIGTERM does (a leader hands its leadership over first)
+  transfer {"to": id | null}  -> hand leadership to node ``id`` (null: the best placed one) -> {"to": id}; refused
+                                 with a "code" when not leader, for a node not in the cluster, or while another
+                                 transfer runs
   propose {"data": base64}    -> a client command for the replicated state machine; the reply comes once it
                                  is applied: {"index", "result": base64}, or an error with a "code" (below),
                                  and "leader" and "leader_address" when the node knows who leads
@@ -55,7 +58,7 @@ from core.framing import pack_blobs, unpack_blobs
 if TYPE_CHECKING:
     from core.runtime.auth import ClientAuth
 
-COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine")
+COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine", "transfer")
 PROPOSE = b"\xffpropose"
 """Marker frame of a binary propose request; the next frame is the blob list of commands."""
 READ = b"\xffread"

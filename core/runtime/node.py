@@ -71,6 +71,7 @@ from core.effects import (
     ReadReady,
     ReadRejected,
     RoleChanged,
+    TransferRefused,
     applied_event,
     as_event,
 )
@@ -126,6 +127,9 @@ RECV_BATCH = 256
 """Incoming messages handled per loop iteration before timers get their turn."""
 HOUSEKEEPING_MS = 1000
 """Longest poll: the loop wakes at least this often (counters event, parent check)."""
+HANDOVER_MAX_MS = 2000
+"""A leader asked to stop hands its leadership over first, for at most this long (its algorithm abandons a
+transfer sooner: raft after election_timeout_max)."""
 CLOSE_LINGER_MS = 200
 """How long closing the control and event sockets may wait to deliver what is already queued."""
 ELECTION_NOTES = ("election_started", "election_won", "election_lost")
@@ -171,6 +175,7 @@ class Node:
         counters_every_ms: int = 2000,
         watch_parent: int | None = None,
         keyring: Keyring | None = None,
+        trace_messages: bool = False,
         state_machine: Any = None,
         listener: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
@@ -192,6 +197,11 @@ class Node:
         self.events_address = events or events_address(self.bind)
         self.counters_every_ms = counters_every_ms
         self.watch_parent = watch_parent
+        self.trace_messages = trace_messages
+        self.hand_over_on_stop = True
+        """A leader asked to stop transfers its leadership first (algorithms without transfer refuse at once)."""
+        self._handover: tuple[str, int | None] | None = None  # (stop reason, deadline) while handing over
+        self._handover_over = False  # the transfer was refused or abandoned: stop now
         self.keyring = keyring
         self.listener = listener
         self._given_state_machine = state_machine
@@ -279,8 +289,14 @@ class Node:
             self.state_machine = factory() if factory is not None else None
 
     def request_stop(self, reason: str) -> None:
-        """Ask the loop to stop after the current step (safe from a signal handler)."""
-        if self.stop_reason is None:
+        """Ask the loop to stop after the current step (safe from a signal handler). A leader of an algorithm that
+        transfers leadership hands it over first (to the best placed follower; see ``_hand_over``), so that a
+        planned stop costs clients a transfer, not an election timeout; a second request stops at once."""
+        algo = getattr(self, "algo", None)
+        if (self.stop_reason is None and self._handover is None and self.hand_over_on_stop and algo is not None
+                and algo.role == Role.LEADER and len(self.addresses) > 1):
+            self._handover = (reason, None)
+        elif self.stop_reason is None:
             self.stop_reason = reason
         try:
             os.write(self._wake_w, b"x")
@@ -374,7 +390,22 @@ class Node:
                 self._on_monitor(sock)
         self._fire_due_timers()
         self._housekeeping()
+        if self._handover is not None:
+            self._hand_over()
         self._log.flush()
+
+    def _hand_over(self) -> None:
+        """Stopping as leader: ask the algorithm to transfer leadership, then stop once this node no longer leads,
+        the transfer was refused or abandoned, or HANDOVER_MAX_MS passed."""
+        reason, deadline = self._handover
+        now = mono_ms()
+        if deadline is None:
+            self._handover = (reason, now + HANDOVER_MAX_MS)
+            self._record("handing_over", {"reason": reason})
+            self._dispatch(self.algo.transfer, None, now)
+        if (self.algo.role != Role.LEADER or self._handover_over or now >= self._handover[1]
+                or not self.transport.up):  # no peer connected (they are stopping too): nobody to hand over to
+            self.stop_reason = reason
 
     def _poll_timeout(self) -> int:
         now = mono_ms()
@@ -463,8 +494,12 @@ class Node:
             self._drop("dst", frames[1], src, f"addressed to {msg.dst}, this is node {self.id}")
         elif src in self.partitioned:
             self.counters.dropped_partition += 1
+            if self.trace_messages:
+                self._record("recv", {"peer": src, "type": msg.name, "dropped": "partition"})
         else:
             self.counters.on_recv(msg.name, len(data))
+            if self.trace_messages:
+                self._record("recv", {"peer": src, "type": msg.name})
             self._dispatch(self.algo.receive, msg, mono_ms())
 
     def _drop(self, reason: str, frame: Any, src: int | None, detail: str) -> None:
@@ -525,6 +560,8 @@ class Node:
         if t is ReadReady:
             self._read_ready(effect.ctx, effect.index)
             return
+        if t is TransferRefused or (t is Note and effect.kind in ("transfer_aborted", "transfer_ended")):
+            self._handover_over = self._handover is not None
         if t is ReadRejected:
             req = self._read_requests.pop(effect.ctx, None)
             if req is not None:
@@ -685,10 +722,16 @@ class Node:
                          f"did not send a {kind} of {len(data)} bytes: over the {MAX_FRAME_BYTES}-byte limit")
         elif peer in self.partitioned:
             self.counters.dropped_partition += 1
+            if self.trace_messages:
+                self._record("send", {"peer": peer, "type": kind, "bytes": len(data), "dropped": "partition"})
         elif self.transport.send(peer, data):
             self.counters.on_sent(kind, len(data))
+            if self.trace_messages:
+                self._record("send", {"peer": peer, "type": kind, "bytes": len(data)})
         else:
             self.counters.dropped_unreachable += 1
+            if self.trace_messages:
+                self._record("send", {"peer": peer, "type": kind, "bytes": len(data), "dropped": "unreachable"})
 
     def _record(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         event = self._log.record(kind, data)
@@ -911,6 +954,7 @@ class Node:
             "state_machine": self._cmd_state_machine,
             "fire": self._cmd_fire,
             "stop": self._cmd_stop,
+            "transfer": self._cmd_transfer,
         }
 
     def _cmd_partition(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -938,6 +982,21 @@ class Node:
         self._timers.cancel(timer)
         self._dispatch(self.algo.fire, timer, mono_ms())
         return {"fired": timer}
+
+    def _cmd_transfer(self, request: dict[str, Any]) -> dict[str, Any]:
+        to = request.get("to")
+        if to is not None and (type(to) is not int or to not in self.addresses):
+            raise ControlError(f'transfer needs "to": a node id of this cluster ({sorted(self.addresses)}) or null')
+        now = mono_ms()
+        self._now = now
+        effects = self.algo.transfer(to, now)
+        self._execute(effects)
+        refused = next((e for e in effects if type(e) is TransferRefused), None)
+        if refused is not None:
+            hint = f" (leader: node {refused.leader})" if refused.leader not in (None, self.id) else ""
+            raise ControlError(f"{refused.code}: {refused.reason}{hint}")
+        started = next((e for e in effects if type(e) is Note and e.kind == "transfer_started"), None)
+        return {"to": started.data["to"] if started is not None else to}
 
     def _cmd_stop(self, _request: dict[str, Any]) -> dict[str, Any]:
         self.request_stop("control stop")

@@ -191,6 +191,14 @@ def propose(story: Story, a: Args) -> None:
     story.step(None, lambda: story.cluster.propose(i, text.encode()))
 
 
+def transfer(story: Story, a: Args) -> None:
+    """transfer <i> [<j>]: node i is asked to hand its leadership to node j (none named: its own pick).
+    ``transfer 1 3``"""
+    i = story.up(a.word(0, "node"))
+    to = int(a.word(1, "node")) if len(a.words) > 1 else None
+    story.step(None, lambda: story.cluster.transfer(i, to))
+
+
 # -- the network ----------------------------------------------------------------------------
 
 
@@ -326,6 +334,7 @@ COMMANDS: dict[str, Handler] = {
     "tick": tick,
     "run": run,
     "propose": propose,
+    "transfer": transfer,
     "deliver": deliver,
     "stabilize": stabilize,
     "drop": drop,

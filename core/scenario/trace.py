@@ -36,12 +36,15 @@ def entry(index: int, term: int, data: bytes) -> str:
 
 
 def message(src: int, dst: int, msg: Any) -> str:
-    """``src->dst Name term=T field=value ...`` (zero and empty fields left out, booleans always shown)."""
+    """``src->dst Name term=T field=value ...`` (zero and empty fields left out, booleans always shown but for
+    the message's ``markers``, flags of a rare case, shown only when set)."""
     parts = [f"{src}->{dst} {msg.name} term={msg.term}"]
+    markers = getattr(msg, "markers", ())
     for name, kind in zip(msg.fields, msg.kinds):
         v = getattr(msg, name)
         if kind == BOOL:
-            parts.append(f"{name}={'true' if v else 'false'}")
+            if v or name not in markers:
+                parts.append(f"{name}={'true' if v else 'false'}")
         elif not v:
             continue
         elif kind == ENTRIES:

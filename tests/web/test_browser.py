@@ -72,7 +72,11 @@ def test_on_real_processes_the_page_starts_a_cluster_kills_the_leader_and_keeps_
     page.fill("#form-real input[name=nodes]", "5")
     page.click("#start-real")
     old = wait_for_leader(page, timeout_s=40)
+    assert "send/receive events" in page.inner_text(f"{PANEL} .label")
     perf = measure(page, 3)
+    page.wait_for_function("() => quorumlab.panels()[0].flightsActive > 0", timeout=5000)  # heartbeats in flight
+    legend = page.inner_text("#legend")
+    assert "AppendEntries" in legend, legend
     click_action(page, old, "crash")
     new = wait_for_leader(page, other_than=old)
     assert new != old
@@ -165,3 +169,23 @@ def test_a_saved_compare_run_replays_with_a_time_slider(page, artifacts, tmp_pat
     page.click("#replay-play")
     wait_for_leader(page)
     assert end
+
+
+def test_a_saved_bench_check_run_replays_with_its_verdict_and_faults(page, artifacts, tmp_path):
+    from bench.check.report import judge, write
+    from bench.check.simulated import run_simulated
+    from bench.check.spec import CheckSpec
+
+    checked = run_simulated(CheckSpec("raft", nodes=3, clients=3, duration_s=5.0, seed=0, transport="sim",
+                                      nemeses=("kill",)))
+    report, result = judge(checked)
+    write(checked, report, result, tmp_path)
+    page.click("#tabs button[data-tab=replay]")
+    page.fill("#form-replay input[name=path]", str(tmp_path))
+    page.click("#open-replay")
+    page.wait_for_selector(f"{PANEL} .title:has-text('replay')")
+    label = page.inner_text(f"{PANEL} .label")
+    assert "verdict ok" in label and "faults: kill" in label and "operations as recorded" in label
+    page.eval_on_selector("#slider", "s => { s.value = 1000; s.dispatchEvent(new Event('input')); }")
+    wait_for_leader(page)
+    page.screenshot(path=artifacts / "replay-check-end.png", full_page=True)

@@ -8,7 +8,10 @@ import pytest
 from bench.compare import schema
 from bench.compare.runner import CompareConfig, run
 from bench.compare.runner_sim import SimTransport
-from bench.web.replay import ReplayError, compare_trials, load_event_files, replay_trial
+from bench.check.processes import run_processes
+from bench.check.simulated import run_simulated
+from bench.check.spec import CheckSpec
+from bench.web.replay import ReplayError, compare_trials, load_event_files, replay_check, replay_trial
 from core.cluster import LocalCluster
 
 
@@ -57,3 +60,48 @@ def test_the_event_files_of_a_real_cluster_replay_its_elections_and_faults(tmp_p
     assert {"started", "role", "leader", "stopped"} <= kinds
     assert bundle["algo"] == "raft" and bundle["ids"] == [1, 2, 3]
     assert [e["t"] for e in bundle["events"]] == sorted(e["t"] for e in bundle["events"])
+
+
+def _check_folder(tmp_path, spec):
+    """A `bench check` run saved as the command saves it."""
+    from bench.check.report import judge, write
+
+    runner = run_simulated if spec.transport == "sim" else (lambda s: run_processes(s, lambda line: None))
+    checked = runner(spec)
+    report, result = judge(checked)
+    write(checked, report, result, tmp_path)
+    return report
+
+
+def test_a_simulated_check_run_replays_exactly_with_its_operations_faults_and_verdict(tmp_path):
+    spec = CheckSpec("raft", nodes=3, clients=3, duration_s=5.0, seed=0, transport="sim", nemeses=("kill",))
+    report = _check_folder(tmp_path, spec)
+    bundle = replay_check(tmp_path)
+    assert f"the same {sum(report['operations'].values())} operations as recorded" in bundle["label"]
+    assert "verdict ok" in bundle["label"] and "faults: kill 2.0-" in bundle["label"]
+    assert bundle["exact"] and bundle["flights"] and any(e["kind"] == "crash" for e in bundle["events"])
+
+
+def test_a_check_report_the_code_no_longer_reproduces_says_so(tmp_path):
+    spec = CheckSpec("raft", nodes=3, clients=2, duration_s=1.0, seed=2, transport="sim", nemeses=())
+    _check_folder(tmp_path, spec)
+    report = json.loads((tmp_path / "check.json").read_text())
+    report["operations"]["ok"] += 1
+    (tmp_path / "check.json").write_text(json.dumps(report))
+    assert "the code changed since this run" in replay_check(tmp_path)["label"]
+
+
+@pytest.mark.integration
+def test_a_check_run_on_real_processes_keeps_and_replays_its_nodes_events(tmp_path):
+    spec = CheckSpec("raft", nodes=3, clients=2, duration_s=5.0, seed=0, nemeses=("kill",), network="cooperative")
+    _check_folder(tmp_path, spec)
+    bundle = replay_check(tmp_path)
+    kinds = {e["kind"] for e in bundle["events"]}
+    assert {"started", "role", "leader", "crash"} <= kinds, kinds
+    assert bundle["algo"] == "raft" and bundle["ids"] == [1, 2, 3] and "faults: kill" in bundle["label"]
+
+
+def test_a_check_folder_without_a_readable_report_says_what_it_expected(tmp_path):
+    (tmp_path / "check.json").write_text("{}")
+    with pytest.raises(ReplayError, match="is not a `bench check` report"):
+        replay_check(tmp_path)

@@ -248,7 +248,13 @@ class Panel {
       return `seed ${desc.seed} · delay ${desc.delay_ms[0]}–${desc.delay_ms[1]} ms · loss ${desc.loss} · ` +
         "messages exact (simulator)";
     }
-    if (desc.kind === "cluster") return `${desc.label} · messages drawn from counters (types and counts exact, timing not)`;
+    if (desc.kind === "cluster") {
+      if (desc.messages === "traced") {
+        return `${desc.label} · messages from the nodes' send/receive events (exact; each drawn for at least 150 ms)`;
+      }
+      if (desc.messages === "counters") return `${desc.label} · messages drawn from counters (types and counts exact, timing not)`;
+      return `${desc.label} · messages ${desc.messages}`;
+    }
     return desc.label || "";
   }
 
