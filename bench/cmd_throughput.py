@@ -10,7 +10,12 @@ measures the Python peer PySyncObj the same way in the same run (n processes,
 ``ReplDict.set`` of ``--size``-byte values through its callback API; the
 driver is whichever of the n processes leads, its best case) and prints
 the ratio. PySyncObj keeps its journal in memory unless given a file, so it
-runs without fsync; the table says so. The measuring itself lives in bench.throughput.
+runs without fsync; the table says so. ``--embedded`` drives quorumlab the way
+PySyncObj is driven: from inside the leader's process (an embedded node,
+``quorumlab.Node``, in place of node 1), one ``submit`` per command, no client
+batching; ``--leader-changes N`` then times N leader changes as the embedded
+node's ``on_leader_change`` sees them after a SIGKILL of the leading process.
+The measuring itself lives in bench.throughput.
 """
 from __future__ import annotations
 
@@ -21,7 +26,14 @@ import click
 
 from bench import options
 from bench.types import NameList
-from bench.throughput import MeasurementFailed, measure_catch_up, measure_log, measure_pysyncobj
+from bench.throughput import (
+    MeasurementFailed,
+    measure_catch_up,
+    measure_embedded,
+    measure_leader_changes,
+    measure_log,
+    measure_pysyncobj,
+)
 from core import registry
 from core.client import READ_MODES
 from core.errors import ConfigError, UnknownAlgorithmError
@@ -65,13 +77,19 @@ def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
 @click.option("--read-from", type=click.Choice(["leader", "any"]), default="leader", show_default=True,
               help="Send reads to the leader, or to every node in turn (follower reads).")
 @click.option("--pysyncobj", "with_pysyncobj", is_flag=True, help="Also measure PySyncObj the same way (puts).")
+@click.option("--embedded", is_flag=True,
+              help="Drive quorumlab from inside its leader's process (an embedded node in place of node 1), one "
+                   "submit per command, as PySyncObj is driven (puts; --batch does not apply).")
+@click.option("--leader-changes", type=click.IntRange(0, 100), default=0, show_default=True,
+              help="With --embedded: also time this many leader changes, SIGKILL of the leading process -> the "
+                   "embedded node's on_leader_change naming the next leader.")
 @options.insecure
 @click.option("--also-insecure", is_flag=True,
               help="Also measure the same load in plain mode (no CurveZMQ), in the same run: what encryption costs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
                    config_items: tuple[tuple[str, str], ...], reads: tuple[str, ...] | None, read_from: str,
-                   with_pysyncobj: bool,
+                   with_pysyncobj: bool, embedded: bool, leader_changes: int,
                    insecure: bool, also_insecure: bool, as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
     config = options.settings(config_items)
@@ -95,6 +113,10 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
                                  param_hint="--reads")
     if "lease" in (reads or ()) and not getattr(parsed, "check_quorum", False):
         raise click.BadParameter("lease reads need --config check_quorum=true", param_hint="--reads")
+    if embedded and (reads or batch != 1):
+        raise click.UsageError("--embedded measures puts one per submit: without --reads and --batch")
+    if leader_changes and not embedded:
+        raise click.UsageError("--leader-changes needs --embedded")
     request_bytes = 8 + batch * (size + 40)
     if request_bytes > CONTROL_MAX_BYTES:
         raise click.BadParameter(
@@ -102,12 +124,20 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             f"socket's {CONTROL_MAX_BYTES >> 20} MiB limit; use a smaller --batch", param_hint="--batch")
     try:
         results = []
-        for mode in reads or (None,):
+        changes = None
+        for mode in () if embedded else reads or (None,):
             results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure,
                                        reads=mode, read_from=read_from))
             if also_insecure and not insecure:
                 results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False,
                                            reads=mode, read_from=read_from))
+        if embedded:
+            timer = cls.detection_timer
+            results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, not insecure, timer))
+            if also_insecure and not insecure:
+                results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, False, timer))
+            if leader_changes:
+                changes = measure_leader_changes(leader_changes, nodes, config, algo, not insecure, timer)
         if with_pysyncobj:
             try:
                 results.append(measure_pysyncobj(nodes, size, duration, outstanding))
@@ -116,7 +146,8 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
     except MeasurementFailed as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(results, indent=2))
+        click.echo(json.dumps(results if changes is None else {"throughput": results, "leader_changes": changes},
+                              indent=2))
         return
     click.echo(f"{nodes} processes, {size}-byte commands, {outstanding} outstanding, {duration:g} s, "
                f"quorumlab requests of {batch} command(s)")
@@ -141,3 +172,7 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
     other = results[-1] if with_pysyncobj else None
     if other is not None and other["ops_per_s"]:
         click.echo(f"  ratio quorumlab / PySyncObj: {results[0]['ops_per_s'] / other['ops_per_s']:.2f}x")
+    if changes is not None:
+        click.echo(f"  leader change, SIGKILL -> on_leader_change: median {changes['median_ms']} ms over "
+                   f"{len(changes['trials'])} trials; when the embedded node became leader: "
+                   f"{changes['median_ms_when_embedded_became_leader']} ms")

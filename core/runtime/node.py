@@ -35,6 +35,13 @@ may connect to the control and event sockets, and each control command must be
 allowed to the client's role. Without one (plain mode) the node says so at
 start: anyone who can reach its ports can speak as a member or stop it.
 
+An application that runs the node in its own process (core.embedded) reaches the
+loop through an in-process channel instead of the control socket: ``submit_local``
+and ``call_local`` queue work from any thread and wake the loop through the same
+pipe; its proposals take the control socket's path (``_propose``, the waiting
+requests, the answer on apply or the failure on lost leadership) and are answered
+by a callback instead of a reply frame. ``listener`` sees every recorded event.
+
 Every buffer at the control socket is bounded (core.limits): a request's
 envelope, the replies queued per connection (a client that does not read them
 is cut off for a while), the propose requests waiting per connection (more are
@@ -50,7 +57,7 @@ import logging
 import os
 import random
 import time
-from typing import Any
+from typing import Any, Callable
 
 import zmq
 
@@ -150,6 +157,10 @@ HOLD_MS = 300
 is answered so (an election at the default timeouts is over well within this)."""
 MAX_HELD = 1024
 """Propose requests held that way at once; more are answered "not leader" at once."""
+LOCAL_QUEUE = 65_536
+"""In-process requests (core.embedded) queued for the loop before ``submit_local`` refuses more."""
+LOCAL_ROUTE = b"\x00local"
+"""The routing id the in-process channel's requests are counted under (one connection, with its bound)."""
 SEAL_EVERY_MS = 1000
 """How often the node marks its flushed log records as durable in the log header (core.storage.RecordLog.seal):
 at most one extra fdatasync a second, and only when records were flushed since the last mark."""
@@ -180,7 +191,12 @@ class Node:
         watch_parent: int | None = None,
         keyring: Keyring | None = None,
         trace_messages: bool = False,
+        state_machine: Any = None,
+        listener: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """``state_machine``: what committed entries are applied to, instead of one made from the algorithm's
+        ``StateMachine`` class; ``listener``: called on the loop's thread with every event as it is recorded
+        (core.embedded uses both to run a node inside an application's process)."""
         if node_id not in addresses:
             raise ValueError(f"node {node_id} is not in the cluster {sorted(addresses)}")
         self.algo_cls = algo_cls
@@ -202,6 +218,9 @@ class Node:
         self._handover: tuple[str, int | None] | None = None  # (stop reason, deadline) while handing over
         self._handover_over = False  # the transfer was refused or abandoned: stop now
         self.keyring = keyring
+        self.listener = listener
+        self._given_state_machine = state_machine
+        self._local: collections.deque[tuple[list[bytes] | None, Callable]] = collections.deque()
         self.counters = Counters()
         self.partitioned: set[int] = set()
         self.stop_reason: str | None = None
@@ -281,7 +300,10 @@ class Node:
         voters = sorted(self.addresses)
         self.algo = self.algo_cls(self.id, voters, self.config, self.storage, rng, self.cluster_id)
         factory = self.algo_cls.StateMachine
-        self.state_machine = factory() if factory is not None else None
+        if self._given_state_machine is not None:
+            self.state_machine = self._given_state_machine
+        else:
+            self.state_machine = factory() if factory is not None else None
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to stop after the current step (safe from a signal handler). A leader of an algorithm that
@@ -377,6 +399,8 @@ class Node:
                 self._on_control()
             elif sock == self._wake_r:
                 self._drain_wake()
+                if self._local:
+                    self._on_local()
             elif self._zap is not None and sock is self._zap.sock:
                 self._on_zap()
             else:
@@ -632,6 +656,9 @@ class Node:
     def _answer(self, req: "_ClientRequest") -> None:
         """Every command of ``req`` was applied: reply with their results in its format."""
         self._connections.done(req)
+        if req.done is not None:
+            req.done(req.results, None)
+            return
         size = sum(map(len, req.results))
         if size > CONTROL_MAX_REPLY_BYTES:
             self._fail(req, REPLY_TOO_LARGE, f"applied, but the results are {size} bytes, over the {CONTROL_MAX_REPLY_BYTES}-byte "
@@ -649,6 +676,9 @@ class Node:
         applied), a sentence, and ``extra`` (a leader hint), in the request's format."""
         self._connections.done(req)
         extra = {"code": code, **(extra or {})}
+        if req.done is not None:
+            req.done(None, {"error": reason, **extra})
+            return
         if req.binary:
             self._reply(req.envelope, [REPLY_ERROR, json.dumps({"error": reason, **extra}).encode()])
         else:
@@ -768,7 +798,64 @@ class Node:
                 self._record("send", {"peer": peer, "type": kind, "bytes": len(data), "dropped": "unreachable"})
 
     def _record(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return self._log.record(kind, data)
+        event = self._log.record(kind, data)
+        if self.listener is not None:
+            self.listener(event)
+        return event
+
+    # -- the in-process channel (core.embedded) -----------------------------------------
+
+    def submit_local(self, commands: list[bytes], done: Callable[[list[bytes] | None, dict | None], None]) -> bool:
+        """From any thread: propose ``commands`` as one request of the in-process "connection"; the loop calls
+        ``done(results, None)`` once all are applied, or ``done(None, {"code", "error", "leader",
+        "leader_address"})`` (the control socket's error reply). False, and nothing queued, when
+        LOCAL_QUEUE requests already wait to be taken: the caller answers "busy" itself."""
+        return self._enqueue((commands, done))
+
+    def call_local(self, fn: Callable[[], None]) -> bool:
+        """From any thread: run ``fn()`` on the loop's thread, in order with ``submit_local`` (False when full)."""
+        return self._enqueue((None, fn))
+
+    def _enqueue(self, item: tuple[list[bytes] | None, Callable]) -> bool:
+        local = self._local
+        if len(local) >= LOCAL_QUEUE:
+            return False
+        local.append(item)
+        if len(local) == 1:  # the loop drains until empty, so only the first of a run needs to wake it
+            try:
+                os.write(self._wake_w, b"l")
+            except (BlockingIOError, OSError):
+                pass
+        return True
+
+    def _on_local(self) -> None:
+        """Take the in-process requests waiting (up to the same budget as the control socket's); a run of
+        proposals goes to the algorithm as one group, through the control socket's own ``_propose``."""
+        local = self._local
+        group: list[tuple[_ClientRequest, list[bytes]]] = []
+        proposed = 0
+        while local and proposed < PROPOSE_BUDGET:
+            commands, done = local.popleft()
+            if commands is None:
+                if group:
+                    self._propose(group)
+                    group = []
+                done()
+                continue
+            req = _ClientRequest([LOCAL_ROUTE], len(commands), binary=True)
+            req.done = done
+            if self._connections.full(LOCAL_ROUTE):
+                self._fail(req, BUSY, f"busy: {CONTROL_WAITING_PER_CONNECTION} in-process requests are waiting; retry")
+                continue
+            proposed += len(commands)
+            group.append((req, commands))
+        if group:
+            self._propose(group)
+        if local:
+            try:
+                os.write(self._wake_w, b"l")  # the rest next iteration, after timers have had their turn
+            except (BlockingIOError, OSError):
+                pass
 
     # -- control ------------------------------------------------------------------------
 
@@ -1012,7 +1099,8 @@ class Node:
 class _ClientRequest:
     """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
-    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries", "held")
+    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries", "held",
+                 "done")
 
     def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
@@ -1025,6 +1113,7 @@ class _ClientRequest:
         self.waiting = False
         self.queries: list[bytes] = []
         self.held = False  # it was held once for want of a leader (never twice)
+        self.done: Callable[[list[bytes] | None, dict | None], None] | None = None  # an in-process request's answer
 
 
 class _Connections:

@@ -1,0 +1,154 @@
+"""Measuring an embedded node: the driver inside the leader's process, and leader-change notification.
+
+``bench throughput --embedded`` starts ``nodes`` ``bench node`` processes, replaces node 1 by an
+embedded node in this process (``quorumlab.Node`` on node 1's data dir, keys and ports), has it win
+an election (its election timer fired through its control socket), and drives it with one
+``submit`` per command: PySyncObj's own setting (a driver inside its leader), with fsync on.
+``--leader-changes N`` then times N leader changes as the application sees them: from the SIGKILL
+of the process that leads to the embedded node's ``on_leader_change`` naming the next leader.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import statistics
+import threading
+import time
+from typing import Any, Iterator
+
+from bench.throughput.load import MeasurementFailed, summary
+from core.cluster import LocalCluster
+from core.embedded import EmbeddedNode
+from core.kv import PUT, Command
+
+EMBEDDED = 1
+"""The id of the member that runs in this process."""
+
+
+@contextlib.contextmanager
+def embedded_member(algo: str, nodes: int, config: dict | None, secure: bool) -> Iterator[tuple[LocalCluster, EmbeddedNode]]:
+    """A LocalCluster whose node 1 runs in this process (its process is stopped, its data dir taken over)."""
+    with LocalCluster(algo, nodes, config=config or {}, secure=secure) as cluster:
+        cluster.wait_for_leader(20)
+        cluster.stop(EMBEDDED)
+        node = EmbeddedNode(algo, id=EMBEDDED, cluster=cluster.addresses, data_dir=cluster.node_dir(EMBEDDED),
+                            keys=cluster.keyring, insecure=not secure, cluster_id=cluster.cluster_id,
+                            control=cluster.control_addresses[EMBEDDED], events=cluster.event_addresses[EMBEDDED],
+                            config=config or None)
+        try:
+            yield cluster, node
+        finally:
+            node.close()
+
+
+def make_leader(cluster: LocalCluster, node: EmbeddedNode, timer: str, timeout_s: float = 30.0) -> None:
+    """Fire the embedded node's election timer until it leads and the processes follow it."""
+    deadline = time.monotonic() + timeout_s
+    while not (node.is_leader and followed(cluster, node.id)):
+        if time.monotonic() > deadline:
+            raise MeasurementFailed(f"the embedded node did not become leader within {timeout_s:.0f}s")
+        if not node.is_leader:
+            cluster.request(node.id, "fire", timer=timer)
+        time.sleep(0.5)
+
+
+def followed(cluster: LocalCluster, leader: int) -> bool:
+    """Whether every running process follows (or is) ``leader``; LocalCluster's majority_leader only counts
+    processes, and the embedded member is none."""
+    statuses = cluster.status()
+    return all(s is not None and s["leader"] == leader for i, s in statuses.items() if cluster.is_running(i))
+
+
+def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int
+          ) -> tuple[list[float], collections.Counter, float]:
+    """Submit key-value puts one per ``submit`` for ``duration`` s with ``outstanding`` in flight; the latencies,
+    the errors by code and the elapsed seconds (commands without an answer 10 s after the end count as errors)."""
+    value = os.urandom(size // 2 + 1).hex()[:size].encode()
+    keys = [b"k%d" % k for k in range(1000)]
+    client = int.from_bytes(os.urandom(4), "little") | 1
+    slots = threading.Semaphore(outstanding)
+    latencies: list[float] = []
+    errors: collections.Counter = collections.Counter()
+    clock = time.perf_counter
+
+    def answered(t0: float):
+        def done(future) -> None:  # on the loop's thread: as little as possible
+            exc = future.exception()
+            if exc is None:
+                latencies.append(clock() - t0)
+            else:
+                errors[getattr(exc, "code", type(exc).__name__)] += 1
+            slots.release()
+        return done
+
+    node.submit(Command(client, 1, PUT, b"warm", b"up").encode()).result(20)
+    seq = 1
+    start = clock()
+    end = start + duration
+    while clock() < end:
+        if not slots.acquire(timeout=0.1):
+            continue
+        seq += 1
+        node.submit(Command(client, seq, PUT, keys[seq % 1000], value).encode()).add_done_callback(answered(clock()))
+    returned = 0
+    give_up = clock() + 10
+    while returned < outstanding and slots.acquire(timeout=max(0.0, give_up - clock())):
+        returned += 1
+    elapsed = clock() - start
+    if returned < outstanding:
+        errors["no answer"] += outstanding - returned
+    return latencies, errors, elapsed
+
+
+def measure_embedded(nodes: int, size: int, duration: float, outstanding: int, config: dict | None = None,
+                     algo: str = "raft", secure: bool = True, timer: str = "election") -> dict[str, Any]:
+    """Throughput and latency of puts submitted inside the leader's process (fsync on), one per ``submit``."""
+    with embedded_member(algo, nodes, config, secure) as (cluster, node):
+        make_leader(cluster, node, timer)
+        latencies, errors, elapsed = drive(node, size, duration, outstanding)
+    mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
+    return summary(f"quorumlab {algo} embedded, driven at its leader ({mode}, fsync)", latencies, elapsed,
+                   sum(errors.values()), nodes=nodes, size=size, outstanding=outstanding, batch=1, secure=secure,
+                   embedded=True, error_kinds=dict(errors))
+
+
+def measure_leader_changes(trials: int, nodes: int = 3, config: dict | None = None, algo: str = "raft",
+                           secure: bool = True, timer: str = "election") -> dict[str, Any]:
+    """``trials`` times: make a process lead, SIGKILL it, time until the embedded node's ``on_leader_change``
+    names a new leader; the median and each trial (with whether the new leader was the embedded node)."""
+    samples: list[dict[str, Any]] = []
+    with embedded_member(algo, nodes, config, secure) as (cluster, node):
+        seen: list[tuple[float, int | None]] = []
+        node.on_leader_change(lambda leader, term: seen.append((time.monotonic_ns() / 1e6, leader)))
+        victim = EMBEDDED + 1
+        for _ in range(trials):
+            for i in cluster.ids:
+                if i != EMBEDDED and not cluster.is_running(i):
+                    cluster.restart(i)
+            deadline = time.monotonic() + 30
+            while not (followed(cluster, victim) and node.leader == victim):
+                if time.monotonic() > deadline:
+                    raise MeasurementFailed(f"node {victim} did not become leader within 30 s")
+                if node.leader != victim:
+                    cluster.trigger([victim], timer)
+                time.sleep(0.3)
+            time.sleep(0.5)  # a settled leader, heartbeats flowing
+            mark = len(seen)
+            killed = cluster.crash(victim)
+            deadline = time.monotonic() + 30
+            while not [s for s in seen[mark:] if s[1] not in (None, victim)]:
+                if time.monotonic() > deadline:
+                    raise MeasurementFailed("no new leader within 30 s of the SIGKILL")
+                time.sleep(0.01)
+            t, leader = next(s for s in seen[mark:] if s[1] not in (None, victim))
+            samples.append({"ms": round(t - killed, 1), "new_leader": leader, "embedded_leads": leader == node.id})
+            victim = next(i for i in cluster.ids if i not in (EMBEDDED, victim)) if nodes > 2 else victim
+    as_leader = [s["ms"] for s in samples if s["embedded_leads"]]
+    return {
+        "system": f"quorumlab {algo}: SIGKILL of the leader process -> on_leader_change in the embedded node",
+        "trials": samples,
+        "median_ms": round(statistics.median(s["ms"] for s in samples), 1),
+        "median_ms_when_embedded_became_leader": round(statistics.median(as_leader), 1) if as_leader else None,
+        "config": config or {},
+    }

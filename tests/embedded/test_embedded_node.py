@@ -1,0 +1,158 @@
+"""quorumlab.Node: one member inside this process, on real sockets (ZeroMQ on 127.0.0.1, CurveZMQ by default)."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+
+import pytest
+
+from core.embedded import EmbeddedNode, NotLeader, SubmitError
+from core.kv import PUT, Command
+from tests.embedded.support import WAIT, embedded_cluster, our_threads, sole_leader, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def put(key: bytes, value: bytes, seq: int, client: int = 77) -> bytes:
+    return Command(client, seq, PUT, key, value).encode()
+
+
+def test_three_embedded_nodes_elect_one_leader_and_apply_a_command_everywhere(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes), what="one leader all follow")
+        assert leader.term >= 1 and leader.leader == leader.id
+        answer = leader.submit(put(b"k", b"v", 1)).result(WAIT)
+        assert isinstance(answer, bytes)
+        for node in nodes:
+            wait_until(lambda: node.call(lambda: node.state_machine.data.get(b"k")).result(WAIT) == b"v",
+                       what=f"node {node.id} applied the put")
+
+
+def test_a_follower_refuses_a_command_and_names_the_leader(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        follower = next(n for n in nodes if n is not leader)
+        with pytest.raises(NotLeader) as refused:
+            follower.submit(put(b"k", b"v", 1)).result(WAIT)
+        assert refused.value.leader == leader.id
+        assert refused.value.applied is False and refused.value.code == "not_leader"
+        assert refused.value.leader_address == leader.addresses[leader.id]
+
+
+def test_many_commands_from_many_threads_are_all_answered_in_order(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        futures: dict[int, list[concurrent.futures.Future]] = {}
+
+        def client(c: int) -> None:
+            futures[c] = [leader.submit(put(b"c%d" % c, b"%d" % s, s, client=c)) for s in range(1, 201)]
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(1, 5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for fs in futures.values():
+            for f in fs:
+                f.result(WAIT)
+        data = leader.call(lambda: dict(leader.state_machine.data)).result(WAIT)
+        assert all(data[b"c%d" % c] == b"200" for c in range(1, 5))
+        batch = leader.submit_many([put(b"b", b"1", 1, client=9), put(b"b", b"2", 2, client=9)]).result(WAIT)
+        assert len(batch) == 2
+
+
+def test_submit_async_answers_inside_an_asyncio_loop(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+
+        async def main() -> list[bytes]:
+            return await asyncio.gather(*(leader.submit_async(put(b"a", b"%d" % s, s)) for s in range(1, 11)))
+
+        assert len(asyncio.run(main())) == 10
+
+
+def test_submit_refuses_what_is_not_bytes(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        with pytest.raises(TypeError):
+            nodes[0].submit("text").result(WAIT)
+        with pytest.raises(TypeError):
+            nodes[0].submit_many([]).result(WAIT)
+
+
+def test_status_is_the_runtimes_status(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        status = leader.status()
+        assert status["role"] == "leader" and status["id"] == leader.id and status["secure"] is True
+        assert status["term"] == leader.term
+
+
+def test_leader_change_is_reported_to_callbacks_when_the_leader_goes(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        seen: dict[int, list[tuple]] = {n.id: [] for n in nodes}
+        for n in nodes:
+            n.on_leader_change(lambda leader, term, n=n: seen[n.id].append((leader, term)))
+        old = wait_until(lambda: sole_leader(nodes))
+        old_term = old.term
+        old.close()
+        new = wait_until(lambda: sole_leader(nodes), what="a new leader")
+        assert new.id != old.id and new.term > old_term
+        wait_until(lambda: (new.id, new.term) in seen[new.id], what="the new leader's callback")
+
+
+def test_close_fails_waiting_commands_and_refuses_new_ones(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        for n in nodes:
+            if n is not leader:
+                n.close()  # no majority: the leader's entries cannot commit
+        waiting = leader.submit(put(b"k", b"v", 1))
+        leader.close()
+        with pytest.raises(SubmitError) as closed:
+            waiting.result(WAIT)
+        assert closed.value.code == "closed" and closed.value.applied is None
+        with pytest.raises(SubmitError):
+            leader.submit(put(b"k", b"v", 2)).result(WAIT)
+        assert leader.closed and not leader.is_leader
+    assert not our_threads()
+
+
+def test_a_node_refuses_to_start_without_keys_unless_told_it_is_plain_mode(tmp_path):
+    with pytest.raises(ValueError, match="insecure=True"):
+        EmbeddedNode("raft", id=1, cluster={1: "tcp://127.0.0.1:1"}, data_dir=tmp_path)
+
+
+def test_plain_mode_works_and_a_busy_port_raises_in_the_callers_thread(tmp_path):
+    with embedded_cluster("raft", 1, tmp_path / "a", secure=False) as nodes:
+        node = nodes[0]
+        wait_until(lambda: node.is_leader, what="a single node leads")
+        assert node.submit(put(b"k", b"v", 1)).result(WAIT) is not None
+        with pytest.raises(Exception):
+            EmbeddedNode("raft", id=1, cluster=node.addresses, data_dir=tmp_path / "b", insecure=True)
+    assert not our_threads()
+
+
+def test_a_futures_callbacks_never_run_on_the_loops_thread(tmp_path):
+    with embedded_cluster("raft", 1, tmp_path, secure=False) as nodes:
+        node = nodes[0]
+        wait_until(lambda: node.is_leader)
+        ran_on: list[str] = []
+        done = threading.Event()
+        future = node.submit(put(b"k", b"v", 1))
+        future.add_done_callback(lambda f: (ran_on.append(threading.current_thread().name), done.set()))
+        assert done.wait(WAIT)
+        assert ran_on[0] != f"quorumlab-node-{node.id}"
+
+
+def test_a_replicated_object_is_attached_only_once_a_node_opened(tmp_path):
+    from core.replicated import ReplicatedObject
+
+    obj = ReplicatedObject()
+    with embedded_cluster("raft", 1, tmp_path / "a", secure=False, state_machines=lambda i: obj) as nodes:
+        with pytest.raises(Exception):  # the same ports: the second node cannot open, and does not take obj
+            EmbeddedNode("raft", id=1, cluster=nodes[0].addresses, data_dir=tmp_path / "b", insecure=True,
+                         state_machine=obj)
+        assert obj._ql_node is nodes[0] and nodes[0].state_machine is obj
+    with pytest.raises(ValueError, match="already"):
+        ReplicatedObject.attach(obj, object())
