@@ -47,7 +47,9 @@ def test_timer_fires_after_its_delay_on_the_monotonic_clock(node):
     ticked = node.events.wait_for(lambda e: e["kind"] == "ticked", 10)
     assert ticked["timer"] == "tick"
     assert ticked["after_ms"] >= 40
-    assert ticked["t"] - started["t"] >= 39
+    # the timer is armed when the loop reads the clock, before the "started" line is written (a few ms later
+    # on the pure-Python twins under load): after_ms above is the exact check, this one only a sanity bound
+    assert ticked["t"] - started["t"] >= 30
 
 
 def test_event_lines_carry_both_clocks_and_simulator_fields(node):
