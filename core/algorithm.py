@@ -108,6 +108,9 @@ class ElectionAlgorithm:
     detection_timer: ClassVar[str] = ""
     StateMachine: ClassVar[type[StateMachine] | None] = None
     """For an algorithm with a log: what runtimes apply its committed entries to (one per node)."""
+    joins: ClassVar[bool] = False
+    """True for an algorithm with membership change (Raft): a node may start outside ``voters`` (the cluster it
+    joins) and learn its place from the cluster; ``change_membership`` changes who is in it."""
 
     def __init__(
         self,
@@ -120,7 +123,7 @@ class ElectionAlgorithm:
     ) -> None:
         if node_id < 1:
             raise ValueError(f"node ids start at 1, got {node_id}")
-        if node_id not in voters:
+        if node_id not in voters and not self.joins:
             raise ValueError(f"node {node_id} is not among the voters {sorted(voters)}")
         from core.storage import MemoryStorage  # local: storage imports nothing of ours that imports us
 
@@ -205,6 +208,12 @@ class ElectionAlgorithm:
         or a move does: answered by a ``transfer_started`` note or a ``TransferRefused`` effect."""
         return self._run(self.on_transfer, to, now)
 
+    def change_membership(self, change: list, now: int) -> list:
+        """Change who is in the cluster (``change``: a list of {"op", "node"[, "address"]}, see
+        algorithms.raft.membership): answered like a command, by ``Proposed`` for the configuration entry (done once
+        it is applied) or ``ProposeRejected`` saying why not."""
+        return self._run(self.on_change_membership, change, now)
+
     def propose_many(self, commands: list[bytes], now: int) -> list:
         """Several client commands at once, in order (one batch of effects; see ``on_propose_many``)."""
         longest = max(map(len, commands), default=0)
@@ -236,6 +245,10 @@ class ElectionAlgorithm:
     def on_read(self, ctx: int, consistency: str, now: int) -> None:
         """Default: an algorithm without a log has nothing to read."""
         self.reject_read(ctx, NO_LOG, f"{self.name or type(self).__name__} keeps no log")
+
+    def on_change_membership(self, change: list, now: int) -> None:
+        """Default: the membership is fixed at start."""
+        self.reject_proposal(INVALID, f"{self.name or type(self).__name__} has a fixed membership")
 
     def on_transfer(self, to: int | None, now: int) -> None:
         """Default: an algorithm without leadership transfer refuses it."""

@@ -149,6 +149,19 @@ class TransferRefused:
 
 
 @dataclass(slots=True)
+class MembershipChanged:
+    """The node's configuration changed (an algorithm with membership change: Raft): who votes, who learns, who
+    votes in the outgoing configuration while a joint change runs, the addresses of members added at run time.
+    A runtime connects to new members and forgets removed ones; the event stream records it."""
+
+    index: int
+    voters: list[int]
+    learners: list[int]
+    outgoing: list[int]
+    addresses: dict[int, str]
+
+
+@dataclass(slots=True)
 class RoleChanged:
     """The node's role changed (emitted by the base class, not by algorithms)."""
 
@@ -208,6 +221,11 @@ def as_event(effect: Any) -> tuple[str, dict]:
     if t is TransferRefused:
         return "transfer_refused", {"to": effect.to, "code": effect.code, "reason": effect.reason,
                                     "leader": effect.leader}
+    if t is MembershipChanged:
+        data = {"index": effect.index, "voters": effect.voters, "learners": effect.learners}
+        if effect.outgoing:
+            data["outgoing"] = effect.outgoing
+        return "membership", data
     if t is Apply:
         return applied_event(effect, effect)
     if t is TakeSnapshot:

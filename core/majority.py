@@ -2,15 +2,15 @@
 
 Algorithms ask their configuration, not a voter count, who has won a vote and
 which index is committed, so that a joint configuration (two majorities that
-must both agree, for membership change) can later be written beside this class
-and used in its place. The counting itself is ``core.quorum``'s: the compiled
+must both agree, for membership change: ``JointConfig``) is used in its place
+by the same calls, as etcd's quorum.JointConfig. The counting itself is ``core.quorum``'s: the compiled
 ``VoteTally`` and ``committed_index`` when they are built.
 """
 from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from core.quorum import VoteTally, committed_index
+from core.quorum import LOST, PENDING, WON, VoteTally, committed_index
 
 
 class MajorityConfig:
@@ -37,3 +37,48 @@ class MajorityConfig:
 
     def __repr__(self) -> str:
         return f"MajorityConfig({list(self.voters)})"
+
+
+class JointTally:
+    """One vote under a joint configuration: won when both majorities are won, lost when either is lost."""
+
+    __slots__ = ("incoming", "outgoing")
+
+    def __init__(self, incoming: VoteTally, outgoing: VoteTally) -> None:
+        self.incoming = incoming
+        self.outgoing = outgoing
+
+    def record(self, voter: int, granted: bool) -> int:
+        self.incoming.record(voter, granted)
+        self.outgoing.record(voter, granted)
+        return self.result()
+
+    def result(self) -> int:
+        a, b = self.incoming.result(), self.outgoing.result()
+        if a == LOST or b == LOST:
+            return LOST
+        return WON if a == WON and b == WON else PENDING
+
+    def voted(self, voter: int) -> bool:
+        return self.incoming.voted(voter) or self.outgoing.voted(voter)
+
+
+class JointConfig:
+    """C_old,new of a membership change (thesis 4.3): two voter sets, and every decision needs a majority of each."""
+
+    __slots__ = ("incoming", "outgoing", "voters")
+
+    def __init__(self, incoming: MajorityConfig, outgoing: MajorityConfig) -> None:
+        self.incoming = incoming
+        self.outgoing = outgoing
+        self.voters: tuple[int, ...] = tuple(dict.fromkeys(incoming.voters + outgoing.voters))
+
+    def tally(self) -> JointTally:
+        return JointTally(self.incoming.tally(), self.outgoing.tally())
+
+    def committed_index(self, acked: Mapping[int, int]) -> int:
+        """What both majorities have reached: the smaller of the two."""
+        return min(self.incoming.committed_index(acked), self.outgoing.committed_index(acked))
+
+    def __repr__(self) -> str:
+        return f"JointConfig({list(self.incoming.voters)}, {list(self.outgoing.voters)})"

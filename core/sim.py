@@ -270,6 +270,8 @@ class Simulation:
         self.cluster = cluster
         self.rng = random.Random(seed)
         self.ids = tuple(range(1, nodes + 1))
+        self.bootstrap = self.ids
+        """The voters every node starts with; nodes added later (``add_node``) join and learn the rest."""
         self.now = 0
         self.stats = SimStats()
         self.trace: collections.deque = collections.deque(maxlen=trace_limit)
@@ -420,7 +422,25 @@ class Simulation:
         self._execute(n, n.algo.peer_up(peer, n.clock()) if up else n.algo.peer_down(peer, n.clock()))
         self._after_event(node_id)
 
-    def submit(self, command: bytes, node: int | None = None) -> Submission:
+    def add_node(self) -> int:
+        """Start a new, empty node with the next id; it knows the bootstrap voters, campaigns for nothing and waits
+        for a leader to replicate to it until a configuration makes it a member (``change``). Returns its id."""
+        if not getattr(self.algo_cls, "joins", False):
+            raise ValueError(f"{self.algo_cls.name} has a fixed membership: nodes cannot be added")
+        i = max(self.ids) + 1
+        self.ids += (i,)
+        self._nodes[i] = _Node(self, i, MemoryStorage(), 1.0)
+        self._applied[i] = []
+        self._record(i, "added", {})
+        self._boot(self._nodes[i])
+        return i
+
+    def change(self, change: list, node: int | None = None) -> Submission:
+        """Ask ``node`` (default: the current leader) to change the membership (a list of {"op", "node"[, "address"]},
+        algorithms.raft.membership); the handle completes once the configuration entry is applied there."""
+        return self.submit(b"", node, change=change)
+
+    def submit(self, command: bytes, node: int | None = None, *, change: list | None = None) -> Submission:
         """Propose ``command`` now at ``node`` (default: the current leader); the handle completes once applied."""
         target = node if node is not None else self.leader()
         sub = Submission(bytes(command), target)
@@ -428,7 +448,10 @@ class Simulation:
             sub._finish(False, "no leader" if target is None else f"node {target} is down", self.now)
             return sub
         n = self._nodes[target]
-        effects = n.algo.propose(sub.command, n.clock())
+        if change is not None:
+            effects = n.algo.change_membership(change, n.clock())
+        else:
+            effects = n.algo.propose(sub.command, n.clock())
         for e in effects:
             if type(e) is Proposed:
                 sub.index, sub.term = e.index, e.term
@@ -511,7 +534,7 @@ class Simulation:
 
     def _boot(self, n: _Node) -> None:
         rng = random.Random(self.rng.getrandbits(64))
-        n.algo = self.algo_factory(n.id, self.ids, self.config, n.storage, rng, self.cluster)
+        n.algo = self.algo_factory(n.id, self.bootstrap, self.config, n.storage, rng, self.cluster)
         n.up = True
         n.machine = self.algo_cls.StateMachine() if self.algo_cls.StateMachine is not None else None
         n.reads, n.waiting_reads = {}, []

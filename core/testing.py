@@ -150,6 +150,8 @@ class ManualCluster:
         self.config = config if config is not None else algo.Config()
         self.cluster = cluster
         self.ids = tuple(range(1, n + 1))
+        self.bootstrap = self.ids
+        """The voters every node starts with (nodes added later join this cluster and learn the rest)."""
         self.auto = frozenset(auto)
         self.storage = {i: MemoryStorage() for i in self.ids}
         self.nodes: dict[int, Any] = {}
@@ -201,7 +203,7 @@ class ManualCluster:
 
     def restart(self, i: int) -> None:
         """Start node ``i`` (again) from its disk."""
-        self.nodes[i] = self.algo(i, self.ids, self.config, self.storage[i], random.Random(i), self.cluster)
+        self.nodes[i] = self.algo(i, self.bootstrap, self.config, self.storage[i], random.Random(i), self.cluster)
         self.up.add(i)
         self.applied[i] = []
         self.machines[i] = self.algo.StateMachine() if self.algo.StateMachine is not None else None
@@ -240,6 +242,26 @@ class ManualCluster:
     def transfer(self, i: int, to: int | None) -> list:
         """Ask node ``i`` to hand leadership to ``to``; returns the effects (a TransferRefused among them if not)."""
         effects = self.nodes[i].transfer(to, self.now)
+        self.run(i, effects)
+        return effects
+
+    def add_node(self) -> int:
+        """Start a new, empty node (the next id) that joins this cluster: it knows the bootstrap voters and waits
+        for a leader to replicate to it; returns its id."""
+        i = max(self.ids) + 1
+        self.ids += (i,)
+        self.storage[i] = MemoryStorage()
+        self.applied[i] = []
+        self.machines[i] = None
+        self.armed[i] = {}
+        self._sinks[i] = _Sink(self, i)
+        self.restart(i)
+        return i
+
+    def change(self, i: int, change: list) -> list:
+        """Ask node ``i`` to change the membership (algorithms.raft.membership); returns the effects (Proposed for
+        the configuration entry, or ProposeRejected saying why not)."""
+        effects = self.nodes[i].change_membership(change, self.now)
         self.run(i, effects)
         return effects
 

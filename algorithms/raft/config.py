@@ -73,6 +73,17 @@ class RaftConfig(AlgorithmConfig):
         "most snapshot bytes one InstallSnapshot carries (one chunk in flight per follower)",
     )
 
+    max_learner_lag: int = setting(
+        1000, 0, 1 << 40, "entries",
+        "a learner is promoted to voter only once its log lags the leader's by at most this many entries (a lagging "
+        "voter would slow every commit, or stall one, until it caught up)",
+    )
+    auto_leave_joint: bool = setting(
+        True,
+        help="a leader leaves a joint configuration (C_old,new) by itself once it has committed; off: the change "
+        "stays joint until asked to leave (leave_joint), as etcd's ConfChangeV2 allows",
+    )
+
     pre_vote: bool = setting(
         False, help="ask a majority for pre-votes at term+1 before campaigning (thesis 9.6); pre-votes change no term"
     )

@@ -110,6 +110,10 @@ class RaftLog:
         self._entries.extend(entries)
         self._store.append([pack(term) + data for term, _, data in entries])
 
+    def tail(self, start: int) -> list[tuple[int, int, bytes]]:
+        """The entries (term, index, data) from ``start`` (at least base + 1) to the end."""
+        return self._entries[max(start, self.base + 1) - self.base - 1 :]
+
     def truncate_after(self, index: int) -> None:
         """Drop every entry after ``index`` (a conflicting suffix); a cut into durable entries is durable at once."""
         if index < self.base:

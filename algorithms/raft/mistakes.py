@@ -95,3 +95,12 @@ REPLIES_BEFORE_STEPPING_DOWN = Mistake(
     "crash the leader and watch the elections fail",
     cls=RepliesBeforeSteppingDown,
 )
+
+
+class ChangesMembershipBeforeCommittingItsTerm(Raft):
+    """Mistake: a new leader changes the configuration before an entry of its own term has committed (the bug in
+    the dissertation's single-server changes, corrected on raft-dev in 2015): a change an earlier leader left
+    uncommitted and this one can each gather a majority, and a committed entry is overwritten."""
+
+    def _own_term_committed(self) -> bool:
+        return True

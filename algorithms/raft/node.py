@@ -96,6 +96,16 @@ from typing import Any, Callable, Sequence
 from algorithms.raft.config import RaftConfig
 from algorithms.raft.durable import LOG_FILE
 from algorithms.raft.log import RaftLog
+from algorithms.raft.membership import (
+    CONFIG_MAGIC,
+    LEAVE_JOINT,
+    PROMOTE,
+    ConfigHistory,
+    Membership,
+    MembershipError,
+    parse_change,
+    plan,
+)
 from algorithms.raft.messages import (
     ALGO_ID,
     ALL,
@@ -115,10 +125,20 @@ from algorithms.raft.observers import replication_observers
 from algorithms.raft.progress import Inflights, Progress, ProgressState
 from core.algorithm import ElectionAlgorithm, Role
 from core.config import AlgorithmConfig
-from core.effects import BUSY, INVALID, LEASE, READ_CONSISTENCIES, NOT_LEADER, Persist, RestoreSnapshot, TakeSnapshot
+from core.effects import (
+    BUSY,
+    INVALID,
+    LEASE,
+    NOT_LEADER,
+    READ_CONSISTENCIES,
+    MembershipChanged,
+    Persist,
+    RestoreSnapshot,
+    TakeSnapshot,
+)
 from core.errors import StorageError
 from core.kv import KVStore
-from core.majority import MajorityConfig
+from core.majority import JointConfig, MajorityConfig
 from core.messages import Message
 from core.quorum import LOST, WON, VoteTally
 from core.snapshots import SnapshotDamaged, SnapshotInfo
@@ -170,6 +190,9 @@ class Raft(ElectionAlgorithm):
     detection_timer = ELECTION
     StateMachine = KVStore
     """What runtimes apply committed entries to (core.runtime.node builds one per node process)."""
+    joins = True
+    """A node may start outside ``voters`` (a server being added): it campaigns for nothing until a configuration
+    entry makes it a voter (algorithms.raft.membership)."""
 
     def __init__(
         self,
@@ -181,7 +204,7 @@ class Raft(ElectionAlgorithm):
         cluster: int = 0,
     ) -> None:
         super().__init__(node_id, voters, config, storage, rng, cluster)
-        self.quorum = MajorityConfig(self.voters)
+        self.quorum: MajorityConfig | JointConfig = MajorityConfig(self.voters)
         self.voted_for: int | None = None
         self.log = RaftLog.open(self.storage.open_log(LOG_FILE))
         self.commit_index = 0
@@ -225,6 +248,13 @@ class Raft(ElectionAlgorithm):
         self._steps = self._step_tables()
         self._state = _State.FOLLOWER
         self._step = self._steps[_State.FOLLOWER]
+        # membership (section 6): the configurations in the log, the one in force, the removed being told
+        self._history = self._load_history(self.voters)
+        self.membership = self._history.current
+        self._leaving: set[int] = set()  # leading: members the newest, uncommitted configuration removes
+        self._was_member = node_id in self._history.base.members or any(
+            node_id in m.members for _, m in self._history.entries)
+        self._use_membership()
 
     @classmethod
     @functools.cache
@@ -310,6 +340,9 @@ class Raft(ElectionAlgorithm):
         if self._snapshot_index:
             status["snapshot_index"] = self._snapshot_index
             status["log_entries"] = self.log.held
+        status["member"] = self._member_kind()
+        status["config_index"] = self._history.current_index
+        status["membership"] = self.membership.describe()
         return status
 
     # -- events ---------------------------------------------------------------------------
@@ -333,6 +366,9 @@ class Raft(ElectionAlgorithm):
         self._become_follower(max(self.term, self.log.last_term))
         if self._boot_snapshot is not None:
             self._restore_on_start(self._boot_snapshot)
+        self._announce_membership()
+        if self._member_kind() == "removed":
+            self.note("removed_from_cluster", config_index=self._history.current_index)
         if self.config.check_quorum and self.term > 0:
             # Before the restart it may have heard a leader whose lease (a lease read) counts on its vote:
             # it grants none until that lease would have run out. (Term 0: it never heard anyone.)
@@ -360,6 +396,9 @@ class Raft(ElectionAlgorithm):
             elif timer == TRANSFER and self._transfer_to is not None:
                 self._end_transfer("transfer_aborted", "not completed within election_timeout_max")
         elif timer == ELECTION:
+            if self.id not in self.membership.all_voters:
+                self._reset_election_timer()  # a learner, a server being added or a removed one never campaigns
+                return
             if self.config.pre_vote or self._hinted:
                 self._become_pre_candidate(now, hinted=self._hinted)
             else:
@@ -369,7 +408,7 @@ class Raft(ElectionAlgorithm):
         """With transport_hints, the connection to ``peer`` dropped: remembered until it comes back or ``peer`` is
         heard from, and if ``peer`` is our leader, a hinted campaign (a pre-vote round) starts, at once if no
         connected follower has a lower id, else after hint_stagger_ms per such follower."""
-        if not self.config.transport_hints or peer not in self.peers:
+        if not self.config.transport_hints or peer not in self.peers or self.id not in self.membership.all_voters:
             return
         self._clock = now
         self._link_down.add(peer)
@@ -411,6 +450,9 @@ class Raft(ElectionAlgorithm):
         if not all(commands):
             self.reject_proposal(INVALID, "empty command (reserved for the leader's no-op)", self.id)
             return
+        if any(c[:1] == b"\x00" and c.startswith(CONFIG_MAGIC) for c in commands):
+            self.reject_proposal(INVALID, "a command may not start with the configuration entries' prefix", self.id)
+            return
         if self._transfer_to is not None:
             self.reject_proposal(BUSY, f"transferring leadership to node {self._transfer_to}; retry there",
                                  self._transfer_to)
@@ -442,14 +484,15 @@ class Raft(ElectionAlgorithm):
             self.refuse_transfer(to, NOT_LEADER, "not leader", self.leader)
             return
         if to is None:
-            if not self.peers:
-                self.refuse_transfer(to, INVALID, "no other node to hand leadership to", self.id)
+            others = [p for p in self.peers if p in self.membership.all_voters]
+            if not others:
+                self.refuse_transfer(to, INVALID, "no other voter to hand leadership to", self.id)
                 return
-            to = max(self.peers, key=lambda p: (self.progress[p].match, self.progress[p].heard_at, -p))
+            to = max(others, key=lambda p: (self.progress[p].match, self.progress[p].heard_at, -p))
         if to == self.id:
             self.refuse_transfer(to, INVALID, f"node {to} already leads", self.id)
             return
-        if to not in self.peers:
+        if to not in self.peers or to not in self.membership.all_voters:
             self.refuse_transfer(to, INVALID, f"node {to} is not a voter of this cluster", self.id)
             return
         if self._transfer_to is not None:
@@ -483,6 +526,9 @@ class Raft(ElectionAlgorithm):
         """Our leader of this term hands leadership to us: campaign now, past pre-vote, saying why."""
         if msg.term != self.term or msg.src != self.leader:
             self.note("message_dropped", type=msg.name, src=msg.src, reason="TimeoutNow from a node we do not follow")
+            return
+        if self.id not in self.membership.all_voters:
+            self.note("message_dropped", type=msg.name, src=msg.src, reason="TimeoutNow to a node that is no voter")
             return
         self.note("transfer_campaign", term=self.term + 1, from_leader=msg.src)
         self._become_candidate(now, transfer=True)
@@ -549,7 +595,7 @@ class Raft(ElectionAlgorithm):
         started[self._read_round] = now
         if len(started) > 64:  # unanswered rounds of a cut-off leader: only the newest can still matter
             del started[min(started)]
-        if not self.peers:
+        if self.voters == (self.id,):
             self._confirm_read_rounds(now)
 
     def _confirm_read_rounds(self, now: int) -> None:
@@ -757,6 +803,7 @@ class Raft(ElectionAlgorithm):
         self._read_round = self._read_confirmed = 0
         self._round_started = {}
         self._lease_start = None
+        self._leaving = set()
         self.note("election_won", term=self.term)
         self.cancel_timer(ELECTION)
         if cfg.check_quorum:
@@ -967,6 +1014,7 @@ class Raft(ElectionAlgorithm):
         """Skip entries already held, drop a conflicting suffix (never a committed entry), append the rest."""
         log = self.log
         last = log.last_index
+        changed = False
         for k, (term, index, data) in enumerate(entries):
             if index <= last:
                 if index <= log.base or log.term_at(index) == term:  # in the snapshot (committed), or the same
@@ -976,8 +1024,13 @@ class Raft(ElectionAlgorithm):
                     self.note("refused_truncation", index=index, commit_index=committed)
                     return False
                 log.truncate_after(index - 1)
+                changed = self._history.truncate_after(index - 1)
                 self.note("log_truncated", after=index - 1, term=self.term)
-            log.extend_entries(entries[k:] if k else entries)
+            new = entries[k:] if k else entries
+            log.extend_entries(new)
+            if self._history.scan(new) or changed:
+                self._use_membership()
+                self._announce_membership()
             break
         return True
 
@@ -1197,7 +1250,7 @@ class Raft(ElectionAlgorithm):
         self._snapshotting = index
         self._snapshot_index = index
         self._applied_bytes = 0
-        self.emit(TakeSnapshot(index, self.log.term_at(index), {"voters": list(self.voters)}))
+        self.emit(TakeSnapshot(index, self.log.term_at(index), self._history.at(index).as_meta()))
         self.set_timer(COMPACT, 0)
 
     def _compact(self) -> None:
@@ -1220,6 +1273,7 @@ class Raft(ElectionAlgorithm):
         held = self.log.held
         if index > self.log.base:
             self.log.compact(index)
+            self._history.compact(index)
         self.note("snapshot_taken", index=index, term=info.term, bytes=info.size, dropped=held - self.log.held)
 
     def _adopt_snapshot(self, info: SnapshotInfo) -> None:
@@ -1227,11 +1281,17 @@ class Raft(ElectionAlgorithm):
         entry with its term, else is replaced by it (section 7); everything up to it is committed and applied, by
         the state machine the runtime restores from the image (RestoreSnapshot)."""
         log = self.log
+        before = self.membership
         if log.term_at(info.index) == info.term:
             if info.index > log.base:
                 log.compact(info.index)
+                self._history.compact(info.index)
         else:
             log.reset(info.index, info.term)
+            self._history.reset(Membership.from_meta(info.meta) or self._history.at(info.index), info.index)
+        if self._history.current != before:
+            self._use_membership()
+            self._announce_membership()
         self._snapshot_index = max(self._snapshot_index, info.index)
         self._applied_bytes = 0
         self.commit_index = max(self.commit_index, info.index)
@@ -1323,12 +1383,158 @@ class Raft(ElectionAlgorithm):
         else:
             self.note("conflicting_leader", term=self.term, other=msg.src)
 
+    # -- membership (section 6, thesis chapter 4) ---------------------------------------------------------
+
+    def _load_history(self, bootstrap: Sequence[int]) -> ConfigHistory:
+        """The configurations this node holds: the snapshot's (its header) or the bootstrap voters at the base, then
+        every configuration entry in the log after it."""
+        snap = self._boot_snapshot
+        if snap is None:
+            history = ConfigHistory(Membership.bootstrap(bootstrap), 0)
+            history.scan(self.log.tail(1))
+        else:
+            history = ConfigHistory(Membership.from_meta(snap.meta) or Membership.bootstrap(bootstrap), snap.index)
+            history.scan(self.log.tail(snap.index + 1))
+        return history
+
+    def _use_membership(self) -> None:
+        """Put the newest configuration in the log in force: the quorum, who votes, whom a leader replicates to (the
+        members it is removing too, until that configuration commits), the transfer target still a voter."""
+        m = self.membership = self._history.current
+        self.quorum = m.quorum()
+        self.voters = tuple(sorted(m.all_voters))
+        self.peers = tuple(sorted((m.members | self._leaving) - {self.id}))
+        if self.id in m.members:
+            self._was_member = True
+        if self._state is not _State.LEADER:
+            return
+        cfg = self.config
+        for p in self.peers:
+            if p not in self.progress:
+                self.progress[p] = Progress(self.log.last_index + 1,
+                                            Inflights(cfg.max_inflight, cfg.max_inflight_bytes), self._clock)
+        for p in [p for p in self.progress if p not in self.peers]:
+            del self.progress[p]
+        self._past_commit = self._count_past_commit()
+        if self._transfer_to is not None and self._transfer_to not in m.all_voters:
+            self._end_transfer("transfer_aborted", f"node {self._transfer_to} is no voter any more")
+        if self._past_commit.result() == WON:
+            self._advance_commit()  # removing a lagging voter can commit at once
+
+    def _announce_membership(self) -> None:
+        """Tell the runtime (it connects to new members) and the event stream."""
+        m = self.membership
+        self.emit(MembershipChanged(self._history.current_index, sorted(m.voters), sorted(m.learners),
+                                    sorted(m.outgoing), dict(m.addresses)))
+
+    def _member_kind(self) -> str:
+        m = self.membership
+        if self.id in m.all_voters:
+            return "voter"
+        if self.id in m.learners:
+            return "learner"
+        return "removed" if self._was_member else "joining"
+
+    def on_change_membership(self, change: list, now: int) -> None:
+        """Change the configuration (thesis 4.1 and 4.3): one voter in or out goes in one step; anything else goes
+        through the joint configuration, left once it has committed (``auto_leave_joint``, or an explicit
+        leave_joint). Refused unless this leader has committed an entry of its own term (the correction to
+        single-server changes published after the dissertation) and the previous change has committed; a learner
+        is promoted only once it lags by at most ``max_learner_lag`` entries."""
+        self._clock = now
+        if self._state is not _State.LEADER:
+            self.reject_proposal(NOT_LEADER, "not leader", self.leader)
+            return
+        if self._transfer_to is not None:
+            self.reject_proposal(BUSY, f"transferring leadership to node {self._transfer_to}; retry there",
+                                 self._transfer_to)
+            return
+        try:
+            ops = parse_change(change)
+        except MembershipError as exc:
+            self.reject_proposal(INVALID, str(exc), self.id)
+            return
+        if not self._own_term_committed():
+            self.reject_proposal(BUSY, "busy: this leader has not committed an entry of its own term yet (a change "
+                                 "before that can lose committed entries); retry", self.id)
+            return
+        pending = self._history.current_index
+        if pending > self.commit_index:
+            self.reject_proposal(BUSY, f"busy: the configuration change at index {pending} is not committed yet "
+                                 "(one change at a time); retry", self.id)
+            return
+        for op, node, _ in ops:
+            if op == PROMOTE and node in self.progress:
+                lag = self.log.last_index - self.progress[node].match
+                if lag > self.config.max_learner_lag:
+                    self.reject_proposal(BUSY, f"busy: learner {node} lags by {lag} entries (max_learner_lag "
+                                         f"{self.config.max_learner_lag}); promote it once it has caught up", self.id)
+                    return
+        try:
+            new = plan(self.membership, ops)
+        except MembershipError as exc:
+            self.reject_proposal(INVALID, str(exc), self.id)
+            return
+        if ops[0][0] == LEAVE_JOINT and self.config.auto_leave_joint:
+            self.reject_proposal(INVALID, "this leader leaves joint configurations by itself (auto_leave_joint)",
+                                 self.id)
+            return
+        self._propose_config(new)
+
+    def _own_term_committed(self) -> bool:
+        """An entry of this leader's term has committed: only then may it change the configuration. Without it, a
+        configuration an earlier leader left uncommitted and this leader's change can each win a majority of its
+        own (the single-server bug: tests/raft/test_membership.py shows it with the mistake that skips this)."""
+        return self.log.term_at(self.commit_index) == self.term
+
+    def _propose_config(self, new: Membership) -> None:
+        """Append ``new`` as a configuration entry of this term; it is in force from now on (thesis 4.1)."""
+        old = self.membership
+        entry = self.log.append(self.term, new.encode())
+        self._history.entries.append((entry.index, new))
+        self._leaving = set(old.members - new.members) - {self.id}
+        self._use_membership()
+        self._announce_membership()
+        self.note("membership_proposed", index=entry.index, **new.describe())
+        self.proposed(entry.index, self.term, 1)
+        self._arm_flush()
+        for p, pr in self.progress.items():
+            if not pr.inflights:
+                self._replicate(p, pr)
+
+    def _leave_joint(self) -> None:
+        self._propose_config(Membership(self.membership.voters, self.membership.learners, frozenset(),
+                                        self.membership.addresses))
+
+    def _configuration_committed(self) -> None:
+        """The newest configuration committed: members it removed are let go; a joint one is left (auto); a leader
+        it removes hands leadership to the best placed voter (TimeoutNow) and steps down (thesis 4.2.2)."""
+        m = self.membership
+        self.note("membership_committed", index=self._history.current_index, **m.describe())
+        if self._leaving:
+            self._leaving = set()
+            self._use_membership()
+        if m.joint:
+            if self.config.auto_leave_joint:
+                self._leave_joint()
+            return
+        if self.id in m.all_voters:
+            return
+        voters = [p for p in self.progress if p in m.all_voters]
+        if voters:
+            best = max(voters, key=lambda p: (self.progress[p].match, self.progress[p].heard_at, -p))
+            if self.progress[best].match == self.log.last_index:
+                self.note("timeout_now_sent", to=best, term=self.term, index=self.log.last_index)
+                self.send(best, TimeoutNow(term=self.term))
+        self._become_follower(self.term, reason="removed from the configuration")
+
     # -- commit, apply, flush ---------------------------------------------------------------------
 
     def _commit_to(self, index: int) -> None:
         """Raise the commit index and apply every newly committed entry, in order."""
         if index <= self.commit_index:
             return
+        config_commits = self._state is _State.LEADER and self.commit_index < self._history.current_index <= index
         batches = self._uncommitted
         while batches and batches[0][0] <= index:  # a batch counts until all of it has committed
             self._uncommitted_bytes -= batches.popleft()[1]
@@ -1344,6 +1550,11 @@ class Raft(ElectionAlgorithm):
             waiting, self._reads_before_commit = self._reads_before_commit, []
             for requester, ctx in waiting:
                 self._await_round(requester, ctx, self._clock)
+        if config_commits:
+            self._configuration_committed()
+        elif (self._state is _State.LEADER and self.membership.joint and self.config.auto_leave_joint
+              and self._history.current_index <= index and self.log.term_at(index) == self.term):
+            self._leave_joint()  # a new leader finds a committed joint configuration: it finishes the change
 
     def _arm_flush(self) -> None:
         if not self._flush_armed:

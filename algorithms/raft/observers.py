@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from core.algorithm import Role
+from algorithms.raft.membership import decode, is_config
 from core.effects import Apply, Note, RestoreSnapshot, RoleChanged, TakeSnapshot
 from core.observers import ElectionSafety, Observer, TermNeverDecreases
 
@@ -139,27 +140,45 @@ class LeaderCompleteness(Observer):
 
 
 class CommittedNeverLost(Observer):
-    """At every moment a majority of nodes holds the highest committed entry durably (crashed nodes included)."""
+    """At every moment the highest committed entry is durable (crashed nodes included) on enough voters that every
+    majority meets one of them: of the newest committed configuration, and of every newer one a node already uses
+    (both majorities of a joint one), since a leader can come from any of them."""
 
     def __init__(self) -> None:
         self.top: tuple[int, int] = (0, 0)
+        self.committed_config: tuple[int, Any] = (0, None)  # the newest configuration entry applied anywhere
 
     def on_effect(self, sim: Any, node: int, effect: Any) -> None:
-        if type(effect) is Apply and effect.index > self.top[0]:
-            self.top = (effect.index, effect.term)
+        if type(effect) is Apply:
+            if effect.index > self.top[0]:
+                self.top = (effect.index, effect.term)
+            if effect.index > self.committed_config[0] and is_config(effect.data):
+                self.committed_config = (effect.index, decode(effect.data))
 
     def after_event(self, sim: Any) -> None:
         index, term = self.top
         if index == 0:
             return
         logs = [(i, sim.node(i).log) for i in sim.ids if sim.node(i) is not None]
-        holders = [i for i, log in logs
-                   if log.durable_index >= index and (index < log.base or log.term_at(index) == term)]
-        if 2 * len(holders) <= len(sim.ids):
-            sim.fail(
-                f"committed entry lost: entry {index} of term {term} is durable only on nodes {holders} "
-                f"of {list(sim.ids)}"
-            )
+        holders = {i for i, log in logs
+                   if log.durable_index >= index and (index < log.base or log.term_at(index) == term)}
+        since, config = self.committed_config
+        voter_sets = [frozenset(getattr(sim, "bootstrap", sim.ids))] if config is None else [config.voters]
+        if config is not None and config.outgoing:
+            voter_sets.append(config.outgoing)
+        for i in sim.ids:
+            node = sim.node(i)
+            history = getattr(node, "_history", None)
+            if history is not None and history.current_index > since:
+                voter_sets.append(history.current.voters)
+                if history.current.outgoing:
+                    voter_sets.append(history.current.outgoing)
+        for voters in set(voter_sets):
+            if len(holders & voters) <= len(voters) - (len(voters) // 2 + 1):  # some majority would lack it
+                sim.fail(
+                    f"committed entry lost: entry {index} of term {term} is durable only on nodes "
+                    f"{sorted(holders)}, no majority of the voters {sorted(voters)}"
+                )
 
 
 def election_observers() -> list[Observer]:

@@ -70,4 +70,5 @@ def test_status_reports_role_term_leader_vote_and_log_tail():
     assert node.status() == {
         "id": 1, "role": "follower", "term": 4, "leader": None, "voted_for": 2,
         "last_log_index": 2, "last_log_term": 4, "commit_index": 0, "last_applied": 0, "durable_index": 2,
+        "member": "voter", "config_index": 0, "membership": {"voters": [1, 2, 3], "learners": []},
     }
