@@ -43,6 +43,10 @@ from core.runtime.process import continue_when_parent_dies, serve
 @click.option("--hand-over/--no-hand-over", default=True, show_default=True,
               help="As leader, hand leadership to the best placed follower before stopping (SIGTERM, Ctrl-C, control "
                    "stop), so a planned restart costs a transfer rather than an election timeout.")
+@click.option("--join", is_flag=True,
+              help="Start as a server being added to a running cluster (raft): --cluster names its current members "
+                   "and this node; it campaigns for nothing until a configuration makes it a member (`bench member "
+                   "add`).")
 @options.insecure
 def node_cmd(
     algo: str,
@@ -60,6 +64,7 @@ def node_cmd(
     keys_dir: str | None,
     trace_messages: bool,
     hand_over: bool,
+    join: bool,
     insecure: bool,
 ) -> None:
     """Run one node until SIGTERM or Ctrl-C; events go to DATA_DIR/events.jsonl and the PUB socket."""
@@ -93,6 +98,7 @@ def node_cmd(
             watch_parent=os.getppid() if exit_with_parent else None,
             keyring=keyring,
             trace_messages=trace_messages,
+            join=join,
         )
         node.hand_over_on_stop = hand_over
     except (ConfigError, UnknownAlgorithmError, KeyringError, ValueError) as exc:

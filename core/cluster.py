@@ -192,6 +192,10 @@ class LocalCluster:
         self.trace_messages = trace_messages
         self.hand_over = hand_over
         self.spawned_pids: list[int] = []
+        self.joined: set[int] = set()
+        """Nodes added by ``add_node``: they (re)start as servers joining the cluster."""
+        self.removed: list[int] = []
+        """Nodes taken out by ``remove_node`` (stopped; their data dirs and events are kept)."""
         self._procs: dict[int, subprocess.Popen] = {}
         self._paused: set[int] = set()
         self._groups: list[set[int]] | None = None
@@ -278,6 +282,8 @@ class LocalCluster:
             cmd.append("--trace-messages")
         if not self.hand_over:
             cmd.append("--no-hand-over")
+        if node_id in self.joined:
+            cmd.append("--join")
         for key, value in sorted(self.config.items()):
             cmd += ["--config", f"{key}={value}"]
         if self.seed is not None:
@@ -441,6 +447,77 @@ class LocalCluster:
         self._harness("transfer", leader, to=to)
         self.request(leader, "transfer", to=to)
         return self.wait_for_leader(timeout_s, min_term=term + 1)
+
+    # -- membership (raft) ------------------------------------------------------------------
+
+    def change_membership(self, change: list[dict], timeout_s: float = 10.0) -> int:
+        """Ask the leader to change the membership (core.runtime.control ``member``) and wait until the change has
+        committed there; a "busy" refusal (an earlier change still committing, a learner still catching up, a
+        leader that has not committed its first entry) is retried until ``timeout_s``. Returns the configuration
+        entry's index; other refusals raise ControlError with the reason."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            leader = self.wait_for_leader(max(0.1, deadline - time.monotonic()))
+            try:
+                reply = self.request(leader, "member", change=change)
+                break
+            except ControlError as exc:
+                if not (str(exc).startswith(("busy", "not_leader")) and time.monotonic() < deadline):
+                    raise
+                time.sleep(0.02)
+        index = reply["index"]
+        self._harness("member", leader, change=change, index=index)
+        self.wait_until(lambda: (self.status([leader]).get(leader) or {}).get("commit_index", 0) >= index,
+                        max(0.1, deadline - time.monotonic()), f"the configuration at index {index} to commit")
+        return index
+
+    def members(self) -> dict[str, Any]:
+        """The leader's configuration: voters, learners, outgoing voters while joint, and its index."""
+        leader = self.wait_for_leader()
+        s = self.request(leader, "status")
+        return {**s["membership"], "config_index": s["config_index"], "leader": leader}
+
+    def add_node(self, voter: bool = True, timeout_s: float = 30.0) -> int:
+        """Start a new node (the next id, new ports, a key of its own) that joins the cluster: first as a learner,
+        which catches up from the leader (by snapshot if the log is compacted), then, with ``voter``, promoted once
+        it has caught up (the leader refuses until then). Returns its id."""
+        i = max(self.ids + tuple(self.removed)) + 1
+        ports = free_ports(3)
+        self.addresses[i] = f"tcp://{HOST}:{ports[0]}"
+        self.control_addresses[i] = f"tcp://{HOST}:{ports[1]}"
+        self.event_addresses[i] = f"tcp://{HOST}:{ports[2]}"
+        if self.keyring is not None:
+            self.keyring = add_node(self.keyring.path, i)
+            self.auth.servers[self.control_addresses[i]] = self.auth.servers[self.event_addresses[i]] = \
+                self.keyring.nodes[i]
+        self.ids += (i,)
+        self.joined.add(i)
+        self._follower.follow(self.event_log(i), self.event_addresses[i], self.auth)
+        self._harness("add_node", i, address=self.addresses[i])
+        self._spawn(i)
+        self._wait_ready([i])
+        deadline = time.monotonic() + timeout_s
+        self.change_membership([{"op": "add_learner", "node": i, "address": self.addresses[i]}], timeout_s)
+        if voter:
+            leader = self.wait_for_leader(max(0.1, deadline - time.monotonic()))
+            target = self.request(leader, "status")["commit_index"]
+            self.wait_until(lambda: (self.status([i]).get(i) or {}).get("commit_index", 0) >= target,
+                            max(0.1, deadline - time.monotonic()), f"node {i} to catch up to index {target}")
+            self.change_membership([{"op": "promote", "node": i}], max(0.1, deadline - time.monotonic()))
+        return i
+
+    def remove_node(self, node_id: int, timeout_s: float = 30.0) -> None:
+        """Take ``node_id`` out of the configuration (a leader removing itself hands over first), wait until that
+        has committed, then stop its process; it leaves ``ids`` (its data dir and events are kept)."""
+        if node_id not in self.ids:
+            raise KeyError(f"no node {node_id} in this cluster (ids {self.ids})")
+        self.change_membership([{"op": "remove", "node": node_id}], timeout_s)
+        if self.is_running(node_id):
+            self.stop(node_id)
+        self.ids = tuple(i for i in self.ids if i != node_id)
+        self.removed.append(node_id)
+        if self._groups is not None:
+            self._groups = [g - {node_id} for g in self._groups]
 
     def partition(self, *groups: Iterable[int]) -> None:
         """Split the cluster: traffic flows only inside a group; nodes not named form one more group."""

@@ -39,7 +39,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "read": frozenset({"status", "state_machine", "read"}),
     "client": frozenset({"status", "state_machine", "read", "propose"}),
     "admin": frozenset({"status", "state_machine", "read", "propose", "stop", "partition", "heal", "fire",
-                        "transfer"}),
+                        "transfer", "member"}),
 }
 """Control commands each role may send."""
 DEFAULT_CLIENTS = {"admin": "admin", "client": "client", "reader": "read"}

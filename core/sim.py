@@ -571,7 +571,7 @@ class Simulation:
             self.stats.dropped_down += 1
             return
         groups = self._groups
-        if groups is not None and groups[src] != groups[dst]:
+        if groups is not None and groups.get(src, -src) != groups.get(dst, -dst):  # a node added since: alone
             self.stats.dropped_partition += 1
             return
         try:
@@ -595,7 +595,7 @@ class Simulation:
         stats.sent_by_type[kind] += 1
         stats.bytes_by_type[kind] += len(data)
         groups = self._groups
-        if groups is not None and groups[src] != groups[dst]:
+        if groups is not None and groups.get(src, -src) != groups.get(dst, -dst):  # a node added since: alone
             stats.dropped_partition += 1
             return
         net = self.network

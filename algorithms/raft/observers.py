@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from core.algorithm import Role
-from algorithms.raft.membership import decode, is_config
+from algorithms.raft.membership import Membership, decode, is_config
 from core.effects import Apply, Note, RestoreSnapshot, RoleChanged, TakeSnapshot
 from core.observers import ElectionSafety, Observer, TermNeverDecreases
 
@@ -163,21 +163,19 @@ class CommittedNeverLost(Observer):
         holders = {i for i, log in logs
                    if log.durable_index >= index and (index < log.base or log.term_at(index) == term)}
         since, config = self.committed_config
-        voter_sets = [frozenset(getattr(sim, "bootstrap", sim.ids))] if config is None else [config.voters]
-        if config is not None and config.outgoing:
-            voter_sets.append(config.outgoing)
+        configs = [config if config is not None else Membership.bootstrap(getattr(sim, "bootstrap", sim.ids))]
         for i in sim.ids:
-            node = sim.node(i)
-            history = getattr(node, "_history", None)
+            history = getattr(sim.node(i), "_history", None)
             if history is not None and history.current_index > since:
-                voter_sets.append(history.current.voters)
-                if history.current.outgoing:
-                    voter_sets.append(history.current.outgoing)
-        for voters in set(voter_sets):
-            if len(holders & voters) <= len(voters) - (len(voters) // 2 + 1):  # some majority would lack it
+                configs.append(history.current)
+        for m in set(configs):
+            # a joint configuration's leader needs a majority of both sets: either set that every majority of meets
+            # a holder is enough
+            if all(len(holders & voters) <= len(voters) - (len(voters) // 2 + 1)
+                   for voters in ((m.voters, m.outgoing) if m.outgoing else (m.voters,))):
                 sim.fail(
                     f"committed entry lost: entry {index} of term {term} is durable only on nodes "
-                    f"{sorted(holders)}, no majority of the voters {sorted(voters)}"
+                    f"{sorted(holders)}, too few for every quorum of the configuration {m.describe()}"
                 )
 
 

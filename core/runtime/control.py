@@ -13,6 +13,11 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
   transfer {"to": id | null}  -> hand leadership to node ``id`` (null: the best placed one) -> {"to": id}; refused
                                  with a "code" when not leader, for a node not in the cluster, or while another
                                  transfer runs
+  member {"change": [ops]}    -> change the membership (raft; the leader only): ops are {"op": "add_voter" |
+                                 "add_learner" | "promote" | "remove", "node": id, "address": tcp://...} (an
+                                 address for every node new to the cluster) or [{"op": "leave_joint"}] ->
+                                 {"index", "term"} of the configuration entry, proposed (poll status until
+                                 commit_index reaches it); refused with a "code" as a propose is
   propose {"data": base64}    -> a client command for the replicated state machine; the reply comes once it
                                  is applied: {"index", "result": base64}, or an error with a "code" (below),
                                  and "leader" and "leader_address" when the node knows who leads
@@ -58,7 +63,7 @@ from core.framing import pack_blobs, unpack_blobs
 if TYPE_CHECKING:
     from core.runtime.auth import ClientAuth
 
-COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine", "transfer")
+COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine", "transfer", "member")
 PROPOSE = b"\xffpropose"
 """Marker frame of a binary propose request; the next frame is the blob list of commands."""
 READ = b"\xffread"

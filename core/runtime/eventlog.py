@@ -101,6 +101,15 @@ class EventFollower:
                 auth.secure(self._sub, address)  # CURVE options are taken at each connect
             self._sub.connect(address)
 
+    def follow(self, path: str, pub_address: str, auth: Any = None) -> None:
+        """Follow one more node's file and PUB socket (a node added to the cluster)."""
+        if path not in self._offsets:
+            self.paths.append(path)
+            self._offsets[path] = 0
+        if auth is not None:
+            auth.secure(self._sub, pub_address)
+        self._sub.connect(pub_address)
+
     def add(self, event: dict[str, Any]) -> None:
         """Insert an event that did not come from a file (a harness action such as a kill)."""
         self.events.append(event)

@@ -72,6 +72,7 @@ from core.effects import (
     NOT_LEADER,
     Apply,
     LeaderChanged,
+    MembershipChanged,
     Note,
     Proposed,
     ProposeRejected,
@@ -136,6 +137,8 @@ log = logging.getLogger("quorumlab.node")
 RECV_BATCH = 256
 """Incoming messages handled per loop iteration before timers get their turn."""
 HOUSEKEEPING_MS = 1000
+REDIAL_MS = 250
+"""How long after a peer refused our key the node connects to it again (a member added since the peer started)."""
 """Longest poll: the loop wakes at least this often (counters event, parent check)."""
 HANDOVER_MAX_MS = 2000
 """A leader asked to stop hands its leadership over first, for at most this long (its algorithm abandons a
@@ -193,13 +196,18 @@ class Node:
         trace_messages: bool = False,
         state_machine: Any = None,
         listener: Callable[[dict[str, Any]], None] | None = None,
+        join: bool = False,
     ) -> None:
         """``state_machine``: what committed entries are applied to, instead of one made from the algorithm's
         ``StateMachine`` class; ``listener``: called on the loop's thread with every event as it is recorded
         (core.embedded uses both to run a node inside an application's process)."""
         if node_id not in addresses:
             raise ValueError(f"node {node_id} is not in the cluster {sorted(addresses)}")
+        if join and not getattr(algo_cls, "joins", False):
+            raise ValueError(f"{algo_cls.name} has a fixed membership: a node cannot join a running cluster")
         self.algo_cls = algo_cls
+        self.join = join
+        """Started as a server being added: the other addresses are the cluster's current members."""
         self.id = node_id
         self.addresses = dict(addresses)
         self.peers = {i: a for i, a in self.addresses.items() if i != node_id}
@@ -237,6 +245,8 @@ class Node:
         self._reads_at: list[tuple[int, int, _ClientRequest]] = []  # heap of (index, ctx, read) waiting for applies
         self._next_read = 0
         self._applied_index = 0
+        self._next_redial = 0
+        self._prune: tuple[int, set[int]] | None = None  # (configuration index, its members) to disconnect the rest
         self._routes: dict[bytes, int | None] = {}
         self._connections = _Connections()
         self._wheel: TimerWheel | None = None
@@ -297,7 +307,7 @@ class Node:
         for monitor in self.transport.monitors:
             self._poller.register(monitor, zmq.POLLIN)
         rng = random.Random(self.seed)
-        voters = sorted(self.addresses)
+        voters = sorted(i for i in self.addresses if not (self.join and i == self.id))
         self.algo = self.algo_cls(self.id, voters, self.config, self.storage, rng, self.cluster_id)
         factory = self.algo_cls.StateMachine
         if self._given_state_machine is not None:
@@ -452,6 +462,10 @@ class Node:
 
     def _housekeeping(self) -> None:
         now = mono_ms()
+        if self.transport.refused and now >= self._next_redial:
+            self._next_redial = now + REDIAL_MS
+            for peer in sorted(self.transport.refused):
+                self._redial(peer)
         if now >= self._next_seal:
             self._next_seal = now + SEAL_EVERY_MS
             self.storage.seal()
@@ -591,6 +605,8 @@ class Node:
                 self._fail(req, effect.code, effect.reason, hint)
             return
         event = self._record(*as_event(effect))
+        if t is MembershipChanged:
+            self._follow_membership(effect)
         if t is LeaderChanged and effect.leader is not None and self._held:
             self._leader_learned = True
         if t is RoleChanged:
@@ -611,6 +627,8 @@ class Node:
         while reads and reads[0][0] <= self._applied_index:
             self._answer_read(heapq.heappop(reads)[2])
         self._record(*applied_event(run[0], run[-1]))
+        if self._prune is not None:
+            self._prune_members()
 
     def take_snapshot(self, effect: TakeSnapshot) -> None:
         """Write the state machine's image durably from a forked child (core.snapshots.FileSnapshots.save_in_background):
@@ -1019,6 +1037,7 @@ class Node:
             "fire": self._cmd_fire,
             "stop": self._cmd_stop,
             "transfer": self._cmd_transfer,
+            "member": self._cmd_member,
         }
 
     def _cmd_partition(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -1061,6 +1080,92 @@ class Node:
             raise ControlError(f"{refused.code}: {refused.reason}{hint}")
         started = next((e for e in effects if type(e) is Note and e.kind == "transfer_started"), None)
         return {"to": started.data["to"] if started is not None else to}
+
+    def _cmd_member(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A membership change: the algorithm appends the configuration entry (or refuses, saying why); the caller
+        polls status until the commit index reaches the returned index. A node new to the cluster needs its address."""
+        change = request.get("change")
+        if not isinstance(change, list) or not all(isinstance(op, dict) for op in change):
+            raise ControlError('member needs "change": a list of {"op", "node"[, "address"]}')
+        for op in change:
+            node = op.get("node")
+            if (op.get("op") in ("add_voter", "add_learner") and type(node) is int and node not in self.addresses
+                    and not op.get("address")):
+                raise ControlError(f'node {node} is new to this cluster: give its "address" (tcp://host:port)')
+        self._now = now = mono_ms()
+        effects = self.algo.change_membership(change, now)
+        self._execute(effects)
+        for e in effects:
+            if type(e) is ProposeRejected:
+                hint = f" (leader: node {e.leader})" if e.leader not in (None, self.id) else ""
+                raise ControlError(f"{e.code}: {e.reason}{hint}")
+            if type(e) is Proposed:
+                return {"index": e.index, "term": e.term}
+        raise ControlError(f"{INTERNAL}: the algorithm neither accepted nor refused the change")
+
+    def _follow_membership(self, effect: MembershipChanged) -> None:
+        """Connect at once to members this node has no connection to (their address from the configuration or the
+        command line; with CurveZMQ their key from the keyring, read again from its directory for a member added
+        since the start). Connections to nodes the configuration leaves out are dropped once it is applied here
+        (``_prune_members``): until it commits, a leader it removes still leads, and must be heard."""
+        keep = set(effect.voters) | set(effect.learners) | set(effect.outgoing) | set(self.algo.peers)
+        keep.discard(self.id)
+        for peer in sorted(keep - set(self.peers)):
+            address = effect.addresses.get(peer) or self.addresses.get(peer)
+            if address is None:
+                self._report("member_unreachable", {"peer": peer, "reason": "no address"},
+                             f"node {peer} is a member but no address is known for it")
+                continue
+            key = None
+            if self.keyring is not None:
+                if peer not in self.keyring.nodes:
+                    self.keyring = Keyring(self.keyring.path)
+                    if self._zap is not None:
+                        self._zap.keyring = self.keyring
+                key = self.keyring.nodes.get(peer)
+                if key is None:
+                    self._report("member_unreachable", {"peer": peer, "reason": "no key"},
+                                 f"node {peer} is a member but the keyring {self.keyring.path} has no key for it; add "
+                                 "one with `bench keys add`")
+                    continue
+            self.addresses[peer] = address
+            self.peers[peer] = address
+            self._poller.register(self.transport.connect(peer, address, key), zmq.POLLIN)
+            self._record("member_connected", {"peer": peer, "address": address})
+        self._prune = (effect.index, keep)
+        self._prune_members()
+
+    def _redial(self, peer: int) -> None:
+        """Connect again to a peer that refused our key (libzmq does not retry after that), with the keyring read
+        again: it may have been a member that had not yet read this node's key, or a key since replaced."""
+        key = None
+        if self.keyring is not None:
+            self.keyring = Keyring(self.keyring.path)
+            if self._zap is not None:
+                self._zap.keyring = self.keyring
+            key = self.keyring.nodes.get(peer)
+        monitor = self.transport.disconnect(peer)
+        if monitor is not None:
+            self._poller.unregister(monitor)
+        if key is None and self.keyring is not None:
+            del self.peers[peer]
+            return
+        self._poller.register(self.transport.connect(peer, self.peers[peer], key), zmq.POLLIN)
+        self._record("redialed", {"peer": peer})
+
+    def _prune_members(self) -> None:
+        """Once the newest configuration is applied here, forget the nodes it leaves out (and the algorithm no longer
+        sends to): their connections close and what they send is dropped as from a stranger."""
+        if self._prune is None or self._applied_index < self._prune[0]:
+            return
+        keep = self._prune[1] | set(self.algo.peers)
+        self._prune = None
+        for peer in sorted(set(self.peers) - keep):
+            monitor = self.transport.disconnect(peer)
+            if monitor is not None:
+                self._poller.unregister(monitor)
+            del self.peers[peer]
+            self._record("member_disconnected", {"peer": peer})
 
     def _cmd_stop(self, _request: dict[str, Any]) -> dict[str, Any]:
         self.request_stop("control stop")

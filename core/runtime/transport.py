@@ -65,6 +65,9 @@ class Transport:
         self._out: dict[int, zmq.Socket] = {}
         self._monitors: dict[zmq.Socket, int] = {}
         self.up: set[int] = set()
+        self.refused: set[int] = set()
+        """Peers whose server refused our key (libzmq then gives the connection up for good): the runtime dials them
+        again later (a member added at run time is refused until the others have read its key)."""
         try:
             self.router.setsockopt(zmq.LINGER, 0)
             self.router.setsockopt(zmq.RCVHWM, RECV_HWM)
@@ -72,29 +75,60 @@ class Transport:
             if keys is not None:
                 serve_securely(self.router, keys, PEER_DOMAIN)
             self.router.bind(bind)
+            self._ctx = ctx
+            self._keys = keys
             for peer, address in sorted(peers.items()):
-                dealer = ctx.socket(zmq.DEALER)
-                self._sockets.append(dealer)
-                for opt, value in (
-                    (zmq.LINGER, 0),
-                    (zmq.SNDHWM, SEND_HWM),
-                    (zmq.IMMEDIATE, 1),
-                    (zmq.RECONNECT_IVL, RECONNECT_IVL_MS),
-                    (zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS),
-                    (zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS),
-                    (zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS),
-                    (zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS),
-                ):
-                    dealer.setsockopt(opt, value)
-                if keys is not None:
-                    connect_securely(dealer, keys, (peer_keys or {})[peer])
-                monitor = dealer.get_monitor_socket(_UP_EVENTS | _DOWN_EVENTS)
-                self._monitors[monitor] = peer
-                dealer.connect(address)
-                self._out[peer] = dealer
+                self.connect(peer, address, (peer_keys or {}).get(peer))
         except BaseException:
             self.close()
             raise
+
+    def connect(self, peer: int, address: str, peer_key: bytes | None = None) -> zmq.Socket:
+        """Open the DEALER to ``peer`` (a member added at run time, or one of the start); returns its monitor
+        socket, which the caller polls. With keys, ``peer_key`` is the peer's public key."""
+        if peer in self._out:
+            raise ValueError(f"already connected to node {peer}")
+        dealer = self._ctx.socket(zmq.DEALER)
+        self._sockets.append(dealer)
+        for opt, value in (
+            (zmq.LINGER, 0),
+            (zmq.SNDHWM, SEND_HWM),
+            (zmq.IMMEDIATE, 1),
+            (zmq.RECONNECT_IVL, RECONNECT_IVL_MS),
+            (zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS),
+            (zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS),
+            (zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS),
+            (zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS),
+        ):
+            dealer.setsockopt(opt, value)
+        if self._keys is not None:
+            if peer_key is None:
+                raise ValueError(f"no public key for node {peer}: with CurveZMQ every member needs one")
+            connect_securely(dealer, self._keys, peer_key)
+        monitor = dealer.get_monitor_socket(_UP_EVENTS | _DOWN_EVENTS)
+        self._monitors[monitor] = peer
+        dealer.connect(address)
+        self._out[peer] = dealer
+        return monitor
+
+    def disconnect(self, peer: int) -> zmq.Socket | None:
+        """Close the DEALER to ``peer`` (a member removed); returns its monitor socket, closed, for the caller to stop
+        polling (None if there was no connection)."""
+        dealer = self._out.pop(peer, None)
+        if dealer is None:
+            return None
+        monitor = next(m for m, p in self._monitors.items() if p == peer)
+        del self._monitors[monitor]
+        try:
+            dealer.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        monitor.close(linger=0)
+        dealer.close(linger=0)
+        self._sockets.remove(dealer)
+        self.up.discard(peer)
+        self.refused.discard(peer)
+        return monitor
 
     @property
     def monitors(self) -> Iterable[zmq.Socket]:
@@ -117,7 +151,9 @@ class Transport:
 
     def on_monitor(self, monitor: zmq.Socket) -> list[tuple[int, bool]]:
         """Read the monitor's pending events; returns (peer, is_up) for each up/down transition."""
-        peer = self._monitors[monitor]
+        peer = self._monitors.get(monitor)
+        if peer is None:  # disconnected (a removed member) after the poll that reported it
+            return []
         changes: list[tuple[int, bool]] = []
         while True:
             try:
@@ -128,6 +164,8 @@ class Transport:
             if kind & _UP_EVENTS and peer not in self.up:
                 self.up.add(peer)
                 changes.append((peer, True))
+            if kind & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self.refused.add(peer)
             elif kind & _DOWN_EVENTS and peer in self.up:
                 self.up.discard(peer)
                 changes.append((peer, False))
