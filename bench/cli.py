@@ -11,6 +11,7 @@ from bench.cmd_failover import failover_cmd
 from bench.cmd_floor import floor_cmd
 from bench.cmd_keys import keys_cmd
 from bench.cmd_kv import kv_cmd
+from bench.cmd_member import member_cmd, replace_cmd
 from bench.cmd_node import node_cmd
 from bench.cmd_status import status_cmd
 from bench.cmd_throughput import catchup_cmd, throughput_cmd
@@ -54,7 +55,8 @@ def algorithms_cmd() -> None:
 
 
 for command in (node_cmd, cluster_cmd, status_cmd, keys_cmd, kv_cmd, compare_cmd, report_cmd, throughput_cmd,
-                catchup_cmd, floor_cmd, web_cmd, check_cmd, failover_cmd, transfer_cmd, rolling_restart_cmd):
+                catchup_cmd, floor_cmd, web_cmd, check_cmd, failover_cmd, transfer_cmd, rolling_restart_cmd,
+                member_cmd, replace_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """``bench status``: ask every node of a cluster for its status and print one table.
 
-``snapshot`` and ``log`` show an algorithm's ``snapshot_index`` and ``log_entries`` (the last index its snapshot
+``member`` (voter, learner, removed or joining) and ``config`` (the log index of the configuration in force) come
+from algorithms with membership change (raft); ``snapshot`` and ``log`` show an algorithm's ``snapshot_index`` and ``log_entries`` (the last index its snapshot
 covers, the entries it still holds after it) when its status has them (raft's does), and stay empty otherwise."""
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ def status_table(statuses: dict[int, Any], addresses: dict[int, str], title: str
     """A rich table of node statuses (a ControlError or None marks an unreachable node)."""
     table = Table(title=title or None)
     numbers = ("id", "pid", "term", "leader", "snapshot", "log", "sent", "recv", "bytes out", "bad")
-    for column in ("id", "address", "pid", "role", "term", "leader", "last election", "snapshot", "log", "sent", "recv",
-                   "bytes out", "bad", "partitioned"):
+    for column in ("id", "address", "pid", "role", "member", "term", "leader", "last election", "config", "snapshot",
+                   "log", "sent", "recv", "bytes out", "bad", "partitioned"):
         table.add_column(column, justify="right" if column in numbers else "left")
     for i in sorted(addresses):
         s = statuses.get(i)
         if not isinstance(s, dict):
             why = str(s) if isinstance(s, ControlError) else "down"
-            table.add_row(str(i), addresses[i], "", f"[red]{why}[/red]", *[""] * 10)
+            table.add_row(str(i), addresses[i], "", f"[red]{why}[/red]", *[""] * 12)
             continue
         role = s.get("role", "?")
         colour = {"leader": "bold green", "candidate": "yellow"}.get(role, "")
@@ -40,9 +41,11 @@ def status_table(statuses: dict[int, Any], addresses: dict[int, str], title: str
             addresses[i],
             str(s.get("pid", "")),
             f"[{colour}]{role}[/{colour}]" if colour else role,
+            str(s.get("member", "")),
             str(s.get("term", "")),
             "" if s.get("leader") is None else str(s["leader"]),
             describe_election(s.get("last_election")),
+            str(s.get("config_index", "")),
             str(s.get("snapshot_index", "")),
             str(s.get("log_entries", "")),
             str(sum(c.get("sent", {}).values())),

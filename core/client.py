@@ -150,6 +150,17 @@ class KVClient:
         self.link_drops = 0
         """Attempts given up early because the connection to the node dropped while the answer was awaited."""
 
+    def learn(self, node: int, address: str, control: str | None = None, server_key: bytes | None = None) -> None:
+        """Know one more node (a server added to the cluster since this client was made): its algorithm address,
+        its control address (default: the algorithm port + 1000) and, with a keyring, its public key."""
+        self.nodes[node] = address
+        self.control[node] = control or control_address(address)
+        self._by_address[address] = node
+        if self.auth is not None:
+            if server_key is None:
+                raise ValueError(f"node {node}: this client uses a keyring, so it needs the node's public key")
+            self.auth.servers[self.control[node]] = server_key
+
     # -- the key-value API --------------------------------------------------------------
 
     def put(self, key: bytes | str, value: bytes | str) -> bytes | None:

@@ -252,6 +252,7 @@ class Raft(ElectionAlgorithm):
         self._history = self._load_history(self.voters)
         self.membership = self._history.current
         self._leaving: set[int] = set()  # leading: members the newest, uncommitted configuration removes
+        self._removed_at = 0  # the index of a configuration without this node it knows committed (durable)
         self._was_member = node_id in self._history.base.members or any(
             node_id in m.members for _, m in self._history.entries)
         self._use_membership()
@@ -358,6 +359,7 @@ class Raft(ElectionAlgorithm):
         self.term = int(state.get("term", 0))
         voted = state.get("voted_for")
         self.voted_for = None if voted is None else int(voted)
+        self._removed_at = int(state.get("removed_at", 0))
         if self.log.last_term > self.term:
             # Files from a crash between the log's fsync and the state file's (storage now writes the
             # state first). The node had adopted that term; nothing that depends on its vote in it left
@@ -396,7 +398,7 @@ class Raft(ElectionAlgorithm):
             elif timer == TRANSFER and self._transfer_to is not None:
                 self._end_transfer("transfer_aborted", "not completed within election_timeout_max")
         elif timer == ELECTION:
-            if self.id not in self.membership.all_voters:
+            if not self._may_campaign():
                 self._reset_election_timer()  # a learner, a server being added or a removed one never campaigns
                 return
             if self.config.pre_vote or self._hinted:
@@ -1427,6 +1429,16 @@ class Raft(ElectionAlgorithm):
         self.emit(MembershipChanged(self._history.current_index, sorted(m.voters), sorted(m.learners),
                                     sorted(m.outgoing), dict(m.addresses)))
 
+    def _may_campaign(self) -> bool:
+        """A voter of its newest configuration may campaign; so may a voter of the one before while the newest, which
+        removes it, is not known to be committed: a leader that appended its own removal and crashed may hold the
+        longest log, which the others' votes need (it then leads only to commit the change, and steps down)."""
+        if self.id in self.membership.all_voters:
+            return True
+        index = self._history.current_index
+        return (index > max(self.commit_index, self._removed_at)
+                and self.id in self._history.at(index - 1).all_voters)
+
     def _member_kind(self) -> str:
         m = self.membership
         if self.id in m.all_voters:
@@ -1512,6 +1524,10 @@ class Raft(ElectionAlgorithm):
         m = self.membership
         self.note("membership_committed", index=self._history.current_index, **m.describe())
         if self._leaving:
+            for p in self._leaving:  # one last AppendEntries carries the commit: they learn they were removed
+                pr = self.progress.get(p)
+                if pr is not None:
+                    self._send_append(p, pr, pr.match + 1, 0)
             self._leaving = set()
             self._use_membership()
         if m.joint:
@@ -1526,6 +1542,8 @@ class Raft(ElectionAlgorithm):
             if self.progress[best].match == self.log.last_index:
                 self.note("timeout_now_sent", to=best, term=self.term, index=self.log.last_index)
                 self.send(best, TimeoutNow(term=self.term))
+        self._removed_at = self._history.current_index
+        self._save_hard_state()
         self._become_follower(self.term, reason="removed from the configuration")
 
     # -- commit, apply, flush ---------------------------------------------------------------------
@@ -1552,6 +1570,11 @@ class Raft(ElectionAlgorithm):
                 self._await_round(requester, ctx, self._clock)
         if config_commits:
             self._configuration_committed()
+        elif (self._history.current_index <= index and self.id not in self.membership.members
+              and self._removed_at < self._history.current_index and self._was_member):
+            self._removed_at = self._history.current_index  # durable: after a restart it still knows not to campaign
+            self._save_hard_state()
+            self.note("removal_committed", config_index=self._removed_at)
         elif (self._state is _State.LEADER and self.membership.joint and self.config.auto_leave_joint
               and self._history.current_index <= index and self.log.term_at(index) == self.term):
             self._leave_joint()  # a new leader finds a committed joint configuration: it finishes the change
@@ -1591,4 +1614,7 @@ class Raft(ElectionAlgorithm):
 
     def _save_hard_state(self) -> None:
         """Stage currentTerm and votedFor; the runtime flushes them before any later send."""
-        self.persist({"term": self.term, "voted_for": self.voted_for})
+        state = {"term": self.term, "voted_for": self.voted_for}
+        if self._removed_at:
+            state["removed_at"] = self._removed_at
+        self.persist(state)

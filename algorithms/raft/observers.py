@@ -141,8 +141,9 @@ class LeaderCompleteness(Observer):
 
 class CommittedNeverLost(Observer):
     """At every moment the highest committed entry is durable (crashed nodes included) on enough voters that every
-    majority meets one of them: of the newest committed configuration, and of every newer one a node already uses
-    (both majorities of a joint one), since a leader can come from any of them."""
+    majority meets one of them: of the newest committed configuration, and of every newer one that a node holding
+    the entry already uses (for a joint one, of either set). A node that lacks the entry and uses an older, stale
+    configuration can only lead if that configuration's majority elects it, which Leader Completeness checks."""
 
     def __init__(self) -> None:
         self.top: tuple[int, int] = (0, 0)
@@ -164,7 +165,7 @@ class CommittedNeverLost(Observer):
                    if log.durable_index >= index and (index < log.base or log.term_at(index) == term)}
         since, config = self.committed_config
         configs = [config if config is not None else Membership.bootstrap(getattr(sim, "bootstrap", sim.ids))]
-        for i in sim.ids:
+        for i in holders:
             history = getattr(sim.node(i), "_history", None)
             if history is not None and history.current_index > since:
                 configs.append(history.current)

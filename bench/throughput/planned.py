@@ -78,6 +78,45 @@ class _Writer(threading.Thread):
             self.kv.close()
 
 
+def measure_replacement(nodes: int = 3, settle_s: float = 1.0, config: dict | None = None) -> dict[str, Any]:
+    """Replace a server under one writing client: add a learner, let it catch up, promote it, remove an old voter
+    (the leader: the hardest case, it hands over first). Per step, how long it took and the longest write gap."""
+    steps: list[dict[str, Any]] = []
+    with LocalCluster("raft", nodes, config=config or {}) as c:
+        c.wait_for_leader(20)
+        writer = _Writer(c)
+        writer.start()
+        time.sleep(settle_s)
+
+        def step(name: str, action: Any) -> Any:
+            start = time.perf_counter()
+            out = action()
+            took = time.perf_counter() - start
+            time.sleep(settle_s)
+            end = time.perf_counter()
+            times = [start] + [t for t in writer.done if start <= t <= end] + [end]
+            steps.append({"step": name, "took_ms": round(took * 1000, 1),
+                          "longest_gap_ms": round(max(b - a for a, b in zip(times, times[1:])) * 1000, 1)})
+            return out
+
+        new = step("add learner", lambda: c.add_node(voter=False))
+        writer.kv.learn(new, c.addresses[new], c.control_addresses[new],
+                        c.keyring.nodes[new] if c.keyring is not None else None)
+        leader = c.wait_for_leader(20)
+        target = c.request(leader, "status")["last_log_index"]
+        step("catch up", lambda: c.wait_until(
+            lambda: (c.status([new]).get(new) or {}).get("commit_index", 0) >= target, 30, "the learner to catch up"))
+        step("promote", lambda: c.change_membership([{"op": "promote", "node": new}], 30))
+        old = c.wait_for_leader(20)
+        step("remove the old leader", lambda: c.remove_node(old))
+        writer.stop.set()
+        writer.join(15)
+        members = c.members()
+        writes, failed = len(writer.done), writer.failed
+    return {"nodes": nodes, "writes": writes, "failed_writes": failed, "added": new, "removed": old,
+            "voters": members["voters"], "steps": steps}
+
+
 def measure_rolling_restart(nodes: int = 5, hand_over: bool = True, settle_s: float = 1.0,
                             config: dict | None = None) -> dict[str, Any]:
     """Restart every node in turn under one writing client; per restart, the longest gap between writes (ms)."""
