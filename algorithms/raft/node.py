@@ -253,6 +253,7 @@ class Raft(ElectionAlgorithm):
         self.membership = self._history.current
         self._leaving: set[int] = set()  # leading: members the newest, uncommitted configuration removes
         self._removed_at = 0  # the index of a configuration without this node it knows committed (durable)
+        self._handed_to: int | None = None  # removed as leader: the voter it handed over to (a hint for clients)
         self._was_member = node_id in self._history.base.members or any(
             node_id in m.members for _, m in self._history.entries)
         self._use_membership()
@@ -397,6 +398,8 @@ class Raft(ElectionAlgorithm):
                 self._check_quorum(now)
             elif timer == TRANSFER and self._transfer_to is not None:
                 self._end_transfer("transfer_aborted", "not completed within election_timeout_max")
+                if self.id not in self.membership.all_voters:
+                    self._become_follower(self.term, reason="removed from the configuration")
         elif timer == ELECTION:
             if not self._may_campaign():
                 self._reset_election_timer()  # a learner, a server being added or a removed one never campaigns
@@ -447,7 +450,7 @@ class Raft(ElectionAlgorithm):
         the batch naming the leader it knows; an empty command (reserved for the no-op) or a full uncommitted
         budget refuses it too, before anything is appended."""
         if self._state is not _State.LEADER:
-            self.reject_proposal(NOT_LEADER, "not leader", self.leader)
+            self.reject_proposal(NOT_LEADER, "not leader", self.leader if self.leader is not None else self._handed_to)
             return
         if not all(commands):
             self.reject_proposal(INVALID, "empty command (reserved for the leader's no-op)", self.id)
@@ -1536,14 +1539,17 @@ class Raft(ElectionAlgorithm):
             return
         if self.id in m.all_voters:
             return
-        voters = [p for p in self.progress if p in m.all_voters]
-        if voters:
-            best = max(voters, key=lambda p: (self.progress[p].match, self.progress[p].heard_at, -p))
-            if self.progress[best].match == self.log.last_index:
-                self.note("timeout_now_sent", to=best, term=self.term, index=self.log.last_index)
-                self.send(best, TimeoutNow(term=self.term))
         self._removed_at = self._history.current_index
         self._save_hard_state()
+        voters = [p for p in self.progress if p in m.all_voters]
+        if voters:
+            # hand over as a transfer does: no new commands (busy, naming the target), TimeoutNow once the target has
+            # caught up; it steps down when the target's campaign reaches it, or when the transfer is abandoned
+            best = max(voters, key=lambda p: (self.progress[p].match, self.progress[p].heard_at, -p))
+            self._handed_to = best
+            if self._transfer_to is None:
+                self.on_transfer(best, self._clock)
+            return
         self._become_follower(self.term, reason="removed from the configuration")
 
     # -- commit, apply, flush ---------------------------------------------------------------------

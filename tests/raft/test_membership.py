@@ -233,9 +233,9 @@ def test_a_leader_removing_itself_commits_the_change_then_hands_over_and_steps_d
     commit_some(sim, 2)
     sub = change(sim, [{"op": "remove", "node": leader}])
     assert sub.ok, sub.error
-    assert sim.node(leader).role == Role.FOLLOWER
     assert sim.run_until(lambda s: s.leader() not in (None, leader), 100), \
         "a voter it handed over to leads well before an election timeout"
+    assert sim.node(leader).role == Role.FOLLOWER
     assert sim.node(leader).status()["member"] == "removed"
     commit_some(sim, 2, b"after")
     sim.run_for(2000)
