@@ -175,8 +175,9 @@ class CommittedNeverLost(Observer):
             if all(len(holders & voters) <= len(voters) - (len(voters) // 2 + 1)
                    for voters in ((m.voters, m.outgoing) if m.outgoing else (m.voters,))):
                 sim.fail(
-                    f"committed entry lost: entry {index} of term {term} is durable only on nodes "
-                    f"{sorted(holders)}, too few for every quorum of the configuration {m.describe()}"
+                    f"committed entry lost: entry {index} of term {term} is durable only on nodes {sorted(holders)}"
+                    f" of the voters {sorted(m.voters)}"
+                    + (f" (joint with {sorted(m.outgoing)})" if m.outgoing else "")
                 )
 
 

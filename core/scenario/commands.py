@@ -298,8 +298,8 @@ def _route(story: Story, word: str) -> tuple[int | None, int | None]:
 
 
 def status(story: Story, a: Args) -> None:
-    """status [<i> ...]: role, term, leader and the algorithm's own status fields (``status()``) of each node.
-    ``status``, ``status 1``"""
+    """status [<i> ...]: role, term, leader and the algorithm's own status fields (``status()``) of each node (raft's
+    membership fields once the configuration is not the bootstrap one). ``status``, ``status 1``"""
     c = story.cluster
     for i in story.nodes(a.words):
         if i not in c.up:
@@ -307,6 +307,9 @@ def status(story: Story, a: Args) -> None:
             continue
         s = c.nodes[i].status()
         rest = {k: v for k, v in s.items() if k not in ("id", "role", "term", "leader")}
+        if rest.get("config_index") == 0 and rest.get("member") == "voter":  # the bootstrap configuration: not news
+            for k in ("member", "config_index", "membership"):
+                rest.pop(k, None)
         story.say(f"{i}: {s['role']} term={s['term']} leader={trace.value(s['leader'])} {trace.fields(rest)}".rstrip())
 
 
