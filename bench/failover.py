@@ -89,8 +89,10 @@ def _q(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, max(0, int(round(q * len(values) + 0.5)) - 1))], 2)
 
 
-class _Writer(threading.Thread):
-    """Puts one key after another until stopped; records (completion time, answering node) of each write."""
+class Writer(threading.Thread):
+    """Puts one key after another until stopped (one outstanding, through ``KVClient``); records (completion time,
+    answering node) of each write on the nodes' clock. ``bench compare --first-write`` runs one through its crash
+    and pause trials too (bench.compare.runner_zmq)."""
 
     def __init__(self, cluster: LocalCluster, attempt_s: float) -> None:
         super().__init__(daemon=True)
@@ -112,6 +114,28 @@ class _Writer(threading.Thread):
                 self.done.append((now_ms(), self.kv.leader))
         finally:
             self.kv.close()
+
+    def start_writing(self, limit_s: float = 5.0) -> "Writer":
+        """Once the client is connected to every node (as a client that has run for a while is), start, and return
+        once the first write completed (or ``limit_s`` passed)."""
+        deadline = time.monotonic() + limit_s
+        self.kv.wait_connected(limit_s)
+        self.start()
+        while not self.done and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self
+
+    def first_after(self, t0: float, old: int, limit_s: float) -> float | None:
+        """Ms from ``t0`` (the fault) to the first write completed after it and answered by a node other than
+        ``old`` (the faulty leader), waiting up to ``limit_s`` for it; None if none came."""
+        end = time.monotonic() + limit_s
+        while True:
+            later = [t for t, node in list(self.done) if t > t0 and node != old]
+            if later:
+                return later[0] - t0
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.002)
 
     def stop(self) -> None:
         self._halt.set()
@@ -154,13 +178,7 @@ def _trial(c: LocalCluster, fault: str, has_log: bool, settle_s: float, attempt_
            limit_s: float = 10.0) -> Trial:
     old = _stable(c, settle_s)
     survivors = [i for i in c.ids if i != old]
-    writer = _Writer(c, attempt_s) if has_log else None
-    if writer is not None:
-        writer.start()
-        deadline = time.monotonic() + 5.0
-        while not writer.done and time.monotonic() < deadline:
-            time.sleep(0.005)
-    t0 = now_ms()
+    writer = Writer(c, attempt_s).start_writing() if has_log else None
     if fault == "kill":
         t0 = c.crash(old)
     else:
@@ -168,13 +186,7 @@ def _trial(c: LocalCluster, fault: str, has_log: bool, settle_s: float, attempt_
     first_write = None
     try:
         if writer is not None:
-            end = time.monotonic() + limit_s
-            while time.monotonic() < end:
-                later = [t for t, node in list(writer.done) if t > t0 and node != old]
-                if later:
-                    first_write = later[0] - t0
-                    break
-                time.sleep(0.002)
+            first_write = writer.first_after(t0, old, limit_s)
         else:
             c.wait_until(lambda: c.majority_leader(survivors), limit_s, "a new leader")
             time.sleep(0.1)

@@ -11,7 +11,10 @@ otherwise the client tries the next node at once, pausing (1 ms, doubling up to
 connection is monitored: when the one an answer is awaited on drops (the node
 crashed), the client gives up on that attempt at once and asks the next node,
 instead of waiting out ``attempt_s``; a node whose connection is known to be
-down is skipped while another is not. Errors: ``Timeout`` when no node
+down is skipped while another is not. The client connects to every node when
+it is made (connecting is asynchronous), so the node it turns to after a
+crash already has a connection, CurveZMQ handshake done, instead of starting
+one then (a few ms on a loaded machine). Errors: ``Timeout`` when no node
 applied the command within ``timeout_s`` (the message says what the last
 attempt saw: no leader, leadership lost, no reply).
 
@@ -149,6 +152,8 @@ class KVClient:
         self.retries = 0
         self.link_drops = 0
         """Attempts given up early because the connection to the node dropped while the answer was awaited."""
+        for node in sorted(self.nodes):
+            self._socket(node)  # every connection now: a retry after a crash must not wait for a new handshake
 
     # -- the key-value API --------------------------------------------------------------
 
@@ -342,6 +347,19 @@ class KVClient:
                 self._link[node] = True
             elif event["event"] & _LINK_DOWN:
                 self._link[node] = False
+
+    def wait_connected(self, timeout_s: float) -> set[int]:
+        """Wait until the connection to every node is up (handshake done), at most ``timeout_s``; the nodes whose
+        connection is up."""
+        end = time.monotonic() + timeout_s
+        while True:
+            for node in self._monitors:
+                self._read_monitor(node)
+            up = {i for i in self.nodes if self._link.get(i)}
+            remaining = end - time.monotonic()
+            if len(up) == len(self.nodes) or remaining <= 0:
+                return up
+            time.sleep(min(0.002, remaining))
 
     def _all_down(self) -> bool:
         for node in self._monitors:
