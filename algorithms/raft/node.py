@@ -73,7 +73,8 @@ still hear from the leader and refuse. A voter whose own connection to its leade
 leader as heard (until the leader's next message): it grants the pre-vote, and with check_quorum the vote.
 So that one candidate usually runs alone, the followers go in node order: the first at once, each next one
 ``hint_stagger_ms`` later per follower before it that is still connected; one that grants another's
-pre-vote meanwhile stands back, and one that refuses a pre-vote for a log behind its own goes at once.
+pre-vote meanwhile stands back, and one that refuses a pre-vote for a log behind its own goes at once (also when
+the refusal came just before its own connection dropped).
 
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
 reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
@@ -203,7 +204,7 @@ class Raft(ElectionAlgorithm):
         self._link_down: set[int] = set()  # transport_hints: peers whose connection is down, not heard from since
         self._hinted = False  # the armed election timer is a hinted campaign's (it runs a pre-vote round)
         self._hinted_round = False  # our open pre-vote round is a hinted campaign's
-        self._lease_refusal = (0, 0)  # (term asked, when) of the last pre-vote refused only for a leader heard
+        self._lease_refusal = (0, 0)  # (term asked, when) of the last pre-vote refused (leader heard, or log behind)
         # reads (leading): rounds that confirm leadership, the reads waiting on them
         self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
         self._read_confirmed = 0  # the latest round a quorum has answered
@@ -379,7 +380,7 @@ class Raft(ElectionAlgorithm):
         delay = ahead * self.config.hint_stagger_ms
         asked, at = self._lease_refusal
         if asked == self.term + 1 and now - at <= delay:
-            delay = 0  # a follower that asked first was refused by us a moment ago (we still heard the leader)
+            delay = 0  # a follower that asked first was refused by us a moment ago (leader heard, or log behind ours)
         self.note("leader_connection_lost", leader=peer, term=self.term, campaign_in=delay)
         if delay == 0:
             self._become_pre_candidate(now, hinted=True)
@@ -882,8 +883,8 @@ class Raft(ElectionAlgorithm):
             self.note("pre_vote_refused_to_rival", term=msg.term, candidate=msg.src)
         if granted:
             self.note("pre_vote_granted", term=msg.term, candidate=msg.src)
-        elif msg.term > self.term and log_ok and not rival:
-            self._lease_refusal = (msg.term, now)
+        elif msg.term > self.term and not rival:
+            self._lease_refusal = (msg.term, now)  # a leader heard, or its log behind ours: it cannot win our vote
         self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
         if rival and granted:
             self._become_follower(self.term, reason="a rival's hinted campaign goes first")

@@ -92,6 +92,24 @@ def test_a_follower_that_refused_a_pre_vote_while_it_heard_the_leader_campaigns_
     assert outgoing(node.peer_down(1, 12), PreVote)  # node 2's round waits on it: no stagger
 
 
+def test_a_follower_that_refused_a_pre_vote_for_a_log_behind_its_own_campaigns_at_once_when_its_connection_drops():
+    node, _ = make_node(3, term=1, log_terms=[1, 1], config=RaftConfig())
+    node.receive(arrive(AppendEntries, 1, 3, 1, prev_log_index=2, prev_log_term=1, leader_commit=1), 10)
+    effects = node.receive(pre_vote(2, 3, last_index=1), 200)  # the leader is not heard any more; the log is behind
+    assert outgoing(effects) == [PreVoteResponse(term=1, granted=False, cluster=CLUSTER, src=3, dst=2)]
+    effects = node.peer_down(1, 201)  # node 2 cannot win our vote: no stagger behind it
+    assert notes(effects, "leader_connection_lost") == [{"leader": 1, "term": 1, "campaign_in": 0}]
+    assert outgoing(effects) == [PreVote(term=2, last_log_index=2, last_log_term=1, cluster=CLUSTER, src=3, dst=0)]
+
+
+def test_a_follower_that_granted_a_pre_vote_still_waits_its_turn_when_its_connection_drops():
+    node = following(3)
+    node.receive(pre_vote(2, 3), 200)  # granted: the leader was last heard at t=10
+    effects = node.peer_down(1, 201)
+    assert notes(effects, "leader_connection_lost") == [{"leader": 1, "term": 1, "campaign_in": 5}]
+    assert not outgoing(effects)
+
+
 def test_connection_back_before_the_staggered_campaign_calls_it_off():
     node = following(3)
     node.peer_down(1, 12)
