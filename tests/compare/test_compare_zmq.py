@@ -74,6 +74,27 @@ def test_short_zmq_run_measures_every_scenario_and_leaves_no_process(tmp_path):
     assert _node_pids(str(tmp_path)) == []
 
 
+def test_first_write_is_measured_from_a_client_for_algorithms_with_a_log(tmp_path):
+    proc = _bench(tmp_path, "--algos", "raft,bully", "--nodes", "3", "--trials", "2", "--scenarios", "crash,pause",
+                  "--first-write", "--format", "json", "--out", str(tmp_path / "out"))
+    out, err = proc.communicate(timeout=170)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    failures = [f"{t['algo']} {t['scenario']}: {t['error']}" for t in data["trials"] if not t["ok"]]
+    assert not failures, failures
+    for t in data["trials"]:
+        first, leader = t["metrics"]["first_write_ms"], t["metrics"]["failover_ms"]
+        if t["algo"] == "bully":
+            assert first is None, "bully has no log to write through"
+        else:
+            # the first write is acknowledged by the new leader, so after it leads (a majority follows it once its
+            # first message arrived, which may be a little after the write's own AppendEntries left)
+            assert 0 < first < 20_000 and first > leader - 5, t
+    assert "--first-write" in (tmp_path / "out" / "report.md").read_text()
+    assert "first_write_ms" in (tmp_path / "out" / "report.md").read_text()
+    assert _node_pids(str(tmp_path)) == []
+
+
 def test_ctrl_c_stops_the_clusters_and_still_reports_what_finished(tmp_path):
     proc = _bench(tmp_path, "--algos", "raft", "--nodes", "3", "--trials", "50", "--format", "json",
                   "--out", str(tmp_path / "out"))
