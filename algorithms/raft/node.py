@@ -427,7 +427,7 @@ class Raft(ElectionAlgorithm):
         self.proposed(first, self.term, len(commands))
         self._arm_flush()
         for p, pr in self.progress.items():
-            if not pr.inflights:
+            if not pr.inflights or pr.optimistic:  # a new leader's first commands follow its no-op at once
                 self._replicate(p, pr)
 
     # -- leadership transfer (thesis 3.10) ----------------------------------------------------------------
@@ -743,7 +743,10 @@ class Raft(ElectionAlgorithm):
                                    last_log_term=self.log.last_term, transfer=transfer))
 
     def _become_leader(self, now: int) -> None:
-        """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
+        """Won: lead, append a no-op of this term, send it to every follower at once, heartbeat every interval.
+
+        Followers start replicating optimistically (their logs are most often ours): commands proposed right after
+        the win (the runtime's held requests) follow the no-op at once instead of after the first answer."""
         self._reset(self.term)
         self._enter(_State.LEADER, self.id)
         cfg = self.config
@@ -751,6 +754,8 @@ class Raft(ElectionAlgorithm):
         self.progress = {
             p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
         }
+        for pr in self.progress.values():
+            pr.replicate_optimistically()
         self._past_commit = self._count_past_commit()
         self._notify_armed = False
         self._uncommitted_bytes = 0
@@ -1058,7 +1063,7 @@ class Raft(ElectionAlgorithm):
         rejected = msg.reject_index
         if pr.stale_rejection(rejected):
             return
-        if pr.state is ProgressState.PROBE:
+        if pr.state is ProgressState.PROBE or pr.optimistic:  # probing, or refused before any answer: its hint
             index = msg.hint_index
             if msg.hint_term:
                 index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]
