@@ -254,8 +254,9 @@ def test_leader_crash_seen_by_every_follower_elects_one_new_leader_in_one_round_
     assert [e["node"] for e in c.events if e["kind"] == "election_started"] == [1, 2]
 
 
-def test_a_link_that_flaps_many_times_raises_no_term_and_deposes_nobody():
-    c = elected(RaftConfig(check_quorum=True))
+@pytest.mark.parametrize("config", [RaftConfig(), RaftConfig(check_quorum=True)], ids=["defaults", "check_quorum"])
+def test_a_link_that_flaps_many_times_raises_no_term_and_deposes_nobody(config):
+    c = elected(config)
     for _ in range(200):
         c.peer_down(2, 1)
         c.deliver()
@@ -294,17 +295,22 @@ def test_simulated_leader_crash_is_over_within_a_few_network_delays_in_one_round
     assert statistics.median(slow) >= 100  # the timeout-only path, for contrast
 
 
-def test_simulated_links_flapping_under_a_healthy_leader_raise_no_term():
-    sim = Simulation(Raft, 5, seed=3, config=RaftConfig(check_quorum=True), connection_hints=True)
+@pytest.mark.parametrize("config", [RaftConfig(), RaftConfig(check_quorum=True)], ids=["defaults", "check_quorum"])
+@pytest.mark.parametrize("nodes", [3, 5])
+def test_simulated_links_flapping_under_a_healthy_leader_raise_no_term(config, nodes):
+    sim = Simulation(Raft, nodes, seed=3, config=config, connection_hints=True)
     assert sim.run_until(lambda s: s.unanimous_leader() is not None, 5000)
     leader, term = sim.leader(), sim.node(sim.leader()).term
+    elections = sum(e["kind"] == "election_started" for e in sim.events)
     for k in range(400):  # every 5 ms a follower's connection to the leader drops and returns 2 ms later
-        follower = [i for i in sim.ids if i != leader][k % 4]
+        follower = [i for i in sim.ids if i != leader][k % (nodes - 1)]
         sim.hint(follower, leader, False)
         sim.run_for(2)
         sim.hint(follower, leader, True)
         sim.run_for(3)
     assert sim.leader() == leader and {sim.node(i).term for i in sim.ids} == {term}
+    assert sum(e["kind"] == "election_started" for e in sim.events) == elections
+    assert any(e["kind"] == "pre_vote_started" for e in sim.events), "the hints did reach the followers"
 
 
 def test_safety_and_liveness_with_true_and_false_hints_over_150_seeds():
