@@ -366,8 +366,8 @@ class KVClient:
                         return i, reply
                     hinted = self._by_address.get(reply.get("leader_address") or "") or reply.get("leader")
                     if reply.get("code") == NOT_LEADER and hinted in self.nodes and self._link.get(hinted) is False:
-                        pauses[i] = pauses.get(i, 0) + 1
-                        again[i] = time.monotonic() + min(NO_LEADER_PAUSE_MAX_S, NO_LEADER_PAUSE_S * 2 ** (pauses[i] - 1))
+                        pauses[i] = pause = pauses.get(i, 0) + 1
+                        again[i] = time.monotonic() + min(NO_LEADER_PAUSE_MAX_S, NO_LEADER_PAUSE_S * 2 ** (pause - 1))
                         continue
                     pending.discard(i)
                     if best is None or hinted not in asked:

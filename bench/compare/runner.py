@@ -40,12 +40,12 @@ class CompareConfig:
     """(algorithm, key, value) set on top of each algorithm's fair config (``--config raft.pre_vote=true``)."""
     secure: bool = True
     """Real processes with CurveZMQ keys (the default), or in plain mode (``--insecure``)."""
-    first_write: bool = False
-    """A client writes one key after another during the crash and pause trials (zmq, algorithms with a log), and
-    ``first_write_ms`` is the time from the fault to the first write a new leader acknowledged."""
     hints: str = "default"
     """transport_hints of every algorithm that has the setting: "default" (as each is configured), "on", "off",
     or "both" (two labelled variants per algorithm, ``NAME (hints)`` and ``NAME (timeout-only)``)."""
+    first_write: bool = False
+    """A client writes one key after another during the crash and pause trials (zmq, algorithms with a log), and
+    ``first_write_ms`` is the time from the fault to the first write a new leader acknowledged."""
 
 
 class Transport(Protocol):
