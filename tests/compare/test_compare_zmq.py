@@ -28,7 +28,9 @@ def _reap_nodes(marker: str) -> None:
 
 
 def _node_pids(marker: str) -> list[int]:
-    """PIDs of live processes whose command line mentions ``marker`` (the test's private TMPDIR)."""
+    """PIDs of live node processes whose command line mentions ``marker`` (the test's private TMPDIR). Node
+    processes only: ``bench compare`` itself names the marker in its --out, and counting it would make the Ctrl-C
+    test interrupt a run that had not started a cluster yet (a slow import on a loaded machine)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -38,7 +40,7 @@ def _node_pids(marker: str) -> list[int]:
             state = (entry / "stat").read_text().split(")")[-1].split()[0]
         except OSError:
             continue
-        if marker in cmdline and state != "Z":
+        if marker in cmdline and "bench.cli node" in cmdline and state != "Z":  # not bench compare itself
             pids.append(int(entry.name))
     return pids
 
