@@ -45,7 +45,7 @@ def _settings(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
     return tuple(out)
 
 
-def _transport(name: str, latency: tuple[int, int] | None, secure: bool = True):
+def _transport(name: str, latency: tuple[int, int] | None, secure: bool = True, writes: bool = False):
     """The transport object for --transport."""
     if name == "sim":
         from bench.compare.runner_sim import SimTransport
@@ -56,7 +56,7 @@ def _transport(name: str, latency: tuple[int, int] | None, secure: bool = True):
     missing = runtime_missing()
     if missing:
         raise click.ClickException(f"the ZeroMQ runtime is not available: {missing}; --transport sim runs the same scenarios in the simulator")
-    return ZmqTransport(secure)
+    return ZmqTransport(secure, writes)
 
 
 def _out_dir(out: str | None) -> Path:
@@ -122,9 +122,13 @@ def _emit(results: dict, fmt: str, plots: list[str] = ()) -> None:
               help="The algorithms' transport_hints (a dropped connection starts an election at once): as each is "
                    "configured, on, off, or both, as two labelled variants per algorithm (\"raft (hints)\", "
                    "\"raft (timeout-only)\") measured on the same seeds.")
+@click.option("--first-write", is_flag=True,
+              help="During the crash and pause trials a client writes one key after another through the log (zmq, "
+                   "algorithms with a log) and first_write_ms is the time from the fault to the first write a new "
+                   "leader acknowledged, as the client saw it. Message and byte counts then include its writes.")
 @options.insecure
 def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_ms, seed, out, fmt, config_items,
-                hints, insecure) -> None:
+                hints, first_write, insecure) -> None:
     """Measure leader election side by side on the same faults: raft, paxos and bully (or any plugin).
 
     Each scenario (cold start, leader crash, pause, partition, rejoin, forced contention) runs --trials
@@ -157,9 +161,12 @@ def compare_cmd(algos, transport, nodes, trials, scenarios, detect_ms, latency_m
         raise click.BadParameter("transport_hints is set by --hints; set it in one place", param_hint="--config")
     if insecure and transport != "zmq":
         raise click.BadParameter("plain mode is a property of real processes (--transport zmq)", param_hint="--insecure")
+    if first_write and transport != "zmq":
+        raise click.BadParameter("the simulator has no clients: client writes need --transport zmq",
+                                 param_hint="--first-write")
     cfg = CompareConfig(names, transport, nodes, trials or DEFAULT_TRIALS[transport], chosen, detect, latency, seed,
-                        settings, secure=not insecure, hints=hints)
-    tp = _transport(transport, latency, secure=not insecure)
+                        settings, secure=not insecure, hints=hints, first_write=first_write)
+    tp = _transport(transport, latency, secure=not insecure, writes=first_write)
     err = Console(stderr=True)
     out_dir = _out_dir(out)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bench import options
-from bench.failover import FAULTS, Variant, measure, optimum_ms
+from bench.failover import FAULTS, PHASES, Variant, measure, optimum_ms
 from bench.types import NameList
 from core import registry
 
@@ -19,8 +19,9 @@ from core import registry
 def table(variants: list[Variant], optimum: dict | None) -> str:
     """Markdown: one row per variant, with the ratio to the same algorithm's timeout-only run."""
     rows = ["| fault | variant | trials (failed) | first write median / p99 / max | new leader median / p99 | detect "
-            "/ election / write medians | single round | ratio to timeout-only (median) |",
-            "|---|---|---|---|---|---|---|---|"]
+            "/ election / write medians | campaign / pre-vote / vote / commit medians | single round | ratio to "
+            "timeout-only (median) |",
+            "|---|---|---|---|---|---|---|---|---|"]
     by = {(v.algo, v.hints, v.fault): v.summary() for v in variants}
     for v in variants:
         s = by[(v.algo, v.hints, v.fault)]
@@ -31,7 +32,8 @@ def table(variants: list[Variant], optimum: dict | None) -> str:
         rows.append(f"| {v.fault} | {v.label} | {s['trials']} ({s['failed']}) | {_ms(s['first_write_median_ms'])} / "
                     f"{_ms(s['first_write_p99_ms'])} / {_ms(s['first_write_max_ms'])} | {_ms(s['new_leader_median_ms'])} / "
                     f"{_ms(s['new_leader_p99_ms'])} | {_ms(s['detect_median_ms'])} / {_ms(s['election_median_ms'])} / "
-                    f"{_ms(s['write_after_leader_median_ms'])} | {single} | {ratio} |")
+                    f"{_ms(s['write_after_leader_median_ms'])} | "
+                    f"{' / '.join(_ms(s['phase_medians_ms'][p]) for p in PHASES)} | {single} | {ratio} |")
     if optimum:
         rows.append("")
         rows.append(f"SIGSTOP optimum from the timeout distribution (raft, {optimum['survivors']} survivors, "

@@ -26,6 +26,7 @@ from core.cluster import LocalCluster, now_ms
 from core.registry import load as load_algorithm
 
 FAULTS = ("kill", "stop")
+PHASES = ("campaign", "pre_vote", "vote", "commit")
 
 
 @dataclass
@@ -40,6 +41,11 @@ class Trial:
     elections: int
     pre_votes: int
     error: str = ""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Where the time went, from the survivors' events (ms): ``campaign`` fault -> the first survivor's campaign
+    (``pre_vote_started`` or ``election_started``), ``pre_vote`` the winner's last pre-vote round -> its
+    ``election_started`` (its term and vote fsynced), ``vote`` -> its ``election_won``, ``commit`` -> the first
+    write (the no-op and the write committed, the reply at the client)."""
 
 
 @dataclass
@@ -75,6 +81,8 @@ class Variant:
             "write_after_leader_median_ms": _q(sorted(t.first_write_ms - t.new_leader_ms for t in ok
                                                       if t.first_write_ms is not None and t.new_leader_ms is not None),
                                                0.5),
+            "phase_medians_ms": {name: _q(sorted(t.phases[name] for t in ok if name in t.phases), 0.5)
+                                 for name in PHASES},
             "new_leader_median_ms": _q(leaders, 0.5),
             "new_leader_p99_ms": _q(leaders, 0.99),
             "single_round": (sum(1 for t in ok if t.elections == 1) / len(ok)) if ok else None,
@@ -89,8 +97,10 @@ def _q(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, max(0, int(round(q * len(values) + 0.5)) - 1))], 2)
 
 
-class _Writer(threading.Thread):
-    """Puts one key after another until stopped; records (completion time, answering node) of each write."""
+class Writer(threading.Thread):
+    """Puts one key after another until stopped (one outstanding, through ``KVClient``); records (completion time,
+    answering node) of each write on the nodes' clock. ``bench compare --first-write`` runs one through its crash
+    and pause trials too (bench.compare.runner_zmq)."""
 
     def __init__(self, cluster: LocalCluster, attempt_s: float) -> None:
         super().__init__(daemon=True)
@@ -112,6 +122,28 @@ class _Writer(threading.Thread):
                 self.done.append((now_ms(), self.kv.leader))
         finally:
             self.kv.close()
+
+    def start_writing(self, limit_s: float = 5.0) -> "Writer":
+        """Once the client is connected to every node (as a client that has run for a while is), start, and return
+        once the first write completed (or ``limit_s`` passed)."""
+        deadline = time.monotonic() + limit_s
+        self.kv.wait_connected(limit_s)
+        self.start()
+        while not self.done and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self
+
+    def first_after(self, t0: float, old: int, limit_s: float) -> float | None:
+        """Ms from ``t0`` (the fault) to the first write completed after it and answered by a node other than
+        ``old`` (the faulty leader), waiting up to ``limit_s`` for it; None if none came."""
+        end = time.monotonic() + limit_s
+        while True:
+            later = [t for t, node in list(self.done) if t > t0 and node != old]
+            if later:
+                return later[0] - t0
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.002)
 
     def stop(self) -> None:
         self._halt.set()
@@ -154,13 +186,7 @@ def _trial(c: LocalCluster, fault: str, has_log: bool, settle_s: float, attempt_
            limit_s: float = 10.0) -> Trial:
     old = _stable(c, settle_s)
     survivors = [i for i in c.ids if i != old]
-    writer = _Writer(c, attempt_s) if has_log else None
-    if writer is not None:
-        writer.start()
-        deadline = time.monotonic() + 5.0
-        while not writer.done and time.monotonic() < deadline:
-            time.sleep(0.005)
-    t0 = now_ms()
+    writer = Writer(c, attempt_s).start_writing() if has_log else None
     if fault == "kill":
         t0 = c.crash(old)
     else:
@@ -168,13 +194,7 @@ def _trial(c: LocalCluster, fault: str, has_log: bool, settle_s: float, attempt_
     first_write = None
     try:
         if writer is not None:
-            end = time.monotonic() + limit_s
-            while time.monotonic() < end:
-                later = [t for t, node in list(writer.done) if t > t0 and node != old]
-                if later:
-                    first_write = later[0] - t0
-                    break
-                time.sleep(0.002)
+            first_write = writer.first_after(t0, old, limit_s)
         else:
             c.wait_until(lambda: c.majority_leader(survivors), limit_s, "a new leader")
             time.sleep(0.1)
@@ -190,6 +210,7 @@ def _trial(c: LocalCluster, fault: str, has_log: bool, settle_s: float, attempt_
     until = t0 + (first_write if first_write is not None else (new_leader or limit_s * 1000))
     elections = sum(1 for e in ev if e["kind"] == "election_started" and e["t"] <= until)
     pre_votes = sum(1 for e in ev if e["kind"] == "pre_vote_started" and e["t"] <= until)
+    phases = _phases(ev, t0, first_write)
     error = ""
     if has_log and first_write is None:
         error = f"no write at a new leader within {limit_s}s ({(writer.errors or ['no error'])[-1]})"
@@ -198,7 +219,28 @@ def _trial(c: LocalCluster, fault: str, has_log: bool, settle_s: float, attempt_
     else:
         c.resume(old)
     return Trial(fault, old, None if first_write is None else round(first_write, 2),
-                 None if new_leader is None else round(new_leader, 2), detect, elections, pre_votes, error)
+                 None if new_leader is None else round(new_leader, 2), detect, elections, pre_votes, error, phases)
+
+
+def _phases(ev: list[dict], t0: float, first_write: float | None) -> dict[str, float]:
+    """Trial.phases from the survivors' events after the fault (only the phases whose events are there)."""
+    out: dict[str, float] = {}
+    campaigns = [e["t"] for e in ev if e["kind"] in ("pre_vote_started", "election_started")]
+    if campaigns:
+        out["campaign"] = min(campaigns) - t0
+    won = next((e for e in ev if e["kind"] == "election_won"), None)
+    if won is None:
+        return {k: round(v, 2) for k, v in out.items()}
+    mine = [e for e in ev if e["node"] == won["node"] and e["t"] <= won["t"]]
+    started = [e["t"] for e in mine if e["kind"] == "election_started"]
+    if started:
+        out["vote"] = won["t"] - started[-1]
+        pre = [e["t"] for e in mine if e["kind"] == "pre_vote_started" and e["t"] <= started[-1]]
+        if pre:
+            out["pre_vote"] = started[-1] - pre[-1]
+    if first_write is not None:
+        out["commit"] = t0 + first_write - won["t"]
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def measure(algo: str, hints: bool, fault: str, trials: int, nodes: int = 3, *, config: dict[str, Any] | None = None,

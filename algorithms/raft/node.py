@@ -73,7 +73,8 @@ still hear from the leader and refuse. A voter whose own connection to its leade
 leader as heard (until the leader's next message): it grants the pre-vote, and with check_quorum the vote.
 So that one candidate usually runs alone, the followers go in node order: the first at once, each next one
 ``hint_stagger_ms`` later per follower before it that is still connected; one that grants another's
-pre-vote meanwhile stands back, and one that refuses a pre-vote for a log behind its own goes at once.
+pre-vote meanwhile stands back, and one that refuses a pre-vote for a log behind its own goes at once (also when
+the refusal came just before its own connection dropped).
 
 Client commands come in through ``propose`` or ``propose_many``: a leader appends them and
 reports ``Proposed(first index, term, count)``; anyone else reports ``ProposeRejected`` with
@@ -226,7 +227,7 @@ class Raft(ElectionAlgorithm):
         self._link_down: set[int] = set()  # transport_hints: peers whose connection is down, not heard from since
         self._hinted = False  # the armed election timer is a hinted campaign's (it runs a pre-vote round)
         self._hinted_round = False  # our open pre-vote round is a hinted campaign's
-        self._lease_refusal = (0, 0)  # (term asked, when) of the last pre-vote refused only for a leader heard
+        self._lease_refusal = (0, 0)  # (term asked, when) of the last pre-vote refused (leader heard, or log behind)
         # reads (leading): rounds that confirm leadership, the reads waiting on them
         self._read_round = 0  # the latest read round started in this term (every AppendEntries carries it)
         self._read_confirmed = 0  # the latest round a quorum has answered
@@ -423,7 +424,7 @@ class Raft(ElectionAlgorithm):
         delay = ahead * self.config.hint_stagger_ms
         asked, at = self._lease_refusal
         if asked == self.term + 1 and now - at <= delay:
-            delay = 0  # a follower that asked first was refused by us a moment ago (we still heard the leader)
+            delay = 0  # a follower that asked first was refused by us a moment ago (leader heard, or log behind ours)
         self.note("leader_connection_lost", leader=peer, term=self.term, campaign_in=delay)
         if delay == 0:
             self._become_pre_candidate(now, hinted=True)
@@ -473,7 +474,7 @@ class Raft(ElectionAlgorithm):
         self.proposed(first, self.term, len(commands))
         self._arm_flush()
         for p, pr in self.progress.items():
-            if not pr.inflights:
+            if not pr.inflights or pr.optimistic:  # a new leader's first commands follow its no-op at once
                 self._replicate(p, pr)
 
     # -- leadership transfer (thesis 3.10) ----------------------------------------------------------------
@@ -793,7 +794,10 @@ class Raft(ElectionAlgorithm):
                                    last_log_term=self.log.last_term, transfer=transfer))
 
     def _become_leader(self, now: int) -> None:
-        """Won: lead, append a no-op of this term, probe every follower at once, heartbeat every interval."""
+        """Won: lead, append a no-op of this term, send it to every follower at once, heartbeat every interval.
+
+        Followers start replicating optimistically (their logs are most often ours): commands proposed right after
+        the win (the runtime's held requests) follow the no-op at once instead of after the first answer."""
         self._reset(self.term)
         self._enter(_State.LEADER, self.id)
         cfg = self.config
@@ -801,6 +805,8 @@ class Raft(ElectionAlgorithm):
         self.progress = {
             p: Progress(following, Inflights(cfg.max_inflight, cfg.max_inflight_bytes), now) for p in self.peers
         }
+        for pr in self.progress.values():
+            pr.replicate_optimistically()
         self._past_commit = self._count_past_commit()
         self._notify_armed = False
         self._uncommitted_bytes = 0
@@ -934,8 +940,8 @@ class Raft(ElectionAlgorithm):
             self.note("pre_vote_refused_to_rival", term=msg.term, candidate=msg.src)
         if granted:
             self.note("pre_vote_granted", term=msg.term, candidate=msg.src)
-        elif msg.term > self.term and log_ok and not rival:
-            self._lease_refusal = (msg.term, now)
+        elif msg.term > self.term and not rival:
+            self._lease_refusal = (msg.term, now)  # a leader heard, or its log behind ours: it cannot win our vote
         self.send(msg.src, PreVoteResponse(term=msg.term if granted else self.term, granted=granted))
         if rival and granted:
             self._become_follower(self.term, reason="a rival's hinted campaign goes first")
@@ -1115,7 +1121,7 @@ class Raft(ElectionAlgorithm):
         rejected = msg.reject_index
         if pr.stale_rejection(rejected):
             return
-        if pr.state is ProgressState.PROBE:
+        if pr.state is ProgressState.PROBE or pr.optimistic:  # probing, or refused before any answer: its hint
             index = msg.hint_index
             if msg.hint_term:
                 index = self.log.conflict_hint(msg.hint_index, msg.hint_term)[0]

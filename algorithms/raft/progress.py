@@ -88,7 +88,7 @@ class Progress:
     """The leader's view of one follower (etcd: tracker.Progress). Invariant: match < next."""
 
     __slots__ = ("match", "next", "state", "inflights", "commit_sent", "heard_at", "read_round", "_mark",
-                 "pending_snapshot", "chunk_at", "chunk_end", "_chunk_mark")
+                 "pending_snapshot", "chunk_at", "chunk_end", "_chunk_mark", "optimistic")
 
     def __init__(self, next_index: int, inflights: Inflights, heard_at: int) -> None:
         self.match = 0  # the follower's log matches ours up to here (it acknowledged so)
@@ -103,6 +103,14 @@ class Progress:
         self.chunk_at = 0  # SNAPSHOT: where the next chunk starts (the image's bytes the follower holds)
         self.chunk_end = 0  # SNAPSHOT: the end of the chunk in flight (0: none in flight)
         self._chunk_mark = -1  # chunk_at at the previous heartbeat: unmoved means the chunk or its answer was lost
+        self.optimistic = 0  # replicating on a new leader's guess, unanswered: where probing would have started
+
+    def replicate_optimistically(self) -> None:
+        """A new leader's start: its voters' logs are most often its own, so send from ``next`` pipelined at once
+        (REPLICATE) instead of one probe at a time; until the follower answers, a refusal goes back to probing
+        with its hint, and a silent follower back to probing from ``next`` as it was (not from the match, 0)."""
+        self.state = ProgressState.REPLICATE
+        self.optimistic = self.next
 
     def can_send(self, last_index: int) -> bool:
         """May another AppendEntries with entries go now? Probing: only when none is in flight (the probe may
@@ -126,6 +134,7 @@ class Progress:
         match is done, and when nothing still in flight continues right after the match (what did was lost or
         refused) the next message starts there. True when the match moved (etcd: MaybeUpdate)."""
         moved = index > self.match
+        self.optimistic = 0
         if moved:
             self.match = index
         if self.next <= self.match:
@@ -142,6 +151,8 @@ class Progress:
 
     def probe_from(self, index: int) -> None:
         """Probing: the probe was refused; the next one starts at ``index`` (never at or below the match)."""
+        self.state = ProgressState.PROBE
+        self.optimistic = 0
         self.next = max(index, self.match + 1)
         self.inflights.clear()
 
@@ -160,7 +171,7 @@ class Progress:
     def become_probe(self) -> None:
         """Back to one message at a time, from just after the match (etcd: BecomeProbe)."""
         self.state = ProgressState.PROBE
-        self.next = self.match + 1
+        self.next = max(self.match + 1, self.optimistic)
         self.inflights.clear()
 
     def resend_from_match_on_gap(self) -> None:

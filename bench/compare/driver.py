@@ -7,7 +7,10 @@ over ``core.sim``; ``runner_zmq`` over ``core.cluster.LocalCluster``.
 """
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+if TYPE_CHECKING:
+    from bench.failover import Writer
 
 from bench.compare.metrics import ClusterView, Predicate
 
@@ -70,6 +73,11 @@ class Driver(Protocol):
 
     def restore(self) -> None:
         """Bring every node back up, connected, so the next trial starts from a whole cluster."""
+
+    def writer(self, attempt_s: float) -> "Writer | None":
+        """A client writing one key after another through the cluster's log, started and past its first write
+        (bench.failover.Writer; ``attempt_s``: its KVClient's wait for one answer), or None when the run measures
+        no client writes (the default), the algorithm has no log, or the transport has no clients (the sim)."""
 
     def close(self) -> None:
         """Stop the cluster and release everything it holds (processes, sockets, files)."""

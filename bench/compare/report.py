@@ -192,6 +192,8 @@ def command_line(c: dict) -> str:
     parts += [f"--config {algo}.{key}={value}" for algo, key, value in c.get("settings", [])]
     if c.get("hints", "default") != "default":
         parts.append(f"--hints {c['hints']}")
+    if c.get("first_write"):
+        parts.append("--first-write")
     if c["transport"] == "zmq" and c.get("secure") is False:
         parts.append("--insecure")
     return " ".join(parts)

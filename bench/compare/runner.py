@@ -43,6 +43,9 @@ class CompareConfig:
     hints: str = "default"
     """transport_hints of every algorithm that has the setting: "default" (as each is configured), "on", "off",
     or "both" (two labelled variants per algorithm, ``NAME (hints)`` and ``NAME (timeout-only)``)."""
+    first_write: bool = False
+    """A client writes one key after another during the crash and pause trials (zmq, algorithms with a log), and
+    ``first_write_ms`` is the time from the fault to the first write a new leader acknowledged."""
 
 
 class Transport(Protocol):

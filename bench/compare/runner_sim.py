@@ -122,6 +122,9 @@ class SimDriver:
     def trigger(self, nodes: Iterable[int], timer: str) -> None:
         self.sim.trigger(list(nodes), timer)
 
+    def writer(self, attempt_s: float) -> None:
+        return None  # the simulator has no clients
+
     def restore(self) -> None:
         self.sim.heal()
         for i in self.ids:

@@ -50,8 +50,9 @@ class ZmqDriver:
     rtt_ms = None
 
     def __init__(self, algo: type[ElectionAlgorithm], nodes: int, config: AlgorithmConfig, seed: int,
-                 secure: bool = True) -> None:
+                 secure: bool = True, writes: bool = False) -> None:
         self.algo, self.config, self.seed, self.secure = algo, config, seed, secure
+        self.writes = writes and algo.StateMachine is not None
         self.ids = tuple(range(1, nodes + 1))
         self.cluster = None
         self._t0 = 0.0
@@ -140,6 +141,13 @@ class ZmqDriver:
     def trigger(self, nodes: Iterable[int], timer: str) -> None:
         self.cluster.trigger(list(nodes), timer)
 
+    def writer(self, attempt_s: float):
+        if not self.writes:
+            return None
+        from bench.failover import Writer
+
+        return Writer(self.cluster, attempt_s).start_writing()
+
     def restore(self) -> None:
         if self.cluster is None:
             return
@@ -166,14 +174,17 @@ class ZmqTransport:
     name = "zmq"
     can_trigger = True
 
-    def __init__(self, secure: bool = True) -> None:
+    def __init__(self, secure: bool = True, writes: bool = False) -> None:
+        """``writes``: a client writes through the log of every algorithm that has one during the crash and pause
+        trials (``bench compare --first-write``), and the first write after the fault is measured."""
         self.secure = secure
+        self.writes = writes
         self._drivers: dict[tuple, ZmqDriver] = {}
 
     def driver(self, algo: type[ElectionAlgorithm], nodes: int, config: AlgorithmConfig, seed: int) -> ZmqDriver:
         key = (algo, nodes, config)
         if key not in self._drivers:
-            self._drivers[key] = ZmqDriver(algo, nodes, config, seed, self.secure)
+            self._drivers[key] = ZmqDriver(algo, nodes, config, seed, self.secure, self.writes)
         return self._drivers[key]
 
     def close(self) -> None:

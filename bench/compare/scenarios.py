@@ -119,24 +119,49 @@ def cold_start(d: Driver, ctx: TrialContext) -> dict:
     return out
 
 
+def _first_write(d: Driver, writer, t_fault: float, old: int, ctx: TrialContext) -> float:
+    """Ms from the fault to the first write a node other than ``old`` answered (the writer's own clock reading at
+    each completion, the nodes' clock)."""
+    ms = writer.first_after(t_fault, old, ctx.timeout_ms / 1000)
+    if ms is None:
+        raise TrialFailed(f"no client write succeeded within {ctx.timeout_ms} ms of the fault "
+                          f"({(writer.errors or ['no client error'])[-1]})")
+    return ms
+
+
 def crash(d: Driver, ctx: TrialContext) -> dict:
-    """The leader is killed: failover time, the election's rounds, messages and bytes."""
+    """The leader is killed: failover time, the election's rounds, messages and bytes (and, with a client writing,
+    the first successful write after the kill)."""
     d.start()
     leader = _stable(d, ctx)
-    t_fault = d.now()
-    d.crash(leader)
-    out, _, _ = _failover(d, ctx, leader, t_fault, tuple(i for i in d.ids if i != leader))
+    writer = d.writer(attempt_s=1.0)  # a killed leader's connection drops: the client moves on at once
+    try:
+        t_fault = d.now()
+        d.crash(leader)
+        out, _, _ = _failover(d, ctx, leader, t_fault, tuple(i for i in d.ids if i != leader))
+        if writer is not None:
+            out["first_write_ms"] = _first_write(d, writer, t_fault, leader, ctx)
+    finally:
+        if writer is not None:
+            writer.stop()
     return out
 
 
 def pause(d: Driver, ctx: TrialContext) -> dict:
-    """The leader freezes with its connections open: failover by timeouts only, then how long the
-    old leader goes on leading after it resumes."""
+    """The leader freezes with its connections open: failover by timeouts only (and, with a client writing, the
+    first successful write after the pause), then how long the old leader goes on leading after it resumes."""
     d.start()
     leader = _stable(d, ctx)
-    t_fault = d.now()
-    d.pause(leader)
-    out, _, _ = _failover(d, ctx, leader, t_fault, tuple(i for i in d.ids if i != leader))
+    writer = d.writer(attempt_s=0.02)  # a stopped leader keeps its connections: the client's attempts time out
+    try:
+        t_fault = d.now()
+        d.pause(leader)
+        out, _, _ = _failover(d, ctx, leader, t_fault, tuple(i for i in d.ids if i != leader))
+        if writer is not None:
+            out["first_write_ms"] = _first_write(d, writer, t_fault, leader, ctx)
+    finally:
+        if writer is not None:
+            writer.stop()
     t_resume = d.now()
     d.resume(leader)
     pred = M.sole_leader(d.ids)
@@ -223,7 +248,7 @@ def contention(d: Driver, ctx: TrialContext) -> dict:
     return out
 
 
-_FAILOVER = ("failover_ms", "detect_ms", "election_ms", "win_ms", "round_trips", "rounds", "elections", "messages", "bytes")
+_FAILOVER = ("failover_ms", "first_write_ms", "detect_ms", "election_ms", "win_ms", "round_trips", "rounds", "elections", "messages", "bytes")
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s

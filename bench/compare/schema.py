@@ -31,6 +31,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "agree_ms": ("ms", "time until the nodes follow one leader (every live node; contention: a majority; "
                  "rejoin: from the returning node's start)"),
     "failover_ms": ("ms", "fault injected -> a new leader followed by a majority (its first heartbeat arrived)"),
+    "first_write_ms": ("ms", "fault injected -> the first client write a new leader acknowledged, as the client saw it "
+                       "(--first-write, zmq, algorithms with a log: a KVClient writes one key after another)"),
     "detect_ms": ("ms", "fault injected -> first election_started among the survivors"),
     "election_ms": ("ms", "first election_started -> a new leader followed by a majority"),
     "win_ms": ("ms", "the winner's latest election_started -> its election_won (its winning round)"),

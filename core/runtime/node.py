@@ -15,11 +15,12 @@ algorithm's state machine (its ``StateMachine`` class, e.g. the key-value
 store), or at once with "not leader" and the leader's address, or with
 "leadership lost" when the node stops leading before the entries are applied
 (or another term's entry takes one of their indexes). A request refused "not leader"
-by a node that knows no leader (an election is on) is held instead, up to
-``HOLD_MS`` (at most ``MAX_HELD`` requests): as soon as the node learns a
-leader it proposes them again, so they are accepted if it won, or answered at
-once with the new leader's address, and the client needs no retry loop to
-find it. Waiting requests sit in
+by a node that knows no leader (an election is on), or only one whose
+connection from this node is down (it crashed: an election is about to
+start), is held instead, up to ``HOLD_MS`` (at most ``MAX_HELD`` requests): as
+soon as the node learns a leader (or a connection comes back) it proposes them
+again, so they are accepted if it won, or answered at once with the new
+leader's address, and the client needs no retry loop to find it. Waiting requests sit in
 index order; a run of entries applied in one step answers every request it
 completes and is written to the event log as one ``apply`` event.
 
@@ -560,6 +561,8 @@ class Node:
     def _on_monitor(self, monitor: zmq.Socket) -> None:
         for peer, up in self.transport.on_monitor(monitor):
             self._record("peer_up" if up else "peer_down", {"peer": peer})
+            if up and self._held:
+                self._leader_learned = True  # held for want of a reachable leader: this one may be it
             self._dispatch(self.algo.peer_up if up else self.algo.peer_down, peer, mono_ms())
 
     # -- effects ------------------------------------------------------------------------
@@ -762,7 +765,10 @@ class Node:
             for req, commands, _ in accepted:
                 self._propose([(req, commands)])
             return
-        leaderless = refusal is not None and refusal[0] == NOT_LEADER and not refusal[2]
+        # No leader known, or only one whose connection from here is down (it crashed, most likely, and an
+        # election is about to start): hold the request rather than send the client to a dead node.
+        leaderless = (refusal is not None and refusal[0] == NOT_LEADER
+                      and (not refusal[2] or refusal[2]["leader"] not in self.transport.up))
         for req, commands, offset in accepted:
             home = next((r for r in ranges if r[3] <= offset and offset + req.count <= r[3] + r[2]), None)
             if home is not None:

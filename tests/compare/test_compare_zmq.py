@@ -28,7 +28,9 @@ def _reap_nodes(marker: str) -> None:
 
 
 def _node_pids(marker: str) -> list[int]:
-    """PIDs of live processes whose command line mentions ``marker`` (the test's private TMPDIR)."""
+    """PIDs of live node processes whose command line mentions ``marker`` (the test's private TMPDIR). Node
+    processes only: ``bench compare`` itself names the marker in its --out, and counting it would make the Ctrl-C
+    test interrupt a run that had not started a cluster yet (a slow import on a loaded machine)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -38,7 +40,7 @@ def _node_pids(marker: str) -> list[int]:
             state = (entry / "stat").read_text().split(")")[-1].split()[0]
         except OSError:
             continue
-        if marker in cmdline and state != "Z":
+        if marker in cmdline and "bench.cli node" in cmdline and state != "Z":  # not bench compare itself
             pids.append(int(entry.name))
     return pids
 
@@ -71,6 +73,27 @@ def test_short_zmq_run_measures_every_scenario_and_leaves_no_process(tmp_path):
         assert crash[algo]["3"]["messages"]["median"] > 0
         assert crash[algo]["3"]["round_trips"]["n"] == 0  # no modeled round trip on a real network
     assert (tmp_path / "out" / "report.md").exists() and (tmp_path / "out" / "failover_cdf.png").exists()
+    assert _node_pids(str(tmp_path)) == []
+
+
+def test_first_write_is_measured_from_a_client_for_algorithms_with_a_log(tmp_path):
+    proc = _bench(tmp_path, "--algos", "raft,bully", "--nodes", "3", "--trials", "2", "--scenarios", "crash,pause",
+                  "--first-write", "--format", "json", "--out", str(tmp_path / "out"))
+    out, err = proc.communicate(timeout=170)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    failures = [f"{t['algo']} {t['scenario']}: {t['error']}" for t in data["trials"] if not t["ok"]]
+    assert not failures, failures
+    for t in data["trials"]:
+        first, leader = t["metrics"]["first_write_ms"], t["metrics"]["failover_ms"]
+        if t["algo"] == "bully":
+            assert first is None, "bully has no log to write through"
+        else:
+            # the first write is acknowledged by the new leader, so after it leads (a majority follows it once its
+            # first message arrived, which may be a little after the write's own AppendEntries left)
+            assert 0 < first < 20_000 and first > leader - 5, t
+    assert "--first-write" in (tmp_path / "out" / "report.md").read_text()
+    assert "first_write_ms" in (tmp_path / "out" / "report.md").read_text()
     assert _node_pids(str(tmp_path)) == []
 
 

@@ -76,3 +76,49 @@ def test_a_write_that_reaches_a_node_during_an_election_is_held_until_the_new_le
             reply = kv.wait(2, rid, 5.0)
             assert reply is not None and not reply["ok"] and reply["leader"] == 1, reply
             assert kv.put("after", "v") is None and kv.leader == 1
+
+
+def test_a_write_to_a_follower_whose_connection_to_the_leader_dropped_is_held_not_sent_to_the_dead_leader():
+    """Hints off and slow timeouts, so nothing campaigns by itself: node 2 still names the killed leader as its
+    leader, but its connection to it is down. It holds the request (instead of answering "not leader" with the
+    dead node's address), and once node 2 wins an election it applies it."""
+    with LocalCluster("raft", 3, config={**SLOW_TIMEOUTS, "election_timeout_min": 20_000,
+                                          "election_timeout_max": 30_000, "transport_hints": False}) as c:
+        c.wait_until(lambda: all(s is not None and len(s.get("peers_up", [])) == 2 for s in c.status().values()), 10,
+                     "every node connected")
+        c.trigger([1], "election")
+        c.wait_until(lambda: all(s and s["leader"] == 1 for s in c.status().values()), 10, "every node following 1")
+        t0 = c.crash(1)
+        c.wait_for(lambda e: e["kind"] == "peer_down" and e["node"] == 2 and e.get("peer") == 1, 10, since=t0)
+        assert c.request(2, "status")["leader"] == 1
+        with c.kv_client(attempt_s=5.0) as kv:
+            rid = kv.send(2, kv.command(PUT, "held", "v").encode())
+            time.sleep(0.05)
+            c.trigger([2], "election")
+            reply = kv.wait(2, rid, 5.0)
+            assert reply is not None and reply["ok"], reply
+
+
+def test_after_its_connection_to_the_leader_drops_a_client_asks_every_node_at_once_and_the_winner_answers():
+    """Leader 2 is killed while a write waits on it. The client's next node in turn would be node 3, which waits
+    out a long hint_stagger_ms behind node 1 (the lower id), so node 1 wins; the client sent the write to both, and
+    node 1 applies it: no redirect from node 3."""
+    with LocalCluster("raft", 3, config={**SLOW_TIMEOUTS, "election_timeout_min": 20_000,
+                                          "election_timeout_max": 30_000, "hint_stagger_ms": 2000}) as c:
+        c.wait_until(lambda: all(s is not None and len(s.get("peers_up", [])) == 2 for s in c.status().values()), 10,
+                     "every node connected")
+        c.trigger([2], "election")
+        c.wait_until(lambda: all(s and s["leader"] == 2 for s in c.status().values()), 10, "every node following 2")
+        with c.kv_client(attempt_s=5.0) as kv:
+            assert kv.put("before", "v") is None and kv.leader == 2
+            assert kv.wait_connected(5.0) == {1, 2, 3}
+            redirects = kv.redirects
+            c.request(2, "partition", peers=[1, 3])  # the next write waits at node 2, which no longer replicates it
+            done: list = []
+            writer = threading.Thread(target=lambda: done.append(kv.put("during", "v")), daemon=True)
+            writer.start()
+            time.sleep(0.2)
+            c.crash(2)
+            writer.join(10)
+            assert done == [None], "the write did not complete after the leader's crash"
+            assert (kv.leader, kv.link_drops_fanned, kv.redirects) == (1, 1, redirects)

@@ -208,3 +208,40 @@ def test_a_heartbeat_finding_no_progress_with_messages_in_flight_probes_again():
 def test_a_heartbeat_with_nothing_in_flight_is_not_a_stall():
     pr = replicating(match=10)
     assert pr.heartbeat() is False and pr.heartbeat() is False
+
+
+# -- a new leader's optimistic start -----------------------------------------------------------------
+
+
+def test_a_new_leaders_progress_pipelines_from_next_before_any_answer():
+    pr = progress(next_index=11)
+    pr.replicate_optimistically()
+    assert send_all(pr, last_index=14, per_message=2) == [11, 13]
+    assert (pr.state, pr.match, pr.optimistic) == (REPLICATE, 0, 11)
+
+
+def test_an_optimistic_progress_that_stalls_probes_again_from_where_it_started_not_from_the_match():
+    pr = progress(next_index=11)
+    pr.replicate_optimistically()
+    send_all(pr, last_index=14)
+    pr.heartbeat()
+    assert pr.heartbeat() is True
+    assert (pr.state, pr.next, len(pr.inflights)) == (PROBE, 11, 0)
+
+
+def test_an_answer_ends_the_optimism_and_a_later_stall_probes_from_the_match():
+    pr = progress(next_index=11)
+    pr.replicate_optimistically()
+    send_all(pr, last_index=14)
+    pr.acknowledged(12)
+    assert pr.optimistic == 0
+    pr.become_probe()
+    assert pr.next == 13
+
+
+def test_a_probe_from_a_hint_may_go_below_where_the_optimism_started():
+    pr = progress(next_index=11)
+    pr.replicate_optimistically()
+    send_all(pr, last_index=14)
+    pr.probe_from(4)
+    assert (pr.state, pr.next, pr.optimistic, len(pr.inflights)) == (PROBE, 4, 0, 0)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algorithms.raft import FLUSH, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
+from algorithms.raft import FLUSH, HEARTBEAT, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
 from core.effects import NOT_LEADER, Apply, Send, SetTimer
 from core.testing import rejections
 from tests.raft.cluster import Cluster
@@ -130,6 +130,36 @@ def test_new_leader_appends_a_no_op_of_its_term_at_once():
     node, _ = make_node(term=2, log_terms=[1, 2])
     elect(node)
     assert node.log.last_index == 3 and node.log.entry(3).term == 3 and node.log.entry(3).data == b""
+
+
+def test_a_command_proposed_right_after_the_win_follows_the_no_op_at_once():
+    node, _ = make_node(term=2, log_terms=[1, 2])
+    (no_op, _) = outgoing(elect(node), AppendEntries)
+    assert (no_op.prev_log_index, [e[1] for e in no_op.entries]) == (2, [3])
+    sent = outgoing(node.propose(b"held", 1), AppendEntries)
+    assert [(m.dst, m.prev_log_index, [e[1] for e in m.entries]) for m in sent] == [(2, 3, [4]), (3, 3, [4])], \
+        "not after the no-op's answer: the voters' logs are most often the leader's"
+
+
+def test_a_follower_that_refuses_the_new_leaders_first_message_is_probed_from_its_hint():
+    node, _ = make_node(term=2, log_terms=[1, 1, 2, 2])
+    elect(node)  # term 3, no-op at index 5, sent with prev 4
+    node.propose(b"c", 1)  # index 6, sent with prev 5
+    effects = node.receive(arrive(AppendEntriesResponse, 2, 1, 3, success=False, reject_index=4, hint_index=2,
+                                  hint_term=1), 2)
+    (probe,) = outgoing(effects, AppendEntries)
+    assert probe.dst == 2 and probe.prev_log_index == 2, "from the hint, not from index 0"
+    assert outgoing(node.receive(arrive(AppendEntriesResponse, 2, 1, 3, success=False, reject_index=5, hint_index=2,
+                                        hint_term=1), 3), AppendEntries) == [], "the second refusal is stale"
+
+
+def test_a_silent_follower_of_a_new_leader_is_probed_again_from_where_the_leader_started():
+    node, _ = make_node(term=2, log_terms=[1, 2], config=RaftConfig(heartbeat_interval=50))
+    elect(node)  # no-op at index 3, sent with prev 2
+    node.fire(HEARTBEAT, 50)  # no answer yet: marks the match
+    effects = node.fire(HEARTBEAT, 100)  # still none with messages in flight: probe again
+    probes = [m for m in outgoing(effects, AppendEntries) if m.dst == 2]
+    assert [m.prev_log_index for m in probes] == [2], "not from index 0 (the match of a follower never heard)"
 
 
 def test_leader_counts_itself_only_after_its_own_flush():

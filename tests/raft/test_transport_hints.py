@@ -92,6 +92,24 @@ def test_a_follower_that_refused_a_pre_vote_while_it_heard_the_leader_campaigns_
     assert outgoing(node.peer_down(1, 12), PreVote)  # node 2's round waits on it: no stagger
 
 
+def test_a_follower_that_refused_a_pre_vote_for_a_log_behind_its_own_campaigns_at_once_when_its_connection_drops():
+    node, _ = make_node(3, term=1, log_terms=[1, 1], config=RaftConfig())
+    node.receive(arrive(AppendEntries, 1, 3, 1, prev_log_index=2, prev_log_term=1, leader_commit=1), 10)
+    effects = node.receive(pre_vote(2, 3, last_index=1), 200)  # the leader is not heard any more; the log is behind
+    assert outgoing(effects) == [PreVoteResponse(term=1, granted=False, cluster=CLUSTER, src=3, dst=2)]
+    effects = node.peer_down(1, 201)  # node 2 cannot win our vote: no stagger behind it
+    assert notes(effects, "leader_connection_lost") == [{"leader": 1, "term": 1, "campaign_in": 0}]
+    assert outgoing(effects) == [PreVote(term=2, last_log_index=2, last_log_term=1, cluster=CLUSTER, src=3, dst=0)]
+
+
+def test_a_follower_that_granted_a_pre_vote_still_waits_its_turn_when_its_connection_drops():
+    node = following(3)
+    node.receive(pre_vote(2, 3), 200)  # granted: the leader was last heard at t=10
+    effects = node.peer_down(1, 201)
+    assert notes(effects, "leader_connection_lost") == [{"leader": 1, "term": 1, "campaign_in": 5}]
+    assert not outgoing(effects)
+
+
 def test_connection_back_before_the_staggered_campaign_calls_it_off():
     node = following(3)
     node.peer_down(1, 12)
@@ -236,8 +254,9 @@ def test_leader_crash_seen_by_every_follower_elects_one_new_leader_in_one_round_
     assert [e["node"] for e in c.events if e["kind"] == "election_started"] == [1, 2]
 
 
-def test_a_link_that_flaps_many_times_raises_no_term_and_deposes_nobody():
-    c = elected(RaftConfig(check_quorum=True))
+@pytest.mark.parametrize("config", [RaftConfig(), RaftConfig(check_quorum=True)], ids=["defaults", "check_quorum"])
+def test_a_link_that_flaps_many_times_raises_no_term_and_deposes_nobody(config):
+    c = elected(config)
     for _ in range(200):
         c.peer_down(2, 1)
         c.deliver()
@@ -276,17 +295,22 @@ def test_simulated_leader_crash_is_over_within_a_few_network_delays_in_one_round
     assert statistics.median(slow) >= 100  # the timeout-only path, for contrast
 
 
-def test_simulated_links_flapping_under_a_healthy_leader_raise_no_term():
-    sim = Simulation(Raft, 5, seed=3, config=RaftConfig(check_quorum=True), connection_hints=True)
+@pytest.mark.parametrize("config", [RaftConfig(), RaftConfig(check_quorum=True)], ids=["defaults", "check_quorum"])
+@pytest.mark.parametrize("nodes", [3, 5])
+def test_simulated_links_flapping_under_a_healthy_leader_raise_no_term(config, nodes):
+    sim = Simulation(Raft, nodes, seed=3, config=config, connection_hints=True)
     assert sim.run_until(lambda s: s.unanimous_leader() is not None, 5000)
     leader, term = sim.leader(), sim.node(sim.leader()).term
+    elections = sum(e["kind"] == "election_started" for e in sim.events)
     for k in range(400):  # every 5 ms a follower's connection to the leader drops and returns 2 ms later
-        follower = [i for i in sim.ids if i != leader][k % 4]
+        follower = [i for i in sim.ids if i != leader][k % (nodes - 1)]
         sim.hint(follower, leader, False)
         sim.run_for(2)
         sim.hint(follower, leader, True)
         sim.run_for(3)
     assert sim.leader() == leader and {sim.node(i).term for i in sim.ids} == {term}
+    assert sum(e["kind"] == "election_started" for e in sim.events) == elections
+    assert any(e["kind"] == "pre_vote_started" for e in sim.events), "the hints did reach the followers"
 
 
 def test_safety_and_liveness_with_true_and_false_hints_over_150_seeds():
