@@ -520,6 +520,8 @@ class Raft(ElectionAlgorithm):
         self._timeout_sent = True
         self.note("timeout_now_sent", to=to, term=self.term, index=pr.match)
         self.send(to, TimeoutNow(term=self.term))
+        if self.id not in self.membership.all_voters:  # removed: its successor's campaign will not reach it
+            self._become_follower(self.term, reason="removed from the configuration (handed over)")
         return True
 
     def _end_transfer(self, kind: str, reason: str) -> None:

@@ -316,10 +316,12 @@ def test_the_single_server_bug_cannot_happen_with_the_rule():
 def test_a_new_node_catches_up_by_snapshot_and_learns_the_configuration_from_its_header():
     sim = Simulation("raft", 3, seed=13, config=RaftConfig(snapshot_entries=5))
     settled(sim)
-    commit_some(sim, 2)
+    commit_some(sim, 20)  # compacted before the new node comes: it needs the snapshot
+    leader = sim.leader()
+    assert sim.run_until(lambda s: s.node(leader).log.base > 0, 1000)
     learner = sim.add_node()
     assert change(sim, [{"op": "add_learner", "node": learner}]).ok
-    commit_some(sim, 20, b"more")
+    commit_some(sim, 3, b"more")
     leader = sim.leader()
     assert sim.run_until(lambda s: s.node(learner).commit_index >= s.node(leader).commit_index, 3000)
     assert any(e["kind"] == "snapshot_installed" and e["node"] == learner for e in sim.events)
