@@ -5,6 +5,7 @@ before, during and after must be on every node afterwards, and the killed node m
 (SIGKILL of either side of an InstallSnapshot transfer: tests/raft/test_snapshots_zmq.py.)"""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -138,4 +139,32 @@ def test_sigkill_inside_the_log_rewrite_loses_nothing(tmp_path, point, role):
         assert not os.path.exists(log + ".compact")
         restarts = [e for e in events_of(c, victim, "snapshot_restored")]
         assert restarts, "the restarted node started from its snapshot"
+        c.wait_until(lambda: all(holds_every_key(c, i, w.written) for i in c.ids), 20, "every node with every key")
+
+
+def test_a_damaged_newest_snapshot_falls_back_to_the_older_one_while_the_log_still_covers_the_gap(tmp_path):
+    """Killed between a snapshot's write and the compaction it allows, the node's log still reaches back to the
+    snapshot before; a flipped byte in the newest image makes it start from that one and replay the rest."""
+    with LocalCluster("raft", 3, config=CONFIG, launcher=launcher("compact-copy", tmp_path)) as c:
+        leader = c.wait_for_leader(15)
+        victim = next(i for i in c.ids if i != leader)
+        with c.kv_client(timeout_s=8.0) as kv:
+            w = Writer(kv)
+            w.until(lambda: events_of(c, victim, "snapshot_taken"))  # an older image, the log compacted to it
+            (tmp_path / str(victim)).mkdir(exist_ok=True)
+            (tmp_path / str(victim) / "arm").touch()
+            w.until(lambda: stopped_at(tmp_path, victim, "compact-copy"))
+            c.crash(victim)
+            older, newest = sorted(glob.glob(os.path.join(c.node_dir(victim), "snapshot-*.snap")))[-2:]
+            with open(newest, "r+b") as fh:
+                fh.seek(-5, os.SEEK_END)
+                byte = fh.read(1)
+                fh.seek(-5, os.SEEK_END)
+                fh.write(bytes([byte[0] ^ 0xFF]))
+            c.restart(victim)
+            c.wait_until(lambda: holds_every_key(c, victim, w.written), 20, f"node {victim} restarted with every key")
+            w.until(lambda: True, at_least=100)
+        damaged = events_of(c, victim, "snapshot_damaged")
+        assert [(e["file"], e["fallback"]) for e in damaged] == [(newest, older)], damaged
+        assert "checksum mismatch" in damaged[0]["reason"]
         c.wait_until(lambda: all(holds_every_key(c, i, w.written) for i in c.ids), 20, "every node with every key")
