@@ -117,6 +117,30 @@ def test_sigkill_of_a_node_while_its_child_writes_a_snapshot_loses_nothing(tmp_p
         c.wait_until(lambda: all(holds_every_key(c, i, w.written) for i in c.ids), 20, "every node with every key")
 
 
+def test_a_node_restarts_while_the_orphaned_child_of_its_killed_predecessor_still_writes(tmp_path):
+    """The child holds no socket of the node (it closes its copies at once), so a node SIGKILLed while its child
+    writes an image can start again at once, on the same ports, with the child still running."""
+    with LocalCluster("raft", 3, config=CONFIG, launcher=launcher("snapshot-child", tmp_path)) as c:
+        leader = c.wait_for_leader(15)
+        (tmp_path / str(leader)).mkdir(exist_ok=True)
+        (tmp_path / str(leader) / "arm").touch()
+        with c.kv_client(timeout_s=8.0) as kv:
+            w = Writer(kv)
+            stop = w.until(lambda: stopped_at(tmp_path, leader, "snapshot-child"))
+            sockets = [fd for fd in os.listdir(f"/proc/{stop['pid']}/fd")
+                       if os.readlink(f"/proc/{stop['pid']}/fd/{fd}").startswith("socket:")]
+            assert sockets == [], "the child keeps no socket of the node"
+            c.crash(leader)
+            c.restart(leader)  # the orphan still waits, its image half written
+            assert not gone(stop["pid"])
+            c.wait_until(lambda: holds_every_key(c, leader, w.written), 20, f"node {leader} restarted with every key")
+            (tmp_path / str(leader) / "go").touch()
+            c.wait_until(lambda: gone(stop["pid"]), 20, "the orphaned child's end")
+            w.until(lambda: True, at_least=100)
+        c.restart(leader)
+        c.wait_until(lambda: all(holds_every_key(c, i, w.written) for i in c.ids), 20, "every node with every key")
+
+
 @pytest.mark.parametrize("point", ["compact-copy", "compact-renamed"])
 @pytest.mark.parametrize("role", ["leader", "follower"])
 def test_sigkill_inside_the_log_rewrite_loses_nothing(tmp_path, point, role):
