@@ -154,8 +154,8 @@ def measure_log(
     mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
     what = "puts" if reads is None else f"{reads} reads" + (" from every node" if read_from == "any" else "")
     return summary(f"quorumlab {algo} {what} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
-                   config=dict(config or {}), size=size, outstanding=outstanding, batch=batch, secure=secure, reads=reads, read_from=read_from,
-                   error_kinds=dict(load.error_kinds), **calm)
+                   config=dict(config or {}), size=size, outstanding=outstanding, batch=batch, secure=secure,
+                   reads=reads, read_from=read_from, error_kinds=dict(load.error_kinds), **calm)
 
 
 def stability(events: list[dict], since: float, until: float) -> dict[str, int]:

@@ -19,6 +19,8 @@ from tests.raft.test_snapshots_zmq import holds_every_key
 
 CONFIG = {"election_timeout_min": 150, "election_timeout_max": 300, "heartbeat_interval": 30,
           "snapshot_entries": 50, "snapshot_chunk_bytes": 4096}
+pytestmark = pytest.mark.integration
+
 FAILPOINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "failpoints.py")
 
 
