@@ -51,11 +51,20 @@ from core.limits import CONTROL_MAX_BYTES
 @click.option("--snapshot-entries", type=click.IntRange(0, 1 << 62), default=100_000, show_default=True,
               help="Also measure the snapshot path: the same run with --config snapshot_entries=N, where the "
                    "follower catches up by InstallSnapshot (0: the log path only).")
+@options.config
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries: int, as_json: bool) -> None:
+def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries: int,
+                config_items: tuple[tuple[str, str], ...], as_json: bool) -> None:
     """Time for a restarted raft follower to catch up with ENTRIES commands it missed (real processes): from the
-    log (compaction off), then by InstallSnapshot (compaction on), with the bytes the leader sent meanwhile."""
-    configs = [{}] + ([{"snapshot_entries": snapshot_entries}] if snapshot_entries else [])
+    log (compaction off), then by InstallSnapshot (compaction on), with the bytes the leader sent meanwhile.
+    ``--config`` settings apply to both."""
+    base = options.settings(config_items)
+    base.pop("snapshot_entries", None)
+    try:
+        registry.load("raft").Config.from_strings(base)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
+    configs = [base] + ([{**base, "snapshot_entries": snapshot_entries}] if snapshot_entries else [])
     try:
         results = [measure_catch_up(entries, nodes, size, config, keys=keys) for config in configs]
     except MeasurementFailed as exc:
@@ -66,7 +75,8 @@ def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries
     click.echo(f"{nodes} processes, {size}-byte commands over {keys} keys: a follower down while {entries} commands "
                f"committed, then restarted")
     for r in results:
-        path = (f"snapshot_entries={r['config']['snapshot_entries']}" if r["config"] else "compaction off")
+        path = (f"snapshot_entries={r['config']['snapshot_entries']}" if "snapshot_entries" in r["config"]
+                else "compaction off")
         how = (f"by InstallSnapshot ({r['snapshot_bytes'] / 2**20:.1f} MiB image)" if r["by"] == "snapshot"
                else "from the log")
         calm = ("no leader change" if r["same_leader"] and not r["leader_changes"] and not r["elections_started"]
@@ -204,8 +214,9 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         base = statistics.median(r["ops_per_s"] for r in results if r["config"] == config)
         other = statistics.median(r["ops_per_s"] for r in results if r["config"] == versus)
         if base:
-            click.echo(f"  ratio {options.describe(versus)} / {options.describe(config) or 'defaults'}: "
-                       f"{other / base:.2f}x (median ops/s over {rounds} run(s) each: {other:.0f} vs {base:.0f})")
+            changed = {k: v for k, v in versus.items() if config.get(k) != v}
+            click.echo(f"  ratio with {options.describe(changed)} / without: {other / base:.2f}x "
+                       f"(median ops/s over {rounds} run(s) each: {other:.0f} vs {base:.0f})")
     plain = next((r for r in results[1:] if r.get("secure") is False), None)
     if plain is not None and plain["ops_per_s"]:
         click.echo(f"  ratio with CURVE / plain: {results[0]['ops_per_s'] / plain['ops_per_s']:.2f}x")

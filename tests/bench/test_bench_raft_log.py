@@ -72,7 +72,7 @@ def test_bench_catchup_cli_reports_the_log_path_and_the_snapshot_path():
     assert result.exit_code == 0, result.output
     log, snapshot = json.loads(result.stdout)
     assert log["by"] == "log" and log["config"] == {} and log["snapshot_bytes"] == 0
-    assert snapshot["by"] == "snapshot" and snapshot["config"] == {"snapshot_entries": 100}
+    assert snapshot["by"] == "snapshot" and snapshot["config"] == {"snapshot_entries": 100}, snapshot
     assert snapshot["snapshot_bytes"] > 0 and snapshot["bytes_sent"] >= snapshot["snapshot_bytes"]
     for report in (log, snapshot):
         assert report["entries_behind"] >= 600 and report["catch_up_ms"] > 0 and report["bytes_sent"] > 0, report
@@ -94,7 +94,7 @@ def test_bench_throughput_versus_measures_other_settings_in_the_same_run_and_pri
     assert result.exit_code == 0, result.output
     assert result.output.count(" ops, 0 errors)") == 2
     assert "config {}" in result.output and "config {'snapshot_entries': '100'}" in result.output
-    assert "ratio snapshot_entries=100 / defaults: " in result.output
+    assert "ratio with snapshot_entries=100 / without: " in result.output
 
 
 def test_bench_throughput_versus_is_refused_with_reads_and_checked_like_config():
