@@ -214,9 +214,13 @@ def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict 
             - sum(before["counters"].get("bytes_sent", {}).values()))
     installed = [e for e in events if e["kind"] == "snapshot_installed" and e["node"] == lagging
                  and started["t"] <= e["t"] <= caught_up]
+    calm = stability(events, started["t"], caught_up)
+    # the restarted follower learning the leader it missed is no change: only another leader or term counts
+    calm["leader_changes"] = sum(1 for e in events if e["kind"] == "leader" and e.get("leader") is not None
+                                 and started["t"] <= e["t"] <= caught_up
+                                 and (e["leader"], e.get("term")) != (leader, before["term"]))
     return {"system": f"quorumlab {algo} (ZeroMQ, fsync)", "entries_behind": target, "nodes": nodes, "size": size,
             "keys": keys, "config": dict(config or {}), "catch_up_ms": round(caught_up - started["t"], 1),
             "bytes_sent": sent, "by": "snapshot" if installed else "log",
             "snapshot_bytes": sum(e.get("bytes", 0) for e in installed),
-            "same_leader": after["role"] == "leader" and after["term"] == before["term"],
-            **stability(events, started["t"], caught_up)}
+            "same_leader": after["role"] == "leader" and after["term"] == before["term"], **calm}

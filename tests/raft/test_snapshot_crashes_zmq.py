@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -24,8 +26,14 @@ pytestmark = pytest.mark.integration
 FAILPOINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "failpoints.py")
 
 
-def launcher(point: str, markers) -> callable:
+def launcher(point: str, markers: Path) -> Callable[[int], list[str]]:
+    """Every node starts through the failpoint; it holds still only once armed (``arm``)."""
     return lambda node: [sys.executable, FAILPOINTS, point, str(markers / str(node)), "--"]
+
+
+def arm(markers: Path, node: int) -> None:
+    (markers / str(node)).mkdir(exist_ok=True)
+    (markers / str(node) / "arm").touch()
 
 
 def stopped_at(markers, node: int, point: str) -> dict | None:
@@ -72,8 +80,7 @@ def events_of(c: LocalCluster, node: int, kind: str) -> list[dict]:
 def test_sigkill_of_the_child_writing_a_snapshot_loses_that_snapshot_only(tmp_path):
     with LocalCluster("raft", 3, config=CONFIG, launcher=launcher("snapshot-child", tmp_path)) as c:
         leader = c.wait_for_leader(15)
-        (tmp_path / str(leader)).mkdir(exist_ok=True)
-        (tmp_path / str(leader) / "arm").touch()
+        arm(tmp_path, leader)
         with c.kv_client(timeout_s=8.0) as kv:
             w = Writer(kv)
             stop = w.until(lambda: stopped_at(tmp_path, leader, "snapshot-child"))
@@ -95,8 +102,7 @@ def test_sigkill_of_the_child_writing_a_snapshot_loses_that_snapshot_only(tmp_pa
 def test_sigkill_of_a_node_while_its_child_writes_a_snapshot_loses_nothing(tmp_path, child):
     with LocalCluster("raft", 3, config=CONFIG, launcher=launcher("snapshot-child", tmp_path)) as c:
         leader = c.wait_for_leader(15)
-        (tmp_path / str(leader)).mkdir(exist_ok=True)
-        (tmp_path / str(leader) / "arm").touch()
+        arm(tmp_path, leader)
         with c.kv_client(timeout_s=8.0) as kv:
             w = Writer(kv)
             stop = w.until(lambda: stopped_at(tmp_path, leader, "snapshot-child"))
@@ -124,8 +130,7 @@ def test_a_node_restarts_while_the_orphaned_child_of_its_killed_predecessor_stil
     writes an image can start again at once, on the same ports, with the child still running."""
     with LocalCluster("raft", 3, config=CONFIG, launcher=launcher("snapshot-child", tmp_path)) as c:
         leader = c.wait_for_leader(15)
-        (tmp_path / str(leader)).mkdir(exist_ok=True)
-        (tmp_path / str(leader) / "arm").touch()
+        arm(tmp_path, leader)
         with c.kv_client(timeout_s=8.0) as kv:
             w = Writer(kv)
             stop = w.until(lambda: stopped_at(tmp_path, leader, "snapshot-child"))
@@ -143,14 +148,12 @@ def test_a_node_restarts_while_the_orphaned_child_of_its_killed_predecessor_stil
         c.wait_until(lambda: all(holds_every_key(c, i, w.written) for i in c.ids), 20, "every node with every key")
 
 
-@pytest.mark.parametrize("point", ["compact-copy", "compact-renamed"])
-@pytest.mark.parametrize("role", ["leader", "follower"])
+@pytest.mark.parametrize("point, role", [("compact-copy", "leader"), ("compact-renamed", "follower")])
 def test_sigkill_inside_the_log_rewrite_loses_nothing(tmp_path, point, role):
     with LocalCluster("raft", 3, config=CONFIG, launcher=launcher(point, tmp_path)) as c:
         leader = c.wait_for_leader(15)
         victim = leader if role == "leader" else next(i for i in c.ids if i != leader)
-        (tmp_path / str(victim)).mkdir(exist_ok=True)
-        (tmp_path / str(victim) / "arm").touch()
+        arm(tmp_path, victim)
         log = os.path.join(c.node_dir(victim), "raft-log")
         with c.kv_client(timeout_s=8.0) as kv:
             w = Writer(kv)
@@ -163,7 +166,7 @@ def test_sigkill_inside_the_log_rewrite_loses_nothing(tmp_path, point, role):
             c.wait_until(lambda: holds_every_key(c, victim, w.written), 20, f"node {victim} restarted with every key")
             w.until(lambda: True, at_least=100)
         assert not os.path.exists(log + ".compact")
-        restarts = [e for e in events_of(c, victim, "snapshot_restored")]
+        restarts = events_of(c, victim, "snapshot_restored")
         assert restarts, "the restarted node started from its snapshot"
         c.wait_until(lambda: all(holds_every_key(c, i, w.written) for i in c.ids), 20, "every node with every key")
 
@@ -177,8 +180,7 @@ def test_a_damaged_newest_snapshot_falls_back_to_the_older_one_while_the_log_sti
         with c.kv_client(timeout_s=8.0) as kv:
             w = Writer(kv)
             w.until(lambda: events_of(c, victim, "snapshot_taken"))  # an older image, the log compacted to it
-            (tmp_path / str(victim)).mkdir(exist_ok=True)
-            (tmp_path / str(victim) / "arm").touch()
+            arm(tmp_path, victim)
             w.until(lambda: stopped_at(tmp_path, victim, "compact-copy"))
             c.crash(victim)
             older, newest = sorted(glob.glob(os.path.join(c.node_dir(victim), "snapshot-*.snap")))[-2:]
