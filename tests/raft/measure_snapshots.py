@@ -4,6 +4,7 @@
     .venv/bin/python -m tests.raft.measure_snapshots --catchup 200000 --keys 10000 --every 20000
     .venv/bin/python -m tests.raft.measure_snapshots --memory 10000000 --keys 10000 --every 100000
     .venv/bin/python -m tests.raft.measure_snapshots --profile 20 --every 100000 --election-ms 1000   (py-spy)
+    .venv/bin/python -m tests.raft.measure_snapshots --rewrite
 
 Pause: a KVStore of K keys (100- or 1000-byte values, 1,000 client sessions) is written to a
 snapshot file (FileSnapshots.save: stream, fsync, rename, fsync of the directory), restored
@@ -229,6 +230,26 @@ def profile(seconds: int, every: int, election_ms: int) -> None:
                   + ", ".join(f"{p} {100 * n / total:.1f}%" for p, n in counts.items()))
 
 
+def rewrite(rounds: int = 20, added: int = 20_000, kept: int = 3_000) -> None:
+    """The log's compacted rewrite alone (RecordLog.replace_prefix), as a snapshot every ``added`` entries leaves it
+    with ``kept`` entries applied while the image was written: the median and the longest of ``rounds``."""
+    from core.storage import RecordLog
+
+    with tempfile.TemporaryDirectory() as d:
+        log = RecordLog(os.path.join(d, "raft-log"), dir_id=b"measured", create=True)
+        times = []
+        for _ in range(rounds):
+            log.append([b"x" * 60 for _ in range(added)])
+            log.flush()
+            t = time.perf_counter()
+            log.replace_prefix(len(log) - kept, b"base")
+            times.append(time.perf_counter() - t)
+        log.close()
+    times.sort()
+    print(f"replace_prefix keeping {kept} of {kept + added} records of 60 bytes: median "
+          f"{times[len(times) // 2] * 1000:.1f} ms, longest {times[-1] * 1000:.1f} ms ({rounds} rounds)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pause", action="store_true")
@@ -242,6 +263,7 @@ def main() -> None:
                    help="--memory, --profile: election timeouts of T..2T ms (default raft's 150..300): fewer leader changes "
                         "when the machine is too loaded to heartbeat on time")
     p.add_argument("--profile", type=int, default=0, help="seconds of load to profile the nodes under (py-spy)")
+    p.add_argument("--rewrite", action="store_true", help="time the log's compacted rewrite alone")
     args = p.parse_args()
     if args.pause:
         pause([(1_000_000, 1000)] if args.gib else [(10_000, 100), (100_000, 100), (1_000_000, 100), (100_000, 1000)])
@@ -252,6 +274,8 @@ def main() -> None:
         memory(args.memory, args.keys, args.every, args.sample, args.election_ms)
     if args.profile:
         profile(args.profile, args.every, args.election_ms)
+    if args.rewrite:
+        rewrite()
 
 
 if __name__ == "__main__":
