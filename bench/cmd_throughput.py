@@ -20,12 +20,13 @@ The measuring itself lives in bench.throughput.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 
 import click
 
 from bench import options
-from bench.types import NameList
+from bench.types import KeyValue, NameList
 from bench.throughput import (
     MeasurementFailed,
     measure_catch_up,
@@ -45,18 +46,43 @@ from core.limits import CONTROL_MAX_BYTES
               help="Commands committed while the follower is down.")
 @click.option("--nodes", type=click.IntRange(2, 9), default=3, show_default=True)
 @click.option("--size", type=click.IntRange(1, 1 << 20), default=16, show_default=True, help="Command value bytes.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
-    """Time for a restarted raft follower to catch up with ENTRIES commands it missed (real processes)."""
+@click.option("--keys", type=click.IntRange(1, 10_000_000), default=1000, show_default=True,
+              help="Distinct keys the commands write in turn.")
+@click.option("--snapshot-entries", type=click.IntRange(0, 1 << 62), default=100_000, show_default=True,
+              help="Also measure the snapshot path: the same run with --config snapshot_entries=N, where the "
+                   "follower catches up by InstallSnapshot (0: the log path only).")
+@options.config
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries: int,
+                config_items: tuple[tuple[str, str], ...], as_json: bool) -> None:
+    """Time for a restarted raft follower to catch up with ENTRIES commands it missed (real processes): from the
+    log (compaction off), then by InstallSnapshot (compaction on), with the bytes the leader sent meanwhile.
+    ``--config`` settings apply to both."""
+    base = options.settings(config_items)
+    base.pop("snapshot_entries", None)
     try:
-        result = measure_catch_up(entries, nodes, size)
+        registry.load("raft").Config.from_strings(base)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
+    configs = [base] + ([{**base, "snapshot_entries": snapshot_entries}] if snapshot_entries else [])
+    try:
+        results = [measure_catch_up(entries, nodes, size, config, keys=keys) for config in configs]
     except MeasurementFailed as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(results, indent=2))
         return
-    click.echo(f"{nodes} processes, {size}-byte commands: a follower {result['entries_behind']} entries behind "
-               f"held and applied them {result['catch_up_ms']} ms after it started")
+    click.echo(f"{nodes} processes, {size}-byte commands over {keys} keys: a follower down while {entries} commands "
+               f"committed, then restarted")
+    for r in results:
+        path = (f"snapshot_entries={r['config']['snapshot_entries']}" if "snapshot_entries" in r["config"]
+                else "compaction off")
+        how = (f"by InstallSnapshot ({r['snapshot_bytes'] / 2**20:.1f} MiB image)" if r["by"] == "snapshot"
+               else "from the log")
+        calm = ("no leader change" if r["same_leader"] and not r["leader_changes"] and not r["elections_started"]
+                else f"{r['leader_changes']} leader changes, {r['elections_started']} elections")
+        click.echo(f"  {path:<26} {r['entries_behind']} entries held and applied {r['catch_up_ms']} ms after it "
+                   f"started, {how}; the leader sent {r['bytes_sent'] / 2**20:.1f} MiB meanwhile; {calm}")
 
 
 @click.command("throughput")
@@ -86,13 +112,21 @@ def catchup_cmd(entries: int, nodes: int, size: int, as_json: bool) -> None:
 @options.insecure
 @click.option("--also-insecure", is_flag=True,
               help="Also measure the same load in plain mode (no CurveZMQ), in the same run: what encryption costs.")
+@click.option("--versus", "versus_items", multiple=True, type=KeyValue(), metavar="KEY=VALUE",
+              help="Also measure the same puts with these settings added to --config, in the same run, alternating "
+                   "--rounds times, and print the ratio of the median throughputs (e.g. --versus snapshot_entries="
+                   "100000: what log compaction costs).")
+@click.option("--rounds", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="With --versus: how many times to measure each of the two, alternating.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
                    config_items: tuple[tuple[str, str], ...], reads: tuple[str, ...] | None, read_from: str,
                    with_pysyncobj: bool, embedded: bool, leader_changes: int,
-                   insecure: bool, also_insecure: bool, as_json: bool) -> None:
+                   insecure: bool, also_insecure: bool, versus_items: tuple[tuple[str, str], ...], rounds: int,
+                   as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
     config = options.settings(config_items)
+    versus = {**config, **options.settings(versus_items)} if versus_items else None
     try:
         cls = registry.load(algo)
     except UnknownAlgorithmError as exc:
@@ -117,6 +151,14 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         raise click.UsageError("--embedded measures puts one per submit: without --reads and --batch")
     if leader_changes and not embedded:
         raise click.UsageError("--leader-changes needs --embedded")
+    if versus is not None and (reads or embedded or with_pysyncobj or also_insecure):
+        raise click.UsageError("--versus measures puts twice: without --reads, --embedded, --pysyncobj, "
+                               "--also-insecure")
+    if versus is not None:
+        try:
+            cls.Config.from_strings(versus)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--versus") from None
     request_bytes = 8 + batch * (size + 40)
     if request_bytes > CONTROL_MAX_BYTES:
         raise click.BadParameter(
@@ -125,12 +167,19 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
     try:
         results = []
         changes = None
+        for _ in range(rounds - 1 if versus is not None else 0):
+            for settings in (config, versus):
+                results.append(measure_log(nodes, size, duration, outstanding, batch, settings, algo,
+                                           secure=not insecure))
         for mode in () if embedded else reads or (None,):
             results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=not insecure,
                                        reads=mode, read_from=read_from))
             if also_insecure and not insecure:
                 results.append(measure_log(nodes, size, duration, outstanding, batch, config, algo, secure=False,
                                            reads=mode, read_from=read_from))
+            if versus is not None:
+                results.append(measure_log(nodes, size, duration, outstanding, batch, versus, algo,
+                                           secure=not insecure))
         if embedded:
             timer = cls.detection_timer
             results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, not insecure, timer))
@@ -155,11 +204,19 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         click.echo(
             f"  {r['system']:<52} {r['ops_per_s']:>10.1f} ops/s   median {r['median_ms']} ms   "
             f"p99 {r['p99_ms']} ms   ({r['ops']} ops, {r['errors']} errors)"
+            + (f"   config {r['config']}" if versus is not None else "")
         )
         if "leader_changes" in r:
             click.echo(f"  {'':<52} during the load: {r['leader_changes']} leader changes, {r['elections_started']} "
                        f"elections, {r['pre_votes_started']} pre-vote rounds, {r['terms_raised']} terms raised, "
                        f"{r['connections_dropped']} connections dropped")
+    if versus is not None:
+        base = statistics.median(r["ops_per_s"] for r in results if r["config"] == config)
+        other = statistics.median(r["ops_per_s"] for r in results if r["config"] == versus)
+        if base:
+            changed = {k: v for k, v in versus.items() if config.get(k) != v}
+            click.echo(f"  ratio with {options.describe(changed)} / without: {other / base:.2f}x "
+                       f"(median ops/s over {rounds} run(s) each: {other:.0f} vs {base:.0f})")
     plain = next((r for r in results[1:] if r.get("secure") is False), None)
     if plain is not None and plain["ops_per_s"]:
         click.echo(f"  ratio with CURVE / plain: {results[0]['ops_per_s'] / plain['ops_per_s']:.2f}x")

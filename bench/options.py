@@ -47,3 +47,8 @@ insecure = click.option(
 def settings(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
     """The ``--config`` pairs as a dict (a later KEY wins)."""
     return dict(items)
+
+
+def describe(settings: dict[str, str]) -> str:
+    """``--config`` settings as they would be typed, for a report line."""
+    return " ".join(f"{key}={value}" for key, value in sorted(settings.items()))

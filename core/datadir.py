@@ -17,6 +17,13 @@ a vote or acknowledged entries. So the directory says what it is:
 * Durable files without an identity (from an older quorumlab, or with
   identity.json deleted) are refused rather than adopted.
 
+Snapshot files (core.snapshots) are not listed: each is checked in full by its own
+checksums when the directory is opened, and the one image a node cannot start
+without is named by its log's base record (index and term), so a missing or
+damaged one already stops the node. A list would cost an identity rewrite per
+snapshot, and a crash between an image's rename and that rewrite leaves an
+unlisted image that must be adopted anyway (docs/raft.md, "Snapshots").
+
 ``Identity`` with ``cluster_id``/``node_id``/``algo`` of None (tests, tools)
 checks only the structure, not whose the directory is.
 """

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import stat
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -369,13 +370,16 @@ class FileSnapshots(_Snapshots):
     def save_in_background(self, index: int, term: int, meta: dict, write: Callable[[BinaryIO], None]) -> None:
         """``save`` in a forked child, returning at once: the child streams ``write``'s output from its copy of the
         memory as it was at the fork (copy-on-write), makes the image durable and exits; ``writing`` takes it in.
-        The child touches nothing but the new file (no socket, no other file, no cleanup: ``os._exit``)."""
+        The child touches nothing but the new file (no other file, no cleanup: ``os._exit``), and first closes its
+        copies of the node's sockets: a child that outlives a SIGKILLed node then holds none of its ports, and the
+        node can start again at once (closing a copy sends nothing; the node's own sockets stay open)."""
         if self.writing() is not None:
             raise StorageError(f"{self.dir}: a snapshot is already being written")
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
             try:
+                _close_sockets()
                 self._write_file(index, term, meta, write)
                 code = 0
             except BaseException as exc:  # noqa: BLE001 - reported through the exit code and stderr
@@ -477,6 +481,20 @@ class FileSnapshots(_Snapshots):
             os.waitpid(self._child[0], 0)
             self._child = None
 
+
+def _close_sockets() -> None:
+    """In a forked child: close every socket descriptor it inherited (where /proc/self/fd lists them)."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in names:
+        try:
+            fd = int(name)
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+        except (OSError, ValueError):
+            pass  # the listing's own descriptor, gone by now
 
 
 def take_snapshot(storage: Any, machine: Any, index: int, term: int, meta: dict,

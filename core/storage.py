@@ -555,10 +555,13 @@ class RecordLog:
     def replace_prefix(self, count: int, head: bytes) -> None:
         """Drop the first ``count`` records and put ``head`` first (log compaction), durably when this returns.
 
-        Staged records are flushed first. The records kept are copied, after ``head``, into a new file
-        (``<path>.compact``: written, fsynced, sealed), which then replaces the log by rename, and the
-        directory is fsynced. A crash before the rename leaves the whole old log (the copy is removed on
-        the next open); after it, the new one. The cost is one copy of the records kept.
+        Staged records are flushed first. The new file is written whole into ``<path>.compact``: a
+        header whose mark counts every record in it, ``head``, then the bytes of the records kept as
+        they are (a record's frame does not depend on where it sits), with one fsync; it then replaces
+        the log by rename, and the directory is fsynced. A crash before the rename leaves the whole old
+        log (the copy is removed on the next open); after it, the new one. The cost is one read and one
+        write of the records kept, and two syncs; the records kept were checked when they were read on
+        open or framed here, so the new file is not read back.
         """
         self._check_usable()
         if not 0 <= count <= len(self):
@@ -568,14 +571,24 @@ class RecordLog:
         if os.path.exists(tmp):
             os.unlink(tmp)
         offsets, end = self._offsets, self._end
-        kept = [os.pread(self._fd, (offsets[i + 1] if i + 1 < len(offsets) else end) - off - _REC_HEAD.size,
-                         off + _REC_HEAD.size) for i, off in enumerate(offsets) if i >= count]
-        copy = RecordLog(tmp, dir_id=self.dir_id, create=True)
+        start = offsets[count] if count < len(offsets) else end
+        kept = os.pread(self._fd, end - start, start) if end > start else b""
+        if len(kept) != end - start:
+            raise StorageError(f"{self.path}: read {len(kept)} of the {end - start} bytes of the records kept")
+        framed_head, _ = frame_records([bytes(head)], _HEADER_SIZE)
+        records = 1 + len(offsets) - count
+        data = _LOG_MAGIC + bytes(_SLOT_SIZE) + _slot(1, records, self.dir_id) + framed_head + kept
         try:
-            copy.append([head, *kept])
-            copy.flush()
-        finally:
-            copy.close()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"{tmp}: cannot write the compacted copy of the log: {exc}") from None
         try:
             os.replace(tmp, self.path)
             _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
@@ -584,8 +597,11 @@ class RecordLog:
             raise StorageError(f"{self.path}: cannot replace the log with its compacted copy: {exc}") from None
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR)
-        self._offsets, self._staged, self.torn = [], [], None
-        self._end = self._open_and_check(False)
+        shift = start - _HEADER_SIZE - len(framed_head)
+        self._offsets = [_HEADER_SIZE, *(off - shift for off in offsets[count:])]
+        self._end = len(data)
+        self._staged, self.torn = [], None
+        self._seq, self._hwm = 1, records
 
     def crash(self) -> None:
         """Close the file as a crash would leave it: nothing staged written, nothing sealed (for tests)."""
@@ -643,8 +659,7 @@ class RecordLog:
     def _write_mark(self, hwm: int) -> None:
         """Write the next header slot: sequence + 1, ``hwm`` and the dir id, with their CRC-32."""
         seq = self._seq + 1
-        body = _SLOT.pack(seq, hwm, self.dir_id)
-        self._write_at(body + struct.pack("<I4x", zlib.crc32(body)), len(_LOG_MAGIC) + _SLOT_SIZE * (seq % 2))
+        self._write_at(_slot(seq, hwm, self.dir_id), len(_LOG_MAGIC) + _SLOT_SIZE * (seq % 2))
         self._seq, self._hwm = seq, hwm
 
     def _read_header(self, data: bytes) -> None:
@@ -734,6 +749,12 @@ class RecordLog:
                 raise StorageError(f"{self.path}: cannot cut the torn tail at byte offset {off}: {exc}") from None
             self._fsync("fsync after cutting a torn tail")
         return off
+
+
+def _slot(seq: int, hwm: int, dir_id: bytes) -> bytes:
+    """A header slot as written: sequence, mark and dir id, their CRC-32, padding (slot ``seq % 2``)."""
+    body = _SLOT.pack(seq, hwm, dir_id)
+    return body + struct.pack("<I4x", zlib.crc32(body))
 
 
 def _count_torn(data: bytes, off: int) -> int:

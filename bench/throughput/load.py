@@ -42,17 +42,17 @@ class Load:
     """A pipelining client at nodes' control sockets: key-value puts, or gets (``reads``: "log" through the log,
     or "linearizable", "lease", "stale" without it), ``batch`` per request (binary protocol), at most
     ``outstanding`` commands in flight, requests spread over ``nodes`` in turn; records each command's latency
-    to its reply."""
+    to its reply. Puts go to ``keys`` distinct keys in turn; reads ask for the first 1,000."""
 
     def __init__(self, kv: KVClient, nodes: list[int], size: int, outstanding: int, batch: int,
-                 reads: str | None = None) -> None:
+                 reads: str | None = None, keys: int = 1000) -> None:
         self.socks = [kv._socket(n) for n in nodes]
         self.client = kv.client_id
         self.value = os.urandom(size // 2 + 1).hex()[:size].encode()
-        self.keys = [b"k%d" % k for k in range(1000)]
+        self.keys = [b"k%d" % k for k in range(keys)]
         self.outstanding, self.batch = outstanding, batch
         self.reads = reads
-        self._queries = [Command(self.client, 0, GET, key).encode() for key in self.keys]
+        self._queries = [Command(self.client, 0, GET, key).encode() for key in self.keys[:1000]]
         self.seq = 10**9
         self.latencies: list[float] = []
         self.errors = 0
@@ -69,7 +69,7 @@ class Load:
         commands = []
         for _ in range(n):
             self.seq += 1
-            key = self.keys[self.seq % 1000]
+            key = self.keys[self.seq % len(self.keys)]
             if self.reads is None:
                 commands.append(Command(self.client, self.seq, PUT, key, self.value).encode())
             else:
@@ -154,8 +154,8 @@ def measure_log(
     mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
     what = "puts" if reads is None else f"{reads} reads" + (" from every node" if read_from == "any" else "")
     return summary(f"quorumlab {algo} {what} ({mode}, fsync)", load.latencies, elapsed, load.errors, nodes=nodes,
-                   size=size, outstanding=outstanding, batch=batch, secure=secure, reads=reads, read_from=read_from,
-                   error_kinds=dict(load.error_kinds), **calm)
+                   config=dict(config or {}), size=size, outstanding=outstanding, batch=batch, secure=secure,
+                   reads=reads, read_from=read_from, error_kinds=dict(load.error_kinds), **calm)
 
 
 def stability(events: list[dict], since: float, until: float) -> dict[str, int]:
@@ -173,12 +173,14 @@ def stability(events: list[dict], since: float, until: float) -> dict[str, int]:
 
 
 def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict | None = None,
-                     algo: str = "raft") -> dict:
+                     algo: str = "raft", keys: int = 1000) -> dict:
     """How long a follower that was down while ``entries`` commands were committed takes to hold and apply them.
 
-    One follower is stopped (SIGTERM), the others commit ``entries`` puts, the follower restarts; the
-    time runs from its ``started`` event to the first status poll (every 10 ms) whose applied index
-    reaches the leader's commit index, so process start-up is not counted.
+    One follower is stopped (SIGTERM), the others commit ``entries`` puts over ``keys`` keys, the follower
+    restarts; the time runs from its ``started`` event to the first status poll (every 10 ms) whose applied
+    index reaches the leader's commit index, so process start-up is not counted. Also reported: the bytes
+    the leader sent meanwhile (every message type, heartbeats included), how the follower got there (a
+    ``snapshot_installed`` event, or the log), and any leader change or election in that window.
     """
     with LocalCluster(algo, nodes, config=config or {}) as c:
         leader = c.wait_for_leader(20)
@@ -187,23 +189,38 @@ def measure_catch_up(entries: int, nodes: int = 3, size: int = 16, config: dict 
         leader = kv.leader
         lagging = next(i for i in sorted(c.addresses) if i != leader)
         c.stop(lagging)
-        load = Load(kv, [leader], size, outstanding=20_000, batch=1_000)
+        load = Load(kv, [leader], size, outstanding=20_000, batch=1_000, keys=keys)
         load.run(count=entries)
         if load.errors:
             raise MeasurementFailed(f"{load.errors} of {entries} commands failed while the follower was down: "
                                     f"{dict(load.error_kinds)}")
-        target = c.request(leader, "status")["commit_index"]
+        before = c.request(leader, "status")
+        target = before["commit_index"]
         restarted = c.restart(lagging)
         started = c.wait_for(lambda e: e["kind"] == "started" and e["node"] == lagging, 10, since=restarted)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while True:
             status = c.request(lagging, "status")
             if status["last_applied"] >= target:
                 caught_up = time.monotonic_ns() / 1e6
                 break
             if time.monotonic() > deadline:
-                raise MeasurementFailed(f"node {lagging} applied {status['last_applied']} of {target} in 120 s")
+                raise MeasurementFailed(f"node {lagging} applied {status['last_applied']} of {target} in 600 s")
             time.sleep(0.01)
+        after = c.request(leader, "status")
+        events = c.events()
         kv.close()
+    sent = (sum(after["counters"].get("bytes_sent", {}).values())
+            - sum(before["counters"].get("bytes_sent", {}).values()))
+    installed = [e for e in events if e["kind"] == "snapshot_installed" and e["node"] == lagging
+                 and started["t"] <= e["t"] <= caught_up]
+    calm = stability(events, started["t"], caught_up)
+    # the restarted follower learning the leader it missed is no change: only another leader or term counts
+    calm["leader_changes"] = sum(1 for e in events if e["kind"] == "leader" and e.get("leader") is not None
+                                 and started["t"] <= e["t"] <= caught_up
+                                 and (e["leader"], e.get("term")) != (leader, before["term"]))
     return {"system": f"quorumlab {algo} (ZeroMQ, fsync)", "entries_behind": target, "nodes": nodes, "size": size,
-            "catch_up_ms": round(caught_up - started["t"], 1)}
+            "keys": keys, "config": dict(config or {}), "catch_up_ms": round(caught_up - started["t"], 1),
+            "bytes_sent": sent, "by": "snapshot" if installed else "log",
+            "snapshot_bytes": sum(e.get("bytes", 0) for e in installed),
+            "same_leader": after["role"] == "leader" and after["term"] == before["term"], **calm}

@@ -67,11 +67,15 @@ def test_bench_catch_up_on_real_processes_applies_every_missed_entry():
     assert report["entries_behind"] >= 3_000 and 0 < report["catch_up_ms"] < 30_000, report
 
 
-def test_bench_catchup_cli_prints_the_time():
-    result = CliRunner().invoke(main, ["catchup", "--entries", "500", "--json"])
+def test_bench_catchup_cli_reports_the_log_path_and_the_snapshot_path():
+    result = CliRunner().invoke(main, ["catchup", "--entries", "600", "--snapshot-entries", "100", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["entries_behind"] >= 500 and report["catch_up_ms"] > 0
+    log, snapshot = json.loads(result.stdout)
+    assert log["by"] == "log" and log["config"] == {} and log["snapshot_bytes"] == 0
+    assert snapshot["by"] == "snapshot" and snapshot["config"] == {"snapshot_entries": 100}, snapshot
+    assert snapshot["snapshot_bytes"] > 0 and snapshot["bytes_sent"] >= snapshot["snapshot_bytes"]
+    for report in (log, snapshot):
+        assert report["entries_behind"] >= 600 and report["catch_up_ms"] > 0 and report["bytes_sent"] > 0, report
 
 
 def test_bench_throughput_measures_several_read_modes_in_one_run_and_compares_them():
@@ -82,6 +86,22 @@ def test_bench_throughput_measures_several_read_modes_in_one_run_and_compares_th
         assert mode in result.output
     assert "linearizable / log reads:" in result.output and "lease / log reads:" in result.output
     assert result.output.count(" ops, 0 errors)") == 3
+
+
+def test_bench_throughput_versus_measures_other_settings_in_the_same_run_and_prints_the_ratio():
+    result = CliRunner().invoke(main, ["throughput", "--duration", "0.5", "--outstanding", "200", "--batch", "20",
+                                       "--versus", "snapshot_entries=100"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(" ops, 0 errors)") == 2
+    assert "config {}" in result.output and "config {'snapshot_entries': '100'}" in result.output
+    assert "ratio with snapshot_entries=100 / without: " in result.output
+
+
+def test_bench_throughput_versus_is_refused_with_reads_and_checked_like_config():
+    result = CliRunner().invoke(main, ["throughput", "--reads", "log", "--versus", "snapshot_entries=100"])
+    assert result.exit_code != 0 and "--versus measures puts twice" in result.output
+    result = CliRunner().invoke(main, ["throughput", "--versus", "snapshot_entries=-1"])
+    assert result.exit_code != 0 and "snapshot_entries" in result.output
 
 
 @pytest.mark.parametrize("args, message", [

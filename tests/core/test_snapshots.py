@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 
 import pytest
 from hypothesis import given, settings
@@ -187,3 +188,36 @@ def test_a_child_that_fails_to_write_is_reported_and_nothing_is_kept(tmp_path):
     while store.writing() == 7 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert store.latest() is None and store.failures and "exited with code 1" in store.failures[0]
+
+
+def test_the_child_writing_in_the_background_keeps_no_socket_and_the_parent_keeps_its_own(tmp_path):
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def sockets_held(stream):  # the body: the child's socket descriptors, as the child sees them
+        held = [fd for fd in map(int, os.listdir("/proc/self/fd")) if _is_socket(fd)]
+        stream.write(repr(held).encode())
+
+    store = FileSnapshots(str(tmp_path))
+    store.save_in_background(1, 1, {}, sockets_held)
+    deadline = time.monotonic() + 20
+    while store.writing() == 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with store.body(store.find(1)) as fh:
+        assert fh.read() == b"[]"
+    client = socket.create_connection(listener.getsockname(), timeout=5)  # still listening in the parent
+    accepted, _ = listener.accept()
+    accepted.close()
+    client.close()
+    listener.close()
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False

@@ -323,6 +323,25 @@ def test_truncate_then_reopen_keeps_only_the_prefix(tmp_path):
         assert log.records() == recs[:7] + [b"new-7", b"new-8"]
 
 
+@pytest.mark.parametrize("drop", [0, 1, 13, 20, 23])
+def test_replace_prefix_puts_the_head_before_the_records_kept_durably_and_reopens_alike(tmp_path, drop):
+    path = tmp_path / "log"
+    recs = _write_log(path, 20)
+    with RecordLog(path) as log:
+        dir_id = log.dir_id
+        log.append([b"staged-20", b"staged-21", b"staged-22"])  # flushed by the rewrite
+        everything = recs + [b"staged-20", b"staged-21", b"staged-22"]
+        log.replace_prefix(drop, b"head")
+        assert log.records() == [b"head", *everything[drop:]] and log.durable_count == 24 - drop
+        log.append([b"after"])
+        log.flush()
+        log.crash()  # no seal: the mark still counts what the rewrite wrote
+    assert not os.path.exists(str(path) + ".compact")
+    with RecordLog(path, dir_id=dir_id) as log:
+        assert log.records() == [b"head", *everything[drop:], b"after"]
+        assert log.high_water_mark >= 24 - drop and log.torn is None
+
+
 def test_truncate_within_staged_records_leaves_the_file_alone(tmp_path):
     path = tmp_path / "log"
     recs = _write_log(path, 3)

@@ -24,9 +24,8 @@ import time
 from dataclasses import dataclass, field
 
 from algorithms.raft import Raft, RaftConfig
-from core.errors import InvariantViolation
 from core.sim import Network, Simulation
-from tests.raft.campaign import flap
+from tests.raft.faults import Faults, fault_phase, run_seeds, settle
 
 SIZES = (3, 5, 7)
 FAULT_MS = 4_000
@@ -54,11 +53,6 @@ def replay_command(seed: int, size: int, config: RaftConfig | None = None, hints
     return f".venv/bin/python -m tests.raft.replication_campaign --seed {seed} --size {size}{flags}"
 
 
-def _unflushed(sim: Simulation, i: int) -> bool:
-    log = sim.node(i).log
-    return log.durable_index < log.last_index
-
-
 def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig | None = None,
              hints: bool = False) -> SeedResult:
     """Run one seed; raises InvariantViolation on a safety violation, lists liveness problems in ``problems``."""
@@ -68,50 +62,15 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig |
         delay_ms=(lo, lo + plan.randint(0, 20)), loss=plan.uniform(0, 0.2), duplicate=plan.uniform(0, 0.1)
     )
     sim = Simulation(algo, size, seed=seed, network=network, config=config, connection_hints=hints)
-    flaps = random.Random(f"raft-replication-flaps/{seed}/{size}")
+    flaps = random.Random(f"raft-replication-flaps/{seed}/{size}") if hints else None
     result = SeedResult(seed, size)
     subs = []
-    while sim.now < FAULT_MS:
-        sim.run_for(plan.randint(5, 150))
-        if hints:
-            flap(sim, flaps)
-        action = plan.choices(
-            ["crash", "crash_unflushed", "restart", "partition", "heal", "submit"], weights=[2, 1, 3, 1, 2, 8]
-        )[0]
-        down = [i for i in sim.ids if not sim.is_up(i)]
-        if action == "crash" and sim.up_ids():
-            sim.crash(plan.choice(sim.up_ids()))
-            result.crashes += 1
-        elif action == "crash_unflushed":
-            # stop right after an event that left some node with staged, unflushed log entries
-            if sim.run_until(lambda s: any(_unflushed(s, i) for i in s.up_ids()), 200):
-                sim.crash(next(i for i in sim.up_ids() if _unflushed(sim, i)))
-                result.crashes += 1
-        elif action == "restart" and down:
-            sim.restart(plan.choice(down))
-        elif action == "partition":
-            ids = list(sim.ids)
-            plan.shuffle(ids)
-            cut = plan.randint(1, size - 1)
-            sim.partition(ids[:cut], ids[cut:])
-            result.partitions += 1
-        elif action == "heal":
-            sim.heal()
-        elif action == "submit":
-            for _ in range(plan.randint(1, 8)):
-                subs.append(sim.submit(b"s%d-c%d" % (seed, len(subs))))
-    sim.heal()
-    sim.network.loss = 0.0
-    for i in sim.ids:
-        sim.restart(i)
-    deadline = sim.now + SETTLE_MS
-    final = None
-    while sim.now < deadline and not (final is not None and final.ok):
-        if not sim.run_until(lambda s: s.leader() is not None, 1_000):
-            continue
-        final = sim.submit(b"s%d-final-t%d" % (seed, sim.now))
-        sim.run_until(lambda s: final.done, 1_000)
-    if final is None or not final.ok:
+    faults = Faults({"crash": 2, "crash_unflushed": 1, "restart": 3, "partition": 1, "heal": 2, "submit": 8},
+                    flaps=flaps)
+    counts = fault_phase(sim, plan, FAULT_MS, faults, lambda: subs.append(sim.submit(b"s%d-c%d" % (seed, len(subs)))))
+    result.crashes, result.partitions = counts.crashes, counts.partitions
+    final = settle(sim, SETTLE_MS, lambda: sim.submit(b"s%d-final-t%d" % (seed, sim.now)))
+    if final is None:
         result.problems.append(f"no command committed within {SETTLE_MS} ms after the faults stopped")
         return result
     target = len(sim.applied(sim.leader()))
@@ -136,19 +95,8 @@ def run_campaign(
     hints: bool = False,
 ) -> tuple[list[SeedResult], list[str]]:
     """Every seed on every size; returns the results and one report (seed, replay command, message) per failure."""
-    results, failures = [], []
-    for size in sizes:
-        for seed in seeds:
-            try:
-                r = run_seed(seed, size, algo, config, hints)
-            except InvariantViolation as exc:
-                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size, config, hints)}\n{exc}")
-                continue
-            results.append(r)
-            if r.problems:
-                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size, config, hints)}\n"
-                                + "\n".join(r.problems))
-    return results, failures
+    return run_seeds(seeds, sizes, lambda seed, size: run_seed(seed, size, algo, config, hints),
+                     lambda seed, size: replay_command(seed, size, config, hints))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 
 from algorithms.raft import Raft, RaftConfig
-from core.errors import InvariantViolation
 from core.kv import PUT, Command
 from core.sim import Network, Simulation
+from tests.raft.faults import Faults, fault_phase, run_seeds, settle
 
 SIZES = (3, 5)
 FAULT_MS = 3_000
@@ -67,38 +67,15 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft) -> SeedResult:
         cmd = Command(client, seqs[client], PUT, b"k%d" % plan.randint(0, 9), b"s%d-%d" % (seed, len(subs)))
         subs.append((cmd, sim.submit(cmd.encode())))
 
-    while sim.now < FAULT_MS:
-        sim.run_for(plan.randint(5, 120))
-        action = plan.choices(["crash", "restart", "partition", "heal", "submit"], weights=[2, 3, 1, 2, 8])[0]
-        down = [i for i in sim.ids if not sim.is_up(i)]
-        if action == "crash" and len(down) < size - 1:
-            sim.crash(plan.choice(sim.up_ids()))
-            result.crashes += 1
-        elif action == "restart" and down:
-            sim.restart(plan.choice(down))
-        elif action == "partition":
-            ids = list(sim.ids)
-            plan.shuffle(ids)
-            cut = plan.randint(1, size - 1)
-            sim.partition(ids[:cut], ids[cut:])
-        elif action == "heal":
-            sim.heal()
-        elif action == "submit":
-            for _ in range(plan.randint(1, 6)):
-                submit()
-    sim.heal()
-    sim.network.loss = 0.0
-    for i in sim.ids:
-        sim.restart(i)
-    deadline = sim.now + SETTLE_MS
-    final = None
-    while sim.now < deadline and not (final is not None and final[1].ok):
-        if not sim.run_until(lambda s: s.leader() is not None, 1_000):
-            continue
+    faults = Faults({"crash": 2, "restart": 3, "partition": 1, "heal": 2, "submit": 8}, step_ms=(5, 120), burst=6,
+                    keep_up=1)
+    result.crashes = fault_phase(sim, plan, FAULT_MS, faults, submit).crashes
+
+    def submit_final() -> object:  # the submission, for settle to watch
         submit()
-        final = subs[-1]
-        sim.run_until(lambda s: final[1].done, 1_000)
-    if final is None or not final[1].ok:
+        return subs[-1][1]
+
+    if settle(sim, SETTLE_MS, submit_final) is None:
         result.problems.append(f"no command committed within {SETTLE_MS} ms after the faults stopped")
         return result
     target = max(sim.machine(i).applied_index for i in sim.ids)
@@ -127,19 +104,7 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft) -> SeedResult:
 def run_campaign(seeds: range, sizes: tuple[int, ...] = SIZES, algo: type[Raft] = Raft
                  ) -> tuple[list[SeedResult], list[str]]:
     """Every seed on every size; returns the results and one report (seed, replay command, message) per failure."""
-    results, failures = [], []
-    for size in sizes:
-        for seed in seeds:
-            try:
-                r = run_seed(seed, size, algo)
-            except InvariantViolation as exc:
-                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size)}\n{exc}")
-                continue
-            results.append(r)
-            if r.problems:
-                failures.append(f"seed {seed} size {size}: replay with {replay_command(seed, size)}\n"
-                                + "\n".join(r.problems))
-    return results, failures
+    return run_seeds(seeds, sizes, lambda seed, size: run_seed(seed, size, algo), replay_command)
 
 
 def main(argv: list[str] | None = None) -> int:
