@@ -1,16 +1,56 @@
 """Build script: compiles the Cython hot path when it can, installs the pure-Python twins when it cannot.
 
-The metadata lives in pyproject.toml. This file only adds the optional C
-extensions, the way msgpack-python does it: a missing compiler or a missing
-Cython is a warning, never a failed install.
+The metadata lives in pyproject.toml. This file adds what it cannot say:
+
+* the package mapping: the repository keeps its folders ``core/``, ``algorithms/`` and ``bench/``
+  at the top, and they install as ``quorumlab.core``, ``quorumlab.algorithms`` and
+  ``quorumlab.bench`` (``package_dir``; the editable install maps them the same way), so the
+  distribution puts one name, ``quorumlab``, into site-packages;
+* the optional C extensions, the way msgpack-python does it: a missing compiler or a missing
+  Cython is a warning, never a failed install.
 """
 import os
 import sys
 
-from setuptools import setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
-ACCEL_MODULES = ["core._codec", "core._timerwheel", "core._quorum", "core._framing", "core.check._search"]
+PACKAGE_DIRS = {
+    "quorumlab": "quorumlab",
+    "quorumlab.core": "core",
+    "quorumlab.algorithms": "algorithms",
+    "quorumlab.bench": "bench",
+}
+ACCEL_MODULES = ["quorumlab.core._codec", "quorumlab.core._timerwheel", "quorumlab.core._quorum",
+                 "quorumlab.core._framing", "quorumlab.core.check._search"]
+
+
+def packages():
+    """Every package under each mapped folder, named under ``quorumlab``."""
+    found = []
+    for name, folder in PACKAGE_DIRS.items():
+        found.append(name)
+        found.extend(f"{name}.{sub}" for sub in find_packages(folder))
+    return found
+
+
+def source_of(module):
+    """``quorumlab.core.check._search`` -> ``core/check/_search.pyx`` (by the longest mapped package)."""
+    package = max((p for p in PACKAGE_DIRS if module.startswith(p + ".")), key=len)
+    rest = module[len(package) + 1:].split(".")
+    return os.path.join(PACKAGE_DIRS[package], *rest) + ".pyx"
+
+
+def drop_stale_c(module, source):
+    """A .c file generated for another module name (the layout before the mapping) is generated again."""
+    generated = source[:-len(".pyx")] + ".c"
+    try:
+        with open(generated, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(2048)
+    except OSError:
+        return
+    if f'"module_name": "{module}"' not in head:
+        os.remove(generated)
 
 
 class OptionalBuildExt(build_ext):
@@ -44,16 +84,22 @@ def extensions():
     except ImportError:
         sys.stderr.write("WARNING: Cython is not available; installing the pure-Python core.\n")
         return []
-    sources = [m.replace(".", "/") + ".pyx" for m in ACCEL_MODULES]
-    present = [s for s in sources if os.path.exists(s)]
+    present = [(m, source_of(m)) for m in ACCEL_MODULES if os.path.exists(source_of(m))]
     if not present:
         return []
+    for module, source in present:
+        drop_stale_c(module, source)
     return cythonize(
-        present,
+        [Extension(module, [source]) for module, source in present],
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
         quiet=True,
     )
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+setup(
+    packages=packages(),
+    package_dir=PACKAGE_DIRS,
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+)
