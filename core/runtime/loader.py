@@ -61,4 +61,11 @@ def import_root(spec: str) -> str | None:
         root = os.path.dirname(root)
     for _ in range(module_name.count(".")):
         root = os.path.dirname(root)
+    parts = os.path.relpath(os.path.abspath(path), root).split(os.sep)
+    if parts[-1].startswith("__init__."):
+        parts.pop()
+    else:
+        parts[-1] = parts[-1].split(".")[0]
+    if ".".join(parts) != module_name:
+        return None  # its folders do not spell its name (a mapped package, quorumlab's own): importable as installed
     return root
