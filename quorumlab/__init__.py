@@ -1,9 +1,9 @@
 """quorumlab's public import name: ``from quorumlab import Node, ReplicatedObject, replicated, ...``.
 
-This package re-exports the public API. The implementation still lives in the
-top-level packages ``core``, ``algorithms`` and ``bench`` that the distribution
-installs beside it; moving them under ``quorumlab.`` (issue 20's rename) is still
-to do, and until then these names are the stable way in.
+Everything quorumlab installs lives under this one name: the repository's
+folders ``core/``, ``algorithms/`` and ``bench/`` install as ``quorumlab.core``,
+``quorumlab.algorithms`` and ``quorumlab.bench`` (setup.py maps them). This
+package re-exports the public API from them; these names are the stable way in.
 
   Node               one member of a cluster inside this process (core.embedded.EmbeddedNode)
   Lease, LeadershipLost   the leader-election recipe: ``with node.leadership() as lease`` (core.leadership)
