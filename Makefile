@@ -28,7 +28,7 @@ $(STAMP): $(BIN)/python $(SOURCES_THAT_NEED_REINSTALL)
 	$(BIN)/python -m pip install --quiet "Cython>=3.0" "setuptools>=77" wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,plots,web,browser,dask]"
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e examples/plugin
-	@$(BIN)/python -c "import core, sys; print('quorumlab core accelerated:', core.ACCELERATED)"
+	@$(BIN)/python -c "import quorumlab.core, sys; print('quorumlab core accelerated:', quorumlab.core.ACCELERATED)"
 	@touch $(STAMP)
 
 test: $(STAMP)

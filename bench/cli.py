@@ -3,27 +3,27 @@ from __future__ import annotations
 
 import click
 
-import core
-from bench.cmd_check import check_cmd
-from bench.cmd_cluster import cluster_cmd
-from bench.cmd_compare import compare_cmd, report_cmd
-from bench.cmd_failover import failover_cmd
-from bench.cmd_floor import floor_cmd
-from bench.cmd_keys import keys_cmd
-from bench.cmd_kv import kv_cmd
-from bench.cmd_member import member_cmd, replace_cmd
-from bench.cmd_node import node_cmd
-from bench.cmd_status import status_cmd
-from bench.cmd_throughput import catchup_cmd, throughput_cmd
-from bench.cmd_transfer import rolling_restart_cmd, transfer_cmd
-from bench.cmd_web import web_cmd
-from core import registry
+import quorumlab.core
+from quorumlab.bench.cmd_check import check_cmd
+from quorumlab.bench.cmd_cluster import cluster_cmd
+from quorumlab.bench.cmd_compare import compare_cmd, report_cmd
+from quorumlab.bench.cmd_failover import failover_cmd
+from quorumlab.bench.cmd_floor import floor_cmd
+from quorumlab.bench.cmd_keys import keys_cmd
+from quorumlab.bench.cmd_kv import kv_cmd
+from quorumlab.bench.cmd_member import member_cmd, replace_cmd
+from quorumlab.bench.cmd_node import node_cmd
+from quorumlab.bench.cmd_status import status_cmd
+from quorumlab.bench.cmd_throughput import catchup_cmd, throughput_cmd
+from quorumlab.bench.cmd_transfer import rolling_restart_cmd, transfer_cmd
+from quorumlab.bench.cmd_web import web_cmd
+from quorumlab.core import registry
 
 
 def _warn_if_pure() -> None:
     """One line on stderr when the compiled hot path is not in use."""
-    if not core.ACCELERATED:
-        why = "forced by QUORUMLAB_PURE_PYTHON=1" if core._accel.FORCED_PURE else "compiled modules not found"
+    if not quorumlab.core.ACCELERATED:
+        why = "forced by QUORUMLAB_PURE_PYTHON=1" if quorumlab.core._accel.FORCED_PURE else "compiled modules not found"
         click.echo(f"warning: quorumlab's accelerated core is missing ({why}); using the slower pure-Python twins", err=True)
 
 
@@ -31,7 +31,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     if not value or ctx.resilient_parsing:
         return
     _warn_if_pure()
-    click.echo(f"quorumlab bench, version {core.__version__}")
+    click.echo(f"quorumlab bench, version {quorumlab.core.__version__}")
     ctx.exit()
 
 

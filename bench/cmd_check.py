@@ -1,6 +1,6 @@
 """``bench check``: attack a cluster with a key-value workload and a seeded nemesis, then check linearizability.
 
-The work is done by bench.check (no click there); this module parses options, prints, and picks the exit
+The work is done by quorumlab.bench.check (no click there); this module parses options, prints, and picks the exit
 status: 0 linearizable, 1 violation, 3 unknown (the checker's time limit), 4 could not run, 130 interrupted
 (after the history so far was saved and checked; a violation in it still exits 1).
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import click
 
-from core.check import Verdict
-from core.errors import ConfigError, UnknownAlgorithmError
+from quorumlab.core.check import Verdict
+from quorumlab.core.errors import ConfigError, UnknownAlgorithmError
 
-from bench import options
-from bench.check import report as R
-from bench.check.nemesis import NEMESES
-from bench.check.spec import NETWORKS, READS, CheckSpec
-from bench.types import NameList
+from quorumlab.bench import options
+from quorumlab.bench.check import report as R
+from quorumlab.bench.check.nemesis import NEMESES
+from quorumlab.bench.check.spec import NETWORKS, READS, CheckSpec
+from quorumlab.bench.types import NameList
 
 DEFAULT_DURATION_S = {"zmq": 60.0, "sim": 20.0}
 INTERRUPTED = 130
@@ -47,7 +47,7 @@ def _say(line: str) -> None:
 def _spec(algo, nodes, clients, duration, nemesis, seed, transport, config_items, keys, op_timeout, network,
           insecure, observers, check_timeout, reads="linearizable", read_from="leader") -> CheckSpec:
     """The run's spec, with every option checked against the algorithm it names."""
-    from core.runtime.loader import load_algorithm
+    from quorumlab.core.runtime.loader import load_algorithm
 
     if algo is None:
         raise click.UsageError("pass --algo (or --history FILE to check a saved history)")
@@ -93,9 +93,9 @@ def _finish(run, out: Path) -> int:
 
 def _recheck(path: str, check_timeout: float) -> int:
     """Check a saved history again (--history FILE, or FILE.gz)."""
-    from core.check import check
-    from core.check.counterexample import find_counterexample, render_text
-    from core.check.history_format import HistoryFormatError, load_history
+    from quorumlab.core.check import check
+    from quorumlab.core.check.counterexample import find_counterexample, render_text
+    from quorumlab.core.check.history_format import HistoryFormatError, load_history
 
     try:
         if path.endswith(".gz"):
@@ -118,7 +118,7 @@ def _campaign(spec: CheckSpec, seeds: int, workers: int, dask: str | None, out: 
     """Many simulated seeds across processes (or a Dask cluster); failing seeds with their replay command."""
     import json
 
-    from bench.check.campaign import SeedResult, ignore_sigint, run_seeds
+    from quorumlab.bench.check.campaign import SeedResult, ignore_sigint, run_seeds
 
     started = time.monotonic()
     last = [started]
@@ -232,13 +232,13 @@ def check_cmd(algo, nodes, clients, duration, nemesis, seed, seeds, workers, das
     if seeds > 1:
         sys.exit(_campaign(spec, seeds, workers, dask, target))
     if transport == "sim":
-        from bench.check.simulated import run_simulated
+        from quorumlab.bench.check.simulated import run_simulated
 
         _say(f"simulating {spec.duration_s:g} s of {spec.algo}, seed {spec.seed} ...")
         run = run_simulated(spec)
     else:
-        from bench.check.netns import NetnsError
-        from bench.check.processes import run_processes
+        from quorumlab.bench.check.netns import NetnsError
+        from quorumlab.bench.check.processes import run_processes
 
         try:
             run = run_processes(spec, _say)

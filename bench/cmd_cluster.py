@@ -10,12 +10,12 @@ import click
 from rich.console import Console
 from rich.live import Live
 
-from bench import options
-from bench.cmd_status import status_table
-from core.cluster import LocalCluster
-from core.errors import ConfigError, UnknownAlgorithmError
-from core.keys import KeyringError
-from core.runtime.addresses import format_cluster
+from quorumlab.bench import options
+from quorumlab.bench.cmd_status import status_table
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.errors import ConfigError, UnknownAlgorithmError
+from quorumlab.core.keys import KeyringError
+from quorumlab.core.runtime.addresses import format_cluster
 
 
 def how_to_reach(cluster: LocalCluster) -> str:
@@ -33,7 +33,7 @@ def how_to_reach(cluster: LocalCluster) -> str:
     return (f"cluster id {cluster.cluster_id}, {mode}\n"
             f"reach it with:  bench status {spec}\n"
             f"                bench kv put KEY VALUE {spec}\n"
-            f"from Python:    from core.client import KVClient; {python}\n")
+            f"from Python:    from quorumlab.core.client import KVClient; {python}\n")
 
 
 @click.command("cluster")

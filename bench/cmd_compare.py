@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from core import registry
-from core.errors import ConfigError, UnknownAlgorithmError
+from quorumlab.core import registry
+from quorumlab.core.errors import ConfigError, UnknownAlgorithmError
 
-from bench import options
-from bench.types import KeyValue, MsRange, NameList, Sizes
-from bench.compare import report as R
-from bench.compare import schema
-from bench.compare.runner import HINTS, CompareConfig, fair_config, run
-from bench.compare.scenarios import SCENARIOS
+from quorumlab.bench import options
+from quorumlab.bench.types import KeyValue, MsRange, NameList, Sizes
+from quorumlab.bench.compare import report as R
+from quorumlab.bench.compare import schema
+from quorumlab.bench.compare.runner import HINTS, CompareConfig, fair_config, run
+from quorumlab.bench.compare.scenarios import SCENARIOS
 
 DEFAULT_TRIALS = {"sim": 20, "zmq": 10}
 """zmq: about 2.5 minutes for the default run (3 algorithms x 5 nodes x 6 scenarios) on the 2-core dev machine."""
@@ -48,10 +48,10 @@ def _settings(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
 def _transport(name: str, latency: tuple[int, int] | None, secure: bool = True, writes: bool = False):
     """The transport object for --transport."""
     if name == "sim":
-        from bench.compare.runner_sim import SimTransport
+        from quorumlab.bench.compare.runner_sim import SimTransport
 
         return SimTransport(latency)
-    from bench.compare.runner_zmq import ZmqTransport, runtime_missing
+    from quorumlab.bench.compare.runner_zmq import ZmqTransport, runtime_missing
 
     missing = runtime_missing()
     if missing:
@@ -74,7 +74,7 @@ def _out_dir(out: str | None) -> Path:
 
 def _write(results: dict, out: Path, console) -> list[str]:
     """results.json, plots and report.md into ``out``; returns the plot files."""
-    from bench.compare.plots import make_plots
+    from quorumlab.bench.compare.plots import make_plots
 
     schema.dump(results, out / "results.json")
     try:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from bench import options
-from bench.failover import FAULTS, PHASES, Variant, measure, optimum_ms
-from bench.types import NameList
-from core import registry
+from quorumlab.bench import options
+from quorumlab.bench.failover import FAULTS, PHASES, Variant, measure, optimum_ms
+from quorumlab.bench.types import NameList
+from quorumlab.core import registry
 
 
 def table(variants: list[Variant], optimum: dict | None) -> str:

@@ -22,7 +22,7 @@ import time
 import click
 import zmq
 
-from core.cluster import free_ports
+from quorumlab.core.cluster import free_ports
 
 
 def _serve(role: str, port: int, peers: list[int], control_port: int, data_dir: str) -> None:
@@ -86,7 +86,7 @@ def measure_floor(commands: int = 3000, size: int = 60) -> dict:
             for role, port, peers in (("leader", leader, [f1, f2]), ("follower", f1, [leader]),
                                       ("follower", f2, [leader])):
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "bench.cmd_floor", role, str(port), ",".join(map(str, peers)),
+                    [sys.executable, "-m", "quorumlab.bench.cmd_floor", role, str(port), ",".join(map(str, peers)),
                      str(control), tmp]))
             ctx = zmq.Context.instance()
             client = ctx.socket(zmq.DEALER)

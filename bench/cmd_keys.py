@@ -1,9 +1,9 @@
-"""``bench keys``: make and inspect a cluster's keyring (core.keys): node and client CurveZMQ key pairs."""
+"""``bench keys``: make and inspect a cluster's keyring (quorumlab.core.keys): node and client CurveZMQ key pairs."""
 from __future__ import annotations
 
 import click
 
-from core.keys import KEYRING_FILE, ROLES, SECRET_DIR, Keyring, KeyringError, add_client, add_node, create_keyring
+from quorumlab.core.keys import KEYRING_FILE, ROLES, SECRET_DIR, Keyring, KeyringError, add_client, add_node, create_keyring
 
 
 def _ids(value: str) -> list[int]:

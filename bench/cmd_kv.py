@@ -1,4 +1,4 @@
-"""``bench kv``: put, get, delete and cas against a running Raft cluster (core.client.KVClient)."""
+"""``bench kv``: put, get, delete and cas against a running Raft cluster (quorumlab.core.client.KVClient)."""
 from __future__ import annotations
 
 import sys
@@ -7,10 +7,10 @@ from typing import Callable
 
 import click
 
-from bench import options
-from core.client import READ_MODES, ClientError, KVClient
-from core.keys import KeyringError
-from core.runtime.addresses import AddressError
+from quorumlab.bench import options
+from quorumlab.core.client import READ_MODES, ClientError, KVClient
+from quorumlab.core.keys import KeyringError
+from quorumlab.core.runtime.addresses import AddressError
 
 
 class Failed(click.ClickException):

@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from bench import options
-from core.keys import Keyring, KeyringError
-from core.runtime.addresses import AddressError, control_address
-from core.runtime.auth import ClientAuth
-from core.runtime.control import ControlClient, ControlError
+from quorumlab.bench import options
+from quorumlab.core.keys import Keyring, KeyringError
+from quorumlab.core.runtime.addresses import AddressError, control_address
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import ControlClient, ControlError
 
 
 class _Cluster:
@@ -156,7 +156,7 @@ def member_leave_joint(ctx: click.Context) -> None:
 def replace_cmd(nodes: int, settle: float, as_json: bool) -> None:
     """Replace a server of a local raft cluster under a writing client: add a learner, let it catch up, promote it,
     remove the old leader. Prints the time each step took, the longest write gap, and failed writes (want 0)."""
-    from bench.throughput.planned import measure_replacement
+    from quorumlab.bench.throughput.planned import measure_replacement
 
     result = measure_replacement(nodes, settle)
     if as_json:

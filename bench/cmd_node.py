@@ -8,12 +8,12 @@ import sys
 import click
 import zmq
 
-from bench import options
-from core.errors import ConfigError, StorageError, UnknownAlgorithmError
-from core.keys import Keyring, KeyringError
-from core.runtime.loader import load_algorithm
-from core.runtime.node import Node
-from core.runtime.process import continue_when_parent_dies, serve
+from quorumlab.bench import options
+from quorumlab.core.errors import ConfigError, StorageError, UnknownAlgorithmError
+from quorumlab.core.keys import Keyring, KeyringError
+from quorumlab.core.runtime.loader import load_algorithm
+from quorumlab.core.runtime.node import Node
+from quorumlab.core.runtime.process import continue_when_parent_dies, serve
 
 
 @click.command("node")

@@ -13,11 +13,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import options
-from core.keys import Keyring, KeyringError
-from core.runtime.addresses import AddressError, control_address
-from core.runtime.auth import ClientAuth
-from core.runtime.control import ControlClient, ControlError
+from quorumlab.bench import options
+from quorumlab.core.keys import Keyring, KeyringError
+from quorumlab.core.runtime.addresses import AddressError, control_address
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import ControlClient, ControlError
 
 
 def status_table(statuses: dict[int, Any], addresses: dict[int, str], title: str = "") -> Table:

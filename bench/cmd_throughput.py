@@ -15,7 +15,7 @@ PySyncObj is driven: from inside the leader's process (an embedded node,
 ``quorumlab.Node``, in place of node 1), one ``submit`` per command, no client
 batching; ``--leader-changes N`` then times N leader changes as the embedded
 node's ``on_leader_change`` sees them after a SIGKILL of the leading process.
-The measuring itself lives in bench.throughput.
+The measuring itself lives in quorumlab.bench.throughput.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import subprocess
 
 import click
 
-from bench import options
-from bench.types import KeyValue, NameList
-from bench.throughput import (
+from quorumlab.bench import options
+from quorumlab.bench.types import KeyValue, NameList
+from quorumlab.bench.throughput import (
     MeasurementFailed,
     measure_catch_up,
     measure_embedded,
@@ -35,10 +35,10 @@ from bench.throughput import (
     measure_log,
     measure_pysyncobj,
 )
-from core import registry
-from core.client import READ_MODES
-from core.errors import ConfigError, UnknownAlgorithmError
-from core.limits import CONTROL_MAX_BYTES
+from quorumlab.core import registry
+from quorumlab.core.client import READ_MODES
+from quorumlab.core.errors import ConfigError, UnknownAlgorithmError
+from quorumlab.core.limits import CONTROL_MAX_BYTES
 
 
 @click.command("catchup")

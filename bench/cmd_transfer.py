@@ -7,12 +7,12 @@ import time
 
 import click
 
-from bench import options
-from bench.throughput.load import MeasurementFailed
-from core.keys import Keyring, KeyringError
-from core.runtime.addresses import AddressError, control_address
-from core.runtime.auth import ClientAuth
-from core.runtime.control import ControlClient, ControlError
+from quorumlab.bench import options
+from quorumlab.bench.throughput.load import MeasurementFailed
+from quorumlab.core.keys import Keyring, KeyringError
+from quorumlab.core.runtime.addresses import AddressError, control_address
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import ControlClient, ControlError
 
 
 @click.command("transfer")
@@ -75,7 +75,7 @@ def rolling_restart_cmd(nodes: int, settle: float, transfers: int, as_json: bool
     leader handing over first; without it (the connection drop then starts an election at once, transport hints);
     and without either (the others wait out an election timeout). The longest write gap per restart, failed
     writes, and the time of transfers."""
-    from bench.throughput.planned import measure_rolling_restart, measure_transfers
+    from quorumlab.bench.throughput.planned import measure_rolling_restart, measure_transfers
 
     variants = (("hand-over", True, {}), ("hints only", False, {}),
                 ("timeout only", False, {"transport_hints": "false"}))

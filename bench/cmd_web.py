@@ -18,7 +18,7 @@ def web_cmd(port: int) -> None:
     or attaches to a cluster of real processes, or replays a saved run with a time slider.
     """
     try:
-        from bench.web.server import serve
+        from quorumlab.bench.web.server import serve
     except ImportError as exc:
         raise click.ClickException(f"`bench web` needs its extra: pip install 'quorumlab[web]' ({exc})") from None
 

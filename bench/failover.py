@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.client import KVClient
-from core.cluster import LocalCluster, now_ms
-from core.registry import load as load_algorithm
+from quorumlab.core.client import KVClient
+from quorumlab.core.cluster import LocalCluster, now_ms
+from quorumlab.core.registry import load as load_algorithm
 
 FAULTS = ("kill", "stop")
 PHASES = ("campaign", "pre_vote", "vote", "commit")
@@ -100,7 +100,7 @@ def _q(values: list[float], q: float) -> float | None:
 class Writer(threading.Thread):
     """Puts one key after another until stopped (one outstanding, through ``KVClient``); records (completion time,
     answering node) of each write on the nodes' clock. ``bench compare --first-write`` runs one through its crash
-    and pause trials too (bench.compare.runner_zmq)."""
+    and pause trials too (quorumlab.bench.compare.runner_zmq)."""
 
     def __init__(self, cluster: LocalCluster, attempt_s: float) -> None:
         super().__init__(daemon=True)

@@ -1,9 +1,9 @@
-"""Options several ``bench`` commands share, declared once (with the types of bench.types)."""
+"""Options several ``bench`` commands share, declared once (with the types of quorumlab.bench.types)."""
 from __future__ import annotations
 
 import click
 
-from bench.types import ClusterSpec, KeyValue
+from quorumlab.bench.types import ClusterSpec, KeyValue
 
 algo = click.option("--algo", required=True, help="A registered algorithm (see `bench algorithms`), or module:Class.")
 

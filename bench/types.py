@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from core.runtime.addresses import AddressError, parse_cluster
+from quorumlab.core.runtime.addresses import AddressError, parse_cluster
 
 
 class MsRange(click.ParamType):
@@ -74,7 +74,7 @@ class KeyValue(click.ParamType):
 
 
 class ClusterSpec(click.ParamType):
-    """``1=tcp://host:port,2=...`` -> {1: "tcp://host:port", ...} (core.runtime.addresses.parse_cluster)."""
+    """``1=tcp://host:port,2=...`` -> {1: "tcp://host:port", ...} (quorumlab.core.runtime.addresses.parse_cluster)."""
 
     name = "ID=tcp://HOST:PORT,..."
 

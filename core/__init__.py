@@ -1,13 +1,13 @@
 """quorumlab core: the algorithm contract, messages and codec, timer wheel, quorum counting, storage, simulator.
 
-``core.ACCELERATED`` is True when the compiled (Cython) codec, timer wheel,
+``quorumlab.core.ACCELERATED`` is True when the compiled (Cython) codec, timer wheel,
 quorum, framing and linearizability-search modules are loaded, False when
 their pure-Python twins are in use.
 """
-from core._accel import ACCELERATED, IMPLEMENTATIONS
-from core.algorithm import ElectionAlgorithm, Role
-from core.config import AlgorithmConfig, setting
-from core.errors import (
+from quorumlab.core._accel import ACCELERATED, IMPLEMENTATIONS
+from quorumlab.core.algorithm import ElectionAlgorithm, Role
+from quorumlab.core.config import AlgorithmConfig, setting
+from quorumlab.core.errors import (
     CodecError,
     ConfigError,
     InvariantViolation,
@@ -15,7 +15,7 @@ from core.errors import (
     StorageError,
     UnknownAlgorithmError,
 )
-from core.messages import Message, message_type
+from quorumlab.core.messages import Message, message_type
 
 __version__ = "0.1.0"
 

@@ -21,11 +21,11 @@ def _load(compiled: str, twin: str):
     return importlib.import_module(twin), False
 
 
-codec, _c1 = _load("core._codec", "core.codec_py")
-timerwheel, _c2 = _load("core._timerwheel", "core.timerwheel_py")
-quorum, _c3 = _load("core._quorum", "core.quorum_py")
-framing, _c4 = _load("core._framing", "core.framing_py")
-checksearch, _c5 = _load("core.check._search", "core.check.search_py")
+codec, _c1 = _load("quorumlab.core._codec", "quorumlab.core.codec_py")
+timerwheel, _c2 = _load("quorumlab.core._timerwheel", "quorumlab.core.timerwheel_py")
+quorum, _c3 = _load("quorumlab.core._quorum", "quorumlab.core.quorum_py")
+framing, _c4 = _load("quorumlab.core._framing", "quorumlab.core.framing_py")
+checksearch, _c5 = _load("quorumlab.core.check._search", "quorumlab.core.check.search_py")
 
 ACCELERATED: bool = _c1 and _c2 and _c3 and _c4 and _c5
 IMPLEMENTATIONS = {

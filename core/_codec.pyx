@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Message codec, compiled twin of ``core.codec_py`` (same API, byte-identical output).
+"""Message codec, compiled twin of ``quorumlab.core.codec_py`` (same API, byte-identical output).
 
-The wire format is documented in ``core.codec_py``. Each message class gets a
+The wire format is documented in ``quorumlab.core.codec_py``. Each message class gets a
 cached plan: its wire kinds as C bytes and, since message classes are slotted,
 the byte offset of every slot, so that fields are read and written without
 attribute lookups (a class whose fields are not plain slots falls back to
@@ -40,8 +40,8 @@ cdef extern from *:
     """
     Py_ssize_t qlab_slot_offset(PyObject* descr)
 
-from core.errors import CodecError
-from core.messages import HEADER_FIELDS, PROTOCOL_VERSION, SCHEMAS, Message
+from quorumlab.core.errors import CodecError
+from quorumlab.core.messages import HEADER_FIELDS, PROTOCOL_VERSION, SCHEMAS, Message
 
 cdef enum:
     INLINE_CAP = 256

@@ -1,12 +1,12 @@
 # cython: language_level=3
-"""Framing of byte strings, compiled (twin: core.framing_py, whose docstring describes the formats)."""
+"""Framing of byte strings, compiled (twin: quorumlab.core.framing_py, whose docstring describes the formats)."""
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy
 
 from zlib import crc32 as _zlib_crc32
 
-from core.errors import CodecError
+from quorumlab.core.errors import CodecError
 
 MAX_BLOBS = 1 << 24
 cdef Py_ssize_t _TABLE_UP_TO = 24  # bytes: up to this the table loop beats a call into zlib's crc32

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Quorum arithmetic, compiled twin of ``core.quorum_py`` (same API and results).
+"""Quorum arithmetic, compiled twin of ``quorumlab.core.quorum_py`` (same API and results).
 
 ``VoteTally`` keeps one state byte per voter (none, granted, rejected), so it
 handles any number of voters. When every voter id is a small non-negative

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Hierarchical hashed timer wheel, compiled twin of ``core.timerwheel_py`` (same API and expiry order).
+"""Hierarchical hashed timer wheel, compiled twin of ``quorumlab.core.timerwheel_py`` (same API and expiry order).
 
 Timers live in a C slab of small structs (deadline, slot, intrusive prev/next
 links, generation); freed entries go on a free list. A handle is

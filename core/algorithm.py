@@ -1,7 +1,7 @@
 """The contract every election algorithm implements: a deterministic state machine.
 
 Events come in through ``start``, ``receive``, ``fire``, ``peer_down``,
-``peer_up``, ``propose``, ``propose_many``, ``read`` and ``transfer``; each returns the list of effects (core.effects)
+``peer_up``, ``propose``, ``propose_many``, ``read`` and ``transfer``; each returns the list of effects (quorumlab.core.effects)
 the runtime must carry out, in order. The algorithm owns no socket, clock,
 thread or global randomness: the time of each event is passed in (ms, virtual
 in the simulator, monotonic on real processes) and randomness comes from the
@@ -16,8 +16,8 @@ import enum
 import random
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, Sequence
 
-from core.config import AlgorithmConfig
-from core.effects import (
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.effects import (
     BROADCAST,
     INVALID,
     NO_LOG,
@@ -36,11 +36,11 @@ from core.effects import (
     TermChanged,
     TransferRefused,
 )
-from core.limits import MAX_COMMAND_BYTES
-from core.messages import Message
+from quorumlab.core.limits import MAX_COMMAND_BYTES
+from quorumlab.core.messages import Message
 
 if TYPE_CHECKING:
-    from core.storage import Storage
+    from quorumlab.core.storage import Storage
 
 
 MAX_TERM = 1 << 63
@@ -48,7 +48,7 @@ MAX_TERM = 1 << 63
 
 
 class StateMachine(Protocol):
-    """What committed log entries are applied to (core.kv.KVStore is the reference one).
+    """What committed log entries are applied to (quorumlab.core.kv.KVStore is the reference one).
 
     ``apply`` runs once per entry, in index order, on every node, and must be deterministic: the
     same entries give the same results and the same state everywhere. Its result (bytes or None)
@@ -91,7 +91,7 @@ class ElectionAlgorithm:
       description  one line for ``bench algorithms``
       algo_id      16-bit id in every message header of this algorithm (unique per algorithm)
       Config       an ``AlgorithmConfig`` dataclass with defaults and ranges
-      messages     the message classes it declares with ``core.messages.message_type``
+      messages     the message classes it declares with ``quorumlab.core.messages.message_type``
       detection_timer  name of the timer whose expiry means "I suspect there is no leader"
                    (bench's contention scenario fires it on every node at once)
       StateMachine     (algorithms with a log) the state machine class its committed entries are applied to
@@ -125,7 +125,7 @@ class ElectionAlgorithm:
             raise ValueError(f"node ids start at 1, got {node_id}")
         if node_id not in voters and not self.joins:
             raise ValueError(f"node {node_id} is not among the voters {sorted(voters)}")
-        from core.storage import MemoryStorage  # local: storage imports nothing of ours that imports us
+        from quorumlab.core.storage import MemoryStorage  # local: storage imports nothing of ours that imports us
 
         self.id = node_id
         self.voters: tuple[int, ...] = tuple(sorted(set(voters)))
@@ -148,7 +148,7 @@ class ElectionAlgorithm:
 
     @classmethod
     def safety_observers(cls) -> list:
-        """Invariant observers (core.observers) the simulator attaches to every run of this algorithm."""
+        """Invariant observers (quorumlab.core.observers) the simulator attaches to every run of this algorithm."""
         return []
 
     @classmethod
@@ -191,7 +191,7 @@ class ElectionAlgorithm:
     def propose(self, command: bytes, now: int) -> list:
         """A client command (algorithms with a log accept it when they lead).
 
-        A command over ``core.limits.MAX_COMMAND_BYTES`` could never travel to the other nodes
+        A command over ``quorumlab.core.limits.MAX_COMMAND_BYTES`` could never travel to the other nodes
         in one message: it is refused here, for every algorithm, before the hook sees it.
         """
         if len(command) > MAX_COMMAND_BYTES:
@@ -199,7 +199,7 @@ class ElectionAlgorithm:
         return self._run(self.on_propose, command, now)
 
     def read(self, ctx: int, consistency: str, now: int) -> list:
-        """A client read (``ctx`` names it; ``consistency`` is core.effects.LINEARIZABLE or LEASE): answered by a
+        """A client read (``ctx`` names it; ``consistency`` is quorumlab.core.effects.LINEARIZABLE or LEASE): answered by a
         ``ReadReady`` (or ``ReadRejected``) effect, now or later, carrying the same ``ctx``."""
         return self._run(self.on_read, ctx, consistency, now)
 
@@ -210,7 +210,7 @@ class ElectionAlgorithm:
 
     def change_membership(self, change: list, now: int) -> list:
         """Change who is in the cluster (``change``: a list of {"op", "node"[, "address"]}, see
-        algorithms.raft.membership): answered like a command, by ``Proposed`` for the configuration entry (done once
+        quorumlab.algorithms.raft.membership): answered like a command, by ``Proposed`` for the configuration entry (done once
         it is applied) or ``ProposeRejected`` saying why not."""
         return self._run(self.on_change_membership, change, now)
 
@@ -299,15 +299,15 @@ class ElectionAlgorithm:
         self._out.append(ReadReady(ctx, index))
 
     def reject_read(self, ctx: int, code: str, reason: str, leader: int | None = None) -> None:
-        """Read ``ctx`` cannot be served here (``code``: one of core.effects.REJECTION_CODES)."""
+        """Read ``ctx`` cannot be served here (``code``: one of quorumlab.core.effects.REJECTION_CODES)."""
         self._out.append(ReadRejected(ctx, code, reason, leader))
 
     def reject_proposal(self, code: str, reason: str, leader: int | None = None) -> None:
-        """Refuse client commands: ``code`` is one of core.effects.REJECTION_CODES, ``reason`` says why."""
+        """Refuse client commands: ``code`` is one of quorumlab.core.effects.REJECTION_CODES, ``reason`` says why."""
         self._out.append(ProposeRejected(code, reason, leader))
 
     def refuse_transfer(self, to: int | None, code: str, reason: str, leader: int | None = None) -> None:
-        """A leadership transfer to ``to`` is not started (``code``: one of core.effects.REJECTION_CODES)."""
+        """A leadership transfer to ``to`` is not started (``code``: one of quorumlab.core.effects.REJECTION_CODES)."""
         self._out.append(TransferRefused(to, code, reason, leader))
 
     def emit(self, effect: Any) -> None:
@@ -322,7 +322,7 @@ class ElectionAlgorithm:
 
     def _refuse_oversized(self, size: int) -> None:
         self.reject_proposal(INVALID, f"a command of {size} bytes is over the {MAX_COMMAND_BYTES}-byte limit "
-                             "(core.limits.MAX_COMMAND_BYTES: one command must fit in one message between nodes)",
+                             "(quorumlab.core.limits.MAX_COMMAND_BYTES: one command must fit in one message between nodes)",
                              self.leader)
 
     def _drop_absurd_term(self, msg: Message) -> None:

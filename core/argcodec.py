@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from core.errors import CodecError
+from quorumlab.core.errors import CodecError
 
 NONE, FALSE, TRUE, INT, NEG_INT, FLOAT, STR, BYTES, LIST, DICT = range(10)
 MAX_DEPTH = 32

@@ -39,8 +39,8 @@ from typing import Any, Iterable
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from core.keys import Keyring
-from core.kv import (
+from quorumlab.core.keys import Keyring
+from quorumlab.core.kv import (
     CAS,
     CAS_MISMATCH,
     DELETE,
@@ -54,11 +54,11 @@ from core.kv import (
     Command,
     Result,
 )
-from core.effects import NOT_LEADER
-from core.runtime.addresses import control_address, parse_cluster
-from core.runtime.auth import ClientAuth
-from core.runtime.control import APPLIED, parse_propose_reply, propose_frames, read_frames
-from core.limits import CONTROL_MAX_BYTES
+from quorumlab.core.effects import NOT_LEADER
+from quorumlab.core.runtime.addresses import control_address, parse_cluster
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import APPLIED, parse_propose_reply, propose_frames, read_frames
+from quorumlab.core.limits import CONTROL_MAX_BYTES
 
 
 READ_MODES = ("linearizable", "lease", "log", "stale")
@@ -121,7 +121,7 @@ class KVClient:
         identity: str = "client",
         read_from: str = "leader",
     ) -> None:
-        """``keys``: the cluster's keyring (core.keys; a path or a ``Keyring``) when it has one; ``identity``
+        """``keys``: the cluster's keyring (quorumlab.core.keys; a path or a ``Keyring``) when it has one; ``identity``
         names the client key to use from it (the default keyring's ``client`` may read and write).
         ``read_from``: where reads without the log go, "leader" or "any" node in turn (a follower asks the
         leader for a read index and answers itself, so reads spread over the cluster)."""
@@ -402,7 +402,7 @@ class KVClient:
         return rid
 
     def wait(self, node: int, rid: bytes, timeout_s: float) -> dict | None:
-        """The reply to request ``rid`` from ``node`` (core.runtime.control.parse_propose_reply), or None after
+        """The reply to request ``rid`` from ``node`` (quorumlab.core.runtime.control.parse_propose_reply), or None after
         ``timeout_s`` or as soon as the connection to ``node`` drops; replies to earlier, abandoned requests are
         skipped."""
         sock = self._socket(node)

@@ -7,19 +7,19 @@ Used by ``bench cluster``, benchmarks and the runtime's tests::
         t_kill = c.crash(leader)
         c.wait_for(lambda e: e["kind"] == "role" and e["to"] == "leader", 10, since=t_kill)
 
-Every node is a real ``bench node`` process (``python -m bench.cli node``) with
+Every node is a real ``bench node`` process (``python -m quorumlab.bench.cli node``) with
 its own data dir ``<data_dir>/<id>/`` (identity.json, state.json, events.jsonl,
 node.log). The cluster is secure by default: it makes a keyring in
-``<data_dir>/keys`` (core.keys) the first time, every node and the harness use
+``<data_dir>/keys`` (quorumlab.core.keys) the first time, every node and the harness use
 CurveZMQ, and the harness speaks as the keyring's ``admin``; ``secure=False``
 runs the nodes in plain mode, for teaching. ``<data_dir>/cluster.json`` keeps
 the cluster id, so a cluster started again on the same data dir is the same
 cluster (its nodes refuse a data dir of another).
 Ports are picked free on 127.0.0.1 unless ``base_port`` is given (then node i
-uses base_port + i, control and events by the rule of core.runtime.addresses).
+uses base_port + i, control and events by the rule of quorumlab.core.runtime.addresses).
 Nodes can live elsewhere than 127.0.0.1: ``hosts`` gives each node the address
 it binds and is reached at, and ``launcher`` a command prefix that starts it
-there (bench.check.netns runs each node in a network namespace of its own with
+there (quorumlab.bench.check.netns runs each node in a network namespace of its own with
 ``ip netns exec NAME``); ports then follow ``base_port`` (default
 ``HOSTED_BASE_PORT``), as each host has ports of its own.
 ``trace_messages`` makes every node record an event per message sent and
@@ -49,18 +49,18 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from core.client import KVClient
+    from quorumlab.core.client import KVClient
 
 import zmq
 
-from core.algorithm import ElectionAlgorithm
-from core.config import AlgorithmConfig
-from core.keys import KEYRING_FILE, Keyring, add_node, create_keyring
-from core.runtime.addresses import control_address, events_address, format_cluster
-from core.runtime.auth import ClientAuth
-from core.runtime.control import ControlClient, ControlError
-from core.runtime.eventlog import EVENTS_FILE, EventFollower, make_event
-from core.runtime.loader import algorithm_spec, import_root, load_algorithm
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.keys import KEYRING_FILE, Keyring, add_node, create_keyring
+from quorumlab.core.runtime.addresses import control_address, events_address, format_cluster
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import ControlClient, ControlError
+from quorumlab.core.runtime.eventlog import EVENTS_FILE, EventFollower, make_event
+from quorumlab.core.runtime.loader import algorithm_spec, import_root, load_algorithm
 
 HOST = "127.0.0.1"
 HOSTED_BASE_PORT = 7100
@@ -266,7 +266,7 @@ class LocalCluster:
         """The command line that starts node ``node_id`` (after the ``launcher``'s prefix, when there is one)."""
         cmd = [
             *(self.launcher(node_id) if self.launcher is not None else ()),
-            sys.executable, "-m", "bench.cli", "node",
+            sys.executable, "-m", "quorumlab.bench.cli", "node",
             "--algo", self.algo_spec,
             "--id", str(node_id),
             "--cluster", format_cluster(self.addresses),
@@ -451,7 +451,7 @@ class LocalCluster:
     # -- membership (raft) ------------------------------------------------------------------
 
     def change_membership(self, change: list[dict], timeout_s: float = 10.0) -> int:
-        """Ask the leader to change the membership (core.runtime.control ``member``) and wait until the change has
+        """Ask the leader to change the membership (quorumlab.core.runtime.control ``member``) and wait until the change has
         committed there; a "busy" refusal (an earlier change still committing, a learner still catching up, a
         leader that has not committed its first entry) is retried until ``timeout_s``. Returns the configuration
         entry's index; other refusals raise ControlError with the reason."""
@@ -586,7 +586,7 @@ class LocalCluster:
         }
 
     def request(self, node_id: int, cmd: str, timeout_s: float = 2.0, **args: Any) -> Any:
-        """Send any control command to one node (see core.runtime.control)."""
+        """Send any control command to one node (see quorumlab.core.runtime.control)."""
         return self._client.request(self.control_addresses[node_id], cmd, timeout_s, **args)
 
     def majority_leader(self, among: Iterable[int] | None = None, min_term: int = 0) -> int | None:
@@ -609,8 +609,8 @@ class LocalCluster:
         return self.wait_until(lambda: self.majority_leader(among, min_term), timeout_s, "an agreed leader")
 
     def kv_client(self, **kwargs: Any) -> "KVClient":
-        """A ``core.client.KVClient`` for this cluster (it needs the control ports this cluster chose)."""
-        from core.client import KVClient
+        """A ``quorumlab.core.client.KVClient`` for this cluster (it needs the control ports this cluster chose)."""
+        from quorumlab.core.client import KVClient
 
         if self.keyring is not None:
             kwargs.setdefault("keys", self.keyring)

@@ -1,5 +1,5 @@
-"""Message codec: ``encode(msg) -> bytes`` and ``decode(bytes) -> msg`` (compiled or twin, see core._accel)."""
-from core._accel import codec as _impl
+"""Message codec: ``encode(msg) -> bytes`` and ``decode(bytes) -> msg`` (compiled or twin, see quorumlab.core._accel)."""
+from quorumlab.core._accel import codec as _impl
 
 encode = _impl.encode
 decode = _impl.decode

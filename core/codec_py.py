@@ -1,4 +1,4 @@
-"""Message codec, pure-Python twin of ``core._codec`` (same API, byte-identical output).
+"""Message codec, pure-Python twin of ``quorumlab.core._codec`` (same API, byte-identical output).
 
 Wire format, little-endian, version 1:
   header  u8 version, u16 algo_id, u8 type_id, u32 cluster, u32 src, u32 dst, u64 term  (24 bytes)
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import struct
 
-from core.errors import CodecError
-from core.messages import BOOL, BYTES, ENTRIES, I64, PROTOCOL_VERSION, SCHEMAS, U8, U32, U64, U64LIST, Message
+from quorumlab.core.errors import CodecError
+from quorumlab.core.messages import BOOL, BYTES, ENTRIES, I64, PROTOCOL_VERSION, SCHEMAS, U8, U32, U64, U64LIST, Message
 
 _HEADER = struct.Struct("<BHBIIIQ")
 _U32 = struct.Struct("<I")

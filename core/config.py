@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from core.errors import ConfigError
+from quorumlab.core.errors import ConfigError
 
 
 def setting(default: Any, lo: float | None = None, hi: float | None = None, unit: str = "", help: str = "") -> Any:

@@ -12,12 +12,12 @@ a vote or acknowledged entries. So the directory says what it is:
 * A node refuses a directory whose identity names another cluster, node or
   algorithm, with an error that names both.
 * Once the identity exists, ``state.json`` must exist, and so must every log
-  it lists; each log's header carries the same ``dir_id`` (core.storage.RecordLog),
+  it lists; each log's header carries the same ``dir_id`` (quorumlab.core.storage.RecordLog),
   so a file copied in from another directory is refused too.
 * Durable files without an identity (from an older quorumlab, or with
   identity.json deleted) are refused rather than adopted.
 
-Snapshot files (core.snapshots) are not listed: each is checked in full by its own
+Snapshot files (quorumlab.core.snapshots) are not listed: each is checked in full by its own
 checksums when the directory is opened, and the one image a node cannot start
 without is named by its log's base record (index and term), so a missing or
 damaged one already stops the node. A list would cost an identity rewrite per
@@ -37,7 +37,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import StorageError
+from quorumlab.core.errors import StorageError
 
 IDENTITY_FILE = "identity.json"
 _MAGIC = "quorumlab-identity-v1"

@@ -64,7 +64,7 @@ class Apply:
 @dataclass(slots=True)
 class TakeSnapshot:
     """Write the state machine's image, which has applied exactly up to ``index`` (of ``term``), durably into the
-    storage's snapshot store (core.snapshots) with ``meta`` in its header, before any later effect."""
+    storage's snapshot store (quorumlab.core.snapshots) with ``meta`` in its header, before any later effect."""
 
     index: int
     term: int

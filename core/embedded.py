@@ -1,6 +1,6 @@
 """One node inside the application's process: the runtime's loop on a background thread.
 
-``EmbeddedNode`` (``quorumlab.Node``) opens a ``core.runtime.node.Node`` (the loop
+``EmbeddedNode`` (``quorumlab.Node``) opens a ``quorumlab.core.runtime.node.Node`` (the loop
 ``bench node`` runs: same transport, storage, CurveZMQ checks, event log and
 control socket) and runs it on a thread of its own. The application talks to it
 through the runtime's in-process channel (``submit_local`` / ``call_local``), so
@@ -27,16 +27,16 @@ import queue
 import threading
 from typing import Any, Callable, Mapping
 
-from core.algorithm import ElectionAlgorithm, Role
-from core.config import AlgorithmConfig
-from core.errors import QuorumlabError
-from core.keys import Keyring
-from core.leadership import Lease, Leadership, LeadershipLost
-from core.replicated import ReplicatedObject
-from core.runtime.addresses import parse_cluster
-from core.runtime.control import APPLIED, NOT_APPLIED
-from core.runtime.loader import load_algorithm
-from core.runtime.node import Node as RuntimeNode
+from quorumlab.core.algorithm import ElectionAlgorithm, Role
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.errors import QuorumlabError
+from quorumlab.core.keys import Keyring
+from quorumlab.core.leadership import Lease, Leadership, LeadershipLost
+from quorumlab.core.replicated import ReplicatedObject
+from quorumlab.core.runtime.addresses import parse_cluster
+from quorumlab.core.runtime.control import APPLIED, NOT_APPLIED
+from quorumlab.core.runtime.loader import load_algorithm
+from quorumlab.core.runtime.node import Node as RuntimeNode
 
 log = logging.getLogger("quorumlab.embedded")
 
@@ -53,7 +53,7 @@ class NodeError(QuorumlabError):
 
 
 class SubmitError(QuorumlabError):
-    """A command was not completed. ``code`` is the control protocol's (core.runtime.control): ``not_leader``,
+    """A command was not completed. ``code`` is the control protocol's (quorumlab.core.runtime.control): ``not_leader``,
     ``busy``, ``invalid``, ``no_log``, ``leadership_lost``, ``internal``, ``closed``; ``applied`` says what became
     of it (False: certainly not applied; None: it may have been, at most once); ``leader`` and
     ``leader_address`` name the leader when the node knows it."""
@@ -269,7 +269,7 @@ class EmbeddedNode:
             future.set_exception(SubmitError(f"busy: node {self.id} has too much work queued; retry", "busy", False))
         return future
 
-    # -- leadership (core.leadership) -----------------------------------------------------
+    # -- leadership (quorumlab.core.leadership) -----------------------------------------------------
 
     def leadership(self, timeout: float | None = None) -> "_LeadershipContext":
         """A context manager: ``with node.leadership() as lease:`` blocks until this node leads (TimeoutError after

@@ -1,6 +1,6 @@
 """Blob lists and log-record frames: ``pack_blobs``, ``unpack_blobs``, ``frame_records``, ``crc32``
-(compiled or twin, see core._accel; formats in core.framing_py)."""
-from core._accel import framing as _impl
+(compiled or twin, see quorumlab.core._accel; formats in quorumlab.core.framing_py)."""
+from quorumlab.core._accel import framing as _impl
 
 pack_blobs = _impl.pack_blobs
 unpack_blobs = _impl.unpack_blobs

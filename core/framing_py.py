@@ -1,4 +1,4 @@
-"""Framing of byte strings, pure-Python twin of ``core._framing`` (same API, byte-identical output).
+"""Framing of byte strings, pure-Python twin of ``quorumlab.core._framing`` (same API, byte-identical output).
 
 Two formats, both little-endian:
 
@@ -6,7 +6,7 @@ Two formats, both little-endian:
   u32 length + bytes. The client protocol carries a request's commands and a
   reply's results this way, one ZeroMQ frame for the lot (a frame per command
   costs about a microsecond each in pyzmq).
-* log records (``frame_records``): each body framed as ``core.storage.RecordLog``
+* log records (``frame_records``): each body framed as ``quorumlab.core.storage.RecordLog``
   stores it, u32 length, u32 crc32(body), u32 crc32(those 8 header bytes), body,
   concatenated for one write, with the byte offset of each record.
 
@@ -19,7 +19,7 @@ import operator
 import struct
 import zlib
 
-from core.errors import CodecError
+from quorumlab.core.errors import CodecError
 
 _U32 = struct.Struct("<I")
 _LEN_CRC = struct.Struct("<II")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from core.effects import Apply, Broadcast, CancelTimer, Persist, RestoreSnapshot, Send, SetTimer, TakeSnapshot
-from core.messages import Message
+from quorumlab.core.effects import Apply, Broadcast, CancelTimer, Persist, RestoreSnapshot, Send, SetTimer, TakeSnapshot
+from quorumlab.core.messages import Message
 
 
 class EffectSink(Protocol):
@@ -41,10 +41,10 @@ class EffectSink(Protocol):
         """Apply consecutive committed entries to the state machine, in order."""
 
     def take_snapshot(self, effect: TakeSnapshot) -> None:
-        """Write the state machine's image durably (core.snapshots.take_snapshot), before the effects that follow."""
+        """Write the state machine's image durably (quorumlab.core.snapshots.take_snapshot), before the effects that follow."""
 
     def restore_snapshot(self, effect: RestoreSnapshot) -> None:
-        """Replace the state machine with a stored image (core.snapshots.restore_snapshot)."""
+        """Replace the state machine with a stored image (quorumlab.core.snapshots.restore_snapshot)."""
 
     def observe(self, effect: Any) -> None:
         """Record an observable effect (role, term, leader, note, proposal outcome) as an event."""

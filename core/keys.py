@@ -30,7 +30,7 @@ from typing import Iterable
 import zmq
 from zmq.utils import z85
 
-from core.errors import QuorumlabError
+from quorumlab.core.errors import QuorumlabError
 
 KEYRING_FILE = "keyring.json"
 SECRET_DIR = "secret"

@@ -254,7 +254,7 @@ class KVStore:
 
     def read(self, query: bytes) -> bytes:
         """Answer a get from the state as it is, outside the log (no session, no entry): what the runtime calls
-        for a read once the algorithm said the state is recent enough (core.effects.ReadReady)."""
+        for a read once the algorithm said the state is recent enough (quorumlab.core.effects.ReadReady)."""
         if len(query) >= _HEAD.size + _LEN.size:
             magic, _, _, op = _unpack_head(query)
             parsed = _parse_args(query, op) if magic == _MAGIC and op == GET else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from core.errors import QuorumlabError
+from quorumlab.core.errors import QuorumlabError
 
 
 class LeadershipLost(QuorumlabError):

@@ -8,14 +8,14 @@ against the same numbers (``RaftConfig.check``).
 """
 from __future__ import annotations
 
-from core.codec import HEADER_SIZE
+from quorumlab.core.codec import HEADER_SIZE
 
 MAX_FRAME_BYTES = 16 << 20
 """Largest message between nodes (after decryption); the transport refuses larger ones."""
 CURVE_OVERHEAD_BYTES = 64
 """What CurveZMQ adds to a message on the wire (nonce, MAC, command name, flags), with room to spare."""
 ENTRY_OVERHEAD_BYTES = 20
-"""Per log entry in a replication message: u64 term, u64 index, u32 length (core.codec's ``entries`` field)."""
+"""Per log entry in a replication message: u64 term, u64 index, u32 length (quorumlab.core.codec's ``entries`` field)."""
 REPLICATION_FIXED_BYTES = HEADER_SIZE + 64
 """A replication message without its entries: the header and up to 64 bytes of fixed fields (raft's AppendEntries
 has 36: two u64 positions, the u32 entry count, the u64 commit index and the u64 read round)."""

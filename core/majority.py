@@ -3,14 +3,14 @@
 Algorithms ask their configuration, not a voter count, who has won a vote and
 which index is committed, so that a joint configuration (two majorities that
 must both agree, for membership change: ``JointConfig``) is used in its place
-by the same calls, as etcd's quorum.JointConfig. The counting itself is ``core.quorum``'s: the compiled
+by the same calls, as etcd's quorum.JointConfig. The counting itself is ``quorumlab.core.quorum``'s: the compiled
 ``VoteTally`` and ``committed_index`` when they are built.
 """
 from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from core.quorum import LOST, PENDING, WON, VoteTally, committed_index
+from quorumlab.core.quorum import LOST, PENDING, WON, VoteTally, committed_index
 
 
 class MajorityConfig:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from core.algorithm import ElectionAlgorithm
+from quorumlab.core.algorithm import ElectionAlgorithm
 
 GROUP = "quorumlab.mistakes"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.algorithm import Role
-from core.effects import LeaderChanged, RoleChanged, TermChanged
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import LeaderChanged, RoleChanged, TermChanged
 
 
 class Observer:

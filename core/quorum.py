@@ -1,5 +1,5 @@
-"""Vote counting and quorum commit index (compiled or twin, see core._accel)."""
-from core._accel import quorum as _impl
+"""Vote counting and quorum commit index (compiled or twin, see quorumlab.core._accel)."""
+from quorumlab.core._accel import quorum as _impl
 
 PENDING = _impl.PENDING
 WON = _impl.WON

@@ -1,4 +1,4 @@
-"""Quorum arithmetic, pure-Python twin of ``core._quorum`` (same API).
+"""Quorum arithmetic, pure-Python twin of ``quorumlab.core._quorum`` (same API).
 
 ``VoteTally`` counts one election's votes over a fixed voter set as two
 bitsets (granted, rejected): a voter counts once, whatever it sends again.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from core.errors import UnknownAlgorithmError
+from quorumlab.core.errors import UnknownAlgorithmError
 
 GROUP = "quorumlab.algorithms"
 
@@ -30,7 +30,7 @@ def load(name: str):
         names = ", ".join(sorted(eps)) or "(none: is quorumlab installed?)"
         raise UnknownAlgorithmError(f"unknown algorithm {name!r}; available: {names}")
     cls = ep.load()
-    from core.algorithm import ElectionAlgorithm
+    from quorumlab.core.algorithm import ElectionAlgorithm
 
     if not (isinstance(cls, type) and issubclass(cls, ElectionAlgorithm)):
         raise UnknownAlgorithmError(f"entry point {name!r} ({ep.value}) is not an ElectionAlgorithm subclass")

@@ -3,7 +3,7 @@
 A ``ReplicatedObject`` is the state machine of an embedded node
 (``quorumlab.Node(..., state_machine=obj)``). Calling a ``@replicated`` method
 does not run it: the call (method name and arguments, in the declared format of
-core.argcodec, never pickle) is proposed as one log entry, and once the entry is
+quorumlab.core.argcodec, never pickle) is proposed as one log entry, and once the entry is
 committed every node's copy runs the method on its loop thread, in log order.
 The proposing node returns that run's result, or raises what it raised (as
 ``ReplicatedCallError``). A method must therefore be deterministic: it may only
@@ -41,11 +41,11 @@ import concurrent.futures
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
-from core import argcodec
-from core.errors import CodecError, QuorumlabError
+from quorumlab.core import argcodec
+from quorumlab.core.errors import CodecError, QuorumlabError
 
 if TYPE_CHECKING:
-    from core.embedded import EmbeddedNode
+    from quorumlab.core.embedded import EmbeddedNode
 
 CALL_MARK = b"\xa5qlcall1"
 """Every replicated call's log entry starts with these bytes (a version of the format)."""
@@ -66,7 +66,7 @@ class NotAttached(QuorumlabError):
 
 
 def encode_call(name: str, args: tuple, kwargs: dict[str, Any]) -> bytes:
-    """The log entry of a call: CALL_MARK, then [name, args, kwargs] in core.argcodec's format."""
+    """The log entry of a call: CALL_MARK, then [name, args, kwargs] in quorumlab.core.argcodec's format."""
     return CALL_MARK + argcodec.encode([name, list(args), kwargs])
 
 

@@ -30,16 +30,16 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from core import codec
-from core.algorithm import ElectionAlgorithm, Role
-from core.config import AlgorithmConfig
-from core.effects import (BROADCAST, NOT_LEADER, Apply, Proposed, ProposeRejected, ReadReady, ReadRejected,
+from quorumlab.core import codec
+from quorumlab.core.algorithm import ElectionAlgorithm, Role
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.effects import (BROADCAST, NOT_LEADER, Apply, Proposed, ProposeRejected, ReadReady, ReadRejected,
                           TransferRefused, as_event)
-from core.errors import CodecError, InvariantViolation
-from core.interpret import TimerTable, execute
-from core.snapshots import restore_snapshot, take_snapshot
-from core.storage import MemoryStorage
-from core.timerwheel import TimerWheel
+from quorumlab.core.errors import CodecError, InvariantViolation
+from quorumlab.core.interpret import TimerTable, execute
+from quorumlab.core.snapshots import restore_snapshot, take_snapshot
+from quorumlab.core.storage import MemoryStorage
+from quorumlab.core.timerwheel import TimerWheel
 
 _DELIVER = 0
 """First item of a delivery on the wheel; a timer's key starts with its node id instead (ids start at 1)."""
@@ -141,7 +141,7 @@ class Read:
 
 class _Node:
     """One simulated node: its algorithm, disk, timers, clock, state machine, and how the simulator carries out
-    its effects (the EffectSink of core.interpret)."""
+    its effects (the EffectSink of quorumlab.core.interpret)."""
 
     __slots__ = ("id", "sim", "algo", "storage", "up", "timers", "rate", "machine", "reads", "waiting_reads")
 
@@ -256,7 +256,7 @@ class Simulation:
         connection_hints: bool = False,
     ) -> None:
         if isinstance(algo, str):
-            from core import registry
+            from quorumlab.core import registry
 
             algo = registry.load(algo)
         if nodes < 1:
@@ -437,7 +437,7 @@ class Simulation:
 
     def change(self, change: list, node: int | None = None) -> Submission:
         """Ask ``node`` (default: the current leader) to change the membership (a list of {"op", "node"[, "address"]},
-        algorithms.raft.membership); the handle completes once the configuration entry is applied there."""
+        quorumlab.algorithms.raft.membership); the handle completes once the configuration entry is applied there."""
         return self.submit(b"", node, change=change)
 
     def submit(self, command: bytes, node: int | None = None, *, change: list | None = None) -> Submission:
@@ -468,7 +468,7 @@ class Simulation:
     def read(self, query: bytes, node: int | None = None, consistency: str = "linearizable") -> Read:
         """A read-only query (a get) at ``node`` (default: the current leader), answered from that node's state
         machine: ``stale`` at once as it is; ``linearizable`` and ``lease`` once the algorithm gave a read index
-        and the node applied that far (core.effects.ReadReady). The handle completes then, or fails."""
+        and the node applied that far (quorumlab.core.effects.ReadReady). The handle completes then, or fails."""
         target = node if node is not None else self.leader()
         read = Read(bytes(query), target, consistency)
         if target is None or not self._nodes[target].up:
@@ -490,7 +490,7 @@ class Simulation:
 
     def transfer(self, to: int | None = None, node: int | None = None) -> Any:
         """Ask ``node`` (default: the current leader) to hand leadership to ``to`` (None: its pick). Returns None
-        when the transfer started (watch ``leader()``), else the core.effects.TransferRefused saying why."""
+        when the transfer started (watch ``leader()``), else the quorumlab.core.effects.TransferRefused saying why."""
         source = node if node is not None else self.leader()
         if source is None or not self._nodes[source].up:
             return TransferRefused(to, NOT_LEADER, "no leader" if source is None else f"node {source} is down")
@@ -558,7 +558,7 @@ class Simulation:
             self._deliver(ev[1], ev[2], ev[3])
             self._after_event(ev[1])
             return True
-        n = self._nodes[ev[0]]  # a timer's key: [node id, name, handle, deadline] (core.interpret.TimerTable)
+        n = self._nodes[ev[0]]  # a timer's key: [node id, name, handle, deadline] (quorumlab.core.interpret.TimerTable)
         if n.up and n.timers.fired(ev):
             self.trace.append((self.now, n.id, "timer", ev[1]))
             self._execute(n, n.algo.fire(ev[1], n.clock()))

@@ -30,8 +30,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
 
-from core.datadir import fsync_dir
-from core.errors import StorageError
+from quorumlab.core.datadir import fsync_dir
+from quorumlab.core.errors import StorageError
 
 MAGIC = b"QLSNAP1\n"
 _HEAD = struct.Struct("<QQQII")  # index, term, body size, body crc32, meta length

@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Protocol
 
-from core.datadir import (
+from quorumlab.core.datadir import (
     IDENTITY_FILE,
     DirIdentity,
     Identity,
@@ -34,16 +34,16 @@ from core.datadir import (
     save_identity,
     write_atomically,
 )
-from core.errors import StorageError
-from core.framing import frame_records
-from core.snapshots import FileSnapshots, MemorySnapshots
+from quorumlab.core.errors import StorageError
+from quorumlab.core.framing import frame_records
+from quorumlab.core.snapshots import FileSnapshots, MemorySnapshots
 
 STATE_FILE = "state.json"
 _MAGIC = "quorumlab-state-v2"
 
 
 class RecordStore(Protocol):
-    """A log of records (core.storage.RecordLog on disk, MemoryRecordLog in the simulator)."""
+    """A log of records (quorumlab.core.storage.RecordLog on disk, MemoryRecordLog in the simulator)."""
 
     torn: Any
     flushes: int
@@ -66,7 +66,7 @@ class Storage(Protocol):
     ``write`` stages, the runtime's ``Persist`` effect calls ``flush`` (state first, then every log
     opened with ``open_log``), ``read`` returns the last state written. The runtime also calls
     ``seal`` when idle and ``close`` at the end. ``snapshots`` holds the state machine images of an
-    algorithm that compacts its log (core.snapshots).
+    algorithm that compacts its log (quorumlab.core.snapshots).
     """
 
     snapshots: Any
@@ -202,7 +202,7 @@ class MemoryRecordLog:
 
 class FileStorage:
     """A node's data dir: small durable state in ``state.json`` (replaced atomically, checksummed), the
-    directory's identity (core.datadir), and the record logs made in it (``open_log``).
+    directory's identity (quorumlab.core.datadir), and the record logs made in it (``open_log``).
 
     Opening checks whose the directory is and that nothing it depends on went missing: a
     directory of another cluster, node or algorithm, a missing state.json or log, or a log
@@ -345,7 +345,7 @@ class FileStorage:
             log.flush()
 
     def seal(self) -> None:
-        """Record in each log's header that everything flushed so far is durable (core.storage.RecordLog.seal)."""
+        """Record in each log's header that everything flushed so far is durable (quorumlab.core.storage.RecordLog.seal)."""
         for log in self._attached.values():
             log.seal()
 
@@ -383,7 +383,7 @@ _LOG_MAGIC = b"QLRECS2\n"
 _SLOT = struct.Struct("<QQ8s")  # sequence, high-water mark, dir_id; then crc32 of these 24 bytes, 4 bytes pad
 _SLOT_SIZE = 32
 _HEADER_SIZE = len(_LOG_MAGIC) + 2 * _SLOT_SIZE
-_REC_HEAD = struct.Struct("<III")  # body length, crc32(body), crc32(the first 8 header bytes); see core.framing
+_REC_HEAD = struct.Struct("<III")  # body length, crc32(body), crc32(the first 8 header bytes); see quorumlab.core.framing
 MAX_RECORD = 1 << 30
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any, Iterable
 
-from core.effects import (
+from quorumlab.core.effects import (
     Apply,
     Broadcast,
     CancelTimer,
@@ -23,10 +23,10 @@ from core.effects import (
     SetTimer,
     as_event,
 )
-from core.errors import InvariantViolation
-from core.interpret import execute
-from core.snapshots import restore_snapshot, take_snapshot
-from core.storage import MemoryStorage
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.interpret import execute
+from quorumlab.core.snapshots import restore_snapshot, take_snapshot
+from quorumlab.core.storage import MemoryStorage
 
 
 def outgoing(effects: list, cls: type | None = None) -> list[Any]:
@@ -80,7 +80,7 @@ def flush_persists(storage: Any, effects: list) -> list:
 
 
 class _Sink:
-    """How a ManualCluster carries out one node's effects (core.interpret.EffectSink)."""
+    """How a ManualCluster carries out one node's effects (quorumlab.core.interpret.EffectSink)."""
 
     __slots__ = ("cluster", "id")
 
@@ -129,7 +129,7 @@ class _Sink:
 class ManualCluster:
     """Nodes 1..n of an algorithm driven by hand: nothing happens unless the test says so.
 
-    Effects are carried out by the runtimes' own interpreter (core.interpret.execute): messages
+    Effects are carried out by the runtimes' own interpreter (quorumlab.core.interpret.execute): messages
     wait in ``queue`` until ``deliver`` hands them over (a message to or from a node that is
     down is lost); timers are only recorded in ``armed`` and fire when the test ``trigger``\\ s
     them, except the names in ``auto`` (zero-delay timers such as raft's ``flush``), which fire
@@ -143,7 +143,7 @@ class ManualCluster:
     def __init__(self, algo: type | str, n: int, config: Any = None, *, observers: Iterable[Any] | None = None,
                  auto: Iterable[str] = (), cluster: int = 1) -> None:
         if isinstance(algo, str):
-            from core import registry
+            from quorumlab.core import registry
 
             algo = registry.load(algo)
         self.algo = algo
@@ -259,7 +259,7 @@ class ManualCluster:
         return i
 
     def change(self, i: int, change: list) -> list:
-        """Ask node ``i`` to change the membership (algorithms.raft.membership); returns the effects (Proposed for
+        """Ask node ``i`` to change the membership (quorumlab.algorithms.raft.membership); returns the effects (Proposed for
         the configuration entry, or ProposeRejected saying why not)."""
         effects = self.nodes[i].change_membership(change, self.now)
         self.run(i, effects)

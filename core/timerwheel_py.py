@@ -1,4 +1,4 @@
-"""Hierarchical hashed timer wheel, pure-Python twin of ``core._timerwheel`` (same API).
+"""Hierarchical hashed timer wheel, pure-Python twin of ``quorumlab.core._timerwheel`` (same API).
 
 Millisecond resolution. Six levels of 256 slots: level L holds timers whose
 deadline shares every bit above 8*(L+1) with the wheel's current time but

@@ -1,7 +1,7 @@
 """Tiny algorithms that exercise the runtimes without any election logic of interest."""
 from __future__ import annotations
 
-from core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
+from quorumlab.core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
 import dataclasses
 
 Beat = message_type("Beat", 0xFF01, 1, [("seq", "u64"), ("payload", "bytes")])

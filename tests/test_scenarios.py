@@ -1,4 +1,4 @@
-"""Every story in ``tests/**/testdata/*.txt``, run by core.scenario and compared with the trace written below each step.
+"""Every story in ``tests/**/testdata/*.txt``, run by quorumlab.core.scenario and compared with the trace written below each step.
 
 A failure shows a diff naming the file and line. When behaviour changes on purpose,
 ``QUORUMLAB_REWRITE=1 .venv/bin/python -m pytest tests/test_scenarios.py`` writes the new
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.scenario import check_file
+from quorumlab.core.scenario import check_file
 from tests.raft.mistakes import MISTAKES as RAFT_MISTAKES
 from tests.raft.story_commands import COMMANDS as RAFT_COMMANDS
 

@@ -46,11 +46,11 @@ from __future__ import annotations
 
 import enum
 from typing import Any
-from algorithms.bully.config import BullyConfig
-from algorithms.bully.lease import QuorumLease
-from algorithms.bully.messages import ALGO_ID, ALL, Answer, Coordinator, Election, Heartbeat, HeartbeatAck
-from core.algorithm import ElectionAlgorithm, Role
-from core.messages import Message
+from quorumlab.algorithms.bully.config import BullyConfig
+from quorumlab.algorithms.bully.lease import QuorumLease
+from quorumlab.algorithms.bully.messages import ALGO_ID, ALL, Answer, Coordinator, Election, Heartbeat, HeartbeatAck
+from quorumlab.core.algorithm import ElectionAlgorithm, Role
+from quorumlab.core.messages import Message
 
 HEARTBEAT = "heartbeat"
 """Coordinator: time to send the next HEARTBEAT."""

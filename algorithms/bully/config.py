@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.config import AlgorithmConfig, setting
-from core.errors import ConfigError
+from quorumlab.core.config import AlgorithmConfig, setting
+from quorumlab.core.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ coordinator can tell whether a majority still hears it.
 """
 from __future__ import annotations
 
-from core.messages import Message, message
+from quorumlab.core.messages import Message, message
 
 ALGO_ID = 3
 

@@ -1,10 +1,10 @@
 """Paxos leader election with leader leases (registered as the ``paxos`` plugin)."""
-from algorithms.paxos.acceptor import Acceptor
-from algorithms.paxos.ballot import Ballot, drift_widened, fencing_token
-from algorithms.paxos.config import PaxosConfig
-from algorithms.paxos.messages import Accept, Accepted, Nack, Prepare, Promise
-from algorithms.paxos.node import DETECT, LEASE_TIMER, RENEW, ROUND, Paxos, ProposerState
-from algorithms.paxos.observers import BallotSafety, LeaseExclusion, PromiseKept, check_event_log, default_observers
+from quorumlab.algorithms.paxos.acceptor import Acceptor
+from quorumlab.algorithms.paxos.ballot import Ballot, drift_widened, fencing_token
+from quorumlab.algorithms.paxos.config import PaxosConfig
+from quorumlab.algorithms.paxos.messages import Accept, Accepted, Nack, Prepare, Promise
+from quorumlab.algorithms.paxos.node import DETECT, LEASE_TIMER, RENEW, ROUND, Paxos, ProposerState
+from quorumlab.algorithms.paxos.observers import BallotSafety, LeaseExclusion, PromiseKept, check_event_log, default_observers
 
 __all__ = [
     "DETECT",

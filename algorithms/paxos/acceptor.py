@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from algorithms.paxos.ballot import ZERO, Ballot, drift_widened
+from quorumlab.algorithms.paxos.ballot import ZERO, Ballot, drift_widened
 
 PROMISED = 1
 LEASE_HELD = 2

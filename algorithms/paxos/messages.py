@@ -6,7 +6,7 @@ holds, so a loser can jump ahead or wait exactly as long as it must.
 """
 from __future__ import annotations
 
-from core.messages import Message, UInt8, UInt32, UInt64, message
+from quorumlab.core.messages import Message, UInt8, UInt32, UInt64, message
 
 ALGO_ID = 2
 

@@ -1,6 +1,6 @@
 """Paxos leader election with leader leases: the ``paxos`` plugin's state machine.
 
-Every node is both acceptor (algorithms.paxos.acceptor) and proposer. A node
+Every node is both acceptor (quorumlab.algorithms.paxos.acceptor) and proposer. A node
 that hears no leader for a random detection timeout runs phase 1 with a fresh
 ballot (highest round seen + 1, own id); on a majority of promises, none of
 them reporting another node's live lease, it runs phase 2 with the value
@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import enum
 
-from core.algorithm import MAX_TERM, ElectionAlgorithm, Role
-from core.messages import Message
-from core.majority import MajorityConfig
-from core.quorum import LOST, WON, VoteTally
+from quorumlab.core.algorithm import MAX_TERM, ElectionAlgorithm, Role
+from quorumlab.core.messages import Message
+from quorumlab.core.majority import MajorityConfig
+from quorumlab.core.quorum import LOST, WON, VoteTally
 
-from algorithms.paxos import observers
-from algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, REASONS, Acceptor, Verdict
-from algorithms.paxos.ballot import ZERO, Ballot, drift_widened, fencing_token
-from algorithms.paxos.config import PaxosConfig
-from algorithms.paxos.messages import ALGO_ID, ALL, Accept, Accepted, Nack, Prepare, Promise
+from quorumlab.algorithms.paxos import observers
+from quorumlab.algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, REASONS, Acceptor, Verdict
+from quorumlab.algorithms.paxos.ballot import ZERO, Ballot, drift_widened, fencing_token
+from quorumlab.algorithms.paxos.config import PaxosConfig
+from quorumlab.algorithms.paxos.messages import ALGO_ID, ALL, Accept, Accepted, Nack, Prepare, Promise
 
 _ROUND_FIELDS = {
     Prepare: ("round",),

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from core.algorithm import Role
-from core.effects import Broadcast, Note, RoleChanged, Send
-from core.errors import InvariantViolation
-from core.observers import Observer
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Broadcast, Note, RoleChanged, Send
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.observers import Observer
 
-from algorithms.paxos.ballot import Ballot, drift_widened
-from algorithms.paxos.config import PaxosConfig
-from algorithms.paxos.messages import Accepted, Promise
+from quorumlab.algorithms.paxos.ballot import Ballot, drift_widened
+from quorumlab.algorithms.paxos.config import PaxosConfig
+from quorumlab.algorithms.paxos.messages import Accepted, Promise
 
 
 class LeaseExclusion(Observer):

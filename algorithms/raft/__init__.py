@@ -1,7 +1,7 @@
 """Raft (registered as the ``raft`` plugin): node, config, messages, durable log, observers, key-value store."""
-from algorithms.raft.config import RaftConfig
-from algorithms.raft.log import Entry, RaftLog
-from algorithms.raft.messages import (
+from quorumlab.algorithms.raft.config import RaftConfig
+from quorumlab.algorithms.raft.log import Entry, RaftLog
+from quorumlab.algorithms.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
     InstallSnapshot,
@@ -14,8 +14,8 @@ from algorithms.raft.messages import (
     RequestVoteResponse,
     TimeoutNow,
 )
-from algorithms.raft.node import CHECK_QUORUM, COMPACT, ELECTION, FLUSH, HEARTBEAT, TRANSFER, Raft
-from algorithms.raft.observers import (
+from quorumlab.algorithms.raft.node import CHECK_QUORUM, COMPACT, ELECTION, FLUSH, HEARTBEAT, TRANSFER, Raft
+from quorumlab.algorithms.raft.observers import (
     CommittedNeverLost,
     LeaderCompleteness,
     LogMatching,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.config import AlgorithmConfig, setting
-from core.errors import ConfigError
-from core.limits import MAX_FRAME_BYTES, REPLICATION_FIXED_BYTES, fits_one_message
+from quorumlab.core.config import AlgorithmConfig, setting
+from quorumlab.core.errors import ConfigError
+from quorumlab.core.limits import MAX_FRAME_BYTES, REPLICATION_FIXED_BYTES, fits_one_message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,5 +122,5 @@ class RaftConfig(AlgorithmConfig):
             raise ConfigError(
                 f"RaftConfig.max_batch_bytes ({self.max_batch_bytes}) with RaftConfig.max_batch_entries "
                 f"({self.max_batch_entries}) can make an AppendEntries over the {MAX_FRAME_BYTES}-byte limit between "
-                "nodes (core.limits.MAX_FRAME_BYTES); lower one of them"
+                "nodes (quorumlab.core.limits.MAX_FRAME_BYTES); lower one of them"
             )

@@ -5,7 +5,7 @@ command; the index is the record's position. A compacted log (docs/raft.md,
 "Snapshots") starts with one *base* record instead: term 0 (no entry has term 0),
 then the index and term of the last entry the snapshot replaced; the entries
 after it hold the indexes from there on. On real processes the node's
-``FileStorage`` directory holds ``raft-log`` (core.storage.RecordLog: CRC per
+``FileStorage`` directory holds ``raft-log`` (quorumlab.core.storage.RecordLog: CRC per
 record, torn tail dropped on open, damage elsewhere refused). In the
 simulator the node's ``MemoryStorage`` carries a ``MemoryRecordLog`` with the
 same API; opening it again after a crash drops every record that was staged but

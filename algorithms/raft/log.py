@@ -14,15 +14,15 @@ A compacted log (section 7) begins after a *base*: the index and term of the las
 entry a snapshot replaced. ``base`` then plays the sentinel's part (its term is
 known, its command is not), entries at or before it are gone, and ``compact`` and
 ``reset`` move it forward, in memory and in the store at once (a durable base
-record first, algorithms.raft.durable).
+record first, quorumlab.algorithms.raft.durable).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, NamedTuple
 
-from algorithms.raft.durable import _TERM, decode_base, decode_entry, encode_base, encode_entry
-from core.storage import MemoryRecordLog
-from core.effects import Apply
+from quorumlab.algorithms.raft.durable import _TERM, decode_base, decode_entry, encode_base, encode_entry
+from quorumlab.core.storage import MemoryRecordLog
+from quorumlab.core.effects import Apply
 
 
 class Entry(NamedTuple):

@@ -21,7 +21,7 @@ import dataclasses
 import json
 from typing import Any, Iterable, Mapping
 
-from core.majority import JointConfig, MajorityConfig
+from quorumlab.core.majority import JointConfig, MajorityConfig
 
 CONFIG_MAGIC = b"\x00qlconf1\n"
 """The prefix of a configuration entry's data; client commands may not start with it."""

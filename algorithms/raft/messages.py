@@ -5,12 +5,12 @@ AppendEntries carries Figure 2's prevLogIndex, prevLogTerm, entries and
 leaderCommit; its response carries the follower's match index on success and,
 on a rejection, the rejected prevLogIndex plus a (hint_index, hint_term) pair
 for fast backtracking. InstallSnapshot (section 7) carries a leader's snapshot
-image (core.snapshots) in chunks to a follower that needs entries the leader has
+image (quorumlab.core.snapshots) in chunks to a follower that needs entries the leader has
 compacted away; the follower answers each with how much of the image it holds.
 """
 from __future__ import annotations
 
-from core.messages import Blob, Entries, Flag, Message, UInt64, message
+from quorumlab.core.messages import Blob, Entries, Flag, Message, UInt64, message
 
 ALGO_ID = 1
 

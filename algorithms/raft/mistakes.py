@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from algorithms.raft.messages import RequestVote
-from algorithms.raft.node import Raft
-from core.algorithm import Role
-from core.mistakes import Mistake
+from quorumlab.algorithms.raft.messages import RequestVote
+from quorumlab.algorithms.raft.node import Raft
+from quorumlab.core.algorithm import Role
+from quorumlab.core.mistakes import Mistake
 
 
 class ForgetsToResetTimerOnHeartbeat(Raft):

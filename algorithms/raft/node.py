@@ -27,12 +27,12 @@ prevLogTerm, entries, leaderCommit); a follower whose log does not match at
 prevLogIndex rejects with a hint (its last entry at or before that index whose
 term is not above prevLogTerm), so the leader skips a whole term per round trip.
 A follower drops a conflicting suffix (never a committed entry) and appends.
-The leader keeps one ``Progress`` per follower (algorithms.raft.progress): it
+The leader keeps one ``Progress`` per follower (quorumlab.algorithms.raft.progress): it
 probes, one message at a time, until the follower matches, then pipelines
 batches of up to ``max_batch_entries`` entries while the follower's window has
 room (``max_inflight`` messages, ``max_inflight_bytes`` command bytes). The
 commit index advances to the highest index a majority holds (asked of the
-voter configuration, core.majority) only when that entry is of the leader's
+voter configuration, quorumlab.core.majority) only when that entry is of the leader's
 current term (section 5.4.2); committed entries are applied in order, once,
 through ``Apply`` effects.
 
@@ -94,10 +94,10 @@ import functools
 import random
 from typing import Any, Callable, Sequence
 
-from algorithms.raft.config import RaftConfig
-from algorithms.raft.durable import LOG_FILE
-from algorithms.raft.log import RaftLog
-from algorithms.raft.membership import (
+from quorumlab.algorithms.raft.config import RaftConfig
+from quorumlab.algorithms.raft.durable import LOG_FILE
+from quorumlab.algorithms.raft.log import RaftLog
+from quorumlab.algorithms.raft.membership import (
     CONFIG_MAGIC,
     LEAVE_JOINT,
     PROMOTE,
@@ -107,7 +107,7 @@ from algorithms.raft.membership import (
     parse_change,
     plan,
 )
-from algorithms.raft.messages import (
+from quorumlab.algorithms.raft.messages import (
     ALGO_ID,
     ALL,
     AppendEntries,
@@ -122,11 +122,11 @@ from algorithms.raft.messages import (
     RequestVoteResponse,
     TimeoutNow,
 )
-from algorithms.raft.observers import replication_observers
-from algorithms.raft.progress import Inflights, Progress, ProgressState
-from core.algorithm import ElectionAlgorithm, Role
-from core.config import AlgorithmConfig
-from core.effects import (
+from quorumlab.algorithms.raft.observers import replication_observers
+from quorumlab.algorithms.raft.progress import Inflights, Progress, ProgressState
+from quorumlab.core.algorithm import ElectionAlgorithm, Role
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.effects import (
     BUSY,
     INVALID,
     LEASE,
@@ -137,12 +137,12 @@ from core.effects import (
     RestoreSnapshot,
     TakeSnapshot,
 )
-from core.errors import StorageError
-from core.kv import KVStore
-from core.majority import JointConfig, MajorityConfig
-from core.messages import Message
-from core.quorum import LOST, WON, VoteTally
-from core.snapshots import SnapshotDamaged, SnapshotInfo
+from quorumlab.core.errors import StorageError
+from quorumlab.core.kv import KVStore
+from quorumlab.core.majority import JointConfig, MajorityConfig
+from quorumlab.core.messages import Message
+from quorumlab.core.quorum import LOST, WON, VoteTally
+from quorumlab.core.snapshots import SnapshotDamaged, SnapshotInfo
 
 ELECTION = "election"
 """Timer armed on followers and candidates; expiry starts an election."""
@@ -177,7 +177,7 @@ _ROLE = {
     _State.CANDIDATE: Role.CANDIDATE,
     _State.LEADER: Role.LEADER,
 }
-"""The common view (core.Role) of each state."""
+"""The common view (quorumlab.core.Role) of each state."""
 
 
 class Raft(ElectionAlgorithm):
@@ -190,10 +190,10 @@ class Raft(ElectionAlgorithm):
     messages = ALL
     detection_timer = ELECTION
     StateMachine = KVStore
-    """What runtimes apply committed entries to (core.runtime.node builds one per node process)."""
+    """What runtimes apply committed entries to (quorumlab.core.runtime.node builds one per node process)."""
     joins = True
     """A node may start outside ``voters`` (a server being added): it campaigns for nothing until a configuration
-    entry makes it a voter (algorithms.raft.membership)."""
+    entry makes it a voter (quorumlab.algorithms.raft.membership)."""
 
     def __init__(
         self,
@@ -310,7 +310,7 @@ class Raft(ElectionAlgorithm):
     @classmethod
     def safety_observers(cls) -> list:
         """Election Safety, VoteOnce, TermNeverDecreases, Log Matching, Leader Completeness, State Machine Safety
-        and committed-entries-never-lost (algorithms.raft.observers)."""
+        and committed-entries-never-lost (quorumlab.algorithms.raft.observers)."""
         return replication_observers()
 
     @classmethod

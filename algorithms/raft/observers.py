@@ -15,10 +15,10 @@ import hashlib
 import json
 from typing import Any
 
-from core.algorithm import Role
-from algorithms.raft.membership import Membership, decode, is_config
-from core.effects import Apply, Note, RestoreSnapshot, RoleChanged, TakeSnapshot
-from core.observers import ElectionSafety, Observer, TermNeverDecreases
+from quorumlab.core.algorithm import Role
+from quorumlab.algorithms.raft.membership import Membership, decode, is_config
+from quorumlab.core.effects import Apply, Note, RestoreSnapshot, RoleChanged, TakeSnapshot
+from quorumlab.core.observers import ElectionSafety, Observer, TermNeverDecreases
 
 __all__ = [
     "CommittedNeverLost",

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
-from bench.check.report import judge
-from bench.check.simulated import run_simulated
-from bench.check.spec import CheckSpec
+from quorumlab.bench.check.report import judge
+from quorumlab.bench.check.simulated import run_simulated
+from quorumlab.bench.check.spec import CheckSpec
 
 
 @dataclass(frozen=True)

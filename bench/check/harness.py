@@ -1,5 +1,5 @@
 """The clusters ``bench check`` attacks, behind one small interface: the only module that names the methods of
-``core.cluster.LocalCluster`` and ``core.sim.Simulation`` it uses for faults, leaders and clients.
+``quorumlab.core.cluster.LocalCluster`` and ``quorumlab.core.sim.Simulation`` it uses for faults, leaders and clients.
 
 Both harnesses take a ``nemesis.Plan`` at the start of an episode (``inflict``) and undo it at the end
 (``repair``): heal the network, resume what was paused, restart what was killed.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol
 
-from bench.check.nemesis import Plan
+from quorumlab.bench.check.nemesis import Plan
 
 
 class Harness(Protocol):
@@ -47,12 +47,12 @@ def repair(h: Harness, plan: Plan) -> None:
 
 
 class ProcessHarness:
-    """Real node processes (core.cluster.LocalCluster, secure by default), optionally each in a network namespace
-    (bench.check.netns), where partitions are cut in the kernel; elsewhere they use the runtime's switch."""
+    """Real node processes (quorumlab.core.cluster.LocalCluster, secure by default), optionally each in a network namespace
+    (quorumlab.bench.check.netns), where partitions are cut in the kernel; elsewhere they use the runtime's switch."""
 
     def __init__(self, algo: str, nodes: int, config: dict[str, str], seed: int, *, network: Any = None,
                  secure: bool = True, data_dir: str | os.PathLike | None = None) -> None:
-        from core.cluster import LocalCluster
+        from quorumlab.core.cluster import LocalCluster
 
         self.network = network
         placement = {} if network is None else {
@@ -106,7 +106,7 @@ class ProcessHarness:
 
 
 class SimHarness:
-    """A ``core.sim.Simulation``. A paused node is isolated in a group of its own (the simulator has no SIGSTOP;
+    """A ``quorumlab.core.sim.Simulation``. A paused node is isolated in a group of its own (the simulator has no SIGSTOP;
     unlike a stopped process it keeps its timers running), on top of any partition."""
 
     def __init__(self, sim: Any) -> None:

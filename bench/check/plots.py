@@ -18,7 +18,7 @@ COLORS = {"kill": "#d62728", "kill-majority": "#8c1c13", "bounce": "#ff7f0e", "p
 
 
 def availability_png(report: dict, path: Path) -> Path:
-    """Draw ``report``'s availability (bench.check.report.judge) to ``path``; returns it."""
+    """Draw ``report``'s availability (quorumlab.bench.check.report.judge) to ``path``; returns it."""
     av = report["availability"]
     width = av["window_s"]
     counts = av["ok_per_window"]

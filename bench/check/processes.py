@@ -15,15 +15,15 @@ import threading
 import time
 from typing import Callable
 
-from core.check import OK, History
+from quorumlab.core.check import OK, History
 
-from bench.check import harness as H
-from bench.check import nemesis
-from bench.check.netns import NetnsError, NetnsNetwork, unavailable
-from bench.check.record import FaultRecord, Run, Tally
-from bench.check.spec import CheckSpec
-from bench.check.workload import ClientWorkload, outcome_of, perform
-from bench.compare.signals import sigint_held
+from quorumlab.bench.check import harness as H
+from quorumlab.bench.check import nemesis
+from quorumlab.bench.check.netns import NetnsError, NetnsNetwork, unavailable
+from quorumlab.bench.check.record import FaultRecord, Run, Tally
+from quorumlab.bench.check.spec import CheckSpec
+from quorumlab.bench.check.workload import ClientWorkload, outcome_of, perform
+from quorumlab.bench.compare.signals import sigint_held
 
 PROGRESS_EVERY_S = 2.0
 LEADER_TIMEOUT_S = 30.0

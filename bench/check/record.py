@@ -5,9 +5,9 @@ import threading
 from typing import Any
 from dataclasses import dataclass, field
 
-from core.check import FAIL, INFO, OK, History
+from quorumlab.core.check import FAIL, INFO, OK, History
 
-from bench.check.spec import CheckSpec
+from quorumlab.bench.check.spec import CheckSpec
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Run:
     events: list[dict] = field(default_factory=list)
     """On real processes: every node's events and the harness's (kill, pause, ...), kept as events.jsonl."""
     sim: Any = None
-    """In the simulator: the core.sim.Simulation that ran."""
+    """In the simulator: the quorumlab.core.sim.Simulation that ran."""
 
 
 class Tally:

@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.check import FAIL, INFO, OK, CheckResult, History, Verdict, check
-from core.check.counterexample import find_counterexample, render_text, save
-from core.check.history_format import write_history
+from quorumlab.core.check import FAIL, INFO, OK, CheckResult, History, Verdict, check
+from quorumlab.core.check.counterexample import find_counterexample, render_text, save
+from quorumlab.core.check.history_format import write_history
 
-from bench.check.record import Run
+from quorumlab.bench.check.record import Run
 
 UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 BIN_S = 0.1
@@ -121,7 +121,7 @@ def write(run: Run, report: dict, result: CheckResult, out: Path, counterexample
             for event in run.events:
                 fh.write(json.dumps(event, default=str) + "\n")
     try:
-        from bench.check.plots import availability_png
+        from quorumlab.bench.check.plots import availability_png
     except ImportError as exc:
         notes.append(f"availability.png skipped: {exc}")
     else:

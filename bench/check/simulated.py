@@ -5,7 +5,7 @@ has one call at a time, proposes it at the node it believes leads, follows
 that node's redirect when refused, tries the next node after a refusal
 without a hint or an attempt that is not answered within ``ATTEMPT_MS``, and
 gives up at the call's timeout. A call is answered the way a real node
-answers (core.runtime.node): when the node it was proposed to applies the
+answers (quorumlab.core.runtime.node): when the node it was proposed to applies the
 entry at its index with its term, from that node's own key-value store;
 leadership lost, or a crash, fails the wait (the client retries the same
 command, which the store applies at most once). Outcomes are exact: ``fail``
@@ -24,19 +24,19 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from core.algorithm import Role
-from core.check import FAIL, INFO, OK, History
-from core.effects import Apply, RoleChanged
-from core.errors import InvariantViolation
-from core.kv import KVStore
-from core.observers import Observer
-from core.sim import Network, Simulation
+from quorumlab.core.algorithm import Role
+from quorumlab.core.check import FAIL, INFO, OK, History
+from quorumlab.core.effects import Apply, RoleChanged
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.kv import KVStore
+from quorumlab.core.observers import Observer
+from quorumlab.core.sim import Network, Simulation
 
-from bench.check import harness as H
-from bench.check import nemesis
-from bench.check.record import FaultRecord, Run
-from bench.check.spec import CheckSpec
-from bench.check.workload import Call, ClientWorkload, answer, command
+from quorumlab.bench.check import harness as H
+from quorumlab.bench.check import nemesis
+from quorumlab.bench.check.record import FaultRecord, Run
+from quorumlab.bench.check.spec import CheckSpec
+from quorumlab.bench.check.workload import Call, ClientWorkload, answer, command
 
 NETWORK = Network(delay_ms=(1, 5))
 """The simulated network of every check run: 1-5 ms one way, no loss (the nemesis brings the faults)."""
@@ -137,7 +137,7 @@ class _Client:
         self.deadline = self.next_at = 0
         self.waits: list[_Wait] = []
         self.pending: _Wait | None = None
-        self.reading: Any = None  # core.sim.Read of a get without the log
+        self.reading: Any = None  # quorumlab.core.sim.Read of a get without the log
         self.attempt_at = 0
 
     def next_node(self) -> None:
@@ -147,7 +147,7 @@ class _Client:
 def run_simulated(spec: CheckSpec, watchers: list[Observer] | None = None) -> Run:
     """Run ``spec`` in the simulator for ``spec.duration_s`` virtual seconds, seed ``spec.seed``. ``watchers``
     are more observers (``bench web``'s recorders, when it replays a run); the simulation is ``Run.sim``."""
-    from core.runtime.loader import load_algorithm
+    from quorumlab.core.runtime.loader import load_algorithm
 
     algo = load_algorithm(spec.algo)
     replies = Replies()

@@ -12,10 +12,10 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core.check import FAIL, INFO, OK
-from core.client import ClientError
-from core.kv import CAS_MISMATCH, NOT_FOUND, OPS, REUSED, Command, Result
-from core.kv import OK as DONE
+from quorumlab.core.check import FAIL, INFO, OK
+from quorumlab.core.client import ClientError
+from quorumlab.core.kv import CAS_MISMATCH, NOT_FOUND, OPS, REUSED, Command, Result
+from quorumlab.core.kv import OK as DONE
 
 MIX = (("get", 40), ("put", 30), ("cas", 20), ("delete", 10))
 """Operation kinds and their weights (percent)."""
@@ -72,7 +72,7 @@ CALLS: dict[str, Callable[..., Any]] = {
     "delete": lambda client, key: client.delete(key),
     "cas": lambda client, key, expected, new: client.cas(key, expected, new),
 }
-"""How each call runs on a ``core.client.KVClient``; a get reads with the run's consistency (spec.READS)."""
+"""How each call runs on a ``quorumlab.core.client.KVClient``; a get reads with the run's consistency (spec.READS)."""
 
 
 def perform(client: Any, call: Call, reads: str = "linearizable") -> Any:

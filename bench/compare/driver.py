@@ -3,16 +3,16 @@
 A scenario never touches a Simulation or a process directly: it starts the
 cluster, injects faults, lets time pass and waits for conditions on the
 ``ClusterView`` built from the event stream. ``runner_sim`` implements this
-over ``core.sim``; ``runner_zmq`` over ``core.cluster.LocalCluster``.
+over ``quorumlab.core.sim``; ``runner_zmq`` over ``quorumlab.core.cluster.LocalCluster``.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 if TYPE_CHECKING:
-    from bench.failover import Writer
+    from quorumlab.bench.failover import Writer
 
-from bench.compare.metrics import ClusterView, Predicate
+from quorumlab.bench.compare.metrics import ClusterView, Predicate
 
 
 class TrialFailed(Exception):
@@ -76,7 +76,7 @@ class Driver(Protocol):
 
     def writer(self, attempt_s: float) -> "Writer | None":
         """A client writing one key after another through the cluster's log, started and past its first write
-        (bench.failover.Writer; ``attempt_s``: its KVClient's wait for one answer), or None when the run measures
+        (quorumlab.bench.failover.Writer; ``attempt_s``: its KVClient's wait for one answer), or None when the run measures
         no client writes (the default), the algorithm has no log, or the transport has no clients (the sim)."""
 
     def close(self) -> None:

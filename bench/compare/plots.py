@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.compare.report import headline_nodes, labels
+from quorumlab.bench.compare.report import headline_nodes, labels
 
 
 def _values(results: dict, scenario: str, algo: str, nodes: int, metric: str) -> list[float]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.compare.scenarios import SCENARIOS
-from bench.compare.schema import METRICS
+from quorumlab.bench.compare.scenarios import SCENARIOS
+from quorumlab.bench.compare.schema import METRICS
 
 
 @dataclass

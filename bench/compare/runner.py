@@ -13,15 +13,15 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Protocol
 
-from core import registry
-from core.algorithm import ElectionAlgorithm
-from core.config import AlgorithmConfig
-from core.errors import ConfigError, InvariantViolation
+from quorumlab.core import registry
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.errors import ConfigError, InvariantViolation
 
-from bench.compare import schema
-from bench.compare.driver import Driver, TrialFailed
-from bench.compare.scenarios import SCENARIOS, TrialContext
-from bench.compare.signals import sigint_held
+from quorumlab.bench.compare import schema
+from quorumlab.bench.compare.driver import Driver, TrialFailed
+from quorumlab.bench.compare.scenarios import SCENARIOS, TrialContext
+from quorumlab.bench.compare.signals import sigint_held
 
 
 @dataclass(frozen=True)

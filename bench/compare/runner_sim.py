@@ -1,4 +1,4 @@
-"""The simulator transport: each trial is a fresh, seeded ``core.sim.Simulation`` on a virtual clock.
+"""The simulator transport: each trial is a fresh, seeded ``quorumlab.core.sim.Simulation`` on a virtual clock.
 
 Faults map onto the simulator as follows: crash -> ``sim.crash``; restart ->
 ``sim.restart``; partition/heal -> the same; trigger -> ``sim.trigger``. A real
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from core.algorithm import ElectionAlgorithm
-from core.config import AlgorithmConfig
-from core.effects import Broadcast, Send
-from core.observers import Observer
-from core.sim import Network, Simulation
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.effects import Broadcast, Send
+from quorumlab.core.observers import Observer
+from quorumlab.core.sim import Network, Simulation
 
-from bench.compare.metrics import ClusterView, Predicate, sent_between
+from quorumlab.bench.compare.metrics import ClusterView, Predicate, sent_between
 
 
 class CounterSeries(Observer):
@@ -36,11 +36,11 @@ class CounterSeries(Observer):
 
 
 class SimDriver:
-    """A ``Driver`` over one Simulation (see bench.compare.driver)."""
+    """A ``Driver`` over one Simulation (see quorumlab.bench.compare.driver)."""
 
     reusable = False
     connection_hints = True
-    """A crash is seen by the others as a real transport sees it (core.sim); off to replay runs recorded before."""
+    """A crash is seen by the others as a real transport sees it (quorumlab.core.sim); off to replay runs recorded before."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""The ZeroMQ transport: one real node process per node on 127.0.0.1, through core.cluster.LocalCluster.
+"""The ZeroMQ transport: one real node process per node on 127.0.0.1, through quorumlab.core.cluster.LocalCluster.
 
 Times are the nodes' own event timestamps (CLOCK_MONOTONIC ms, the same clock
 in every process and in this one). Faults are real: crash = SIGKILL, pause =
@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 from typing import Iterable
 
-from core.algorithm import ElectionAlgorithm
-from core.config import AlgorithmConfig
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.config import AlgorithmConfig
 
-from bench.compare.metrics import ClusterView, Predicate, counter_totals, counts_before, sent_since
-from bench.compare.signals import sigint_held
+from quorumlab.bench.compare.metrics import ClusterView, Predicate, counter_totals, counts_before, sent_since
+from quorumlab.bench.compare.signals import sigint_held
 
 COUNTERS_EVERY_MS = 100
 """How often nodes report counters in their event stream (the runtime's minimum)."""
@@ -32,9 +32,9 @@ COUNTERS_EVERY_MS = 100
 def runtime_missing() -> str | None:
     """Why the ZeroMQ runtime cannot be used here, or None when it can."""
     try:
-        import core.cluster  # noqa: F401
+        import quorumlab.core.cluster  # noqa: F401
     except ImportError as exc:
-        return f"core.cluster cannot be imported ({exc})"
+        return f"quorumlab.core.cluster cannot be imported ({exc})"
     return None
 
 
@@ -44,7 +44,7 @@ def now_ms() -> float:
 
 
 class ZmqDriver:
-    """A ``Driver`` over a LocalCluster of real node processes (see bench.compare.driver)."""
+    """A ``Driver`` over a LocalCluster of real node processes (see quorumlab.bench.compare.driver)."""
 
     reusable = True
     rtt_ms = None
@@ -70,7 +70,7 @@ class ZmqDriver:
         if self.cluster is not None and not fresh:
             return self._t0
         self.close()
-        from core.cluster import LocalCluster
+        from quorumlab.core.cluster import LocalCluster
 
         self._reset_view()
         self.cluster = LocalCluster(self.algo, len(self.ids), config=self.config.as_dict(), seed=self.seed,
@@ -144,7 +144,7 @@ class ZmqDriver:
     def writer(self, attempt_s: float):
         if not self.writes:
             return None
-        from bench.failover import Writer
+        from quorumlab.bench.failover import Writer
 
         return Writer(self.cluster, attempt_s).start_writing()
 

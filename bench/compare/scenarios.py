@@ -2,7 +2,7 @@
 
 Every scenario but cold-start begins from a stable cluster (all live nodes
 follow one leader for a settle period). Measurements are taken afterwards from
-the event stream with bench.compare.metrics, so the waiting (which may be
+the event stream with quorumlab.bench.compare.metrics, so the waiting (which may be
 polled) never decides a number: the nodes' own timestamps do.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from bench.compare import metrics as M
-from bench.compare.driver import Driver, TrialFailed
+from quorumlab.bench.compare import metrics as M
+from quorumlab.bench.compare.driver import Driver, TrialFailed
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from bench.compare.stats import summarize
+from quorumlab.bench.compare.stats import summarize
 
 SCHEMA = "quorumlab.compare"
 VERSION = 2
@@ -55,7 +55,7 @@ METRICS: dict[str, tuple[str, str]] = {
 
 def machine_info() -> dict[str, Any]:
     """Facts about the machine and build that shape the numbers (for the report's header)."""
-    import core
+    import quorumlab.core
 
     return {
         "hostname": platform.node(),
@@ -64,8 +64,8 @@ def machine_info() -> dict[str, Any]:
         "processor": _cpu_model(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "quorumlab": core.__version__,
-        "accelerated": bool(core.ACCELERATED),
+        "quorumlab": quorumlab.core.__version__,
+        "accelerated": bool(quorumlab.core.ACCELERATED),
     }
 
 

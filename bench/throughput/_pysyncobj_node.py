@@ -1,4 +1,4 @@
-"""One PySyncObj node for ``bench throughput --pysyncobj`` (run as ``python -m bench.throughput._pysyncobj_node``).
+"""One PySyncObj node for ``bench throughput --pysyncobj`` (run as ``python -m quorumlab.bench.throughput._pysyncobj_node``).
 
 Arguments: this node's address, its partners (comma-separated), the result file, command size,
 duration (s) and commands outstanding. Every node waits for a leader; a follower serves until

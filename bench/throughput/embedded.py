@@ -17,10 +17,10 @@ import threading
 import time
 from typing import Any, Iterator
 
-from bench.throughput.load import MeasurementFailed, summary
-from core.cluster import LocalCluster
-from core.embedded import EmbeddedNode
-from core.kv import PUT, Command
+from quorumlab.bench.throughput.load import MeasurementFailed, summary
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.embedded import EmbeddedNode
+from quorumlab.core.kv import PUT, Command
 
 EMBEDDED = 1
 """The id of the member that runs in this process."""

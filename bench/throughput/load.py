@@ -13,10 +13,10 @@ import statistics
 import time
 from typing import Any
 
-from core.client import KVClient
-from core.cluster import LocalCluster, now_ms
-from core.kv import GET, PUT, Command
-from core.runtime.control import parse_propose_reply, propose_frames, read_frames
+from quorumlab.core.client import KVClient
+from quorumlab.core.cluster import LocalCluster, now_ms
+from quorumlab.core.kv import GET, PUT, Command
+from quorumlab.core.runtime.control import parse_propose_reply, propose_frames, read_frames
 
 
 class MeasurementFailed(RuntimeError):

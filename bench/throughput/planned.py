@@ -17,9 +17,9 @@ import threading
 import time
 from typing import Any
 
-from core.cluster import LocalCluster
+from quorumlab.core.cluster import LocalCluster
 
-from bench.throughput.load import MeasurementFailed
+from quorumlab.bench.throughput.load import MeasurementFailed
 
 
 def _pct(values: list[float], q: float) -> float:

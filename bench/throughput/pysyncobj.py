@@ -8,8 +8,8 @@ import sys
 import tempfile
 import time
 
-from bench.throughput.load import MeasurementFailed, summary
-from core.cluster import free_ports
+from quorumlab.bench.throughput.load import MeasurementFailed, summary
+from quorumlab.core.cluster import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 """Where ``bench`` is importable from, for the node processes."""
@@ -32,7 +32,7 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
             for me in addrs:
                 partners = ",".join(a for a in addrs if a != me)
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "bench.throughput._pysyncobj_node", me, partners, out, str(size),
+                    [sys.executable, "-m", "quorumlab.bench.throughput._pysyncobj_node", me, partners, out, str(size),
                      str(duration), str(outstanding)],
                     stdout=subprocess.DEVNULL, cwd=tmp, env=env,
                 ))

@@ -4,7 +4,7 @@ Events come from the nodes themselves (the files of a cluster started here, the 
 of an attached one), status (vote, log, commit, counters) from a poller thread every
 ``STATUS_EVERY_S``, messages from the nodes' send/receive events (a cluster started here traces its
 messages; an attached one when its nodes run with ``--trace-messages``), else from the counters
-(bench.web.traffic). Every blocking call to
+(quorumlab.bench.web.traffic). Every blocking call to
 the cluster (start, kill, restart, control requests) runs on the panel's own worker thread,
 so the server's event loop never waits for a process.
 """
@@ -19,14 +19,14 @@ from typing import Any
 
 import zmq
 
-from core.client import ClientError, KVClient
-from core.cluster import LocalCluster, now_ms
-from core.keys import Keyring
-from core.runtime.addresses import control_address, events_address
-from core.runtime.auth import ClientAuth
-from core.runtime.control import ControlClient, ControlError
+from quorumlab.core.client import ClientError, KVClient
+from quorumlab.core.cluster import LocalCluster, now_ms
+from quorumlab.core.keys import Keyring
+from quorumlab.core.runtime.addresses import control_address, events_address
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import ControlClient, ControlError
 
-from bench.web.traffic import MessageTrace, flights_from_counters
+from quorumlab.bench.web.traffic import MessageTrace, flights_from_counters
 
 STATUS_EVERY_S = 0.25
 STATUS_KEEP = ("role", "term", "leader", "voted_for", "last_log_index", "commit_index", "last_applied", "peers_up",

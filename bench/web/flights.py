@@ -16,8 +16,8 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from core.effects import Broadcast, CancelTimer, Send, SetTimer
-from core.observers import Observer
+from quorumlab.core.effects import Broadcast, CancelTimer, Send, SetTimer
+from quorumlab.core.observers import Observer
 
 OK, DUPLICATE, LOST, DROPPED, CUT = "ok", "dup", "lost", "dropped", "cut"
 """A flight's fate: delivered; a duplicate delivered; lost on the way; dropped on arrival; cut at send by a

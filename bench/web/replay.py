@@ -13,16 +13,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core import registry
-from core.errors import UnknownAlgorithmError
-from core.observers import Observer
-from core.sim import Simulation
+from quorumlab.core import registry
+from quorumlab.core.errors import UnknownAlgorithmError
+from quorumlab.core.observers import Observer
+from quorumlab.core.sim import Simulation
 
-from bench.compare import schema
-from bench.compare.runner_sim import SimDriver
-from bench.compare.scenarios import SCENARIOS, TrialContext
-from bench.web.flights import FlightRecorder
-from bench.web.statuses import StatusSampler
+from quorumlab.bench.compare import schema
+from quorumlab.bench.compare.runner_sim import SimDriver
+from quorumlab.bench.compare.scenarios import SCENARIOS, TrialContext
+from quorumlab.bench.web.flights import FlightRecorder
+from quorumlab.bench.web.statuses import StatusSampler
 
 MAX_EVENTS = 200_000
 """A replay larger than this is cut (the page holds the whole run to seek in it)."""
@@ -163,8 +163,8 @@ def replay_check(folder: Path) -> dict[str, Any]:
     """A ``bench check --out`` folder: a simulated run is run again from its spec (the simulator is deterministic)
     with the recorders attached and compared with the recorded operation count; a run on real processes replays
     the events.jsonl it kept. The faults it injected and its verdict are in the label."""
-    from bench.check.simulated import NETWORK, run_simulated
-    from bench.check.spec import CheckSpec
+    from quorumlab.bench.check.simulated import NETWORK, run_simulated
+    from quorumlab.bench.check.spec import CheckSpec
 
     try:
         report = json.loads((folder / "check.json").read_text())

@@ -13,10 +13,10 @@ from typing import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from bench.web.session import Session, UserError, dumps
+from quorumlab.bench.web.session import Session, UserError, dumps
 
 HOST = "127.0.0.1"
-STATIC = resources.files("bench.web") / "static"
+STATIC = resources.files("quorumlab.bench.web") / "static"
 
 
 class Hub:

@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from core import mistakes, registry
-from core.cluster import now_ms
-from core.errors import ConfigError, QuorumlabError, UnknownAlgorithmError
-from core.runtime.addresses import AddressError, parse_cluster
+from quorumlab.core import mistakes, registry
+from quorumlab.core.cluster import now_ms
+from quorumlab.core.errors import ConfigError, QuorumlabError, UnknownAlgorithmError
+from quorumlab.core.runtime.addresses import AddressError, parse_cluster
 
-from bench.web.cluster_panel import AttachedBackend, ClusterPanel, LocalBackend
-from bench.web.replay import ReplayError, compare_trials, load_event_files, replay_check, replay_trial
-from bench.web.scripts import SCRIPTS
-from bench.web.sim_panel import SimPanel
+from quorumlab.bench.web.cluster_panel import AttachedBackend, ClusterPanel, LocalBackend
+from quorumlab.bench.web.replay import ReplayError, compare_trials, load_event_files, replay_check, replay_trial
+from quorumlab.bench.web.scripts import SCRIPTS
+from quorumlab.bench.web.sim_panel import SimPanel
 
 TICK_S = 0.05
 BUDGET_S = 0.035

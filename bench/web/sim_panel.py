@@ -1,7 +1,7 @@
 """A live simulation for the page: the simulator runs ahead of the shown time by the longest network delay.
 
 Running ahead means every message shown leaving a node already has a known fate (its arrival,
-loss or drop: see bench.web.flights), so the animation is exact. Faults act at the simulator's
+loss or drop: see quorumlab.bench.web.flights), so the animation is exact. Faults act at the simulator's
 clock, that is at most one longest delay after the instant the page shows. Node status (vote,
 log, commit) is sampled after every slice of virtual time and released with the events.
 """
@@ -12,13 +12,13 @@ import math
 import time
 from typing import Any
 
-from core import registry
-from core.errors import InvariantViolation
-from core.mistakes import Mistake, broken_class, broken_config
-from core.sim import Network, Simulation
+from quorumlab.core import registry
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.mistakes import Mistake, broken_class, broken_config
+from quorumlab.core.sim import Network, Simulation
 
-from bench.web.flights import FlightRecorder
-from bench.web.statuses import StatusSampler
+from quorumlab.bench.web.flights import FlightRecorder
+from quorumlab.bench.web.statuses import StatusSampler
 
 SLICE_MS = 10
 """Virtual ms run between two checks of the wall-clock budget."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.observers import Observer
+from quorumlab.core.observers import Observer
 
 
 class StatusSampler(Observer):

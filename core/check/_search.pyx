@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The key-value register's linearization search, compiled twin of ``core.check.search_py`` (same API and results).
+"""The key-value register's linearization search, compiled twin of ``quorumlab.core.check.search_py`` (same API and results).
 
 The same search, node for node (see search_py for the algorithm): the
 linked list, the operations and the stack are C arrays of int64, the

@@ -7,7 +7,7 @@ Horn & Kroening). ``fail`` operations are left out: they did not happen.
 
 A part with ``info`` operations is searched twice at most. The first
 search may apply an info operation more than once (see
-core.check.search_py); if it finds no order, none exists. If its order
+quorumlab.core.check.search_py); if it finds no order, none exists. If its order
 applies an info operation more than once, other info operations with the
 same effect, called early enough, are assigned to the repeats; when that
 cannot be done, the exact search (each info operation at most once) decides.
@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Hashable, Iterable, Sequence
 
-from core import _accel  # read at call time: core._accel imports this package while it loads
-from core.check import kv_model, kv_search, search_generic, search_py
-from core.check.history import FAIL, INFO, OK, History, Operation
-from core.check.kv_model import KVRegister
-from core.check.model import UNKNOWN, Model
-from core.check.result import CheckResult, PartitionResult, Verdict
+from quorumlab.core import _accel  # read at call time: quorumlab.core._accel imports this package while it loads
+from quorumlab.core.check import kv_model, kv_search, search_generic, search_py
+from quorumlab.core.check.history import FAIL, INFO, OK, History, Operation
+from quorumlab.core.check.kv_model import KVRegister
+from quorumlab.core.check.model import UNKNOWN, Model
+from quorumlab.core.check.result import CheckResult, PartitionResult, Verdict
 
 DEFAULT_MODEL = KVRegister()
 _STATUS = {search_py.OK: Verdict.OK, search_py.VIOLATION: Verdict.VIOLATION, search_py.TIMEOUT: Verdict.UNKNOWN}
@@ -70,7 +70,7 @@ def check(history: History | Iterable[Operation], model: Model = DEFAULT_MODEL,
 
 def implementation(model: Model) -> str:
     """Which search runs ``model``: the compiled or twin key-value search, or the generic Python one."""
-    return _accel.checksearch.__name__ if type(model) is KVRegister else "core.check.search_py.search (generic model)"
+    return _accel.checksearch.__name__ if type(model) is KVRegister else "quorumlab.core.check.search_py.search (generic model)"
 
 
 def validate(op: Operation, model: Model) -> None:
@@ -111,7 +111,7 @@ class _Part:
             self.step, self.init = _interned_step(model, self.ops, init)
 
     def run_kv(self, deadline: float) -> tuple[int, list[int], int, int]:
-        """The compiled relaxed search, its order made exact, else the exact search (core.check.kv_search)."""
+        """The compiled relaxed search, its order made exact, else the exact search (quorumlab.core.check.kv_search)."""
         e = self.enc
         args = (self.events, self.is_info, e.code, e.a, e.b, e.out, self.init, deadline)
         status, order, stuck, steps = _accel.checksearch.search_kv(*args)

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable, Iterable
 
-from core.check import timeline_html, timeline_png
-from core.check.checker import DEFAULT_MODEL
-from core.check.history import INFO, OK, History, Operation
-from core.check.model import UNKNOWN, Model
-from core.check.result import CheckResult
-from core.check.shrink import shrink
+from quorumlab.core.check import timeline_html, timeline_png
+from quorumlab.core.check.checker import DEFAULT_MODEL
+from quorumlab.core.check.history import INFO, OK, History, Operation
+from quorumlab.core.check.model import UNKNOWN, Model
+from quorumlab.core.check.result import CheckResult
+from quorumlab.core.check.shrink import shrink
 
 
 @dataclass

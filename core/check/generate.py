@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import random
 
-from core.check.history import FAIL, INFO, OK, Operation
+from quorumlab.core.check.history import FAIL, INFO, OK, Operation
 
 MIX = (("get", 0.5), ("put", 0.3), ("cas", 0.15), ("delete", 0.05))
 """The default share of each operation."""

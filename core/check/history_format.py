@@ -20,9 +20,9 @@ import math
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from core.check.history import INFO, OK, OUTCOMES, History, Operation
-from core.check.kv_model import KVRegister
-from core.check.model import Model, OperationError
+from quorumlab.core.check.history import INFO, OK, OUTCOMES, History, Operation
+from quorumlab.core.check.kv_model import KVRegister
+from quorumlab.core.check.model import Model, OperationError
 
 FORMAT = "quorumlab-history"
 VERSION = 1

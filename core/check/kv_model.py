@@ -1,4 +1,4 @@
-"""The key-value register model, with the semantics of ``core.kv.KVStore`` and ``core.client.KVClient``.
+"""The key-value register model, with the semantics of ``quorumlab.core.kv.KVStore`` and ``quorumlab.core.client.KVClient``.
 
 Each key is an independent register (the checker partitions by key). The
 state of a key is its value, None when absent.
@@ -17,9 +17,9 @@ from __future__ import annotations
 from array import array
 from typing import Any, ClassVar, Hashable, Sequence
 
-from core.check import search_py as codes
-from core.check.history import INFO, OK, Operation
-from core.check.model import UNKNOWN, Model, OperationError
+from quorumlab.core.check import search_py as codes
+from quorumlab.core.check.history import INFO, OK, Operation
+from quorumlab.core.check.model import UNKNOWN, Model, OperationError
 
 ARITY = {"put": 1, "get": 0, "delete": 0, "cas": 2}
 

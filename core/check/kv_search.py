@@ -1,6 +1,6 @@
 """The key-value register around the compiled search: its order made exact, else the exact search.
 
-The compiled search (core.check.search_py, and its twin) uses up the
+The compiled search (quorumlab.core.check.search_py, and its twin) uses up the
 writers of precious values and the info cas operations exactly, but lets
 garbage jumps (to ANY) repeat. ``Replay.exact_order`` replays the order it
 found with real values: where an operation needs a garbage value the state
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from core.check import search_generic
-from core.check.search_py import CAS, DELETE, JUMP, PRESENT, PUT, kv_step
+from quorumlab.core.check import search_generic
+from quorumlab.core.check.search_py import CAS, DELETE, JUMP, PRESENT, PUT, kv_step
 
 
 class Replay:

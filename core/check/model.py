@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Hashable, Sequence
 
-from core.check.history import Operation
+from quorumlab.core.check.history import Operation
 
 
 class _Unknown:

@@ -1,6 +1,6 @@
 """The linearization search for any model (Python only): info operations as moves of their own.
 
-The same search as core.check.search_py (read its docstring first), for a
+The same search as quorumlab.core.check.search_py (read its docstring first), for a
 model given as ``step(state, op) -> state or -1`` on small ints. An info
 operation is a move like any other, tried when no ok operation can go on,
 and only when it changes the state, the state it leads to is ``useful``,
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from core.check.search_py import CHECK_EVERY, OK, TIMEOUT, VIOLATION, check_events, op_key, state_key
+from quorumlab.core.check.search_py import CHECK_EVERY, OK, TIMEOUT, VIOLATION, check_events, op_key, state_key
 
 _NIL = -1
 

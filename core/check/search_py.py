@@ -1,4 +1,4 @@
-"""The key-value register's linearization search, pure-Python twin of ``core.check._search`` (same API and results).
+"""The key-value register's linearization search, pure-Python twin of ``quorumlab.core.check._search`` (same API and results).
 
 This is Wing & Gong's search with Lowe's memoization, as Porcupine and
 Knossos run it. The entries of the ok operations (a call and a return
@@ -29,7 +29,7 @@ relaxation: if the search finds no order, there is none), and all garbage
 values are one state, ANY ("a value nobody looks at, or one about to be
 named"), so a node never tells them apart however many info operations are
 open. From ANY a look at a precious value names it and uses up its writer.
-core.check.kv_search then gives each garbage jump its own writer, or runs
+quorumlab.core.check.kv_search then gives each garbage jump its own writer, or runs
 the exact search. An info cas is a move of its own, used up like a writer,
 tried only from its expected value and only if a waiting call accepts the
 value it writes (or another info cas expects it). Moves by info operations

@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Hashable, Sequence
 
-from core.check.checker import Linearization, linearize
-from core.check.history import INFO, OK, Operation
-from core.check.model import UNKNOWN, Model
-from core.check.result import Verdict
+from quorumlab.core.check.checker import Linearization, linearize
+from quorumlab.core.check.history import INFO, OK, Operation
+from quorumlab.core.check.model import UNKNOWN, Model
+from quorumlab.core.check.result import Verdict
 
 
 @dataclass

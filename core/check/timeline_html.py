@@ -12,10 +12,10 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
-from core.check.history import INFO, Operation
+from quorumlab.core.check.history import INFO, Operation
 
 if TYPE_CHECKING:
-    from core.check.counterexample import Counterexample
+    from quorumlab.core.check.counterexample import Counterexample
 
 GUTTER = 120
 PLOT = 960
@@ -55,7 +55,7 @@ def ticks(span: float, about: int = 6) -> list[float]:
 
 def render(cx: "Counterexample") -> str:
     """The whole page."""
-    from core.check.counterexample import lingering_note
+    from quorumlab.core.check.counterexample import lingering_note
 
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Linearizability violation on key {escape(repr(cx.key))}</title>\n<style>{_CSS}</style>"

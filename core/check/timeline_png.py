@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.check.history import INFO
-from core.check.timeline_html import points, span_end
+from quorumlab.core.check.history import INFO
+from quorumlab.core.check.timeline_html import points, span_end
 
 if TYPE_CHECKING:
-    from core.check.counterexample import Counterexample
+    from quorumlab.core.check.counterexample import Counterexample
 
 MISSING = "counterexample.png skipped: matplotlib is not installed (pip install 'quorumlab[plots]'); the HTML has the same timeline"
 

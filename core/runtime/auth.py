@@ -1,6 +1,6 @@
 """Who is on the other end of a socket: CurveZMQ keys and the node's ZAP handler.
 
-With a keyring (core.keys), every socket of a node is a CURVE server
+With a keyring (quorumlab.core.keys), every socket of a node is a CURVE server
 (encrypted, and only keys the handler accepts complete the handshake):
 
 =================  ====================  ==============================================
@@ -15,7 +15,7 @@ libzmq asks the handler (RFC 27, ZAP) once per connection, during the
 handshake; the node answers from its own loop. Each message then carries the
 User-Id of the connection it came on: the runtime checks that a peer message's
 claimed sender is the member whose key made the connection, and that a control
-request's command is allowed to that client's role (core.keys.ALLOWED).
+request's command is allowed to that client's role (quorumlab.core.keys.ALLOWED).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Iterable
 import zmq
 from zmq.utils import z85
 
-from core.keys import KeyPair, Keyring, KeyringError
+from quorumlab.core.keys import KeyPair, Keyring, KeyringError
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 PEER_DOMAIN = b"quorumlab-peer"

@@ -27,7 +27,7 @@ and one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false,
 Commands for the state machine also have a binary form, which is what
 ``KVClient`` and ``bench throughput`` use (no JSON, no base64): the request is
 the envelope frames, the marker frame ``PROPOSE``, then one frame holding the
-commands as a blob list (core.framing.pack_blobs); the reply is the envelope,
+commands as a blob list (quorumlab.core.framing.pack_blobs); the reply is the envelope,
 then ``REPLY_OK`` and one blob-list frame of results, one per command (empty
 when the entry has no result), or ``REPLY_ERROR`` and one JSON frame {"error",
 "leader", "leader_address"}. Each command is still its own log entry. (One
@@ -57,11 +57,11 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from core.errors import CodecError
-from core.framing import pack_blobs, unpack_blobs
+from quorumlab.core.errors import CodecError
+from quorumlab.core.framing import pack_blobs, unpack_blobs
 
 if TYPE_CHECKING:
-    from core.runtime.auth import ClientAuth
+    from quorumlab.core.runtime.auth import ClientAuth
 
 COMMANDS = ("status", "partition", "heal", "fire", "stop", "propose", "state_machine", "transfer", "member")
 PROPOSE = b"\xffpropose"
@@ -167,7 +167,7 @@ class ControlClient:
     """Sends control requests to nodes' control addresses and waits for the replies."""
 
     def __init__(self, ctx: zmq.Context | None = None, auth: "ClientAuth | None" = None) -> None:
-        """``auth``: this client's keys and the nodes' public keys (core.runtime.auth), for a cluster with a keyring."""
+        """``auth``: this client's keys and the nodes' public keys (quorumlab.core.runtime.auth), for a cluster with a keyring."""
         self._ctx = ctx or zmq.Context.instance()
         self.auth = auth
         self._sockets: dict[str, zmq.Socket] = {}

@@ -88,7 +88,7 @@ class EventFollower:
     """
 
     def __init__(self, ctx: zmq.Context, paths: list[str], pub_addresses: list[str], auth: Any = None) -> None:
-        """``auth`` (core.runtime.auth.ClientAuth): subscribe with these keys, to nodes that have a keyring."""
+        """``auth`` (quorumlab.core.runtime.auth.ClientAuth): subscribe with these keys, to nodes that have a keyring."""
         self.paths = list(paths)
         self.events: list[dict[str, Any]] = []
         self.bad_lines = 0

@@ -1,6 +1,6 @@
 """Finding the algorithm class a node runs: a registered name, or ``module:Class`` for tests.
 
-Registered names (``raft``, a plugin's name) go through ``core.registry`` like
+Registered names (``raft``, a plugin's name) go through ``quorumlab.core.registry`` like
 everywhere else. The ``package.module:Class`` form imports a class directly; it
 exists so the runtime's own tests can run fixture algorithms (for example
 ``tests.fixture_algos:Beacon``) that are deliberately not entry points.
@@ -11,9 +11,9 @@ import importlib
 import os
 import sys
 
-from core import registry
-from core.algorithm import ElectionAlgorithm
-from core.errors import UnknownAlgorithmError
+from quorumlab.core import registry
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.errors import UnknownAlgorithmError
 
 
 def load_algorithm(spec: str) -> type[ElectionAlgorithm]:

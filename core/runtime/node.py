@@ -4,7 +4,7 @@ The loop polls the transport, the control socket, the transport monitors and
 a wake-up pipe (signals and ``request_stop`` write to it), then fires due
 timers from a ``TimerWheel`` driven by ``time.monotonic()`` in integer ms,
 then writes the events of the iteration. Effects are executed in order exactly
-as the simulator does (core.sim.Simulation._execute): ``Persist`` flushes the
+as the simulator does (quorumlab.core.sim.Simulation._execute): ``Persist`` flushes the
 FileStorage before any later effect, so durable state is on disk before a send
 that depends on it leaves; a broadcast is encoded once and sent to every peer.
 
@@ -29,21 +29,21 @@ cluster id or algorithm, or are addressed to another node are dropped, counted
 and reported (at most ten reports a minute in all); they never reach the
 algorithm.
 
-With a keyring (core.keys) every socket is CurveZMQ (core.runtime.auth): only
+With a keyring (quorumlab.core.keys) every socket is CurveZMQ (quorumlab.core.runtime.auth): only
 members' keys may connect to the peer port, and a message whose claimed sender
 is not the member whose key made the connection is dropped; only clients' keys
 may connect to the control and event sockets, and each control command must be
 allowed to the client's role. Without one (plain mode) the node says so at
 start: anyone who can reach its ports can speak as a member or stop it.
 
-An application that runs the node in its own process (core.embedded) reaches the
+An application that runs the node in its own process (quorumlab.core.embedded) reaches the
 loop through an in-process channel instead of the control socket: ``submit_local``
 and ``call_local`` queue work from any thread and wake the loop through the same
 pipe; its proposals take the control socket's path (``_propose``, the waiting
 requests, the answer on apply or the failure on lost leadership) and are answered
 by a callback instead of a reply frame. ``listener`` sees every recorded event.
 
-Every buffer at the control socket is bounded (core.limits): a request's
+Every buffer at the control socket is bounded (quorumlab.core.limits): a request's
 envelope, the replies queued per connection (a client that does not read them
 is cut off for a while), the propose requests waiting per connection (more are
 answered "busy"), and the size of a reply.
@@ -62,10 +62,10 @@ from typing import Any, Callable
 
 import zmq
 
-from core import codec
-from core.algorithm import ElectionAlgorithm, Role
-from core.config import AlgorithmConfig
-from core.effects import (
+from quorumlab.core import codec
+from quorumlab.core.algorithm import ElectionAlgorithm, Role
+from quorumlab.core.config import AlgorithmConfig
+from quorumlab.core.effects import (
     BROADCAST,
     BUSY,
     INVALID,
@@ -86,11 +86,11 @@ from core.effects import (
     applied_event,
     as_event,
 )
-from core.errors import CodecError
-from core.interpret import TimerTable, execute
-from core.framing import pack_blobs, unpack_blobs
-from core.keys import ALLOWED, Keyring, KeyringError
-from core.limits import (
+from quorumlab.core.errors import CodecError
+from quorumlab.core.interpret import TimerTable, execute
+from quorumlab.core.framing import pack_blobs, unpack_blobs
+from quorumlab.core.keys import ALLOWED, Keyring, KeyringError
+from quorumlab.core.limits import (
     CONTROL_MAX_BYTES,
     CONTROL_MAX_REPLY_BYTES,
     CONTROL_REPLY_QUEUE,
@@ -101,8 +101,8 @@ from core.limits import (
     MAX_ENVELOPE_FRAMES,
     MAX_FRAME_BYTES,
 )
-from core.runtime.addresses import control_address, events_address
-from core.runtime.auth import (
+from quorumlab.core.runtime.addresses import control_address, events_address
+from quorumlab.core.runtime.auth import (
     CONTROL_DOMAIN,
     EVENTS_DOMAIN,
     ZapHandler,
@@ -111,7 +111,7 @@ from core.runtime.auth import (
     serve_securely,
     user_id,
 )
-from core.runtime.control import (
+from quorumlab.core.runtime.control import (
     FORBIDDEN,
     INTERNAL,
     LEADERSHIP_LOST,
@@ -125,13 +125,13 @@ from core.runtime.control import (
     find_propose,
     parse_request,
 )
-from core.runtime.counters import Counters, DropReporter
-from core.runtime.eventlog import EventLog
-from core.runtime.transport import Transport, peer_address
-from core.datadir import Identity
-from core.snapshots import restore_snapshot, take_snapshot
-from core.storage import FileStorage
-from core.timerwheel import TimerWheel
+from quorumlab.core.runtime.counters import Counters, DropReporter
+from quorumlab.core.runtime.eventlog import EventLog
+from quorumlab.core.runtime.transport import Transport, peer_address
+from quorumlab.core.datadir import Identity
+from quorumlab.core.snapshots import restore_snapshot, take_snapshot
+from quorumlab.core.storage import FileStorage
+from quorumlab.core.timerwheel import TimerWheel
 
 log = logging.getLogger("quorumlab.node")
 
@@ -162,11 +162,11 @@ is answered so (an election at the default timeouts is over well within this).""
 MAX_HELD = 1024
 """Propose requests held that way at once; more are answered "not leader" at once."""
 LOCAL_QUEUE = 65_536
-"""In-process requests (core.embedded) queued for the loop before ``submit_local`` refuses more."""
+"""In-process requests (quorumlab.core.embedded) queued for the loop before ``submit_local`` refuses more."""
 LOCAL_ROUTE = b"\x00local"
 """The routing id the in-process channel's requests are counted under (one connection, with its bound)."""
 SEAL_EVERY_MS = 1000
-"""How often the node marks its flushed log records as durable in the log header (core.storage.RecordLog.seal):
+"""How often the node marks its flushed log records as durable in the log header (quorumlab.core.storage.RecordLog.seal):
 at most one extra fdatasync a second, and only when records were flushed since the last mark."""
 
 
@@ -201,7 +201,7 @@ class Node:
     ) -> None:
         """``state_machine``: what committed entries are applied to, instead of one made from the algorithm's
         ``StateMachine`` class; ``listener``: called on the loop's thread with every event as it is recorded
-        (core.embedded uses both to run a node inside an application's process)."""
+        (quorumlab.core.embedded uses both to run a node inside an application's process)."""
         if node_id not in addresses:
             raise ValueError(f"node {node_id} is not in the cluster {sorted(addresses)}")
         if join and not getattr(algo_cls, "joins", False):
@@ -570,7 +570,7 @@ class Node:
     def _execute(self, effects: list) -> None:
         execute(effects, self)
 
-    # the EffectSink of core.interpret: how a real node carries out each effect
+    # the EffectSink of quorumlab.core.interpret: how a real node carries out each effect
 
     def send(self, to: int, msg: Any) -> None:
         if to in self.peers:
@@ -634,7 +634,7 @@ class Node:
             self._prune_members()
 
     def take_snapshot(self, effect: TakeSnapshot) -> None:
-        """Write the state machine's image durably from a forked child (core.snapshots.FileSnapshots.save_in_background):
+        """Write the state machine's image durably from a forked child (quorumlab.core.snapshots.FileSnapshots.save_in_background):
         the loop pauses only for the fork; the algorithm compacts once the store has the image."""
         started = time.monotonic()
         take_snapshot(self.storage, self.state_machine, effect.index, effect.term, effect.meta, background=True)
@@ -693,7 +693,7 @@ class Node:
         self._reply(req.envelope, [encode_reply(answer)])
 
     def _fail(self, req: "_ClientRequest", code: str, reason: str, extra: dict[str, Any] | None = None) -> None:
-        """Answer ``req`` with an error: its code (core.runtime.control: whether the commands may have been
+        """Answer ``req`` with an error: its code (quorumlab.core.runtime.control: whether the commands may have been
         applied), a sentence, and ``extra`` (a leader hint), in the request's format."""
         self._connections.done(req)
         extra = {"code": code, **(extra or {})}
@@ -827,7 +827,7 @@ class Node:
             self.listener(event)
         return event
 
-    # -- the in-process channel (core.embedded) -----------------------------------------
+    # -- the in-process channel (quorumlab.core.embedded) -----------------------------------------
 
     def submit_local(self, commands: list[bytes], done: Callable[[list[bytes] | None, dict | None], None]) -> bool:
         """From any thread: propose ``commands`` as one request of the in-process "connection"; the loop calls
@@ -1034,7 +1034,7 @@ class Node:
 
     @property
     def _commands(self) -> dict[str, Any]:
-        """Control command -> its handler: one entry per name of core.runtime.control.COMMANDS but ``propose``."""
+        """Control command -> its handler: one entry per name of quorumlab.core.runtime.control.COMMANDS but ``propose``."""
         return {
             "status": lambda _request: self.status(),
             "partition": self._cmd_partition,

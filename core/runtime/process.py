@@ -6,7 +6,7 @@ import gc
 import signal
 import sys
 
-from core.runtime.node import Node
+from quorumlab.core.runtime.node import Node
 
 
 def serve(node: Node) -> str:

@@ -12,7 +12,7 @@ Properties the runtime relies on:
     ``RECONNECT_IVL_MS``..``RECONNECT_IVL_MAX_MS``);
   * each DEALER's socket monitor reports handshake success / disconnect, which
     ``on_monitor`` turns into peer up / down transitions for the algorithm's hints.
-Messages carry their sender in the codec header. With keys (core.runtime.auth)
+Messages carry their sender in the codec header. With keys (quorumlab.core.runtime.auth)
 the ROUTER is a CURVE server that accepts only members' keys, each DEALER a
 CURVE client of its peer's key, and every message arrives with the User-Id of
 its connection (``node:<id>``), which the node checks against the claimed
@@ -27,9 +27,9 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 
-from core.keys import KeyPair
-from core.limits import CURVE_OVERHEAD_BYTES, MAX_FRAME_BYTES
-from core.runtime.auth import PEER_DOMAIN, connect_securely, serve_securely
+from quorumlab.core.keys import KeyPair
+from quorumlab.core.limits import CURVE_OVERHEAD_BYTES, MAX_FRAME_BYTES
+from quorumlab.core.runtime.auth import PEER_DOMAIN, connect_securely, serve_securely
 
 SEND_HWM = 64
 RECV_HWM = 10_000

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from core.scenario.commands import COMMANDS
-from core.scenario.script import EMPTY, SEPARATOR, Script, ScriptError, parse
-from core.scenario.story import Handler, Story
+from quorumlab.core.scenario.commands import COMMANDS
+from quorumlab.core.scenario.script import EMPTY, SEPARATOR, Script, ScriptError, parse
+from quorumlab.core.scenario.story import Handler, Story
 
 REWRITE_ENV = "QUORUMLAB_REWRITE"
 

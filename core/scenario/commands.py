@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from core import registry
-from core.algorithm import ElectionAlgorithm
-from core.scenario import trace
-from core.scenario.recorder import RecordingCluster
-from core.scenario.script import ScriptError
-from core.scenario.story import Args, Handler, Story
+from quorumlab.core import registry
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.scenario import trace
+from quorumlab.core.scenario.recorder import RecordingCluster
+from quorumlab.core.scenario.script import ScriptError
+from quorumlab.core.scenario.story import Args, Handler, Story
 
 MAX_STEPS = 100_000
 """A command that would deliver or fire more than this is stuck (the nodes keep sending): an error."""

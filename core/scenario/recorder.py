@@ -1,4 +1,4 @@
-"""The cluster a story drives: core.testing.ManualCluster, keeping what every node shows along the way.
+"""The cluster a story drives: quorumlab.core.testing.ManualCluster, keeping what every node shows along the way.
 
 Three differences from a plain ManualCluster, each for the sake of a readable story:
 every observable effect is recorded (``Recorder``) so the story can print it under the step
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from core.effects import Apply, LeaderChanged, Note, Proposed, ProposeRejected, RoleChanged, TermChanged, as_event
-from core.observers import Observer
-from core.scenario.trace import Record
-from core.testing import ManualCluster, armed
+from quorumlab.core.effects import Apply, LeaderChanged, Note, Proposed, ProposeRejected, RoleChanged, TermChanged, as_event
+from quorumlab.core.observers import Observer
+from quorumlab.core.scenario.trace import Record
+from quorumlab.core.testing import ManualCluster, armed
 
 
 class Recorder(Observer):

@@ -1,6 +1,6 @@
 """A story in progress: the cluster the commands drive, and the lines they print.
 
-Commands are functions ``(story, args)`` looked up by name (core.scenario.commands holds the
+Commands are functions ``(story, args)`` looked up by name (quorumlab.core.scenario.commands holds the
 common ones; an algorithm's tests may add their own). A command changes the cluster through
 ``step``, which prints what the nodes showed during that step, under a header line (the
 message delivered, the timer fired) when there is one.
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from core.scenario import trace
-from core.scenario.recorder import RecordingCluster
-from core.scenario.script import Command, ScriptError
+from quorumlab.core.scenario import trace
+from quorumlab.core.scenario.recorder import RecordingCluster
+from quorumlab.core.scenario.script import Command, ScriptError
 
 Handler = Callable[["Story", "Args"], None]
 """A command: it reads its arguments, drives ``story.cluster`` and prints with ``story.say`` or ``story.step``."""

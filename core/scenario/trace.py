@@ -6,7 +6,7 @@ Booleans always show; numbers at 0 and empty lists or bytes are left out, so a h
 as an AppendEntries without ``entries``. Log entries print as ``index@term``, with ``:command``
 when the command is not empty (``2@1:x``, and a leader's no-op as ``3@3``).
 
-What a node shows, from the effects it emits (core.effects): its changes of role, term and
+What a node shows, from the effects it emits (quorumlab.core.effects): its changes of role, term and
 leader merged in one line (``2: follower->candidate, term 1->2, leader 1->none``), then each
 note, proposal outcome and run of applied entries as ``2: <kind> key=value ...``.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from core.messages import BOOL, BYTES, ENTRIES, U64LIST
+from quorumlab.core.messages import BOOL, BYTES, ENTRIES, U64LIST
 
 Record = tuple[int, str, Any, Any]
 """What a node showed, as a story records it: (node, "role" | "term" | "leader", old, new),

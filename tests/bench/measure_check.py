@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.measure_check --sizes 10000,100000,1000000 --keys 5,50
 
-Each history is generated once (core.check.generate: 8 clients, one operation
+Each history is generated once (quorumlab.core.check.generate: 8 clients, one operation
 outstanding each, 3% info, 1% fail, seed 0) and written as a history file.
 Then each (history, implementation) runs in a fresh interpreter
 (QUORUMLAB_PURE_PYTHON=1 for the twin) that loads the file and checks it,
@@ -32,9 +32,9 @@ def rss_mb() -> float:
 
 def one(path: str, timeout_s: float) -> dict:
     """Load and check one history file in this process (the child's side)."""
-    import core
-    from core.check import check
-    from core.check.history_format import load_history
+    import quorumlab.core
+    from quorumlab.core.check import check
+    from quorumlab.core.check.history_format import load_history
 
     t0 = time.perf_counter()
     history = load_history(path)
@@ -46,7 +46,7 @@ def one(path: str, timeout_s: float) -> dict:
     return {"ops": result.operations, "partitions": len(result.partitions), "verdict": result.verdict.value,
             "load_s": loaded, "check_s": checked, "steps": sum(p.steps for p in result.partitions),
             "rss_loaded_mb": after_load, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "implementation": result.implementation, "accelerated": core.ACCELERATED}
+            "implementation": result.implementation, "accelerated": quorumlab.core.ACCELERATED}
 
 
 def run(path: Path, pure: bool, timeout_s: float) -> dict:
@@ -70,8 +70,8 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.one, args.timeout)))
         return
-    from core.check.generate import generate
-    from core.check.history_format import write_history
+    from quorumlab.core.check.generate import generate
+    from quorumlab.core.check.history_format import write_history
 
     rows = []
     print("| operations | keys | implementation | load (s) | check (s) | verdict | peak RSS (MB) | RSS after load (MB) |")

@@ -23,7 +23,7 @@ import statistics
 
 import pytest
 
-from algorithms.bully import BullyConfig
+from quorumlab.algorithms.bully import BullyConfig
 from tests.bully.support import bounded_sim, election_messages, one_election, settled, staggered_cluster
 
 SIZES = (3, 5, 9, 17, 33, 65)

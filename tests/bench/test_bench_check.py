@@ -12,17 +12,17 @@ from functools import lru_cache
 
 import pytest
 
-from core.check import Verdict, check, checker, search_py
-from core.check.counterexample import find_counterexample
-from core.check.generate import generate
+from quorumlab.core.check import Verdict, check, checker, search_py
+from quorumlab.core.check.counterexample import find_counterexample
+from quorumlab.core.check.generate import generate
 
 try:
-    _compiled = importlib.import_module("core.check._search")
+    _compiled = importlib.import_module("quorumlab.core.check._search")
 except ImportError:
     _compiled = None
 
 TWINS = [
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core.check._search is not built")),
+    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="quorumlab.core.check._search is not built")),
     pytest.param(search_py, id="python"),
 ]
 

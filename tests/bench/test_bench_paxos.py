@@ -23,10 +23,10 @@ import statistics
 
 import pytest
 
-from core.algorithm import ElectionAlgorithm
-from core.sim import Network, Simulation
+from quorumlab.core.algorithm import ElectionAlgorithm
+from quorumlab.core.sim import Network, Simulation
 
-from algorithms.paxos import Paxos, PaxosConfig
+from quorumlab.algorithms.paxos import Paxos, PaxosConfig
 from tests.bench.failover_model import failover_distribution, model_quantile
 
 DELAY_MS = 2
@@ -94,7 +94,7 @@ def test_bench_paxos_failover_agrees_with_its_detection_model(benchmark):
 
 @pytest.mark.benchmark(group="paxos vs raft: failover, same detection range and seeds (simulated)")
 def test_bench_paxos_next_to_raft(benchmark):
-    from algorithms.raft import Raft as raft
+    from quorumlab.algorithms.raft import Raft as raft
 
     def both() -> dict:
         return {

@@ -2,7 +2,7 @@
 
 Wall times come from pytest-benchmark (``make bench-micro``); simulated times and
 message counts are recorded in each benchmark's extra_info. The 1,001-node
-election runs with the core that core._accel loaded and again with the
+election runs with the core that quorumlab.core._accel loaded and again with the
 pure-Python twins swapped in, in the same process. Target (issue 3): the
 1,001-node election simulates in under 2 s of wall time with the compiled core.
 
@@ -16,13 +16,13 @@ import statistics
 
 import pytest
 
-import core
-from algorithms.raft import ELECTION, Raft, RaftConfig
-from core import codec_py, majority, quorum_py, sim, timerwheel_py
-from core.algorithm import Role
-from core.effects import RoleChanged
-from core.observers import Observer
-from core.sim import Network, Simulation
+import quorumlab.core
+from quorumlab.algorithms.raft import ELECTION, Raft, RaftConfig
+from quorumlab.core import codec_py, majority, quorum_py, sim, timerwheel_py
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import RoleChanged
+from quorumlab.core.observers import Observer
+from quorumlab.core.sim import Network, Simulation
 from tests.bench.failover_model import failover_distribution, model_quantile
 
 ELECTION_MESSAGES = ("RequestVote", "RequestVoteResponse")
@@ -113,13 +113,13 @@ def test_bench_1001_node_election(benchmark, monkeypatch, core_impl, scenario):
         monkeypatch.setattr(sim, "codec", codec_py)
         monkeypatch.setattr(sim, "TimerWheel", timerwheel_py.TimerWheel)
         monkeypatch.setattr(majority, "VoteTally", quorum_py.VoteTally)
-    elif not core.ACCELERATED:
-        pytest.skip("the compiled core is not loaded (core.ACCELERATED is False)")
+    elif not quorumlab.core.ACCELERATED:
+        pytest.skip("the compiled core is not loaded (quorumlab.core.ACCELERATED is False)")
     report = benchmark.pedantic(scenario, setup=big_cluster, rounds=3)
     assert report["sim_ms_until_all_follow"] is not None
     if scenario is triggered_election:
         assert report["rounds"] == 1 and report["election_messages"] == 2 * 1000
-    benchmark.extra_info.update(report, core=core_impl, accelerated=core.ACCELERATED)
+    benchmark.extra_info.update(report, core=core_impl, accelerated=quorumlab.core.ACCELERATED)
 
 
 # -- failover -------------------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from algorithms.raft import Raft
-from bench.cli import main
-from bench.throughput import measure_catch_up, measure_log
-from core.cluster import LocalCluster
-from core.runtime.addresses import format_cluster
-from core.sim import Simulation
+from quorumlab.algorithms.raft import Raft
+from quorumlab.bench.cli import main
+from quorumlab.bench.throughput import measure_catch_up, measure_log
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.runtime.addresses import format_cluster
+from quorumlab.core.sim import Simulation
 
 
 def catch_up(behind: int) -> dict:

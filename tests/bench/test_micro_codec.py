@@ -9,10 +9,10 @@ import importlib
 import msgpack
 import pytest
 
-from core import codec_py, message_type
+from quorumlab.core import codec_py, message_type
 
 try:
-    _compiled = importlib.import_module("core._codec")
+    _compiled = importlib.import_module("quorumlab.core._codec")
 except ImportError:
     _compiled = None
 
@@ -38,7 +38,7 @@ def codec_round_trip(codec):
 
 
 @pytest.mark.benchmark(group="codec round trip (RequestVote-sized)")
-@pytest.mark.skipif(_compiled is None, reason="core._codec is not built")
+@pytest.mark.skipif(_compiled is None, reason="quorumlab.core._codec is not built")
 def test_codec_round_trip_compiled(benchmark):
     assert benchmark(codec_round_trip(_compiled)) == MESSAGE
 

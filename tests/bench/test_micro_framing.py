@@ -6,16 +6,16 @@ import importlib
 
 import pytest
 
-from core import framing_py
+from quorumlab.core import framing_py
 
 try:
-    _compiled = importlib.import_module("core._framing")
+    _compiled = importlib.import_module("quorumlab.core._framing")
 except ImportError:
     _compiled = None
 
 RECORDS = [b"r" * 52 + i.to_bytes(8, "little") for i in range(1000)]
 TWINS = [
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._framing is not built")),
+    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="quorumlab.core._framing is not built")),
     pytest.param(framing_py, id="python"),
 ]
 

@@ -8,15 +8,15 @@ import importlib
 
 import pytest
 
-from core import quorum_py
+from quorumlab.core import quorum_py
 
 try:
-    _compiled = importlib.import_module("core._quorum")
+    _compiled = importlib.import_module("quorumlab.core._quorum")
 except ImportError:
     _compiled = None
 
 TWINS = [
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._quorum is not built")),
+    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="quorumlab.core._quorum is not built")),
     pytest.param(quorum_py, id="python"),
 ]
 VOTERS = (1, 2, 3, 4, 5)

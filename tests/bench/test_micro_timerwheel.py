@@ -9,15 +9,15 @@ import random
 
 import pytest
 
-from core import timerwheel_py
+from quorumlab.core import timerwheel_py
 
 try:
-    _compiled = importlib.import_module("core._timerwheel")
+    _compiled = importlib.import_module("quorumlab.core._timerwheel")
 except ImportError:
     _compiled = None
 
 TWINS = [
-    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="core._timerwheel is not built")),
+    pytest.param(_compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="quorumlab.core._timerwheel is not built")),
     pytest.param(timerwheel_py, id="python"),
 ]
 BACKGROUND = 10_000

@@ -4,13 +4,13 @@ from __future__ import annotations
 import random
 from typing import Iterable
 
-from algorithms.bully import Bully, BullyConfig
-from algorithms.bully.messages import ELECTION_TRAFFIC
-from core.algorithm import Role
-from core.observers import Observer
-from core.sim import Network, Simulation
-from core.storage import MemoryStorage
-from core.testing import outgoing
+from quorumlab.algorithms.bully import Bully, BullyConfig
+from quorumlab.algorithms.bully.messages import ELECTION_TRAFFIC
+from quorumlab.core.algorithm import Role
+from quorumlab.core.observers import Observer
+from quorumlab.core.sim import Network, Simulation
+from quorumlab.core.storage import MemoryStorage
+from quorumlab.core.testing import outgoing
 
 
 def node(node_id: int, n: int = 5, config: BullyConfig | None = None, storage: MemoryStorage | None = None) -> tuple[Bully, list]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.compare.metrics import max_leaders
-from core.cluster import LocalCluster, now_ms
+from quorumlab.bench.compare.metrics import max_leaders
+from quorumlab.core.cluster import LocalCluster, now_ms
 
 pytestmark = pytest.mark.integration
 

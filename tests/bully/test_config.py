@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from algorithms.bully import Bully, BullyConfig
-from core import registry
-from core.errors import ConfigError
+from quorumlab.algorithms.bully import Bully, BullyConfig
+from quorumlab.core import registry
+from quorumlab.core.errors import ConfigError
 
 
 def test_bully_is_registered_through_the_plugin_entry_point():

@@ -1,13 +1,13 @@
 """The epoch: only grows, announced as highest seen + 1, durable, and used to drop a sender's stale announcements."""
 from __future__ import annotations
 
-from algorithms.bully.algorithm import ANSWER_WAIT
-from algorithms.bully.messages import Coordinator, Election, Heartbeat
-from core.algorithm import Role
-from core.effects import Note, Persist, Send
-from core.storage import MemoryStorage
+from quorumlab.algorithms.bully.algorithm import ANSWER_WAIT
+from quorumlab.algorithms.bully.messages import Coordinator, Election, Heartbeat
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Note, Persist, Send
+from quorumlab.core.storage import MemoryStorage
 
-from core.testing import arrive
+from quorumlab.core.testing import arrive
 from tests.bully.support import EpochNeverFalls, bounded_sim, node, sends, settled
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.compare.metrics import max_leaders
+from quorumlab.bench.compare.metrics import max_leaders
 from tests.bully.support import LeadersAtOnce, bounded_sim, settled
 
 

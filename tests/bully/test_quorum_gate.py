@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from algorithms.bully import BullyConfig
-from algorithms.bully.algorithm import HEARTBEAT, QUORUM_LEASE
-from algorithms.bully.lease import QuorumLease
-from algorithms.bully.messages import Coordinator, Election, Heartbeat, HeartbeatAck
-from core.algorithm import Role
+from quorumlab.algorithms.bully import BullyConfig
+from quorumlab.algorithms.bully.algorithm import HEARTBEAT, QUORUM_LEASE
+from quorumlab.algorithms.bully.lease import QuorumLease
+from quorumlab.algorithms.bully.messages import Coordinator, Election, Heartbeat, HeartbeatAck
+from quorumlab.core.algorithm import Role
 
-from core.testing import armed, arrive, notes
+from quorumlab.core.testing import armed, arrive, notes
 from tests.bully.support import LeadersAtOnce, bounded_sim, node, sends, settled
 
 GATED = BullyConfig(quorum_gated=True)

@@ -1,14 +1,14 @@
 """Bully's rules, one message or timer at a time, on a single node driven by hand (cluster 1..5)."""
 from __future__ import annotations
 
-from algorithms.bully import BullyConfig
-from algorithms.bully.algorithm import ANSWER_WAIT, COORDINATOR_WAIT, HEARTBEAT, SILENCE, Phase
-from algorithms.bully.messages import Answer, Coordinator, Election, Heartbeat
-from core.algorithm import Role
-from core.effects import NO_LOG, LeaderChanged, RoleChanged
-from core.testing import rejections
+from quorumlab.algorithms.bully import BullyConfig
+from quorumlab.algorithms.bully.algorithm import ANSWER_WAIT, COORDINATOR_WAIT, HEARTBEAT, SILENCE, Phase
+from quorumlab.algorithms.bully.messages import Answer, Coordinator, Election, Heartbeat
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import NO_LOG, LeaderChanged, RoleChanged
+from quorumlab.core.testing import rejections
 
-from core.testing import armed, arrive, disarmed, notes
+from quorumlab.core.testing import armed, arrive, disarmed, notes
 from tests.bully.support import node, sends
 
 CFG = BullyConfig()

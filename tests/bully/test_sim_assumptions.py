@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from algorithms.bully import BullyConfig
-from bench.compare.metrics import LEADER, max_leaders
+from quorumlab.algorithms.bully import BullyConfig
+from quorumlab.bench.compare.metrics import LEADER, max_leaders
 
 from tests.bully.support import (
     EpochNeverFalls,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from core.check.history import FAIL, INFO, OK, Operation
+from quorumlab.core.check.history import FAIL, INFO, OK, Operation
 
 _UNSEEN = object()
 

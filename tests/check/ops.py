@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from core.check.history import OK, Operation
+from quorumlab.core.check.history import OK, Operation
 
 
 def _op(client: Any, kind: str, key: Any, args: tuple, t0: float, t1: float | None, outcome: str,

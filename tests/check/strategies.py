@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from core.check.history import FAIL, INFO, OK, Operation
+from quorumlab.core.check.history import FAIL, INFO, OK, Operation
 from tests.check.brute import kv_apply
 
 VALUES = ["a", "b", "c"]

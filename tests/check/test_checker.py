@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.check import FAIL, INFO, KVRegister, Operation, Verdict, check
+from quorumlab.core.check import FAIL, INFO, KVRegister, Operation, Verdict, check
 from tests.check.ops import H, cas, delete, get, put
 
 OKAY, BAD = Verdict.OK, Verdict.VIOLATION

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
-from core.check import INFO, OK, KVRegister, Verdict, check
+from quorumlab.core.check import INFO, OK, KVRegister, Verdict, check
 from tests.check import brute
 from tests.check.strategies import histories
 

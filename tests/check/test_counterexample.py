@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from core.check import INFO, OK, KVRegister, Model, Verdict, check, linearize
-from core.check.counterexample import find_counterexample, render_text, save
-from core.check.generate import generate
-from core.check.shrink import back_cut, front_cut, inert, shrink
-from core.check.timeline_html import ticks
+from quorumlab.core.check import INFO, OK, KVRegister, Model, Verdict, check, linearize
+from quorumlab.core.check.counterexample import find_counterexample, render_text, save
+from quorumlab.core.check.generate import generate
+from quorumlab.core.check.shrink import back_cut, front_cut, inert, shrink
+from quorumlab.core.check.timeline_html import ticks
 from tests.check import brute
 from tests.check.ops import H, cas, get, put
 from tests.check.strategies import histories

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from core.check import FAIL, INFO, OK, History, Verdict, check
+from quorumlab.core.check import FAIL, INFO, OK, History, Verdict, check
 
 
 def ticking_clock():

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from core.check import INFO, KVRegister, Model, check
-from core.check.generate import generate
-from core.check.history_format import HistoryFormatError, load_history, write_history
+from quorumlab.core.check import INFO, KVRegister, Model, check
+from quorumlab.core.check.generate import generate
+from quorumlab.core.check.history_format import HistoryFormatError, load_history, write_history
 from tests.check.ops import H, cas, delete, get, put
 
 HEADER = '{"format": "quorumlab-history", "version": 1, "model": "kv", "time_unit": "ms"}\n'

@@ -1,4 +1,4 @@
-"""Both twins of the key-value search (compiled core.check._search and pure core.check.search_py) agree move for move."""
+"""Both twins of the key-value search (compiled quorumlab.core.check._search and pure quorumlab.core.check.search_py) agree move for move."""
 from __future__ import annotations
 
 import time
@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from core.check import search_py
-from core.check.checker import DEFAULT_MODEL, _Part
-from core.check.generate import generate
+from quorumlab.core.check import search_py
+from quorumlab.core.check.checker import DEFAULT_MODEL, _Part
+from quorumlab.core.check.generate import generate
 from tests.check.strategies import histories
 from tests.core.twins import twins
 
-_compiled, TWINS, BOTH = twins("core.check._search", search_py)
+_compiled, TWINS, BOTH = twins("quorumlab.core.check._search", search_py)
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 
 
@@ -31,7 +31,7 @@ def test_both_twins_share_the_codes(s):
         (0, 1, 2, 1, 2, 3, 4, -1, -2, -1)
 
 
-@pytest.mark.skipif(_compiled is None, reason="core.check._search is not built")
+@pytest.mark.skipif(_compiled is None, reason="quorumlab.core.check._search is not built")
 @PROPS
 @given(histories(max_ops=9, keys=("x", "y"), clients=4))
 def test_the_twins_return_the_same_status_order_stuck_operation_and_step_count(ops):
@@ -39,7 +39,7 @@ def test_the_twins_return_the_same_status_order_stuck_operation_and_step_count(o
         assert _compiled.search_kv(*args) == search_py.search_kv(*args)
 
 
-@pytest.mark.skipif(_compiled is None, reason="core.check._search is not built")
+@pytest.mark.skipif(_compiled is None, reason="quorumlab.core.check._search is not built")
 @pytest.mark.parametrize("seed", range(6))
 def test_the_twins_agree_on_generated_histories_with_timeouts_and_corrupted_answers(seed):
     ops = generate(600, keys=2, clients=6, info_rate=0.1, fail_rate=0.02, seed=seed)

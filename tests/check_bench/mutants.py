@@ -7,8 +7,8 @@ into raft's internals (``_holds_past_commit``, ``_commit_to``, ``_become_followe
 """
 from __future__ import annotations
 
-from algorithms.raft import Raft
-from core.algorithm import Role
+from quorumlab.algorithms.raft import Raft
+from quorumlab.core.algorithm import Role
 
 
 class AckBeforeCommit(Raft):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.cluster import HOSTED_BASE_PORT, LocalCluster
+from quorumlab.core.cluster import HOSTED_BASE_PORT, LocalCluster
 
 
 def test_nodes_on_hosts_of_their_own_listen_on_fixed_ports_and_start_through_the_launcher(tmp_path):
@@ -25,7 +25,7 @@ def test_without_hosts_nodes_run_on_the_loopback_with_no_prefix(tmp_path):
     c = LocalCluster("raft", 1, data_dir=tmp_path, secure=False)
     try:
         assert c.addresses[1].startswith("tcp://127.0.0.1:")
-        assert c.command(1)[1:3] == ["-m", "bench.cli"]
+        assert c.command(1)[1:3] == ["-m", "quorumlab.bench.cli"]
     finally:
         c.close()
 

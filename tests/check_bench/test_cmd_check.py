@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.check import netns
-from bench.cmd_check import check_cmd
-from core.check import History
-from core.check.history_format import write_history
+from quorumlab.bench.check import netns
+from quorumlab.bench.cmd_check import check_cmd
+from quorumlab.core.check import History
+from quorumlab.core.check.history_format import write_history
 
 MUTANT = "tests.check_bench.mutants:AckBeforeCommit"
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def test_bad_options_are_refused_with_what_to_do(args, message):
 def start(tmp_path: Path, *args: str) -> subprocess.Popen:
     """``bench check`` in a child process that takes Ctrl-C as a terminal would deliver it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "check", "--out", str(tmp_path), *args], cwd=REPO,
+        [sys.executable, "-m", "quorumlab.bench.cli", "check", "--out", str(tmp_path), *args], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.check.nemesis import KINDS, Bouncer, Fault, plan, schedule
+from quorumlab.bench.check.nemesis import KINDS, Bouncer, Fault, plan, schedule
 
 ALL = ("kill", "pause", "partition")
 IDS = (1, 2, 3, 4, 5)

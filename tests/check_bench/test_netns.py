@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from bench.check import netns
-from bench.check.netns import NetnsError, NetnsNetwork
+from quorumlab.bench.check import netns
+from quorumlab.bench.check.netns import NetnsError, NetnsNetwork
 
 pytestmark = pytest.mark.skipif(netns.unavailable() is not None, reason=f"{netns.unavailable()}")
 

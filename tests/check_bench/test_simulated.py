@@ -5,10 +5,10 @@ import concurrent.futures as cf
 
 import pytest
 
-from bench.check.campaign import check_seed, run_seeds
-from bench.check.report import judge
-from bench.check.simulated import run_simulated
-from bench.check.spec import CheckSpec
+from quorumlab.bench.check.campaign import check_seed, run_seeds
+from quorumlab.bench.check.report import judge
+from quorumlab.bench.check.simulated import run_simulated
+from quorumlab.bench.check.spec import CheckSpec
 from tests.check_bench.mutants import AckBeforeCommit, KeepsLeading, ServesReadsFromOwnState
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.check.workload import Call, ClientWorkload, answer, command, outcome_of
-from core.check import FAIL, INFO, OK
-from core.client import ClientError, CommandFailed, Timeout
-from core.kv import CAS, CAS_MISMATCH, NOT_FOUND, REUSED, STALE, Command, KVStore, Result
+from quorumlab.bench.check.workload import Call, ClientWorkload, answer, command, outcome_of
+from quorumlab.core.check import FAIL, INFO, OK
+from quorumlab.core.client import ClientError, CommandFailed, Timeout
+from quorumlab.core.kv import CAS, CAS_MISMATCH, NOT_FOUND, REUSED, STALE, Command, KVStore, Result
 
 
 def calls(client: int, seed: int, n: int = 200) -> list[Call]:

@@ -21,7 +21,7 @@ def plugin_site(monkeypatch):
 
 def bench(*args: str):
     """Run ``bench <args>`` in-process; returns the click Result."""
-    from bench.cli import main
+    from quorumlab.bench.cli import main
 
     return CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "220"})
 

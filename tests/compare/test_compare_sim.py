@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from bench.compare import schema
+from quorumlab.bench.compare import schema
 from tests.compare.conftest import bench, results_without_run
 
 SEED_ROWS = ["Core idea", "Split-vote handling", "Election speed", "Stable leader", "Message cost", "Partition safety"]
@@ -64,7 +64,7 @@ def test_terminal_table_shows_the_same_rows_and_columns(tmp_path):
 
 
 def test_each_algorithm_runs_with_its_own_mapping_of_the_detection_range(tmp_path):
-    from core import registry
+    from quorumlab.core import registry
 
     r = bench("compare", "--transport", "sim", "--algos", ",".join(ALGOS), "--trials", "1", "--scenarios", "crash",
               "--detect-ms", "200-400", "--format", "json", "--out", str(tmp_path))
@@ -167,7 +167,7 @@ def test_sweep_writes_both_plots_and_a_row_per_size(tmp_path):
 def test_every_metric_is_defined_in_the_catalog_and_the_docs():
     from pathlib import Path
 
-    from bench.compare.scenarios import SCENARIOS
+    from quorumlab.bench.compare.scenarios import SCENARIOS
 
     docs = (Path(__file__).parents[2] / "docs" / "compare.md").read_text()
     used = {m for sc in SCENARIOS.values() for m in sc.metrics}

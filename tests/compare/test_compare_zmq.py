@@ -40,7 +40,7 @@ def _node_pids(marker: str) -> list[int]:
             state = (entry / "stat").read_text().split(")")[-1].split()[0]
         except OSError:
             continue
-        if marker in cmdline and "bench.cli node" in cmdline and state != "Z":  # not bench compare itself
+        if marker in cmdline and "quorumlab.bench.cli node" in cmdline and state != "Z":  # not bench compare itself
             pids.append(int(entry.name))
     return pids
 
@@ -50,7 +50,7 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
     private = tmp_path / "tmp"
     private.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(private), COLUMNS="200")
-    return subprocess.Popen([sys.executable, "-m", "bench.cli", "compare", *args], env=env, cwd=tmp_path,
+    return subprocess.Popen([sys.executable, "-m", "quorumlab.bench.cli", "compare", *args], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

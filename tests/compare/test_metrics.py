@@ -1,8 +1,8 @@
 """Metric extraction from hand-made event streams: what each number means, case by case."""
 from __future__ import annotations
 
-from bench.compare import metrics as M
-from bench.compare.stats import percentile, summarize
+from quorumlab.bench.compare import metrics as M
+from quorumlab.bench.compare.stats import percentile, summarize
 
 IDS = (1, 2, 3, 4, 5)
 

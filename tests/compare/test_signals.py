@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from bench.compare.signals import sigint_held
+from quorumlab.bench.compare.signals import sigint_held
 
 
 def _press() -> None:

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 PROBE = (
-    "import json, core, core.codec, core.timerwheel, core.quorum, core.framing;"
-    "print(json.dumps([core.ACCELERATED, core.IMPLEMENTATIONS,"
-    " [core.codec.IMPLEMENTATION, core.timerwheel.IMPLEMENTATION, core.quorum.IMPLEMENTATION,"
-    " core.framing.IMPLEMENTATION]]))"
+    "import json, quorumlab.core, quorumlab.core.codec, quorumlab.core.timerwheel, quorumlab.core.quorum, quorumlab.core.framing;"
+    "print(json.dumps([quorumlab.core.ACCELERATED, quorumlab.core.IMPLEMENTATIONS,"
+    " [quorumlab.core.codec.IMPLEMENTATION, quorumlab.core.timerwheel.IMPLEMENTATION, quorumlab.core.quorum.IMPLEMENTATION,"
+    " quorumlab.core.framing.IMPLEMENTATION]]))"
 )
 BENCH = Path(sys.executable).parent / "bench"
-TWIN_NAMES = {"codec": "core.codec_py", "timerwheel": "core.timerwheel_py", "quorum": "core.quorum_py",
-              "framing": "core.framing_py", "checksearch": "core.check.search_py"}
-COMPILED_NAMES = {"codec": "core._codec", "timerwheel": "core._timerwheel", "quorum": "core._quorum",
-                  "framing": "core._framing", "checksearch": "core.check._search"}
+TWIN_NAMES = {"codec": "quorumlab.core.codec_py", "timerwheel": "quorumlab.core.timerwheel_py", "quorum": "quorumlab.core.quorum_py",
+              "framing": "quorumlab.core.framing_py", "checksearch": "quorumlab.core.check.search_py"}
+COMPILED_NAMES = {"codec": "quorumlab.core._codec", "timerwheel": "quorumlab.core._timerwheel", "quorum": "quorumlab.core._quorum",
+                  "framing": "quorumlab.core._framing", "checksearch": "quorumlab.core.check._search"}
 FACADES = ["codec", "timerwheel", "quorum", "framing"]
 
 

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from core import ElectionAlgorithm, Role, message_type
-from core.effects import (
+from quorumlab.core import ElectionAlgorithm, Role, message_type
+from quorumlab.core.effects import (
     BROADCAST,
     NO_LOG,
     Apply,
@@ -21,7 +21,7 @@ from core.effects import (
     SetTimer,
     TermChanged,
 )
-from core.storage import MemoryStorage
+from quorumlab.core.storage import MemoryStorage
 
 Poke = message_type("ContractPoke", 0xFD30, 1, [("n", "u64")])
 
@@ -210,7 +210,7 @@ def test_class_level_defaults():
 
 
 def test_as_event_gives_the_one_event_schema_both_runtimes_write():
-    from core.effects import Apply, LeaderChanged, Note, RoleChanged, Send, TermChanged, applied_event, as_event
+    from quorumlab.core.effects import Apply, LeaderChanged, Note, RoleChanged, Send, TermChanged, applied_event, as_event
 
     assert as_event(RoleChanged(Role.CANDIDATE, Role.LEADER, 4)) == ("role", {"from": "candidate", "to": "leader", "term": 4})
     assert as_event(TermChanged(3, 4)) == ("term", {"from": 3, "to": 4})

@@ -1,4 +1,4 @@
-"""The message codec: both twins (compiled core._codec and pure core.codec_py) give the same bytes and reject bad input alike.
+"""The message codec: both twins (compiled quorumlab.core._codec and pure quorumlab.core.codec_py) give the same bytes and reject bad input alike.
 
 Property tests register throw-away message types with algo ids 0xFE00..0xFEFE
 (0xFEFF belongs to the micro-benchmarks) and run every case through both twins.
@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from core import CodecError, codec_py, message_type
-from core.messages import KIND_CODES, SCHEMAS
+from quorumlab.core import CodecError, codec_py, message_type
+from quorumlab.core.messages import KIND_CODES, SCHEMAS
 from tests.core.twins import twins
 
-_compiled, TWINS, BOTH = twins("core._codec", codec_py)
+_compiled, TWINS, BOTH = twins("quorumlab.core._codec", codec_py)
 PROPS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 
 U64_MAX = 2**64 - 1

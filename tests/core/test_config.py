@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from core import AlgorithmConfig, ConfigError, setting
+from quorumlab.core import AlgorithmConfig, ConfigError, setting
 
 
 @dataclasses.dataclass(frozen=True)

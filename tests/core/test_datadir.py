@@ -11,9 +11,9 @@ import shutil
 
 import pytest
 
-from core.datadir import IDENTITY_FILE, Identity, load_identity
-from core.errors import StorageError
-from core.storage import STATE_FILE, FileStorage, RecordLog
+from quorumlab.core.datadir import IDENTITY_FILE, Identity, load_identity
+from quorumlab.core.errors import StorageError
+from quorumlab.core.storage import STATE_FILE, FileStorage, RecordLog
 
 RAFT_A1 = Identity(cluster_id=7, node_id=1, algo="raft")
 

@@ -1,4 +1,4 @@
-"""Blob lists and log-record frames: the compiled core._framing and the twin core.framing_py agree byte for byte."""
+"""Blob lists and log-record frames: the compiled quorumlab.core._framing and the twin quorumlab.core.framing_py agree byte for byte."""
 from __future__ import annotations
 
 import struct
@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import framing_py
-from core.errors import CodecError
-from core.storage import RecordLog
+from quorumlab.core import framing_py
+from quorumlab.core.errors import CodecError
+from quorumlab.core.storage import RecordLog
 from tests.core.twins import twins
 
-_compiled, TWINS, BOTH = twins("core._framing", framing_py)
+_compiled, TWINS, BOTH = twins("quorumlab.core._framing", framing_py)
 blobs = st.lists(st.binary(max_size=300), max_size=40)
 
 

@@ -8,8 +8,8 @@ import stat
 import pytest
 import zmq
 
-from core.keys import ALLOWED, ROLES, Keyring, KeyringError, add_client, add_node, create_keyring
-from core.runtime.auth import CONTROL_DOMAIN, EVENTS_DOMAIN, PEER_DOMAIN, ZapHandler, member_of, raw_key, role_of
+from quorumlab.core.keys import ALLOWED, ROLES, Keyring, KeyringError, add_client, add_node, create_keyring
+from quorumlab.core.runtime.auth import CONTROL_DOMAIN, EVENTS_DOMAIN, PEER_DOMAIN, ZapHandler, member_of, raw_key, role_of
 
 
 def test_a_new_keyring_has_a_pair_per_node_and_per_client_with_secrets_readable_by_the_owner_only(tmp_path):

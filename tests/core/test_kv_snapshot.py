@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kv import CAS, DELETE, GET, PUT, Command, KVStore, SnapshotError
+from quorumlab.core.kv import CAS, DELETE, GET, PUT, Command, KVStore, SnapshotError
 
 commands = st.lists(
     st.tuples(st.integers(1, 6), st.integers(1, 40), st.sampled_from([PUT, GET, DELETE, CAS]),

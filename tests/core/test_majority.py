@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.majority import MajorityConfig
-from core.quorum import LOST, PENDING, WON, VoteTally
+from quorumlab.core.majority import MajorityConfig
+from quorumlab.core.quorum import LOST, PENDING, WON, VoteTally
 
 
 def test_a_tally_counts_only_the_configurations_voters():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import codec
-from core.messages import HEADER_FIELDS, KIND_CODES, SCHEMAS, Message, message_type
+from quorumlab.core import codec
+from quorumlab.core.messages import HEADER_FIELDS, KIND_CODES, SCHEMAS, Message, message_type
 
 ALGO = 0xFD20
 

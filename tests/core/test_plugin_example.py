@@ -9,9 +9,9 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from core import ConfigError, ElectionAlgorithm, Role, registry
-from core.errors import InvariantViolation
-from core.sim import Network, Simulation
+from quorumlab.core import ConfigError, ElectionAlgorithm, Role, registry
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.sim import Network, Simulation
 
 SEED = 8
 

@@ -1,4 +1,4 @@
-"""Quorum counting: both twins (compiled core._quorum and pure core.quorum_py) count votes and commit indexes alike."""
+"""Quorum counting: both twins (compiled quorumlab.core._quorum and pure quorumlab.core.quorum_py) count votes and commit indexes alike."""
 from __future__ import annotations
 
 import types
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import quorum_py
+from quorumlab.core import quorum_py
 from tests.core.twins import twins
 
-_compiled, TWINS, BOTH = twins("core._quorum", quorum_py)
+_compiled, TWINS, BOTH = twins("quorumlab.core._quorum", quorum_py)
 PROPS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 PENDING, WON, LOST = quorum_py.PENDING, quorum_py.WON, quorum_py.LOST
 

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from core import ElectionAlgorithm, UnknownAlgorithmError, registry
+from quorumlab.core import ElectionAlgorithm, UnknownAlgorithmError, registry
 
-BUILTIN = {"raft": "algorithms.raft", "paxos": "algorithms.paxos", "bully": "algorithms.bully"}
+BUILTIN = {"raft": "quorumlab.algorithms.raft", "paxos": "quorumlab.algorithms.paxos", "bully": "quorumlab.algorithms.bully"}
 
 
 def test_available_lists_the_builtin_algorithms_and_the_example_plugin_sorted():
@@ -63,7 +63,7 @@ def test_a_third_party_distribution_is_discovered_without_any_change_to_core(fak
         "qlfake_good",
         {"fake-good": "qlfake_good:Good"},
         """
-        from core import ElectionAlgorithm
+        from quorumlab.core import ElectionAlgorithm
         class Good(ElectionAlgorithm):
             name = "fake-good"
             description = "a plugin from a test's fake site-packages"

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.raft import AppendEntries, AppendEntriesResponse, RequestVote
-from core.scenario import ScriptError, check_file, run_file
-from core.scenario.script import parse
-from core.scenario.trace import message
-from core.testing import arrive
+from quorumlab.algorithms.raft import AppendEntries, AppendEntriesResponse, RequestVote
+from quorumlab.core.scenario import ScriptError, check_file, run_file
+from quorumlab.core.scenario.script import parse
+from quorumlab.core.scenario.trace import message
+from quorumlab.core.testing import arrive
 from tests.raft.mistakes import MISTAKES
 
 QUIET = "cluster raft 3 election_timeout_min=10000 election_timeout_max=20000 heartbeat_interval=1000"

@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 
-from core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
-from core import codec
-from core.errors import InvariantViolation
-from core.observers import ElectionSafety, Observer
-from core.sim import Network, Simulation
+from quorumlab.core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
+from quorumlab.core import codec
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.observers import ElectionSafety, Observer
+from quorumlab.core.sim import Network, Simulation
 from tests.fixture_algos import Beacon, BeaconConfig, Beat
 
 # -- small test-only algorithms -----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Snapshot images (core.snapshots): the format checks every byte, the stores keep them durably and receive them
+"""Snapshot images (quorumlab.core.snapshots): the format checks every byte, the stores keep them durably and receive them
 chunk by chunk."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import StorageError
-from core.snapshots import (
+from quorumlab.core.errors import StorageError
+from quorumlab.core.snapshots import (
     KEEP,
     FileSnapshots,
     MemorySnapshots,
@@ -21,7 +21,7 @@ from core.snapshots import (
     restore_snapshot,
     take_snapshot,
 )
-from core.kv import PUT, Command, KVStore
+from quorumlab.core.kv import PUT, Command, KVStore
 
 
 def image(index: int, term: int, body: bytes, meta: dict | None = None) -> bytes:
@@ -139,7 +139,7 @@ def test_a_simulated_crash_loses_the_transfer_in_progress_but_not_saved_images()
 
 
 def test_taking_and_restoring_goes_through_the_state_machine(tmp_path):
-    from core.storage import FileStorage
+    from quorumlab.core.storage import FileStorage
 
     storage = FileStorage(str(tmp_path))
     kv = KVStore()

@@ -11,8 +11,8 @@ import zlib
 
 import pytest
 
-from core.errors import StorageError
-from core.storage import STATE_FILE, FileStorage, MemoryStorage, RecordLog
+from quorumlab.core.errors import StorageError
+from quorumlab.core.storage import STATE_FILE, FileStorage, MemoryStorage, RecordLog
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -378,7 +378,7 @@ def test_closed_log_refuses_use(tmp_path):
 _WRITER = textwrap.dedent(
     """
     import sys
-    from core.storage import FileStorage, RecordLog
+    from quorumlab.core.storage import FileStorage, RecordLog
     from tests.core.test_storage import _record
     data_dir = sys.argv[1]
     log = RecordLog(data_dir + "/log")

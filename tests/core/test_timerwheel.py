@@ -1,4 +1,4 @@
-"""The timer wheel: both twins (compiled core._timerwheel and pure core.timerwheel_py) behave like a sorted list of deadlines.
+"""The timer wheel: both twins (compiled quorumlab.core._timerwheel and pure quorumlab.core.timerwheel_py) behave like a sorted list of deadlines.
 
 Keys expire in deadline order, then schedule order; a deadline in the past
 expires at the next advance; cancel is True exactly once per pending timer.
@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import timerwheel_py
+from quorumlab.core import timerwheel_py
 from tests.core.twins import twins
 
-_compiled, TWINS, BOTH = twins("core._timerwheel", timerwheel_py)
+_compiled, TWINS, BOTH = twins("quorumlab.core._timerwheel", timerwheel_py)
 MAX = timerwheel_py.MAX_DEADLINE
 DAY = 86_400_000
 
@@ -242,7 +242,7 @@ def test_both_twins_behave_like_a_sorted_list(start, ops):
 _RSS_PROBE = textwrap.dedent(
     """
     import sys
-    from core.{module} import TimerWheel
+    from quorumlab.core.{module} import TimerWheel
 
     def rss_kib():
         with open("/proc/self/status") as f:
@@ -267,7 +267,7 @@ def pending_timers_rss(module: str) -> int:
     return int(out.stdout.strip())
 
 
-@pytest.mark.skipif(_compiled is None or not os.path.exists("/proc/self/status"), reason="needs core._timerwheel and /proc")
+@pytest.mark.skipif(_compiled is None or not os.path.exists("/proc/self/status"), reason="needs quorumlab.core._timerwheel and /proc")
 def test_a_million_pending_compiled_timers_take_well_under_200_mb():
     rss = pending_timers_rss("_timerwheel")
     assert rss < 150 * 2**20, f"1,000,000 pending timers took {rss / 2**20:.0f} MiB"

@@ -7,9 +7,9 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from core.cluster import free_ports
-from core.embedded import EmbeddedNode
-from core.keys import create_keyring
+from quorumlab.core.cluster import free_ports
+from quorumlab.core.embedded import EmbeddedNode
+from quorumlab.core.keys import create_keyring
 
 WAIT = 20.0
 

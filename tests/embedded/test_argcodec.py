@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import argcodec
-from core.errors import CodecError
+from quorumlab.core import argcodec
+from quorumlab.core.errors import CodecError
 
 scalars = (
     st.none() | st.booleans() | st.integers(-(1 << 128) + 1, (1 << 128) - 1) | st.floats(allow_nan=False)

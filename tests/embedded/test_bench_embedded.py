@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bench.cli import main
+from quorumlab.bench.cli import main
 from tests.embedded.support import our_threads
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from core.embedded import EmbeddedNode, NotLeader, SubmitError
-from core.kv import PUT, Command
+from quorumlab.core.embedded import EmbeddedNode, NotLeader, SubmitError
+from quorumlab.core.kv import PUT, Command
 from tests.embedded.support import WAIT, embedded_cluster, our_threads, sole_leader, wait_until
 
 pytestmark = pytest.mark.integration
@@ -146,7 +146,7 @@ def test_a_futures_callbacks_never_run_on_the_loops_thread(tmp_path):
 
 
 def test_a_replicated_object_is_attached_only_once_a_node_opened(tmp_path):
-    from core.replicated import ReplicatedObject
+    from quorumlab.core.replicated import ReplicatedObject
 
     obj = ReplicatedObject()
     with embedded_cluster("raft", 1, tmp_path / "a", secure=False, state_machines=lambda i: obj) as nodes:

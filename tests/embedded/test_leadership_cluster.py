@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from core.leadership import LeadershipLost
+from quorumlab.core.leadership import LeadershipLost
 from tests.embedded.support import WAIT, embedded_cluster, sole_leader, wait_until
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.leadership import Leadership, LeadershipLost
+from quorumlab.core.leadership import Leadership, LeadershipLost
 
 
 def test_a_lease_is_valid_until_its_reign_ends():

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.cluster import LocalCluster
-from core.embedded import EmbeddedNode
-from core.kv import PUT, Command
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.embedded import EmbeddedNode
+from quorumlab.core.kv import PUT, Command
 from tests.embedded.support import WAIT, our_threads, wait_until
 
 pytestmark = pytest.mark.integration

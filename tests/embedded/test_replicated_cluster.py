@@ -5,8 +5,8 @@ import asyncio
 
 import pytest
 
-from core.embedded import NotLeader
-from core.replicated import ReplicatedCallError, ReplicatedObject, replicated
+from quorumlab.core.embedded import NotLeader
+from quorumlab.core.replicated import ReplicatedCallError, ReplicatedObject, replicated
 from tests.embedded.support import WAIT, embedded_cluster, sole_leader, wait_until
 
 pytestmark = pytest.mark.integration

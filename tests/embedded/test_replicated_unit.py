@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import argcodec
-from core.replicated import (
+from quorumlab.core import argcodec
+from quorumlab.core.replicated import (
     CALL_MARK,
     NotAttached,
     ReplicatedCallError,

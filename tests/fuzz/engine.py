@@ -14,7 +14,7 @@ import sys
 def main(argv: list[str]) -> None:
     import atheris
 
-    with atheris.instrument_imports(include=["core", "algorithms", "tests.fuzz"]):
+    with atheris.instrument_imports(include=["quorumlab.core", "quorumlab.algorithms", "tests.fuzz"]):
         from tests.fuzz.target import load
 
         target = load(argv[1])

@@ -1,15 +1,15 @@
-"""Fuzz target: the blob-list framing of client requests and replies (``core.framing``).
+"""Fuzz target: the blob-list framing of client requests and replies (``quorumlab.core.framing``).
 
 Rules: ``unpack_blobs`` of any bytes returns a list of bytes or raises ``CodecError``; the
-compiled ``core._framing`` and the twin ``core.framing_py`` agree; and what unpacks packs
+compiled ``quorumlab.core._framing`` and the twin ``quorumlab.core.framing_py`` agree; and what unpacks packs
 back to the very same bytes in both.
 """
 from __future__ import annotations
 
-from core.errors import CodecError
+from quorumlab.core.errors import CodecError
 from tests.fuzz.target import Target, implementations, outcome
 
-FRAMINGS = implementations("core._framing", "core.framing_py")
+FRAMINGS = implementations("quorumlab.core._framing", "quorumlab.core.framing_py")
 
 
 def run(data: bytes) -> None:

@@ -1,17 +1,17 @@
 """Fuzz target: the message codec, on frames of every registered algorithm's messages.
 
 Rules: ``decode`` of any bytes returns a message or raises ``CodecError``; the compiled
-``core._codec`` and the twin ``core.codec_py`` agree (the same message, or both refuse);
+``quorumlab.core._codec`` and the twin ``quorumlab.core.codec_py`` agree (the same message, or both refuse);
 and what decodes encodes back to the very same bytes in both (one encoding per message).
 """
 from __future__ import annotations
 
-from core import registry
-from core.errors import CodecError
-from core.messages import BOOL, BYTES, ENTRIES, I64, U8, U32, U64, U64LIST, Message
+from quorumlab.core import registry
+from quorumlab.core.errors import CodecError
+from quorumlab.core.messages import BOOL, BYTES, ENTRIES, I64, U8, U32, U64, U64LIST, Message
 from tests.fuzz.target import Target, implementations, outcome
 
-CODECS = implementations("core._codec", "core.codec_py")
+CODECS = implementations("quorumlab.core._codec", "quorumlab.core.codec_py")
 MESSAGES: list[type[Message]] = [m for name in registry.available() for m in registry.load(name).messages]
 """Every registered algorithm's message types (loading the algorithms registers their schemas)."""
 

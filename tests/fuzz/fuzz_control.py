@@ -1,4 +1,4 @@
-"""Fuzz target: the parsers of the control protocol (``core.runtime.control``), node side and client side.
+"""Fuzz target: the parsers of the control protocol (``quorumlab.core.runtime.control``), node side and client side.
 
 The input is one request body for ``parse_request`` and ``_unwrap`` (the JSON reply
 parser), and, read as a blob list of frames, a frame list for ``find_propose`` and
@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import json
 
-from core.framing import pack_blobs
-from core.kv import PUT, Command
-from core.runtime.control import (
+from quorumlab.core.framing import pack_blobs
+from quorumlab.core.kv import PUT, Command
+from quorumlab.core.runtime.control import (
     COMMANDS,
     PROPOSE,
     READ,

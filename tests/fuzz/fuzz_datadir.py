@@ -1,4 +1,4 @@
-"""Fuzz target: a node's data dir loader (core.storage.FileStorage and core.datadir) on files of any bytes.
+"""Fuzz target: a node's data dir loader (quorumlab.core.storage.FileStorage and quorumlab.core.datadir) on files of any bytes.
 
 The input is a blob list of up to three files: identity.json, state.json and the raft log
 (a missing blob: the file is absent). Rules: opening the directory as node 1 of cluster 1
@@ -14,10 +14,10 @@ import os
 import shutil
 import tempfile
 
-from core.datadir import IDENTITY_FILE, Identity
-from core.errors import StorageError
-from core.framing import pack_blobs
-from core.storage import STATE_FILE, FileStorage
+from quorumlab.core.datadir import IDENTITY_FILE, Identity
+from quorumlab.core.errors import StorageError
+from quorumlab.core.framing import pack_blobs
+from quorumlab.core.storage import STATE_FILE, FileStorage
 from tests.fuzz.target import Target, split
 
 _SCRATCH = tempfile.TemporaryDirectory(prefix="quorumlab-fuzz-datadir-")

@@ -1,4 +1,4 @@
-"""Fuzz target: the key-value command decoder and state machine (``core.kv``), on log entries of any bytes.
+"""Fuzz target: the key-value command decoder and state machine (``quorumlab.core.kv``), on log entries of any bytes.
 
 The input is a run of log entries (a blob list; any other bytes are one entry), applied in
 order to one ``KVStore``. Rules: ``Command.decode`` returns a command or raises
@@ -10,8 +10,8 @@ result again and changes nothing, a different command under a used (client, seq)
 """
 from __future__ import annotations
 
-from core.framing import pack_blobs
-from core.kv import (
+from quorumlab.core.framing import pack_blobs
+from quorumlab.core.kv import (
     CAS,
     CAS_MISMATCH,
     DELETE,

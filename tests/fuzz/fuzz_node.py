@@ -19,15 +19,15 @@ import tempfile
 
 import zmq
 
-from core import registry
-from core.framing import pack_blobs
-from core.limits import MAX_ENVELOPE_BYTES, MAX_ENVELOPE_FRAMES
-from core.runtime.control import REPLY_ERROR, REPLY_OK, find_propose, parse_propose_reply
-from core.runtime.eventlog import EVENTS_FILE, EventLog
-from core.runtime.node import Node, mono_ms
-from core.storage import MemoryStorage
-from core.interpret import TimerTable
-from core.timerwheel import TimerWheel
+from quorumlab.core import registry
+from quorumlab.core.framing import pack_blobs
+from quorumlab.core.limits import MAX_ENVELOPE_BYTES, MAX_ENVELOPE_FRAMES
+from quorumlab.core.runtime.control import REPLY_ERROR, REPLY_OK, find_propose, parse_propose_reply
+from quorumlab.core.runtime.eventlog import EVENTS_FILE, EventLog
+from quorumlab.core.runtime.node import Node, mono_ms
+from quorumlab.core.storage import MemoryStorage
+from quorumlab.core.interpret import TimerTable
+from quorumlab.core.timerwheel import TimerWheel
 from tests.fuzz.fuzz_control import COMMAND, check_propose_reply
 from tests.fuzz.target import Target, split
 
@@ -110,7 +110,7 @@ def run(data: bytes) -> None:
 
 
 def _oversized_envelope(frames: list[bytes]) -> bool:
-    """Is this a request the node drops unanswered (core.limits: envelope frames and bytes)?"""
+    """Is this a request the node drops unanswered (quorumlab.core.limits: envelope frames and bytes)?"""
     k = find_propose(frames)
     envelope = frames[:k] if k >= 0 else frames[:-1]
     return (len(frames) > MAX_ENVELOPE_FRAMES + 2 or any(len(f) > MAX_ENVELOPE_BYTES for f in frames[:-1])

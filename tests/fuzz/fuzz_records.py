@@ -1,4 +1,4 @@
-"""Fuzz target: the record-log framing, read back by ``core.storage.RecordLog`` from a file of any bytes.
+"""Fuzz target: the record-log framing, read back by ``quorumlab.core.storage.RecordLog`` from a file of any bytes.
 
 Rules: opening a ``RecordLog`` on the file either succeeds or raises ``StorageError``; when it
 opens, the file it leaves (torn tail cut) is a log header (magic, two mark slots) followed by
@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import tempfile
 
-from core.errors import StorageError
-from core.storage import RecordLog
+from quorumlab.core.errors import StorageError
+from quorumlab.core.storage import RecordLog
 from tests.fuzz.target import Target, implementations
 
-FRAMINGS = implementations("core._framing", "core.framing_py")
+FRAMINGS = implementations("quorumlab.core._framing", "quorumlab.core.framing_py")
 _SCRATCH = tempfile.TemporaryDirectory(prefix="quorumlab-fuzz-records-")
 PATH = os.path.join(_SCRATCH.name, "log")
 

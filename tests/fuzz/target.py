@@ -15,8 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable
 
-from core.errors import CodecError
-from core.framing import unpack_blobs
+from quorumlab.core.errors import CodecError
+from quorumlab.core.framing import unpack_blobs
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"

@@ -1,12 +1,12 @@
-"""Drive one Paxos node message by message (no simulator); core.testing reads the effects."""
+"""Drive one Paxos node message by message (no simulator); quorumlab.core.testing reads the effects."""
 from __future__ import annotations
 
 import random
 
-from core.effects import Broadcast, Persist, Send
-from core.storage import MemoryStorage
+from quorumlab.core.effects import Broadcast, Persist, Send
+from quorumlab.core.storage import MemoryStorage
 
-from algorithms.paxos import Paxos, PaxosConfig
+from quorumlab.algorithms.paxos import Paxos, PaxosConfig
 
 
 def make_node(node_id: int = 1, voters: tuple[int, ...] = (1, 2, 3), storage: MemoryStorage | None = None,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from core.sim import Network, Simulation
+from quorumlab.core.sim import Network, Simulation
 
-from algorithms.paxos import Paxos, PaxosConfig
+from quorumlab.algorithms.paxos import Paxos, PaxosConfig
 
 SIZES = (3, 5, 7)
 

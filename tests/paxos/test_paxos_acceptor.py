@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algorithms.paxos import Acceptor, drift_widened
-from algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, PROMISED, TOO_LONG
+from quorumlab.algorithms.paxos import Acceptor, drift_widened
+from quorumlab.algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, PROMISED, TOO_LONG
 
 
 def fresh(now: int = 0, max_lease_ms: int = 100, drift: float = 0.0) -> Acceptor:

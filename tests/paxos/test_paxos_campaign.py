@@ -11,7 +11,7 @@ import statistics
 
 import pytest
 
-from algorithms.paxos import Paxos, PaxosConfig
+from quorumlab.algorithms.paxos import Paxos, PaxosConfig
 from tests.paxos.scenarios import SIZES, chaos_run
 
 

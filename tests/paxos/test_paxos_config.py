@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import ConfigError
+from quorumlab.core.errors import ConfigError
 
-from algorithms.paxos import Paxos, PaxosConfig, drift_widened
+from quorumlab.algorithms.paxos import Paxos, PaxosConfig, drift_widened
 
 
 def test_defaults_are_the_mapping_of_raft_like_detection():

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import statistics
 
-from core.sim import Network, Simulation
+from quorumlab.core.sim import Network, Simulation
 
-from algorithms.paxos import DETECT, Paxos, ProposerState
+from quorumlab.algorithms.paxos import DETECT, Paxos, ProposerState
 
 
 class BackoffOnly(Paxos):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.algorithm import Role
-from core.effects import Note, Send
-from core.errors import InvariantViolation
-from core.sim import Network, Simulation
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Note, Send
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.sim import Network, Simulation
 
-from algorithms.paxos import DETECT, LEASE_TIMER, Paxos, PaxosConfig, Promise, check_event_log, drift_widened
-from algorithms.paxos.observers import BallotSafety, LeaseExclusion, PromiseKept
+from quorumlab.algorithms.paxos import DETECT, LEASE_TIMER, Paxos, PaxosConfig, Promise, check_event_log, drift_widened
+from quorumlab.algorithms.paxos.observers import BallotSafety, LeaseExclusion, PromiseKept
 from tests.paxos.scenarios import chaos_run
 
 

@@ -1,12 +1,12 @@
 """Message-level rules of the Paxos acceptor and proposer, one node driven by hand."""
 from __future__ import annotations
 
-from core import codec
-from core.algorithm import MAX_TERM, Role
-from core.effects import Persist, RoleChanged
-from core.storage import MemoryStorage
+from quorumlab.core import codec
+from quorumlab.core.algorithm import MAX_TERM, Role
+from quorumlab.core.effects import Persist, RoleChanged
+from quorumlab.core.storage import MemoryStorage
 
-from algorithms.paxos import (
+from quorumlab.algorithms.paxos import (
     DETECT,
     LEASE_TIMER,
     RENEW,
@@ -20,8 +20,8 @@ from algorithms.paxos import (
     ProposerState,
     fencing_token,
 )
-from algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, PROMISED, TOO_LONG
-from core.testing import armed, arrive, flush_persists, notes, outgoing
+from quorumlab.algorithms.paxos.acceptor import ABSTAIN, LEASE_HELD, PROMISED, TOO_LONG
+from quorumlab.core.testing import armed, arrive, flush_persists, notes, outgoing
 from tests.paxos.helpers import make_node, persist_index, send_index
 
 

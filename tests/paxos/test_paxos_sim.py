@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import registry
-from core.algorithm import Role
-from core.sim import Network, Simulation
+from quorumlab.core import registry
+from quorumlab.core.algorithm import Role
+from quorumlab.core.sim import Network, Simulation
 
-from algorithms.paxos import Paxos, drift_widened
+from quorumlab.algorithms.paxos import Paxos, drift_widened
 
 
 def elected(sim: Simulation, timeout_ms: int = 2000) -> int:

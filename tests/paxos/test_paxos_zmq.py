@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.cluster import LocalCluster
+from quorumlab.core.cluster import LocalCluster
 
-from algorithms.paxos import PaxosConfig, check_event_log, drift_widened
+from quorumlab.algorithms.paxos import PaxosConfig, check_event_log, drift_widened
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ event. Then the faults stop (partitions healed, crashed nodes restarted, loss
 off) and the campaign measures how long until every node agrees on one live
 leader, and how many election rounds that took.
 
-With ``hints`` the simulator gives connection hints on every crash and restart (core.sim), and false ones too:
+With ``hints`` the simulator gives connection hints on every crash and restart (quorumlab.core.sim), and false ones too:
 links that "drop" and come back at random while every message still flows (a flapping link), so safety is checked
 with raft reacting to hints that lie.
 
@@ -24,9 +24,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from algorithms.raft import Raft, RaftConfig
-from core.errors import InvariantViolation
-from core.sim import Network, Simulation
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.sim import Network, Simulation
 
 SIZES = (3, 5, 7)
 FAULT_MS = 3_000

@@ -1,4 +1,4 @@
-"""A hand-driven Raft cluster for replication tests: core.testing.ManualCluster with raft's conveniences.
+"""A hand-driven Raft cluster for replication tests: quorumlab.core.testing.ManualCluster with raft's conveniences.
 
 Nothing moves on its own: ``deliver`` hands over queued messages among the nodes it is
 given (new replies included) until none is left, messages to or from a down node are
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from algorithms.raft import ELECTION, FLUSH, HEARTBEAT, Raft, RaftConfig, replication_observers
-from core.algorithm import Role
-from core.testing import ManualCluster
+from quorumlab.algorithms.raft import ELECTION, FLUSH, HEARTBEAT, Raft, RaftConfig, replication_observers
+from quorumlab.core.algorithm import Role
+from quorumlab.core.testing import ManualCluster
 
 QUIET = RaftConfig(election_timeout_min=10_000, election_timeout_max=20_000, heartbeat_interval=1_000)
 """Timers far away: only the test starts elections."""

@@ -1,7 +1,7 @@
 """Start a ``bench node`` that stops at one point of its snapshot or compaction work, so that a test can SIGKILL
 it (or the child writing its image) exactly there; a LocalCluster ``launcher`` prefix::
 
-    python tests/raft/failpoints.py POINT DIR -- python -m bench.cli node ...
+    python tests/raft/failpoints.py POINT DIR -- python -m quorumlab.bench.cli node ...
 
 The point is armed once ``DIR/arm`` exists (the test arms the node it picked once it knows the leader).
 The first time an armed node gets there, it writes ``DIR/<POINT>.json`` (the pid that stopped, the
@@ -32,8 +32,8 @@ POINTS = ("snapshot-child", "compact-copy", "compact-renamed")
 
 def main() -> None:
     point, marker_dir, sep, *command = sys.argv[1:]
-    if point not in POINTS or sep != "--" or command[1:3] != ["-m", "bench.cli"]:
-        raise SystemExit(f"usage: failpoints.py {{{','.join(POINTS)}}} DIR -- python -m bench.cli node ...")
+    if point not in POINTS or sep != "--" or command[1:3] != ["-m", "quorumlab.bench.cli"]:
+        raise SystemExit(f"usage: failpoints.py {{{','.join(POINTS)}}} DIR -- python -m quorumlab.bench.cli node ...")
     os.makedirs(marker_dir, exist_ok=True)
     node_pid = os.getpid()
     marker = os.path.join(marker_dir, point + ".json")
@@ -49,7 +49,7 @@ def main() -> None:
             time.sleep(0.01)
 
     if point == "snapshot-child":
-        from core.snapshots import FileSnapshots
+        from quorumlab.core.snapshots import FileSnapshots
 
         write_file = FileSnapshots._write_file
 
@@ -77,7 +77,7 @@ def main() -> None:
 
         os.replace = replace
     sys.argv = ["bench", *command[3:]]
-    runpy.run_module("bench.cli", run_name="__main__", alter_sys=True)
+    runpy.run_module("quorumlab.bench.cli", run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

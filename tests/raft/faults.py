@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from core.errors import InvariantViolation
-from core.sim import Simulation
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.sim import Simulation
 from tests.raft.campaign import flap
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import random
 from typing import Iterable
 
-from algorithms.raft import ELECTION, Raft, RaftConfig, RequestVoteResponse
-from algorithms.raft.durable import LOG_FILE, encode_entry
-from core.algorithm import Role
-from core.effects import Broadcast, Persist, Send
-from core.storage import MemoryStorage
-from core.testing import arrive
+from quorumlab.algorithms.raft import ELECTION, Raft, RaftConfig, RequestVoteResponse
+from quorumlab.algorithms.raft.durable import LOG_FILE, encode_entry
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Broadcast, Persist, Send
+from quorumlab.core.storage import MemoryStorage
+from quorumlab.core.testing import arrive
 
 CLUSTER = 7
 

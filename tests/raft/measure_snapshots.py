@@ -42,10 +42,10 @@ import sys
 import tempfile
 import time
 
-from bench.throughput.load import Load, stability
-from core.cluster import LocalCluster, now_ms
-from core.kv import PUT, Command, KVStore
-from core.snapshots import FileSnapshots
+from quorumlab.bench.throughput.load import Load, stability
+from quorumlab.core.cluster import LocalCluster, now_ms
+from quorumlab.core.kv import PUT, Command, KVStore
+from quorumlab.core.snapshots import FileSnapshots
 
 
 def pause(sizes: list[tuple[int, int]]) -> None:
@@ -233,7 +233,7 @@ def profile(seconds: int, every: int, election_ms: int) -> None:
 def rewrite(rounds: int = 20, added: int = 20_000, kept: int = 3_000) -> None:
     """The log's compacted rewrite alone (RecordLog.replace_prefix), as a snapshot every ``added`` entries leaves it
     with ``kept`` entries applied while the image was written: the median and the longest of ``rounds``."""
-    from core.storage import RecordLog
+    from quorumlab.core.storage import RecordLog
 
     with tempfile.TemporaryDirectory() as d:
         log = RecordLog(os.path.join(d, "raft-log"), dir_id=b"measured", create=True)

@@ -19,10 +19,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from algorithms.raft import Raft, RaftConfig
-from core.errors import InvariantViolation
-from core.kv import PUT, Command
-from core.sim import Network, Simulation
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.kv import PUT, Command
+from quorumlab.core.sim import Network, Simulation
 
 FAULT_MS = 5_000
 SETTLE_MS = 15_000

@@ -4,7 +4,7 @@ The variants themselves live in algorithms/raft/mistakes.py (``bench web`` offer
 """
 from __future__ import annotations
 
-from algorithms.raft.mistakes import (
+from quorumlab.algorithms.raft.mistakes import (
     CampaignsAtEveryDisconnect,
     CommitsByCountingReplicas,
     ForgetsToResetTimerOnHeartbeat,
@@ -12,7 +12,7 @@ from algorithms.raft.mistakes import (
     RepliesBeforeSteppingDown,
     VotesForAnyLog,
 )
-from algorithms.raft.node import Raft
+from quorumlab.algorithms.raft.node import Raft
 
 MISTAKES: dict[str, type[Raft]] = {
     "forgets-to-reset-timer-on-heartbeat": ForgetsToResetTimerOnHeartbeat,

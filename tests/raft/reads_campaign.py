@@ -3,7 +3,7 @@
 Each run: 5 raft nodes in the simulator (1-5 ms delays, some loss), a stream of puts (unique
 values) at the leader and gets at random nodes in every read mode but ``stale``, while the
 run partitions the cluster (the leader in a minority, too), heals it, crashes and restarts
-nodes. Every operation goes into a ``core.check.History`` with the simulator's times:
+nodes. Every operation goes into a ``quorumlab.core.check.History`` with the simulator's times:
 invoked when submitted, completed when answered (``ok``), or ``fail`` when refused before it
 could take effect (a read, or a put refused without being appended), or left open (``info``)
 when it may still take effect. The history must be linearizable.
@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import random
 
-from algorithms.raft import Raft, RaftConfig
-from core.check import FAIL, INFO, OK, History, check
-from core.kv import GET, PUT, Command, Result
-from core.sim import Network, Read, Simulation, Submission
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.check import FAIL, INFO, OK, History, check
+from quorumlab.core.kv import GET, PUT, Command, Result
+from quorumlab.core.sim import Network, Read, Simulation, Submission
 
 MODES = ("linearizable", "lease", "log")
 KEYS = (b"a", b"b", b"c")

@@ -23,8 +23,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from algorithms.raft import Raft, RaftConfig
-from core.sim import Network, Simulation
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.sim import Network, Simulation
 from tests.raft.faults import Faults, fault_phase, run_seeds, settle
 
 SIZES = (3, 5, 7)

@@ -20,9 +20,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from algorithms.raft import Raft, RaftConfig
-from core.kv import PUT, Command
-from core.sim import Network, Simulation
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.kv import PUT, Command
+from quorumlab.core.sim import Network, Simulation
 from tests.raft.faults import Faults, fault_phase, run_seeds, settle
 
 SIZES = (3, 5)

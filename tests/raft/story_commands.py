@@ -1,10 +1,10 @@
 """Raft's addition to the scenario commands: start a node from a log drawn as the paper draws them."""
 from __future__ import annotations
 
-from algorithms.raft import Raft
-from algorithms.raft.durable import LOG_FILE, encode_entry
-from core.scenario import Args, Handler, ScriptError, Story
-from core.storage import MemoryStorage
+from quorumlab.algorithms.raft import Raft
+from quorumlab.algorithms.raft.durable import LOG_FILE, encode_entry
+from quorumlab.core.scenario import Args, Handler, ScriptError, Story
+from quorumlab.core.storage import MemoryStorage
 
 
 def set_log(story: Story, a: Args) -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import AppendEntries, AppendEntriesResponse, RaftConfig
-from core import codec
-from core.effects import BUSY, INVALID
-from core.errors import ConfigError
-from core.limits import MAX_COMMAND_BYTES, MAX_FRAME_BYTES, fits_one_message
-from core.testing import arrive, flush_persists, proposals, rejections
+from quorumlab.algorithms.raft import AppendEntries, AppendEntriesResponse, RaftConfig
+from quorumlab.core import codec
+from quorumlab.core.effects import BUSY, INVALID
+from quorumlab.core.errors import ConfigError
+from quorumlab.core.limits import MAX_COMMAND_BYTES, MAX_FRAME_BYTES, fits_one_message
+from quorumlab.core.testing import arrive, flush_persists, proposals, rejections
 from tests.raft.helpers import elect, make_node
 
 

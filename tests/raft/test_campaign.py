@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import RaftConfig
+from quorumlab.algorithms.raft import RaftConfig
 from tests.raft.campaign import SIZES, CampaignSummary, run_campaign, run_campaign_seed
 
 

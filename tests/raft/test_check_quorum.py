@@ -1,7 +1,7 @@
 """check_quorum (thesis 6.2): a leader out of touch with a majority steps down; followers keep a leader lease."""
 from __future__ import annotations
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     ELECTION,
     CHECK_QUORUM,
     HEARTBEAT,
@@ -12,10 +12,10 @@ from algorithms.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-from core.algorithm import Role
-from core.effects import CancelTimer
-from core.sim import Simulation
-from core.testing import arrive, notes, outgoing, timers
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import CancelTimer
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import arrive, notes, outgoing, timers
 from tests.raft.helpers import CLUSTER, elect, make_node
 
 CHECK = RaftConfig(check_quorum=True)

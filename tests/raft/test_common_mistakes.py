@@ -9,11 +9,11 @@ single rule on one node, or measure the consequence in the simulator over time a
 """
 from __future__ import annotations
 
-from algorithms.raft import Raft, RaftConfig, RequestVote, RequestVoteResponse
-from core.sim import Simulation
-from core.testing import arrive, outgoing
+from quorumlab.algorithms.raft import Raft, RaftConfig, RequestVote, RequestVoteResponse
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import arrive, outgoing
 from tests.raft.helpers import CLUSTER, make_node
-from algorithms.raft.mistakes import ForgetsToResetTimerOnHeartbeat, RepliesBeforeSteppingDown, VotesForAnyLog
+from quorumlab.algorithms.raft.mistakes import ForgetsToResetTimerOnHeartbeat, RepliesBeforeSteppingDown, VotesForAnyLog
 
 
 def elections(sim: Simulation, after: int = -1) -> tuple[int, int]:

@@ -1,8 +1,8 @@
 """RaftConfig: the paper's defaults, named range errors, and the detection-range mapping."""
 import pytest
 
-from algorithms.raft import Raft, RaftConfig
-from core.errors import ConfigError
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.errors import ConfigError
 
 
 def test_defaults_are_the_papers_timers():

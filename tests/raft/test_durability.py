@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from algorithms.raft import ELECTION, Raft, RequestVote, RequestVoteResponse
-from core.algorithm import Role
-from core.errors import InvariantViolation
-from core.sim import Network, Simulation
-from core.storage import FileStorage, MemoryStorage
-from core.testing import arrive, outgoing
+from quorumlab.algorithms.raft import ELECTION, Raft, RequestVote, RequestVoteResponse
+from quorumlab.core.algorithm import Role
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.sim import Network, Simulation
+from quorumlab.core.storage import FileStorage, MemoryStorage
+from quorumlab.core.testing import arrive, outgoing
 from tests.raft.helpers import CLUSTER, make_node, persisted_before_sends
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,7 +36,7 @@ def test_a_log_entry_newer_than_the_durable_term_raises_the_term_at_start():
 
 
 def test_file_storage_writes_the_state_before_the_log(tmp_path):
-    from algorithms.raft.durable import LOG_FILE
+    from quorumlab.algorithms.raft.durable import LOG_FILE
 
     storage = FileStorage(str(tmp_path))
     log = storage.open_log(LOG_FILE)

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from algorithms.raft import ELECTION, FLUSH, Raft
-from algorithms.raft.durable import LOG_FILE
-from core.algorithm import Role
-from core.errors import StorageError
-from core.storage import FileStorage
-from core.testing import flush_persists
+from quorumlab.algorithms.raft import ELECTION, FLUSH, Raft
+from quorumlab.algorithms.raft.durable import LOG_FILE
+from quorumlab.core.algorithm import Role
+from quorumlab.core.errors import StorageError
+from quorumlab.core.storage import FileStorage
+from quorumlab.core.testing import flush_persists
 
 
 def single_node(path) -> Raft:
@@ -59,8 +59,8 @@ def test_a_damaged_record_stops_the_node_with_the_file_and_offset(tmp_path):
 
 CHILD = r"""
 import random, sys
-from algorithms.raft import ELECTION, FLUSH, Raft
-from core.storage import FileStorage
+from quorumlab.algorithms.raft import ELECTION, FLUSH, Raft
+from quorumlab.core.storage import FileStorage
 node = Raft(1, (1,), storage=FileStorage(sys.argv[1]), rng=random.Random(0))
 node.start(0)
 node.fire(ELECTION, 1)

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from core.cluster import LocalCluster, now_ms
-from core.kv import PUT
+from quorumlab.core.cluster import LocalCluster, now_ms
+from quorumlab.core.kv import PUT
 
 SLOW_TIMEOUTS = {"election_timeout_min": 2000, "election_timeout_max": 4000, "heartbeat_interval": 50}
 

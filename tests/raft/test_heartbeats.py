@@ -1,7 +1,7 @@
 """Task 2, heartbeats: the leader sends AppendEntries every interval; followers reset their timer on it."""
 from __future__ import annotations
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     ELECTION,
     FLUSH,
     HEARTBEAT,
@@ -10,9 +10,9 @@ from algorithms.raft import (
     Raft,
     RaftConfig,
 )
-from core.effects import Broadcast, SetTimer
-from core.sim import Simulation
-from core.testing import arrive, flush_persists, outgoing, timers
+from quorumlab.core.effects import Broadcast, SetTimer
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import arrive, flush_persists, outgoing, timers
 from tests.raft.helpers import CLUSTER, elect, make_node
 
 

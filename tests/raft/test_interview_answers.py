@@ -1,9 +1,9 @@
 """The seed's interview-prep answers about elections, each shown in the simulator."""
 from __future__ import annotations
 
-from algorithms.raft import ELECTION, Raft
-from core.algorithm import Role
-from core.sim import Simulation
+from quorumlab.algorithms.raft import ELECTION, Raft
+from quorumlab.core.algorithm import Role
+from quorumlab.core.sim import Simulation
 
 
 def won_terms(sim: Simulation, nodes=None, after: int = -1) -> list[tuple[int, int]]:

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from algorithms.raft import Raft
-from core.kv import (
+from quorumlab.algorithms.raft import Raft
+from quorumlab.core.kv import (
     CAS,
     CAS_MISMATCH,
     DELETE,
@@ -22,7 +22,7 @@ from core.kv import (
     KVStore,
     Result,
 )
-from core.sim import Simulation
+from quorumlab.core.sim import Simulation
 
 
 def run(store: KVStore, *commands: Command) -> list[Result]:

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from algorithms.raft import RaftLog
+from quorumlab.algorithms.raft import RaftLog
 
 
 def test_empty_log_has_sentinel_tail():

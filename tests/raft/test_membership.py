@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import RaftConfig
-from algorithms.raft.membership import (
+from quorumlab.algorithms.raft import RaftConfig
+from quorumlab.algorithms.raft.membership import (
     CONFIG_MAGIC,
     ConfigHistory,
     Membership,
@@ -20,12 +20,12 @@ from algorithms.raft.membership import (
     parse_change,
     plan,
 )
-from algorithms.raft.mistakes import ChangesMembershipBeforeCommittingItsTerm
-from core.algorithm import Role
-from core.effects import BUSY, INVALID, MembershipChanged, ProposeRejected, Proposed, TransferRefused
-from core.errors import InvariantViolation
-from core.sim import Simulation
-from core.testing import flush_persists
+from quorumlab.algorithms.raft.mistakes import ChangesMembershipBeforeCommittingItsTerm
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import BUSY, INVALID, MembershipChanged, ProposeRejected, Proposed, TransferRefused
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import flush_persists
 from tests.raft.helpers import elect, make_node
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import Raft
-from core.majority import MajorityConfig
+from quorumlab.algorithms.raft import Raft
+from quorumlab.core.majority import MajorityConfig
 from tests.raft.membership_campaign import run_campaign, run_seed
 
 

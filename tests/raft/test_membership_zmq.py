@@ -8,11 +8,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bench.cli import main
-from bench.throughput.planned import measure_replacement
-from core.cluster import LocalCluster
-from core.runtime.addresses import format_cluster
-from core.runtime.control import ControlError
+from quorumlab.bench.cli import main
+from quorumlab.bench.throughput.planned import measure_replacement
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.runtime.addresses import format_cluster
+from quorumlab.core.runtime.control import ControlError
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     ELECTION,
     HEARTBEAT,
     AppendEntries,
@@ -12,10 +12,10 @@ from algorithms.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-from core.algorithm import Role
-from core.effects import RoleChanged
-from core.storage import MemoryStorage
-from core.testing import arrive, flush_persists, outgoing, timers
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import RoleChanged
+from quorumlab.core.storage import MemoryStorage
+from quorumlab.core.testing import arrive, flush_persists, outgoing, timers
 from tests.raft.helpers import elect, make_node
 
 FIGURE_4 = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     CommittedNeverLost,
     LeaderCompleteness,
     LogMatching,
@@ -12,11 +12,11 @@ from algorithms.raft import (
     TermNeverDecreases,
     VoteOnce,
 )
-from core.algorithm import Role
-from core.effects import Note, RoleChanged, TermChanged
-from core.errors import InvariantViolation
-from core.observers import ElectionSafety
-from core.sim import Simulation
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Note, RoleChanged, TermChanged
+from quorumlab.core.errors import InvariantViolation
+from quorumlab.core.observers import ElectionSafety
+from quorumlab.core.sim import Simulation
 
 
 class FakeSim:

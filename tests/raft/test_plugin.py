@@ -1,7 +1,7 @@
 """raft is found through the entry-point group like any plugin, and its messages survive the codec."""
 import pytest
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     AppendEntries,
     AppendEntriesResponse,
     InstallSnapshot,
@@ -15,7 +15,7 @@ from algorithms.raft import (
     RequestVoteResponse,
     TimeoutNow,
 )
-from core import codec, registry
+from quorumlab.core import codec, registry
 
 
 def test_registry_loads_raft_by_name():
@@ -53,7 +53,7 @@ def test_raft_messages_are_declared_on_the_class():
 
 
 def test_a_foreign_message_is_dropped_without_touching_term_or_role():
-    from core.testing import arrive, notes
+    from quorumlab.core.testing import arrive, notes
     from tests.fixture_algos import Beat
     from tests.raft.helpers import make_node
 

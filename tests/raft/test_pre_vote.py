@@ -1,7 +1,7 @@
 """pre_vote (thesis 9.6): ask before campaigning; a pre-vote changes no term, no vote and nothing durable."""
 from __future__ import annotations
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     ELECTION,
     AppendEntries,
     PreVote,
@@ -11,10 +11,10 @@ from algorithms.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-from core.algorithm import Role
-from core.effects import LeaderChanged, Persist, RoleChanged
-from core.sim import Simulation
-from core.testing import arrive, notes, outgoing, timers
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import LeaderChanged, Persist, RoleChanged
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import arrive, notes, outgoing, timers
 from tests.raft.helpers import CLUSTER, make_node
 
 PRE_VOTE = RaftConfig(pre_vote=True)

@@ -1,8 +1,8 @@
-"""The leader's view of one follower (algorithms.raft.progress), without a Raft node: probe and replicate,
+"""The leader's view of one follower (quorumlab.algorithms.raft.progress), without a Raft node: probe and replicate,
 the window bounded by messages and by bytes, and how acknowledgements, rejections and heartbeats move them."""
 from __future__ import annotations
 
-from algorithms.raft.progress import Inflights, Progress, ProgressState
+from quorumlab.algorithms.raft.progress import Inflights, Progress, ProgressState
 
 PROBE, REPLICATE = ProgressState.PROBE, ProgressState.REPLICATE
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.client import KVClient, Timeout
-from core.kv import GET
-from core.cluster import LocalCluster
+from quorumlab.core.client import KVClient, Timeout
+from quorumlab.core.kv import GET
+from quorumlab.core.cluster import LocalCluster
 
 FAST = {"election_timeout_min": 150, "election_timeout_max": 300, "heartbeat_interval": 30}
 
@@ -91,8 +91,8 @@ def test_binary_and_json_proposals_read_in_one_pass_are_answered_each_with_its_o
     import base64
     import json
 
-    from core.kv import GET, PUT, Command, Result
-    from core.runtime.control import parse_propose_reply, propose_frames
+    from quorumlab.core.kv import GET, PUT, Command, Result
+    from quorumlab.core.runtime.control import parse_propose_reply, propose_frames
 
     leader = cluster.wait_for_leader(10)
     with client(cluster) as kv:
@@ -116,9 +116,9 @@ def test_binary_and_json_proposals_read_in_one_pass_are_answered_each_with_its_o
 
 
 def test_malformed_or_misdirected_binary_proposals_get_an_error_reply_and_change_nothing(cluster):
-    from core.framing import pack_blobs
-    from core.kv import PUT, Command
-    from core.runtime.control import PROPOSE, parse_propose_reply, propose_frames
+    from quorumlab.core.framing import pack_blobs
+    from quorumlab.core.kv import PUT, Command
+    from quorumlab.core.runtime.control import PROPOSE, parse_propose_reply, propose_frames
 
     leader = cluster.wait_for_leader(10)
     follower = next(i for i in cluster.ids if i != leader)
@@ -144,7 +144,7 @@ def test_malformed_or_misdirected_binary_proposals_get_an_error_reply_and_change
 
 
 def test_a_command_over_the_request_size_limit_is_refused_by_the_client_before_it_is_sent(cluster):
-    from core.client import CommandFailed
+    from quorumlab.core.client import CommandFailed
 
     with client(cluster) as kv:
         with pytest.raises(CommandFailed, match="over the nodes' 16 MiB limit"):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import statistics
 
-from algorithms.raft import ELECTION, AppendEntries, Raft, RaftConfig, RequestVote
-from core.effects import SetTimer
-from core.observers import Observer
-from core.sim import Simulation
-from core.testing import arrive, timers
+from quorumlab.algorithms.raft import ELECTION, AppendEntries, Raft, RaftConfig, RequestVote
+from quorumlab.core.effects import SetTimer
+from quorumlab.core.observers import Observer
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import arrive, timers
 from tests.raft.helpers import make_node
 
 

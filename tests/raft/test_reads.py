@@ -8,7 +8,7 @@ quorum answered a round recent enough that none of them will vote for another le
 """
 from __future__ import annotations
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     FLUSH,
     HEARTBEAT,
     AppendEntries,
@@ -18,8 +18,8 @@ from algorithms.raft import (
     ReadIndexResponse,
     RequestVote,
 )
-from core.effects import BUSY, INVALID, NOT_LEADER, ReadReady, ReadRejected
-from core.testing import arrive, flush_persists, outgoing
+from quorumlab.core.effects import BUSY, INVALID, NOT_LEADER, ReadReady, ReadRejected
+from quorumlab.core.testing import arrive, flush_persists, outgoing
 from tests.raft.cluster import QUIET, Cluster
 from tests.raft.helpers import elect, make_node
 

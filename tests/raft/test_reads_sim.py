@@ -1,7 +1,7 @@
 """Reads without the log in the simulator: linearizable under faults, and the lease's clock assumption made visible.
 
 Histories of puts and reads (ReadIndex, lease and log reads at random nodes) under partitions,
-crashes, restarts and loss are checked by core.check. A deliberately broken raft whose nodes
+crashes, restarts and loss are checked by quorumlab.core.check. A deliberately broken raft whose nodes
 serve reads from their own state is caught the same way. The lease read is safe while the
 leader's clock keeps within the drift bound; one scenario shows it returning a stale value
 when the leader's clock runs at half speed, which is exactly what the bound assumes away.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import Raft, RaftConfig
-from core.check import OK, Verdict, check
-from core.kv import GET, PUT, Command, Result
-from core.sim import Simulation
+from quorumlab.algorithms.raft import Raft, RaftConfig
+from quorumlab.core.check import OK, Verdict, check
+from quorumlab.core.kv import GET, PUT, Command, Result
+from quorumlab.core.sim import Simulation
 from tests.raft.reads_campaign import run_seed
 
 SEEDS = range(20)

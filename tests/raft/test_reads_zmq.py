@@ -1,5 +1,5 @@
 """Reads without the log on real processes: histories of puts, cas, deletes and gets (ReadIndex, lease, follower
-reads) under SIGKILL, SIGSTOP and kernel partitions, checked for linearizability by core.check.
+reads) under SIGKILL, SIGSTOP and kernel partitions, checked for linearizability by quorumlab.core.check.
 
 Each run is ``bench check`` on 3 raft processes over ZeroMQ on 127.0.0.1 (in network namespaces when run as
 root, else the runtime's cooperative partitions), one nemesis at a time so that each fault surely happens.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.check.processes import run_processes
-from bench.check.report import judge
-from bench.check.spec import CheckSpec
+from quorumlab.bench.check.processes import run_processes
+from quorumlab.bench.check.report import judge
+from quorumlab.bench.check.spec import CheckSpec
 from tests.check_bench.mutants import ServesReadsFromOwnState
 
 CHECK_QUORUM = (("check_quorum", "true"),)

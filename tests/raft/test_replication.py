@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algorithms.raft import FLUSH, HEARTBEAT, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
-from core.effects import NOT_LEADER, Apply, Send, SetTimer
-from core.testing import rejections
+from quorumlab.algorithms.raft import FLUSH, HEARTBEAT, AppendEntries, AppendEntriesResponse, Raft, RaftConfig, RaftLog
+from quorumlab.core.effects import NOT_LEADER, Apply, Send, SetTimer
+from quorumlab.core.testing import rejections
 from tests.raft.cluster import Cluster
-from core.testing import arrive, flush_persists, notes, outgoing
+from quorumlab.core.testing import arrive, flush_persists, notes, outgoing
 from tests.raft.helpers import elect, make_node
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import Raft, RaftConfig
+from quorumlab.algorithms.raft import Raft, RaftConfig
 from tests.raft.replication_campaign import SIZES, run_campaign, run_seed
 
 

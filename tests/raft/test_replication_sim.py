@@ -1,9 +1,9 @@
 """The behaviour users test, in the simulator: commit by majority, minorities cannot commit, leaders change."""
 from __future__ import annotations
 
-from algorithms.raft import Raft
-from core.algorithm import Role
-from core.sim import Simulation
+from quorumlab.algorithms.raft import Raft
+from quorumlab.core.algorithm import Role
+from quorumlab.core.sim import Simulation
 
 
 def settled(seed: int = 1, nodes: int = 5) -> Simulation:

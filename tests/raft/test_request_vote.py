@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import ELECTION, RequestVote, RequestVoteResponse
-from core.algorithm import Role
-from core.effects import Persist
-from core.testing import arrive, notes, outgoing, timers
+from quorumlab.algorithms.raft import ELECTION, RequestVote, RequestVoteResponse
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Persist
+from quorumlab.core.testing import arrive, notes, outgoing, timers
 from tests.raft.helpers import CLUSTER, make_node, persisted_before_sends
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import Raft
-from core.effects import RestoreSnapshot
+from quorumlab.algorithms.raft import Raft
+from quorumlab.core.effects import RestoreSnapshot
 from tests.raft.snapshot_campaign import run_campaign, run_seed
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import pytest
 
-from core.cluster import LocalCluster
+from quorumlab.core.cluster import LocalCluster
 from tests.raft.test_snapshots_zmq import holds_every_key
 
 CONFIG = {"election_timeout_min": 150, "election_timeout_max": 300, "heartbeat_interval": 30,

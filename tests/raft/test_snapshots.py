@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     COMPACT,
     AppendEntries,
     AppendEntriesResponse,
@@ -18,15 +18,15 @@ from algorithms.raft import (
     RaftLog,
     replication_observers,
 )
-from algorithms.raft.durable import LOG_FILE, encode_entry
-from algorithms.raft.progress import Inflights, Progress, ProgressState
-from core.effects import RestoreSnapshot, Send, TakeSnapshot
-from core.errors import StorageError
-from core.kv import PUT, Command, KVStore
-from core.sim import Network, Simulation
-from core.snapshots import MemorySnapshots
-from core.storage import FileStorage, MemoryRecordLog, MemoryStorage, RecordLog
-from core.testing import arrive, notes
+from quorumlab.algorithms.raft.durable import LOG_FILE, encode_entry
+from quorumlab.algorithms.raft.progress import Inflights, Progress, ProgressState
+from quorumlab.core.effects import RestoreSnapshot, Send, TakeSnapshot
+from quorumlab.core.errors import StorageError
+from quorumlab.core.kv import PUT, Command, KVStore
+from quorumlab.core.sim import Network, Simulation
+from quorumlab.core.snapshots import MemorySnapshots
+from quorumlab.core.storage import FileStorage, MemoryRecordLog, MemoryStorage, RecordLog
+from quorumlab.core.testing import arrive, notes
 from tests.raft.cluster import QUIET, Cluster
 from tests.raft.helpers import CLUSTER, make_node
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from core.cluster import LocalCluster
+from quorumlab.core.cluster import LocalCluster
 
 CONFIG = {"election_timeout_min": 150, "election_timeout_max": 300, "heartbeat_interval": 30,
           "snapshot_entries": 40, "snapshot_chunk_bytes": 2048}

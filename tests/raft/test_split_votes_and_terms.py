@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     ELECTION,
     HEARTBEAT,
     AppendEntries,
@@ -12,10 +12,10 @@ from algorithms.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-from core.algorithm import Role
-from core.effects import CancelTimer, Persist, Send
-from core.sim import Simulation
-from core.testing import arrive, notes, outgoing, timers
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import CancelTimer, Persist, Send
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import arrive, notes, outgoing, timers
 from tests.raft.helpers import CLUSTER, elect, make_node, persisted_before_sends
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     FLUSH,
     HEARTBEAT,
     TRANSFER,
@@ -22,11 +22,11 @@ from algorithms.raft import (
     RequestVote,
     TimeoutNow,
 )
-from core.algorithm import Role
-from core.effects import BUSY, INVALID, NOT_LEADER, ProposeRejected, ReadReady, TransferRefused
-from core.kv import PUT, Command
-from core.sim import Network, Simulation
-from core.testing import arrive, flush_persists, notes, outgoing
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import BUSY, INVALID, NOT_LEADER, ProposeRejected, ReadReady, TransferRefused
+from quorumlab.core.kv import PUT, Command
+from quorumlab.core.sim import Network, Simulation
+from quorumlab.core.testing import arrive, flush_persists, notes, outgoing
 from tests.raft.helpers import elect, make_node
 
 CHECK = RaftConfig(check_quorum=True, pre_vote=True)

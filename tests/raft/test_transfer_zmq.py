@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from bench.cli import main
-from bench.throughput.planned import measure_rolling_restart, measure_transfers
-from core.cluster import LocalCluster
-from core.runtime.addresses import format_cluster
-from core.runtime.control import ControlError
+from quorumlab.bench.cli import main
+from quorumlab.bench.throughput.planned import measure_rolling_restart, measure_transfers
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.runtime.addresses import format_cluster
+from quorumlab.core.runtime.control import ControlError
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from algorithms.raft import (
+from quorumlab.algorithms.raft import (
     ELECTION,
     AppendEntries,
     PreVote,
@@ -16,10 +16,10 @@ from algorithms.raft import (
     RequestVote,
     RequestVoteResponse,
 )
-from core.algorithm import Role
-from core.effects import Persist
-from core.sim import Simulation
-from core.testing import ManualCluster, arrive, notes, outgoing, timers
+from quorumlab.core.algorithm import Role
+from quorumlab.core.effects import Persist
+from quorumlab.core.sim import Simulation
+from quorumlab.core.testing import ManualCluster, arrive, notes, outgoing, timers
 from tests.raft.campaign import run_campaign
 from tests.raft.helpers import CLUSTER, make_node
 from tests.raft.test_campaign import check

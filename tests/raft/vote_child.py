@@ -11,10 +11,10 @@ import sys
 import time
 from typing import Any
 
-from algorithms.raft import Raft, RequestVote
-from core.interpret import execute
-from core.storage import FileStorage
-from core.testing import arrive
+from quorumlab.algorithms.raft import Raft, RequestVote
+from quorumlab.core.interpret import execute
+from quorumlab.core.storage import FileStorage
+from quorumlab.core.testing import arrive
 
 
 class PrintingSink:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
+from quorumlab.core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
 
 ALGO_ID = 0xFC41
 Probe = message_type("RuntimeTestProbe", ALGO_ID, 1, [("n", "u64")])

@@ -7,10 +7,10 @@ from typing import Any
 
 import zmq
 
-from core import codec
-from core.cluster import free_ports
-from core.runtime.eventlog import EVENTS_FILE, EventFollower
-from core.runtime.node import Node
+from quorumlab.core import codec
+from quorumlab.core.cluster import free_ports
+from quorumlab.core.runtime.eventlog import EVENTS_FILE, EventFollower
+from quorumlab.core.runtime.node import Node
 
 
 class InProcessNode:
@@ -68,7 +68,7 @@ class InProcessNode:
         return sock
 
     def request(self, cmd: str, **args: Any) -> Any:
-        from core.runtime.control import ControlClient
+        from quorumlab.core.runtime.control import ControlClient
 
         client = ControlClient(self.ctx)
         try:

@@ -23,8 +23,8 @@ import random
 import statistics
 import time
 
-from core.cluster import LocalCluster
-from core.sim import Network, Simulation
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.sim import Network, Simulation
 
 
 def percentile(values: list[float], q: float) -> float:

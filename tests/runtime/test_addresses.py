@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.runtime.addresses import AddressError, control_address, events_address, format_cluster, parse_cluster
+from quorumlab.core.runtime.addresses import AddressError, control_address, events_address, format_cluster, parse_cluster
 
 
 def test_cluster_spec_maps_ids_to_addresses_and_round_trips():

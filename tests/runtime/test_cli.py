@@ -12,12 +12,12 @@ import pytest
 import zmq
 from click.testing import CliRunner
 
-from bench.cli import main
-from core.cluster import LocalCluster, free_ports
-from core.datadir import Identity
-from core.storage import FileStorage
-from core.runtime.addresses import format_cluster
-from core.runtime.eventlog import EventFollower
+from quorumlab.bench.cli import main
+from quorumlab.core.cluster import LocalCluster, free_ports
+from quorumlab.core.datadir import Identity
+from quorumlab.core.storage import FileStorage
+from quorumlab.core.runtime.addresses import format_cluster
+from quorumlab.core.runtime.eventlog import EventFollower
 from tests.runtime.helpers import processes_mentioning
 
 WAIT = 20.0
@@ -106,7 +106,7 @@ def test_status_prints_every_node_and_exits_1_when_one_is_down():
 @pytest.mark.integration
 def test_cluster_command_runs_until_ctrl_c_then_stops_every_node_and_says_where_the_logs_are(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "cluster", "--algo", "raft", "-n", "3", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "quorumlab.bench.cli", "cluster", "--algo", "raft", "-n", "3", "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -136,7 +136,7 @@ def test_cluster_command_runs_until_ctrl_c_then_stops_every_node_and_says_where_
 @pytest.mark.integration
 def test_cluster_command_with_a_duration_stops_by_itself(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "cluster", "--algo", "raft", "-n", "3", "--data-dir", str(tmp_path), "--duration", "1"],
+        [sys.executable, "-m", "quorumlab.bench.cli", "cluster", "--algo", "raft", "-n", "3", "--data-dir", str(tmp_path), "--duration", "1"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,10 +13,10 @@ import time
 import pytest
 import zmq
 
-from algorithms.raft.messages import AppendEntries, RequestVote
-from core import codec
-from core.cluster import LocalCluster
-from core.runtime.counters import REPORTS_PER_WINDOW
+from quorumlab.algorithms.raft.messages import AppendEntries, RequestVote
+from quorumlab.core import codec
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.runtime.counters import REPORTS_PER_WINDOW
 from tests.runtime.helpers import (
     assert_one_leader_per_term,
     assert_votes_and_terms_survive_restarts,

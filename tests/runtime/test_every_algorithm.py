@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import registry
-from core.cluster import LocalCluster
+from quorumlab.core import registry
+from quorumlab.core.cluster import LocalCluster
 from tests.runtime.helpers import process_alive
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import os
 import pytest
 import zmq
 
-from core import codec
-from core.runtime.control import ControlError
-from core.storage import FileStorage
-from core.testing import proposals
+from quorumlab.core import codec
+from quorumlab.core.runtime.control import ControlError
+from quorumlab.core.storage import FileStorage
+from quorumlab.core.testing import proposals
 from tests.runtime.algos import Probe, Prober, ProberConfig
 from tests.runtime.helpers import InProcessNode, recv_message
 
@@ -171,11 +171,11 @@ def test_control_stop_ends_the_loop_with_a_stopped_event(node):
 def test_proposals_read_in_one_pass_go_to_the_algorithm_as_one_batch_and_keep_their_own_indexes(tmp_path):
     """White-box: Node._propose with three requests makes one propose_many call (one note for the lot),
     gives each request its slice of indexes, and the apply run answers each with its own results."""
-    from algorithms.raft import Raft
-    from core.effects import Note
-    from core.runtime.control import REPLY_OK
-    from core.runtime.node import Node, _ClientRequest
-    from core.framing import unpack_blobs
+    from quorumlab.algorithms.raft import Raft
+    from quorumlab.core.effects import Note
+    from quorumlab.core.runtime.control import REPLY_OK
+    from quorumlab.core.runtime.node import Node, _ClientRequest
+    from quorumlab.core.framing import unpack_blobs
     from tests.raft.helpers import elect, make_node
 
     raft, _ = make_node(1)
@@ -204,10 +204,10 @@ def test_proposals_read_in_one_pass_go_to_the_algorithm_as_one_batch_and_keep_th
 
 
 def test_a_waiting_request_whose_index_gets_another_terms_entry_is_told_leadership_was_lost(tmp_path):
-    from algorithms.raft import Raft
-    from core.effects import Apply
-    from core.runtime.control import REPLY_ERROR
-    from core.runtime.node import Node, _ClientRequest
+    from quorumlab.algorithms.raft import Raft
+    from quorumlab.core.effects import Apply
+    from quorumlab.core.runtime.control import REPLY_ERROR
+    from quorumlab.core.runtime.node import Node, _ClientRequest
 
     node = Node(Raft, 1, {1: "tcp://127.0.0.1:1", 2: "tcp://127.0.0.1:2"}, str(tmp_path))
     replies = []
@@ -224,8 +224,8 @@ def test_a_waiting_request_whose_index_gets_another_terms_entry_is_told_leadersh
 
 def _leader_node(tmp_path, cls=None):
     """A Node (not opened) around an elected in-memory raft leader, with replies and effects captured."""
-    from algorithms.raft import Raft
-    from core.runtime.node import Node
+    from quorumlab.algorithms.raft import Raft
+    from quorumlab.core.runtime.node import Node
     from tests.raft.helpers import elect, make_node
 
     raft, _ = make_node(1, cls=cls or Raft)
@@ -239,8 +239,8 @@ def _leader_node(tmp_path, cls=None):
 
 
 def test_a_request_with_an_empty_command_fails_alone_not_the_others_read_with_it(tmp_path):
-    from core.runtime.control import REPLY_ERROR
-    from core.runtime.node import _ClientRequest
+    from quorumlab.core.runtime.control import REPLY_ERROR
+    from quorumlab.core.runtime.node import _ClientRequest
 
     node, raft, replies = _leader_node(tmp_path)
     before = raft.log.last_index
@@ -255,9 +255,9 @@ def test_a_request_with_an_empty_command_fails_alone_not_the_others_read_with_it
 
 def test_an_algorithm_using_the_default_propose_many_gets_each_request_its_own_indexes(tmp_path):
     """The base class's on_propose_many notes `proposed` once per command; the runtime joins them."""
-    from algorithms.raft import Raft
-    from core.algorithm import ElectionAlgorithm
-    from core.runtime.node import _ClientRequest
+    from quorumlab.algorithms.raft import Raft
+    from quorumlab.core.algorithm import ElectionAlgorithm
+    from quorumlab.core.runtime.node import _ClientRequest
 
     class OneByOne(Raft):
         on_propose_many = ElectionAlgorithm.on_propose_many  # calls on_propose per command

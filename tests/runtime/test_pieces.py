@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from core.errors import UnknownAlgorithmError
-from core.runtime.control import REPLY_ERROR, ControlError, _unwrap, encode_reply, parse_propose_reply, parse_request
-from core.runtime.counters import Counters, DropReporter
-from core.runtime.eventlog import EventLog
-from core.runtime.loader import algorithm_spec, import_root, load_algorithm
+from quorumlab.core.errors import UnknownAlgorithmError
+from quorumlab.core.runtime.control import REPLY_ERROR, ControlError, _unwrap, encode_reply, parse_propose_reply, parse_request
+from quorumlab.core.runtime.counters import Counters, DropReporter
+from quorumlab.core.runtime.eventlog import EventLog
+from quorumlab.core.runtime.loader import algorithm_spec, import_root, load_algorithm
 from tests.runtime.algos import Prober
 
 
@@ -85,7 +85,7 @@ def test_timer_lateness_is_summarised_for_status():
 
 
 def test_a_deeply_nested_control_request_is_refused_not_a_crash():
-    from core.runtime.control import ControlError, parse_request
+    from quorumlab.core.runtime.control import ControlError, parse_request
 
     with pytest.raises(ControlError, match="not JSON"):
         parse_request(b"[" * 200_000)
@@ -122,8 +122,8 @@ def test_a_deeply_nested_control_reply_is_an_error_not_a_crash():
 
 def test_the_node_serves_every_control_command_and_no_other():
     # A command added to the protocol without a handler must not fall through to something else (once: stop).
-    from core.runtime.control import COMMANDS
-    from core.runtime.node import Node
+    from quorumlab.core.runtime.control import COMMANDS
+    from quorumlab.core.runtime.node import Node
 
     node = Node(Prober, 1, {1: "tcp://127.0.0.1:1"}, "/nonexistent")
     assert set(node._commands) == set(COMMANDS) - {"propose"}

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from core.cluster import LocalCluster
-from core.runtime.eventlog import EventFollower
-from core.storage import FileStorage
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.runtime.eventlog import EventFollower
+from quorumlab.core.storage import FileStorage
 from tests.runtime.algos import Prober
 from tests.runtime.helpers import process_alive, processes_mentioning
 
@@ -71,7 +71,7 @@ def test_nodes_stop_by_themselves_when_the_harness_process_dies(tmp_path, paused
         f"""
         import sys, time
         sys.path.insert(0, {os.getcwd()!r})
-        from core.cluster import LocalCluster
+        from quorumlab.core.cluster import LocalCluster
         from tests.runtime.algos import Prober
         c = LocalCluster(Prober, 2, data_dir={str(tmp_path)!r}).start()
         if {paused!r}:

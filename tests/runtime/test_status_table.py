@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from bench.cmd_status import status_table
+from quorumlab.bench.cmd_status import status_table
 
 
 def rendered(statuses: dict) -> str:

@@ -5,8 +5,8 @@ import collections
 
 import pytest
 
-from core.cluster import LocalCluster
-from bench.web.traffic import MessageTrace
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.bench.web.traffic import MessageTrace
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,10 @@ import time
 
 import zmq
 
-from core.client import ClientError
-from core.cluster import LocalCluster
-from core.keys import KeyPair
-from core.runtime.auth import connect_securely
+from quorumlab.core.client import ClientError
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.keys import KeyPair
+from quorumlab.core.runtime.auth import connect_securely
 
 WAIT = 20.0
 

@@ -18,8 +18,8 @@ import time
 
 import zmq
 
-from core.client import ClientError
-from core.cluster import LocalCluster
+from quorumlab.core.client import ClientError
+from quorumlab.core.cluster import LocalCluster
 from tests.security.helpers import SteadyWriter, agreed, attacker_socket, rss_mib
 
 

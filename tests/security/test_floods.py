@@ -14,12 +14,12 @@ import time
 import pytest
 import zmq
 
-from algorithms.raft.messages import RequestVote
-from core import codec
-from core.client import CommandFailed
-from core.cluster import LocalCluster
-from core.kv import PUT, Command
-from core.limits import MAX_COMMAND_BYTES
+from quorumlab.algorithms.raft.messages import RequestVote
+from quorumlab.core import codec
+from quorumlab.core.client import CommandFailed
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.kv import PUT, Command
+from quorumlab.core.limits import MAX_COMMAND_BYTES
 from tests.security.helpers import WAIT, SteadyWriter, agreed, attacker_socket, rss_mib, try_send
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,12 @@ import time
 import pytest
 import zmq
 
-from algorithms.raft.messages import AppendEntries, AppendEntriesResponse, RequestVote, RequestVoteResponse
-from core import codec
-from core.cluster import LocalCluster
-from core.kv import PUT, Command
-from core.runtime.auth import ClientAuth
-from core.runtime.control import ControlClient, ControlError
+from quorumlab.algorithms.raft.messages import AppendEntries, AppendEntriesResponse, RequestVote, RequestVoteResponse
+from quorumlab.core import codec
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.kv import PUT, Command
+from quorumlab.core.runtime.auth import ClientAuth
+from quorumlab.core.runtime.control import ControlClient, ControlError
 from tests.runtime.helpers import assert_one_leader_per_term
 from tests.security.helpers import WAIT, agreed, attacker_socket, try_send
 

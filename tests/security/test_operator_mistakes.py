@@ -12,9 +12,9 @@ import shutil
 
 import pytest
 
-from core.client import CommandFailed
-from core.cluster import LocalCluster
-from core.storage import RecordLog
+from quorumlab.core.client import CommandFailed
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.storage import RecordLog
 from tests.security.helpers import WAIT, agreed
 
 pytestmark = pytest.mark.integration

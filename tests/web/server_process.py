@@ -13,7 +13,7 @@ class WebServer:
 
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "web", "--port", "0"], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-m", "quorumlab.bench.cli", "web", "--port", "0"], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
         line = ""
         for line in self.proc.stdout:
@@ -44,6 +44,6 @@ def node_processes_of(pid: int) -> list[int]:
                 cmd = fh.read().split(b"\0")
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == pid and b"node" in cmd and b"bench.cli" in cmd:
+        if ppid == pid and b"node" in cmd and b"quorumlab.bench.cli" in cmd:
             found.append(int(entry))
     return found

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from bench.compare import schema
-from bench.compare.runner import CompareConfig, run
-from bench.compare.runner_sim import SimTransport
+from quorumlab.bench.compare import schema
+from quorumlab.bench.compare.runner import CompareConfig, run
+from quorumlab.bench.compare.runner_sim import SimTransport
 from tests.web.conftest import record_figure
 
 pytestmark = pytest.mark.browser
@@ -172,9 +172,9 @@ def test_a_saved_compare_run_replays_with_a_time_slider(page, artifacts, tmp_pat
 
 
 def test_a_saved_bench_check_run_replays_with_its_verdict_and_faults(page, artifacts, tmp_path):
-    from bench.check.report import judge, write
-    from bench.check.simulated import run_simulated
-    from bench.check.spec import CheckSpec
+    from quorumlab.bench.check.report import judge, write
+    from quorumlab.bench.check.simulated import run_simulated
+    from quorumlab.bench.check.spec import CheckSpec
 
     checked = run_simulated(CheckSpec("raft", nodes=3, clients=3, duration_s=5.0, seed=0, transport="sim",
                                       nemeses=("kill",)))

@@ -53,7 +53,7 @@ def test_a_busy_port_is_an_error_that_says_to_pick_another():
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "bench.cli", "web", "--port", str(port)], capture_output=True,
+        out = subprocess.run([sys.executable, "-m", "quorumlab.bench.cli", "web", "--port", str(port)], capture_output=True,
                              text=True, timeout=30)
     assert out.returncode == 1 and f"port {port} on 127.0.0.1 is in use: pick another with --port" in out.stderr
 

@@ -1,4 +1,4 @@
-"""bench.web.cluster_panel on real processes: a cluster attached by address, with its keyring."""
+"""quorumlab.bench.web.cluster_panel on real processes: a cluster attached by address, with its keyring."""
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from core.cluster import LocalCluster
-from core.runtime.addresses import format_cluster
+from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.runtime.addresses import format_cluster
 
-from bench.web.session import Session
+from quorumlab.bench.web.session import Session
 
 pytestmark = pytest.mark.integration
 

@@ -1,14 +1,14 @@
-"""bench.web.flights: every message in the simulator becomes a flight with its exact times and fate."""
+"""quorumlab.bench.web.flights: every message in the simulator becomes a flight with its exact times and fate."""
 from __future__ import annotations
 
 import collections
 
 import pytest
 
-from core import registry
-from core.sim import Network, Simulation
+from quorumlab.core import registry
+from quorumlab.core.sim import Network, Simulation
 
-from bench.web.flights import CUT, DROPPED, DUPLICATE, LOST, OK, FlightRecorder
+from quorumlab.bench.web.flights import CUT, DROPPED, DUPLICATE, LOST, OK, FlightRecorder
 
 
 def _faulty_run(algo: str, recorder_on: bool = True) -> tuple[Simulation, FlightRecorder | None]:

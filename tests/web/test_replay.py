@@ -1,18 +1,18 @@
-"""bench.web.replay: saved runs for the time slider (compare folders re-run exactly, event files as written)."""
+"""quorumlab.bench.web.replay: saved runs for the time slider (compare folders re-run exactly, event files as written)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from bench.compare import schema
-from bench.compare.runner import CompareConfig, run
-from bench.compare.runner_sim import SimTransport
-from bench.check.processes import run_processes
-from bench.check.simulated import run_simulated
-from bench.check.spec import CheckSpec
-from bench.web.replay import ReplayError, compare_trials, load_event_files, replay_check, replay_trial
-from core.cluster import LocalCluster
+from quorumlab.bench.compare import schema
+from quorumlab.bench.compare.runner import CompareConfig, run
+from quorumlab.bench.compare.runner_sim import SimTransport
+from quorumlab.bench.check.processes import run_processes
+from quorumlab.bench.check.simulated import run_simulated
+from quorumlab.bench.check.spec import CheckSpec
+from quorumlab.bench.web.replay import ReplayError, compare_trials, load_event_files, replay_check, replay_trial
+from quorumlab.core.cluster import LocalCluster
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_the_event_files_of_a_real_cluster_replay_its_elections_and_faults(tmp_p
 
 def _check_folder(tmp_path, spec):
     """A `bench check` run saved as the command saves it."""
-    from bench.check.report import judge, write
+    from quorumlab.bench.check.report import judge, write
 
     runner = run_simulated if spec.transport == "sim" else (lambda s: run_processes(s, lambda line: None))
     checked = runner(spec)

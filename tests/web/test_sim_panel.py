@@ -1,4 +1,4 @@
-"""bench.web.sim_panel and session: a live simulation runs ahead of the shown time and releases what is due."""
+"""quorumlab.bench.web.sim_panel and session: a live simulation runs ahead of the shown time and releases what is due."""
 from __future__ import annotations
 
 import asyncio
@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from core import mistakes
+from quorumlab.core import mistakes
 
-from bench.web.session import Session, UserError
-from bench.web.sim_panel import SimPanel
+from quorumlab.bench.web.session import Session, UserError
+from quorumlab.bench.web.sim_panel import SimPanel
 
 
 def _run(panel: SimPanel, until: float) -> None:

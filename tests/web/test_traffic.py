@@ -1,7 +1,7 @@
-"""bench.web.traffic: messages of real processes drawn from their counters."""
+"""quorumlab.bench.web.traffic: messages of real processes drawn from their counters."""
 from __future__ import annotations
 
-from bench.web.traffic import MAX_PER_LINK, TRACE_EXPIRE_MS, VISUAL_MS, MessageTrace, flights_from_counters
+from quorumlab.bench.web.traffic import MAX_PER_LINK, TRACE_EXPIRE_MS, VISUAL_MS, MessageTrace, flights_from_counters
 
 
 def _counters(sent=None, recv=None):

@@ -10,8 +10,8 @@ checks only that terms never go back, not one-leader-per-term.
 """
 from __future__ import annotations
 
-from core import ElectionAlgorithm, Role
-from core.observers import TermNeverDecreases
+from quorumlab.core import ElectionAlgorithm, Role
+from quorumlab.core.observers import TermNeverDecreases
 from quorumlab_lowest_id.config import LowestIdConfig
 from quorumlab_lowest_id.messages import ALGO_ID, Alive
 

@@ -1,7 +1,7 @@
 """Typed, validated settings of the lowest-id algorithm (times in ms)."""
 import dataclasses
 
-from core import AlgorithmConfig, ConfigError, setting
+from quorumlab.core import AlgorithmConfig, ConfigError, setting
 
 
 @dataclasses.dataclass(frozen=True)

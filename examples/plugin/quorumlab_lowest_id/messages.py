@@ -1,5 +1,5 @@
 """The plugin's one message: "I am alive" (the header already carries sender and term)."""
-from core.messages import Message, message
+from quorumlab.core.messages import Message, message
 
 ALGO_ID = 0x4C4F
 """This algorithm's id in every message header; unique among installed algorithms."""

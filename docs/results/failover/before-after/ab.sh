@@ -19,7 +19,7 @@ fi
 for b in $(seq 1 $BLOCKS); do
   for v in before after; do
     if [ $v = before ]; then TREE=$BEFORE; else TREE=$ROOT; fi
-    (cd /tmp && PYTHONPATH=$TREE $PY -m bench.cli failover --algos raft --hints on --faults $FAULT --trials $TRIALS \
+    (cd /tmp && PYTHONPATH=$TREE $PY -m quorumlab.bench.cli failover --algos raft --hints on --faults $FAULT --trials $TRIALS \
         --out $OUT/$FAULT-$v-$b > $OUT/$FAULT-$v-$b.txt 2>&1)
     echo "$FAULT $v block $b done $(date -u +%T) loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >> $OUT/progress.txt
   done

@@ -1,9 +1,9 @@
 """Traced failovers (bench failover's trial with every message sent and received recorded, and the client's sends and answers):
 Usage: PYTHONPATH=TREE python trace.py TRIALS OUT.json   (TREE: this repository, or ab.sh's tree-before)"""
 import sys, json, time
-import bench.failover as F
-from core.cluster import LocalCluster, now_ms
-from core.client import KVClient
+import quorumlab.bench.failover as F
+from quorumlab.core.cluster import LocalCluster, now_ms
+from quorumlab.core.client import KVClient
 
 CLIENT = []
 orig_send = KVClient._send_frames

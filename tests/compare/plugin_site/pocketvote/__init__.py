@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
-from core.quorum import WON, VoteTally
+from quorumlab.core import AlgorithmConfig, ElectionAlgorithm, Role, message_type, setting
+from quorumlab.core.quorum import WON, VoteTally
 
 ALGO_ID = 0xFE10
 Ask = message_type("PocketAsk", ALGO_ID, 1, [])
