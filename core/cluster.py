@@ -192,6 +192,7 @@ class LocalCluster:
         self.trace_messages = trace_messages
         self.hand_over = hand_over
         self.spawned_pids: list[int] = []
+        self._node_keyrings: dict[int, str] = {}  # nodes added with a keyring of their own
         self.joined: set[int] = set()
         """Nodes added by ``add_node``: they (re)start as servers joining the cluster."""
         self.removed: list[int] = []
@@ -277,7 +278,8 @@ class LocalCluster:
             "--counters-every", str(self.counters_every_ms),
             "--exit-with-parent",
         ]
-        cmd += ["--keys", self.keyring.path] if self.keyring is not None else ["--insecure"]
+        cmd += (["--keys", self._node_keyrings.get(node_id, self.keyring.path)] if self.keyring is not None
+                else ["--insecure"])
         if self.trace_messages:
             cmd.append("--trace-messages")
         if not self.hand_over:
@@ -477,19 +479,33 @@ class LocalCluster:
         s = self.request(leader, "status")
         return {**s["membership"], "config_index": s["config_index"], "leader": leader}
 
-    def add_node(self, voter: bool = True, timeout_s: float = 30.0) -> int:
+    def add_node(self, voter: bool = True, timeout_s: float = 30.0, own_keyring: bool = False) -> int:
         """Start a new node (the next id, new ports, a key of its own) that joins the cluster: first as a learner,
         which catches up from the leader (by snapshot if the log is compacted), then, with ``voter``, promoted once
-        it has caught up (the leader refuses until then). Returns its id."""
+        it has caught up (the leader refuses until then). Returns its id.
+
+        ``own_keyring``: the new node's key goes into a keyring of its own (the members' public keys and its own
+        pair), not into the cluster's, so the members learn it from the configuration entry, as nodes on other
+        machines would."""
         i = max(self.ids + tuple(self.removed)) + 1
         ports = free_ports(3)
         self.addresses[i] = f"tcp://{HOST}:{ports[0]}"
         self.control_addresses[i] = f"tcp://{HOST}:{ports[1]}"
         self.event_addresses[i] = f"tcp://{HOST}:{ports[2]}"
+        key = None
         if self.keyring is not None:
-            self.keyring = add_node(self.keyring.path, i)
-            self.auth.servers[self.control_addresses[i]] = self.auth.servers[self.event_addresses[i]] = \
-                self.keyring.nodes[i]
+            if own_keyring:
+                path = os.path.join(self.data_dir, f"keys-{i}")
+                shutil.copytree(self.keyring.path, path)
+                for name in os.listdir(os.path.join(path, "secret")):
+                    if name.startswith("node-"):  # it holds no other member's secret
+                        os.remove(os.path.join(path, "secret", name))
+                ring = add_node(path, i)
+                self._node_keyrings[i] = path
+            else:
+                ring = self.keyring = add_node(self.keyring.path, i)
+            key = ring.nodes[i]
+            self.auth.servers[self.control_addresses[i]] = self.auth.servers[self.event_addresses[i]] = key
         self.ids += (i,)
         self.joined.add(i)
         self._follower.follow(self.event_log(i), self.event_addresses[i], self.auth)
@@ -497,7 +513,10 @@ class LocalCluster:
         self._spawn(i)
         self._wait_ready([i])
         deadline = time.monotonic() + timeout_s
-        self.change_membership([{"op": "add_learner", "node": i, "address": self.addresses[i]}], timeout_s)
+        op = {"op": "add_learner", "node": i, "address": self.addresses[i]}
+        if own_keyring and key is not None:
+            op["key"] = key.decode()
+        self.change_membership([op], timeout_s)
         if voter:
             leader = self.wait_for_leader(max(0.1, deadline - time.monotonic()))
             target = self.request(leader, "status")["commit_index"]
@@ -613,7 +632,12 @@ class LocalCluster:
         from quorumlab.core.client import KVClient
 
         if self.keyring is not None:
-            kwargs.setdefault("keys", self.keyring)
+            ring = self.keyring
+            if self._node_keyrings:  # members with keyrings of their own: their public keys too
+                ring = Keyring(self.keyring.path)
+                for i, path in self._node_keyrings.items():
+                    ring.learn_node(i, Keyring(path).nodes[i])
+            kwargs.setdefault("keys", ring)
         return KVClient(self.addresses, control=self.control_addresses, **kwargs)
 
     def events(self) -> list[dict]:

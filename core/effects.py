@@ -159,6 +159,8 @@ class MembershipChanged:
     learners: list[int]
     outgoing: list[int]
     addresses: dict[int, str]
+    keys: dict[int, str] = field(default_factory=dict)
+    """CurveZMQ public keys (Z85) of members added at run time."""
 
 
 @dataclass(slots=True)

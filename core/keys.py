@@ -91,6 +91,18 @@ class Keyring:
         self._node_of = {z85.decode(k): i for i, k in self.nodes.items()}
         self._client_of = {z85.decode(c.public): c for c in self.clients.values()}
 
+    def learn_node(self, node_id: int, public: bytes) -> None:
+        """Know member ``node_id``'s public key (Z85) without it being in the file: a member added at run time whose
+        key came in the cluster's configuration. A different key already held for that id is refused."""
+        _key(public.decode() if isinstance(public, bytes) else public, "the configuration")
+        public = public if isinstance(public, bytes) else public.encode()
+        held = self.nodes.get(node_id)
+        if held is not None and held != public:
+            raise KeyringError(f"{self.path}: node {node_id} already has another key here; the configuration's key "
+                               "for it is refused")
+        self.nodes[node_id] = public
+        self._node_of[z85.decode(public)] = node_id
+
     # -- who is this key? (the node's ZAP handler asks, with the raw 32-byte key) --------
 
     def node_of(self, raw_key: bytes) -> int | None:

@@ -40,6 +40,8 @@ class Membership:
     learners: frozenset[int] = frozenset()
     outgoing: frozenset[int] = frozenset()
     addresses: tuple[tuple[int, str], ...] = ()
+    keys: tuple[tuple[int, str], ...] = ()
+    """CurveZMQ public keys (Z85) of members added at run time, so that every node can authenticate them."""
 
     @classmethod
     def bootstrap(cls, voters: Iterable[int]) -> "Membership":
@@ -76,6 +78,8 @@ class Membership:
             out["outgoing"] = sorted(self.outgoing)
         if self.addresses:
             out["addresses"] = {str(i): a for i, a in self.addresses}
+        if self.keys:
+            out["keys"] = {str(i): k for i, k in self.keys}
         return out
 
     # -- the log entry ------------------------------------------------------------------------------
@@ -83,12 +87,14 @@ class Membership:
     def encode(self) -> bytes:
         body = {"v": sorted(self.voters), "l": sorted(self.learners), "o": sorted(self.outgoing),
                 "a": [[i, a] for i, a in self.addresses]}
+        if self.keys:
+            body["k"] = [[i, k] for i, k in self.keys]
         return CONFIG_MAGIC + json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
     def as_meta(self) -> dict[str, Any]:
         """What a snapshot's header records of the configuration at its index."""
         return {"voters": sorted(self.voters), "learners": sorted(self.learners), "outgoing": sorted(self.outgoing),
-                "addresses": [[i, a] for i, a in self.addresses]}
+                "addresses": [[i, a] for i, a in self.addresses], "keys": [[i, k] for i, k in self.keys]}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> "Membership | None":
@@ -96,10 +102,10 @@ class Membership:
         if "voters" not in meta:
             return None
         return cls._checked(meta.get("voters"), meta.get("learners", []), meta.get("outgoing", []),
-                            meta.get("addresses", []))
+                            meta.get("addresses", []), meta.get("keys", []))
 
     @classmethod
-    def _checked(cls, voters: Any, learners: Any, outgoing: Any, addresses: Any) -> "Membership":
+    def _checked(cls, voters: Any, learners: Any, outgoing: Any, addresses: Any, keys: Any = ()) -> "Membership":
         def ids(value: Any, what: str) -> frozenset[int]:
             if not isinstance(value, list) or not all(type(v) is int and v >= 1 for v in value):
                 raise MembershipError(f"{what} must be a list of node ids (integers from 1)")
@@ -113,7 +119,11 @@ class Membership:
         if not isinstance(addresses, list) or not all(
                 isinstance(p, list) and len(p) == 2 and type(p[0]) is int and isinstance(p[1], str) for p in addresses):
             raise MembershipError("addresses must be a list of [node id, address] pairs")
-        return cls(v, l_, o, tuple(sorted((int(i), str(a)) for i, a in addresses)))
+        keys = list(keys)
+        if not all(isinstance(p, list) and len(p) == 2 and type(p[0]) is int and _is_key(p[1]) for p in keys):
+            raise MembershipError("keys must be a list of [node id, Z85 public key] pairs")
+        return cls(v, l_, o, tuple(sorted((int(i), str(a)) for i, a in addresses)),
+                   tuple(sorted((int(i), str(k)) for i, k in keys)))
 
 
 def decode(data: bytes) -> Membership | None:
@@ -123,9 +133,17 @@ def decode(data: bytes) -> Membership | None:
         return None
     try:
         body = json.loads(data[len(CONFIG_MAGIC):])
-        return Membership._checked(body["v"], body["l"], body["o"], body["a"])
+        return Membership._checked(body["v"], body["l"], body["o"], body["a"], body.get("k", []))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _is_key(text: Any) -> bool:
+    """40 characters of Z85, the text form of a CurveZMQ public key."""
+    return isinstance(text, str) and len(text) == 40 and all(c in _Z85 for c in text)
+
+
+_Z85 = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
 
 
 def is_config(data: bytes) -> bool:
@@ -204,9 +222,10 @@ LEAVE_JOINT = "leave_joint"
 CHANGE_OPS = (ADD_VOTER, ADD_LEARNER, PROMOTE, REMOVE)
 
 
-def parse_change(ops: Any) -> list[tuple[str, int, str | None]]:
-    """A change as the client API gives it: a list of {"op": ..., "node": id, "address": ...} (or the special
-    [{"op": "leave_joint"}]), checked; raises MembershipError saying what is wrong."""
+def parse_change(ops: Any) -> list[tuple]:
+    """A change as the client API gives it: a list of {"op": ..., "node": id, "address": ..., "key": ...} (or the
+    special [{"op": "leave_joint"}]), checked; raises MembershipError saying what is wrong. ``key``: the new
+    member's CurveZMQ public key (Z85), for clusters whose nodes do not share one keyring file."""
     if not isinstance(ops, list) or not ops:
         raise MembershipError('a change is a non-empty list of {"op", "node"[, "address"]}')
     out = []
@@ -216,20 +235,23 @@ def parse_change(ops: Any) -> list[tuple[str, int, str | None]]:
         if op["op"] == LEAVE_JOINT:
             if len(ops) != 1:
                 raise MembershipError("leave_joint goes alone")
-            return [(LEAVE_JOINT, 0, None)]
+            return [(LEAVE_JOINT, 0, None, None)]
         node = op.get("node")
         if type(node) is not int or node < 1:
             raise MembershipError(f"{op['op']} needs \"node\": a node id (an integer from 1)")
         address = op.get("address")
         if address is not None and (not isinstance(address, str) or not address.startswith("tcp://")):
             raise MembershipError(f"the address of node {node} must be a tcp:// address, got {address!r}")
-        out.append((op["op"], node, address))
-    if len({n for _, n, _ in out}) != len(out):
+        key = op.get("key")
+        if key is not None and not _is_key(key):
+            raise MembershipError(f"the key of node {node} must be a CurveZMQ public key (40 characters of Z85)")
+        out.append((op["op"], node, address, key))
+    if len({o[1] for o in out}) != len(out):
         raise MembershipError("each node may appear once in a change")
     return out
 
 
-def plan(current: Membership, ops: list[tuple[str, int, str | None]]) -> Membership:
+def plan(current: Membership, ops: list[tuple]) -> Membership:
     """The configuration ``ops`` lead to from ``current`` (which must not be joint, unless ops is leave_joint):
     C_new itself when at most one voter changes, else the joint C_old,new (``outgoing`` = C_old's voters).
     Raises MembershipError for a change that names a non-member, adds a member twice, or leaves no voter."""
@@ -241,14 +263,17 @@ def plan(current: Membership, ops: list[tuple[str, int, str | None]]) -> Members
         raise MembershipError(f"a joint change (outgoing voters {sorted(current.outgoing)}) is under way; it must "
                               "be left first")
     voters, learners = set(current.voters), set(current.learners)
-    addresses = dict(current.addresses)
-    for op, node, address in ops:
+    addresses, keys = dict(current.addresses), dict(current.keys)
+    for op, node, address, *more in ops:
+        key = more[0] if more else None
         if op in (ADD_VOTER, ADD_LEARNER):
             if node in voters or node in learners:
                 raise MembershipError(f"node {node} is already a {'voter' if node in voters else 'learner'}")
             (voters if op == ADD_VOTER else learners).add(node)
             if address is not None:
                 addresses[node] = address
+            if key is not None:
+                keys[node] = key
         elif op == PROMOTE:
             if node not in learners:
                 raise MembershipError(f"node {node} is not a learner" + (" (it is a voter)" if node in voters else ""))
@@ -260,9 +285,11 @@ def plan(current: Membership, ops: list[tuple[str, int, str | None]]) -> Members
             voters.discard(node)
             learners.discard(node)
             addresses.pop(node, None)
+            keys.pop(node, None)
     if not voters:
         raise MembershipError("the change would leave no voter")
     new_addresses = tuple(sorted((i, a) for i, a in addresses.items() if i in voters or i in learners))
+    new_keys = tuple(sorted((i, k) for i, k in keys.items() if i in voters or i in learners))
     changed = len(set(current.voters) ^ voters)
     outgoing = frozenset(current.voters) if changed > 1 else frozenset()
-    return Membership(frozenset(voters), frozenset(learners), outgoing, new_addresses)
+    return Membership(frozenset(voters), frozenset(learners), outgoing, new_addresses, new_keys)

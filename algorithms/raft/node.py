@@ -1438,7 +1438,7 @@ class Raft(ElectionAlgorithm):
         """Tell the runtime (it connects to new members) and the event stream."""
         m = self.membership
         self.emit(MembershipChanged(self._history.current_index, sorted(m.voters), sorted(m.learners),
-                                    sorted(m.outgoing), dict(m.addresses)))
+                                    sorted(m.outgoing), dict(m.addresses), dict(m.keys)))
 
     def _may_campaign(self) -> bool:
         """A voter of its newest configuration may campaign; so may a voter of the one before while the newest, which
@@ -1486,7 +1486,7 @@ class Raft(ElectionAlgorithm):
             self.reject_proposal(BUSY, f"busy: the configuration change at index {pending} is not committed yet "
                                  "(one change at a time); retry", self.id)
             return
-        for op, node, _ in ops:
+        for op, node, *_ in ops:
             if op == PROMOTE and node in self.progress:
                 lag = self.log.last_index - self.progress[node].match
                 if lag > self.config.max_learner_lag:
@@ -1526,8 +1526,8 @@ class Raft(ElectionAlgorithm):
                 self._replicate(p, pr)
 
     def _leave_joint(self) -> None:
-        self._propose_config(Membership(self.membership.voters, self.membership.learners, frozenset(),
-                                        self.membership.addresses))
+        m = self.membership
+        self._propose_config(Membership(m.voters, m.learners, frozenset(), m.addresses, m.keys))
 
     def _configuration_committed(self) -> None:
         """The newest configuration committed: members it removed are let go; a joint one is left (auto); a leader

@@ -247,6 +247,7 @@ class Node:
         self._next_read = 0
         self._applied_index = 0
         self._next_redial = 0
+        self._learned_keys: dict[int, bytes] = {}  # members' public keys that came in the configuration
         self._prune: tuple[int, set[int]] | None = None  # (configuration index, its members) to disconnect the rest
         self._routes: dict[bytes, int | None] = {}
         self._connections = _Connections()
@@ -1095,9 +1096,18 @@ class Node:
             raise ControlError('member needs "change": a list of {"op", "node"[, "address"]}')
         for op in change:
             node = op.get("node")
-            if (op.get("op") in ("add_voter", "add_learner") and type(node) is int and node not in self.addresses
-                    and not op.get("address")):
+            if op.get("op") not in ("add_voter", "add_learner") or type(node) is not int:
+                continue
+            if node not in self.addresses and not op.get("address"):
                 raise ControlError(f'node {node} is new to this cluster: give its "address" (tcp://host:port)')
+            if self.keyring is not None and not op.get("key"):
+                if node not in self.keyring.nodes:
+                    self._reload_keyring()
+                if node not in self.keyring.nodes:
+                    raise ControlError(f'node {node} has no key in this node\'s keyring ({self.keyring.path}): give '
+                                       'its public "key" (Z85, from its own keyring), which then travels in the '
+                                       'configuration to every member')
+                op["key"] = self.keyring.nodes[node].decode()
         self._now = now = mono_ms()
         effects = self.algo.change_membership(change, now)
         self._execute(effects)
@@ -1124,10 +1134,11 @@ class Node:
                 continue
             key = None
             if self.keyring is not None:
+                carried = effect.keys.get(peer)
+                if carried is not None and peer not in self.keyring.nodes:
+                    self._learned_keys[peer] = carried.encode()
                 if peer not in self.keyring.nodes:
-                    self.keyring = Keyring(self.keyring.path)
-                    if self._zap is not None:
-                        self._zap.keyring = self.keyring
+                    self._reload_keyring()
                 key = self.keyring.nodes.get(peer)
                 if key is None:
                     self._report("member_unreachable", {"peer": peer, "reason": "no key"},
@@ -1146,9 +1157,7 @@ class Node:
         again: it may have been a member that had not yet read this node's key, or a key since replaced."""
         key = None
         if self.keyring is not None:
-            self.keyring = Keyring(self.keyring.path)
-            if self._zap is not None:
-                self._zap.keyring = self.keyring
+            self._reload_keyring()
             key = self.keyring.nodes.get(peer)
         monitor = self.transport.disconnect(peer)
         if monitor is not None:
@@ -1158,6 +1167,19 @@ class Node:
             return
         self._poller.register(self.transport.connect(peer, self.peers[peer], key), zmq.POLLIN)
         self._record("redialed", {"peer": peer})
+
+    def _reload_keyring(self) -> None:
+        """Read the keyring's file again (a member's key added since the start) and add the keys that came in the
+        configuration (members whose keys are in their own keyrings only); the ZAP handler uses the result."""
+        ring = Keyring(self.keyring.path)
+        for peer, key in self._learned_keys.items():
+            try:
+                ring.learn_node(peer, key)
+            except KeyringError as exc:
+                self._report("member_key_refused", {"peer": peer, "reason": str(exc)}, str(exc))
+        self.keyring = ring
+        if self._zap is not None:
+            self._zap.keyring = ring
 
     def _prune_members(self) -> None:
         """Once the newest configuration is applied here, forget the nodes it leaves out (and the algorithm no longer

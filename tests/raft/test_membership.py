@@ -58,10 +58,15 @@ def rejection(effects: list) -> tuple[str, str] | None:
 
 # -- the configuration entry and its bookkeeping ---------------------------------------------------------------
 
+KEY = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
+
 def test_a_configuration_entry_round_trips_and_no_command_can_pose_as_one():
-    m = Membership(frozenset({1, 2, 4}), frozenset({5}), frozenset({1, 2, 3}), ((4, "tcp://127.0.0.1:9004"),))
+    m = Membership(frozenset({1, 2, 4}), frozenset({5}), frozenset({1, 2, 3}), ((4, "tcp://127.0.0.1:9004"),),
+                   ((4, KEY),))
     assert decode(m.encode()) == m
     assert Membership.from_meta(m.as_meta()) == m
+    assert Membership.from_meta({"voters": [1, 2, 3]}) == Membership.bootstrap([1, 2, 3]), "older snapshot headers"
     assert decode(b"K\x00\x00") is None and decode(CONFIG_MAGIC + b"{not json") is None
     node, _ = make_node(1, (1,))
     flush_persists(node.storage, elect(node))
@@ -94,6 +99,11 @@ def test_plan_goes_joint_for_more_than_one_voter_and_refuses_what_cannot_be():
         plan(base, [("promote", 3, None)])
     with pytest.raises(MembershipError, match="once"):
         parse_change([{"op": "remove", "node": 2}, {"op": "add_learner", "node": 2}])
+    with pytest.raises(MembershipError, match="CurveZMQ public key"):
+        parse_change([{"op": "add_voter", "node": 4, "key": "not a key"}])
+    keyed = plan(base, parse_change([{"op": "add_voter", "node": 4, "key": KEY}]))
+    assert keyed.keys == ((4, KEY),), "a new member's key travels in the configuration"
+    assert plan(keyed, [("remove", 4, None)]).keys == (), "and leaves with it"
 
 
 # -- the leader's rules --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from quorumlab.bench.cli import main
 from quorumlab.bench.throughput.planned import measure_replacement
 from quorumlab.core.cluster import LocalCluster
+from quorumlab.core.keys import Keyring
 from quorumlab.core.runtime.addresses import format_cluster
 from quorumlab.core.runtime.control import ControlError
 
@@ -67,3 +68,18 @@ def test_bench_member_lists_promotes_and_removes_and_says_why_it_refuses():
         assert refused.exit_code == 1 and "node 1 is not a member" in refused.output
         with pytest.raises(ControlError, match="give its \"address\""):
             c.request(c.wait_for_leader(), "member", change=[{"op": "add_learner", "node": 9}])
+
+
+def test_a_member_with_a_keyring_of_its_own_is_authenticated_by_the_key_its_configuration_carries():
+    with LocalCluster("raft", 3) as c:
+        c.wait_for_leader(10)
+        new = c.add_node(own_keyring=True)
+        assert new not in Keyring(c.keyring.path).nodes, "the members' keyring never had its key"
+        assert str(new) in c.members()["keys"]
+        leader = c.wait_for_leader()
+        c.stop(next(i for i in c.ids if i not in (leader, new)))  # 3 of 4 voters left: a commit needs the new one
+        with c.kv_client() as kv:
+            kv.leader = leader
+            kv.put(b"k", b"needs node %d" % new)
+        assert c.request(new, "status")["commit_index"] >= c.request(leader, "status")["commit_index"] - 1
+        assert not [e for e in c.events() if e["kind"] == "member_unreachable"]
