@@ -116,12 +116,20 @@ def member_list(ctx: click.Context) -> None:
 @member_cmd.command("add")
 @click.option("--node", "nodes", type=(int, str), multiple=True, required=True, metavar="ID tcp://HOST:PORT",
               help="A server to add (already running with `bench node --join`) and its address; repeatable.")
+@click.option("--key", "keys", type=(int, str), multiple=True, metavar="ID Z85",
+              help="A new server's CurveZMQ public key (from its own keyring), when the leader's keyring lacks it; it "
+                   "travels in the configuration to every member. Repeatable.")
 @click.option("--voter", is_flag=True, help="Add as a voter at once (default: a learner, promoted later).")
 @click.pass_context
-def member_add(ctx: click.Context, nodes: tuple[tuple[int, str], ...], voter: bool) -> None:
+def member_add(ctx: click.Context, nodes: tuple[tuple[int, str], ...], keys: tuple[tuple[int, str], ...],
+               voter: bool) -> None:
     """Add servers: learners that catch up from the leader (or voters with --voter)."""
     op = "add_voter" if voter else "add_learner"
-    _run(ctx, [{"op": op, "node": i, "address": a} for i, a in nodes])
+    given = dict(keys)
+    unknown = sorted(set(given) - {i for i, _ in nodes})
+    if unknown:
+        raise click.BadParameter(f"--key names node(s) {unknown} that no --node adds", param_hint="--key")
+    _run(ctx, [{"op": op, "node": i, "address": a, **({"key": given[i]} if i in given else {})} for i, a in nodes])
 
 
 @member_cmd.command("remove")
