@@ -71,89 +71,93 @@ class _Cluster:
         self.client.close()
 
 
-def _run(ctx: click.Context, change: list[dict] | None) -> None:
-    cluster = _Cluster(ctx.obj["addresses"], ctx.obj["controls"], ctx.obj["keys_dir"], ctx.obj["identity"])
+def _common(f: Any) -> Any:
+    """The options every ``bench member`` command takes (after the command's name: ``bench member list --cluster ...``)."""
+    for decorate in reversed((
+        options.cluster,
+        options.control,
+        click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
+                     help="Seconds to wait for the change to commit (busy refusals are retried meanwhile)."),
+        options.keys,
+        options.identity("admin"),
+    )):
+        f = decorate(f)
+    return f
+
+
+def _run(opts: dict[str, Any], change: list[dict] | None, as_json: bool = False) -> None:
+    cluster = _Cluster(opts["addresses"], opts["controls"], opts["keys_dir"], opts["identity"])
     try:
         if change is None:
             leader, status = cluster.leader()
             out = {**status.get("membership", {}), "config_index": status.get("config_index"), "leader": leader}
-            if ctx.obj["as_json"]:
+            if as_json:
                 click.echo(json.dumps(out))
             else:
                 click.echo(f"leader {leader}, configuration {out['config_index']}: voters {out.get('voters')}, "
                            f"learners {out.get('learners')}"
                            + (f", outgoing {out['outgoing']} (joint)" if out.get("outgoing") else ""))
         else:
-            cluster.change(change, ctx.obj["timeout"])
+            cluster.change(change, opts["timeout"])
     finally:
         cluster.close()
 
 
 @click.group("member")
-@options.cluster
-@options.control
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
-              help="Seconds to wait for the change to commit (busy refusals are retried meanwhile).")
-@click.option("--json", "as_json", is_flag=True, help="list: print the configuration as JSON.")
-@options.keys
-@options.identity("admin")
-@click.pass_context
-def member_cmd(ctx: click.Context, addresses: dict[int, str], controls: dict[int, str] | None, timeout: float,
-               as_json: bool, keys_dir: str | None, identity: str) -> None:
+def member_cmd() -> None:
     """A raft cluster's members: list them, add or remove servers, promote learners (one change at a time; several
     --node at once go through the joint configuration)."""
-    ctx.obj = {"addresses": addresses, "controls": controls, "timeout": timeout, "as_json": as_json,
-               "keys_dir": keys_dir, "identity": identity}
 
 
 @member_cmd.command("list")
-@click.pass_context
-def member_list(ctx: click.Context) -> None:
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print the configuration as JSON.")
+def member_list(as_json: bool, **opts: Any) -> None:
     """Print the leader's configuration: voters, learners, outgoing voters while joint, and its log index."""
-    _run(ctx, None)
+    _run(opts, None, as_json)
 
 
 @member_cmd.command("add")
+@_common
 @click.option("--node", "nodes", type=(int, str), multiple=True, required=True, metavar="ID tcp://HOST:PORT",
               help="A server to add (already running with `bench node --join`) and its address; repeatable.")
 @click.option("--key", "keys", type=(int, str), multiple=True, metavar="ID Z85",
               help="A new server's CurveZMQ public key (from its own keyring), when the leader's keyring lacks it; it "
                    "travels in the configuration to every member. Repeatable.")
 @click.option("--voter", is_flag=True, help="Add as a voter at once (default: a learner, promoted later).")
-@click.pass_context
-def member_add(ctx: click.Context, nodes: tuple[tuple[int, str], ...], keys: tuple[tuple[int, str], ...],
-               voter: bool) -> None:
+def member_add(nodes: tuple[tuple[int, str], ...], keys: tuple[tuple[int, str], ...], voter: bool,
+               **opts: Any) -> None:
     """Add servers: learners that catch up from the leader (or voters with --voter)."""
     op = "add_voter" if voter else "add_learner"
     given = dict(keys)
     unknown = sorted(set(given) - {i for i, _ in nodes})
     if unknown:
         raise click.BadParameter(f"--key names node(s) {unknown} that no --node adds", param_hint="--key")
-    _run(ctx, [{"op": op, "node": i, "address": a, **({"key": given[i]} if i in given else {})} for i, a in nodes])
+    _run(opts, [{"op": op, "node": i, "address": a, **({"key": given[i]} if i in given else {})} for i, a in nodes])
 
 
 @member_cmd.command("remove")
+@_common
 @click.option("--node", "nodes", type=int, multiple=True, required=True, help="A member to remove; repeatable.")
-@click.pass_context
-def member_remove(ctx: click.Context, nodes: tuple[int, ...]) -> None:
+def member_remove(nodes: tuple[int, ...], **opts: Any) -> None:
     """Remove members (a leader removing itself hands over to a voter and steps down once it has committed)."""
-    _run(ctx, [{"op": "remove", "node": i} for i in nodes])
+    _run(opts, [{"op": "remove", "node": i} for i in nodes])
 
 
 @member_cmd.command("promote")
+@_common
 @click.option("--node", "nodes", type=int, multiple=True, required=True, help="A learner to make a voter.")
-@click.pass_context
-def member_promote(ctx: click.Context, nodes: tuple[int, ...]) -> None:
+def member_promote(nodes: tuple[int, ...], **opts: Any) -> None:
     """Make learners voters (refused, and retried until --timeout, while a learner lags by more than
     max_learner_lag entries)."""
-    _run(ctx, [{"op": "promote", "node": i} for i in nodes])
+    _run(opts, [{"op": "promote", "node": i} for i in nodes])
 
 
 @member_cmd.command("leave-joint")
-@click.pass_context
-def member_leave_joint(ctx: click.Context) -> None:
+@_common
+def member_leave_joint(**opts: Any) -> None:
     """Leave the joint configuration (for clusters run with auto_leave_joint=false)."""
-    _run(ctx, [{"op": "leave_joint"}])
+    _run(opts, [{"op": "leave_joint"}])
 
 
 @click.command("replace")

@@ -54,17 +54,20 @@ def test_bench_member_lists_promotes_and_removes_and_says_why_it_refuses():
     with LocalCluster("raft", 3) as c:
         c.wait_for_leader(10)
         new = c.add_node(voter=False)
-        base = ["member", "--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses),
-                "--keys", str(c.keyring.path), "--timeout", "20"]
-        listed = CliRunner().invoke(main, base + ["--json", "list"])
+        common = ["--cluster", format_cluster(c.addresses), "--control", format_cluster(c.control_addresses),
+                  "--keys", str(c.keyring.path), "--timeout", "20"]
+        listed = CliRunner().invoke(main, ["member", "list", "--json"] + common)
         assert listed.exit_code == 0, listed.output
         assert json.loads(listed.stdout.splitlines()[-1])["learners"] == [new]
-        promoted = CliRunner().invoke(main, base + ["promote", "--node", str(new)])
+        promoted = CliRunner().invoke(main, ["member", "promote", "--node", str(new)] + common)
         assert promoted.exit_code == 0, promoted.output
         assert f"voters [1, 2, 3, {new}]" in promoted.stdout
-        removed = CliRunner().invoke(main, base + ["remove", "--node", "1"])
+        removed = CliRunner().invoke(main, ["member", "remove", "--node", "1"] + common)
         assert removed.exit_code == 0 and f"voters [2, 3, {new}]" in removed.stdout, removed.output
-        refused = CliRunner().invoke(main, base + ["remove", "--node", "1"])
+        refused = CliRunner().invoke(main, ["member", "remove", "--node", "1"] + common)
+        unmatched = CliRunner().invoke(main, ["member", "add", "--node", "9", "tcp://127.0.0.1:9", "--key", "8",
+                                              "x" * 40] + common)
+        assert unmatched.exit_code == 2 and "no --node adds" in unmatched.output
         assert refused.exit_code == 1 and "node 1 is not a member" in refused.output
         with pytest.raises(ControlError, match="give its \"address\""):
             c.request(c.wait_for_leader(), "member", change=[{"op": "add_learner", "node": 9}])
