@@ -73,7 +73,9 @@ def test_bench_catchup_cli_reports_the_log_path_and_the_snapshot_path():
     log, snapshot = json.loads(result.stdout)
     assert log["by"] == "log" and log["config"] == {} and log["snapshot_bytes"] == 0
     assert snapshot["by"] == "snapshot" and snapshot["config"] == {"snapshot_entries": 100}, snapshot
-    assert snapshot["snapshot_bytes"] > 0 and snapshot["bytes_sent"] >= snapshot["snapshot_bytes"]
+    assert snapshot["snapshot_bytes"] > 0
+    if snapshot["same_leader"]:  # bytes_sent counts the first leader's: a successor may have sent the image
+        assert snapshot["bytes_sent"] >= snapshot["snapshot_bytes"], snapshot
     for report in (log, snapshot):
         assert report["entries_behind"] >= 600 and report["catch_up_ms"] > 0 and report["bytes_sent"] > 0, report
 
