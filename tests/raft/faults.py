@@ -90,8 +90,11 @@ def settle(sim: Simulation, settle_ms: int, submit_final: Callable[[], object]) 
     while sim.now < deadline and not (final is not None and final.ok):
         if not sim.run_until(lambda s: s.leader() is not None, 1_000):
             continue
+        asked = sim.now
         final = submit_final()
         sim.run_until(lambda s: final.done, 1_000)
+        if not final.ok and sim.now == asked:
+            sim.run_for(10)  # refused at once (a leader handing over says busy): asking again at once would spin
     return final if final is not None and final.ok else None
 
 

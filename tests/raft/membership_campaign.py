@@ -23,6 +23,7 @@ from quorumlab.algorithms.raft import Raft, RaftConfig
 from quorumlab.core.errors import InvariantViolation
 from quorumlab.core.kv import PUT, Command
 from quorumlab.core.sim import Network, Simulation
+from tests.raft.faults import settle
 
 FAULT_MS = 5_000
 SETTLE_MS = 15_000
@@ -127,21 +128,10 @@ def run_seed(seed: int, algo: type[Raft] = Raft) -> SeedResult:
         elif action == "transfer" and sim.leader() is not None:
             result.transfers += 1
             sim.transfer(plan.choice([None, *sim.ids]))
-    sim.heal()
-    sim.network.loss = 0.0
-    for i in sim.ids:
-        sim.restart(i)
-    deadline = sim.now + SETTLE_MS
-    final = None
-    while sim.now < deadline and not (final is not None and final.ok):
-        if not sim.run_until(lambda s: s.leader() is not None, 1_000):
-            continue
-        final = sim.submit(Command(0, sim.now + 1, PUT, b"final", b"t%d" % sim.now).encode())
-        sim.run_until(lambda s: final.done, 1_000)
-        if not final.ok:
-            sim.run_for(10)  # refused at once (a leader handing over says busy): let time pass
+    final = settle(sim, SETTLE_MS,
+                   lambda: sim.submit(Command(0, sim.now + 1, PUT, b"final", b"t%d" % sim.now).encode()))
     result.changed = sum(1 for c in changes if c.ok)
-    if final is None or not final.ok:
+    if final is None:
         result.problems.append(f"no command committed within {SETTLE_MS} ms after the faults stopped")
         return result
 
