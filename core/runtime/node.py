@@ -776,9 +776,11 @@ class Node:
                 req.first, req.term = home[0] + offset - home[3], home[1]
                 self._waiting.append(req)
                 self._connections.wait(req)
-            elif leaderless and len(self._held) < MAX_HELD and not req.held:
-                req.held = True
-                self._held.append((now + HOLD_MS, req, commands))
+            elif leaderless and len(self._held) < MAX_HELD and (not req.held_until or now < req.held_until):
+                # Held again if a release found no leader after all (a peer's connection came back, not the
+                # leader's), but never past the deadline of its first hold.
+                req.held_until = req.held_until or now + HOLD_MS
+                self._held.append((req.held_until, req, commands))
                 self._connections.wait(req)
             elif refusal is not None:
                 self._fail(req, *refusal)
@@ -788,8 +790,8 @@ class Node:
                                 f"{self.algo_cls.name} neither accepted nor refused the commands")
 
     def _release_held(self) -> None:
-        """Requests held for want of a leader: proposed again once one is learned (each is held once), answered
-        "not leader" once HOLD_MS has passed."""
+        """Requests held for want of a leader: proposed again once one may be learned (held again if none was,
+        until the deadline of their first hold), answered "not leader" once HOLD_MS has passed."""
         held = self._held
         if self._leader_learned:
             self._leader_learned = False
@@ -1232,8 +1234,8 @@ class Node:
 class _ClientRequest:
     """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
-    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries", "held",
-                 "done")
+    __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries",
+                 "held_until", "done")
 
     def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
@@ -1245,7 +1247,7 @@ class _ClientRequest:
         self.results: list[bytes] = []
         self.waiting = False
         self.queries: list[bytes] = []
-        self.held = False  # it was held once for want of a leader (never twice)
+        self.held_until = 0  # while no leader is known it is held until then (ms, monotonic); 0: never held
         self.done: Callable[[list[bytes] | None, dict | None], None] | None = None  # an in-process request's answer
 
 

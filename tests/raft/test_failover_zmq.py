@@ -101,8 +101,10 @@ def test_a_write_to_a_follower_whose_connection_to_the_leader_dropped_is_held_no
 
 def test_after_its_connection_to_the_leader_drops_a_client_asks_every_node_at_once_and_the_winner_answers():
     """Leader 2 is killed while a write waits on it. The client's next node in turn would be node 3, which waits
-    out a long hint_stagger_ms behind node 1 (the lower id), so node 1 wins; the client sent the write to both, and
-    node 1 applies it: no redirect from node 3."""
+    out a long hint_stagger_ms behind node 1 (the lower id), so node 1 usually wins; the client sent the write to
+    both, and node 1 applies it: no redirect from node 3. (If node 1 asks before node 3 has seen the connection
+    drop, node 3 refuses, then campaigns at once when it sees it, and node 1 yields: node 3 wins, also in one
+    round and also without a redirect.)"""
     with LocalCluster("raft", 3, config={**SLOW_TIMEOUTS, "election_timeout_min": 20_000,
                                           "election_timeout_max": 30_000, "hint_stagger_ms": 2000}) as c:
         c.wait_until(lambda: all(s is not None and len(s.get("peers_up", [])) == 2 for s in c.status().values()), 10,
@@ -121,4 +123,4 @@ def test_after_its_connection_to_the_leader_drops_a_client_asks_every_node_at_on
             c.crash(2)
             writer.join(10)
             assert done == [None], "the write did not complete after the leader's crash"
-            assert (kv.leader, kv.link_drops_fanned, kv.redirects) == (1, 1, redirects)
+            assert kv.leader in (1, 3) and (kv.link_drops_fanned, kv.redirects) == (1, redirects)
