@@ -6,14 +6,16 @@ send. ``read()`` returns the last flushed state ({} for a new node).
 
 ``MemoryStorage`` is the simulator's disk: a simulated crash (``crash()``)
 loses what was staged but not flushed, and keeps what was flushed.
-``FileStorage`` writes the state atomically (temp file, fsync, rename, fsync
-of the directory) with a CRC32; a damaged file raises StorageError naming the
-file and is never reset. ``RecordLog`` is an append-only file of checksummed
+``FileStorage`` writes the state in place into the older of two checksummed
+slots of ``state.bin`` with one fdatasync (quorumlab.core.statefile); a file
+with no valid slot raises StorageError naming the file and is never reset.
+``RecordLog`` is an append-only file of checksummed
 records (Raft's log): a record torn by a crash mid-write is cut off on open,
 damage anywhere else raises StorageError naming the file and the byte offset.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import struct
@@ -26,19 +28,20 @@ from quorumlab.core.datadir import (
     DirIdentity,
     Identity,
     check_owner,
-    checksummed,
     fsync_dir,
     load_identity,
     new_identity,
     read_checksummed,
     save_identity,
-    write_atomically,
 )
 from quorumlab.core.errors import StorageError
 from quorumlab.core.framing import frame_records
 from quorumlab.core.snapshots import FileSnapshots, MemorySnapshots
+from quorumlab.core.statefile import SlotFile
 
-STATE_FILE = "state.json"
+STATE_FILE = "state.bin"
+LEGACY_STATE_FILE = "state.json"
+"""Where the state was kept (replaced atomically on each write) before state.bin: converted when found."""
 _MAGIC = "quorumlab-state-v2"
 
 
@@ -201,13 +204,15 @@ class MemoryRecordLog:
 
 
 class FileStorage:
-    """A node's data dir: small durable state in ``state.json`` (replaced atomically, checksummed), the
-    directory's identity (quorumlab.core.datadir), and the record logs made in it (``open_log``).
+    """A node's data dir: small durable state in ``state.bin`` (two checksummed slots written in place,
+    quorumlab.core.statefile), the directory's identity (quorumlab.core.datadir), and the record logs made in it
+    (``open_log``).
 
     Opening checks whose the directory is and that nothing it depends on went missing: a
-    directory of another cluster, node or algorithm, a missing state.json or log, or a log
+    directory of another cluster, node or algorithm, a missing state file or log, or a log
     from another directory raises StorageError naming the file. ``repairs`` lists what was
-    cut on open (torn log tails), for the runtime to report.
+    cut on open (torn log tails, a torn state slot), for the runtime to report. A data dir
+    made before state.bin (its state in ``state.json``) is converted on open.
     """
 
     def __init__(self, data_dir: str | os.PathLike, identity: Identity | None = None) -> None:
@@ -218,6 +223,7 @@ class FileStorage:
         self._attached: dict[str, Any] = {}
         self._dirty = False
         self.flushes = 0
+        self._file: SlotFile | None = None
         wanted = identity if identity is not None else Identity()
         self._state: dict[str, Any] = {}
         record = load_identity(self.dir)
@@ -226,7 +232,12 @@ class FileStorage:
         else:
             check_owner(self.dir, record.identity, wanted)
             self._record = record
-            self._state = self._load()
+            try:
+                self._state = self._load()
+            except BaseException:
+                if self._file is not None:
+                    self._file.close()
+                raise
         self.snapshots = FileSnapshots(self.dir)
 
     @property
@@ -236,19 +247,23 @@ class FileStorage:
 
     @property
     def dir_id(self) -> bytes:
-        """The directory's random id, also in every log header and in state.json."""
+        """The directory's random id, also in every log header and in the state file."""
         return self._record.dir_id
 
     def _create(self, identity: Identity) -> DirIdentity:
-        """A new data dir: refuse durable files left without an identity, then write state.json, then identity.json."""
-        if os.path.exists(self.path):
+        """A new data dir: refuse durable files left without an identity, then write the state file, then
+        identity.json."""
+        for name in (STATE_FILE, LEGACY_STATE_FILE):
+            path = os.path.join(self.dir, name)
+            if not os.path.exists(path):
+                continue
             try:
-                leftover = read_checksummed(self.path, _MAGIC, "state file")
+                leftover = self._read_state_file(path)
             except StorageError as exc:
                 raise StorageError(f"{exc} (and {IDENTITY_FILE} is missing)") from None
             if not isinstance(leftover, dict) or leftover.get("state"):
                 raise StorageError(
-                    f"{self.dir}: {STATE_FILE} holds a term or vote but {IDENTITY_FILE} is missing (deleted, or the "
+                    f"{self.dir}: {name} holds a term or vote but {IDENTITY_FILE} is missing (deleted, or the "
                     "directory was made by an older quorumlab); refusing to start rather than guess whose it is. "
                     "Restore identity.json, or remove the data dir on purpose."
                 )
@@ -305,14 +320,37 @@ class FileStorage:
     def attached(self, name: str) -> Any:
         return self._attached.get(name)
 
+    def _read_state_file(self, path: str) -> Any:
+        """The record in ``path`` (state.bin, or a legacy state.json); StorageError naming it when damaged."""
+        if not path.endswith(LEGACY_STATE_FILE):
+            with SlotFile.open(path) as file:
+                raw = file.body
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise StorageError(f"{path}: the state slot is not JSON; refusing to start") from None
+        return read_checksummed(path, _MAGIC, "state file")
+
     def _load(self) -> dict[str, Any]:
-        if not os.path.exists(self.path):
+        legacy = os.path.join(self.dir, LEGACY_STATE_FILE)
+        if os.path.exists(self.path):
+            self._file = SlotFile.open(self.path)
+            if self._file.damaged_slot is not None:
+                self.repairs.append({"file": self.path, "torn_slot": self._file.damaged_slot})
+            try:
+                body = json.loads(self._file.body)
+            except ValueError:
+                raise StorageError(f"{self.path}: the state slot is not JSON; refusing to start") from None
+            if os.path.exists(legacy):
+                os.unlink(legacy)  # a crash ended the conversion after state.bin was made: it is the state
+        elif os.path.exists(legacy):
+            body = read_checksummed(legacy, _MAGIC, "state file")
+        else:
             raise StorageError(
                 f"{self.path}: missing, but {IDENTITY_FILE} says this data dir was in use; the node's term and vote "
                 "are gone and it could vote twice in one term. Refusing to start: restore the file, or remove the "
                 "data dir on purpose (the node then rejoins as a new, empty member)."
             )
-        body = read_checksummed(self.path, _MAGIC, "state file")
         try:
             owner, state = body["dir"], body["state"]
         except (KeyError, TypeError):
@@ -324,6 +362,10 @@ class FileStorage:
             )
         if not isinstance(state, dict):
             raise StorageError(f"{self.path}: the state is not a JSON object; refusing to start")
+        if self._file is None:  # a data dir from before state.bin: convert it, then drop state.json
+            self._file = SlotFile.create(self.path, self._encode(state))
+            os.unlink(legacy)
+            _fsync_dir(self.dir)
         return state
 
     def read(self) -> dict[str, Any]:
@@ -334,7 +376,7 @@ class FileStorage:
         self._dirty = True
 
     def flush(self) -> None:
-        """Make the staged state durable (temp file + fsync + rename + fsync(dir)), then every attached log.
+        """Make the staged state durable (its slot written and fdatasynced), then every attached log.
 
         State first: a crash between the two then leaves a term at least as new as every
         logged entry's (the term an entry was received in is on disk before the entry),
@@ -349,10 +391,18 @@ class FileStorage:
         for log in self._attached.values():
             log.seal()
 
+    def _encode(self, state: dict[str, Any]) -> bytes:
+        return json.dumps({"dir": self._record.dir_id.hex(), "state": state}, sort_keys=True,
+                          separators=(",", ":")).encode()
+
     def _flush_state(self) -> None:
         if not self._dirty:
             return
-        write_atomically(self.path, checksummed(_MAGIC, {"dir": self._record.dir_id.hex(), "state": self._state}))
+        body = self._encode(self._state)
+        if self._file is None:
+            self._file = SlotFile.create(self.path, body)
+        else:
+            self._file.write(body)
         self._dirty = False
         self.flushes += 1
 
@@ -361,6 +411,8 @@ class FileStorage:
         for log in self._attached.values():
             log.close()
         self.snapshots.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _holds_records(path: str) -> bool:

@@ -373,6 +373,11 @@ class Node:
             scalars = {k: v for k, v in durable.items() if not isinstance(v, (list, dict))}
             self._record("restart_detected", {"durable": scalars})
         for repair in self.storage.repairs:
+            if "torn_slot" in repair:
+                log.warning("node %d: %s: slot %d was torn by a crash mid-write (never acknowledged); started from "
+                            "the other slot's state", self.id, repair["file"], repair["torn_slot"])
+                self._record("torn_state_slot", repair)
+                continue
             log.warning("node %d: %s: dropped a torn tail at byte offset %d: %d bytes, %d record(s) from #%d "
                         "(written by a flush a crash interrupted; never acknowledged)", self.id, repair["file"],
                         repair["offset"], repair["bytes"], repair["records"], repair["first_record"])

@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import zlib
 
 import pytest
 
 from quorumlab.core.errors import StorageError
-from quorumlab.core.storage import STATE_FILE, FileStorage, MemoryStorage, RecordLog
+from quorumlab.core import statefile
+from quorumlab.core.datadir import checksummed, write_atomically
+from quorumlab.core.storage import LEGACY_STATE_FILE, STATE_FILE, FileStorage, MemoryStorage, RecordLog
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,31 +74,34 @@ def test_file_storage_flush_without_changes_writes_nothing(tmp_path):
 
 
 def _good_state_file(tmp_path) -> bytes:
+    """A state file whose newest slot (slot 0, seq 2) holds term 12 and whose other (slot 1, seq 1) the empty state
+    the directory was made with."""
     s = FileStorage(tmp_path)
     s.write({"term": 12, "voted_for": 3})
     s.flush()
+    s.close()
     return (tmp_path / STATE_FILE).read_bytes()
 
 
-def _flip_digit_in_term(raw: bytes) -> bytes:
-    doc = raw.decode()
-    i = doc.index('"term": 12') + len('"term": 1')
-    return (doc[:i] + "3" + doc[i + 1 :]).encode()
+def _flip(raw: bytes, offset: int) -> bytes:
+    return raw[:offset] + bytes([raw[offset] ^ 0x01]) + raw[offset + 1:]
 
 
-def _wrong_magic(raw: bytes) -> bytes:
-    return raw.replace(b"quorumlab-state-v2", b"quorumlab-state-v9")
+def _newest_slot_body_offset(raw: bytes) -> int:
+    return statefile.HEADER_SIZE + 16 + raw[statefile.HEADER_SIZE + 16:].index(b'"term":12') + len('"term":1')
 
+
+SLOT = statefile.HEADER_SIZE + statefile.DEFAULT_SLOT  # where slot 1 starts
 
 DAMAGES = {
-    "truncated": lambda raw: raw[: len(raw) // 2],
+    "truncated_in_the_header": lambda raw: raw[:10],
     "empty": lambda raw: b"",
-    "flipped_byte_in_state": _flip_digit_in_term,
-    "flipped_bit_breaking_json": lambda raw: raw[:3] + bytes([raw[3] ^ 0x80]) + raw[4:],
-    "not_json": lambda raw: b"term=12\nvoted_for=3\n",
-    "json_but_not_a_record": lambda raw: b"[1, 2, 3]",
-    "missing_checksum": lambda raw: json.dumps({"magic": "quorumlab-state-v1", "state": {"term": 12}}).encode(),
-    "wrong_magic": _wrong_magic,
+    "wrong_magic": lambda raw: raw.replace(statefile.MAGIC, b"QLSTATE9", 1),
+    "flipped_bit_in_the_header": lambda raw: _flip(raw, 9),
+    "both_slots_flipped": lambda raw: _flip(_flip(raw, _newest_slot_body_offset(raw)), SLOT + 20),
+    "both_slots_zeroed": lambda raw: raw[:statefile.HEADER_SIZE] + bytes(len(raw) - statefile.HEADER_SIZE),
+    "truncated_before_the_slots": lambda raw: raw[:statefile.HEADER_SIZE],
+    "the_old_json_format_under_the_new_name": lambda raw: json.dumps({"magic": "quorumlab-state-v2"}).encode(),
 }
 
 
@@ -116,11 +120,80 @@ def test_damaged_state_file_raises_naming_the_file_and_is_never_reset(tmp_path, 
         FileStorage(tmp_path)
 
 
-def test_state_file_checksum_covers_the_state(tmp_path):
-    raw = _good_state_file(tmp_path)
-    doc = json.loads(raw)
-    canonical = json.dumps(doc["state"], sort_keys=True, separators=(",", ":")).encode()
-    assert doc["crc32"] == zlib.crc32(canonical)
+def test_a_torn_newest_slot_falls_back_to_the_state_before_it_and_is_reported(tmp_path):
+    """The slot a crash tore was being written: its write never returned, so nothing that depended on it was
+    sent, and the other slot holds the last state that was durable."""
+    path = tmp_path / STATE_FILE
+    path.write_bytes(_flip(_good_state_file(tmp_path), _newest_slot_body_offset(path.read_bytes())))
+    s = FileStorage(tmp_path)
+    assert s.read() == {}
+    assert s.repairs == [{"file": str(path), "torn_slot": 0}]
+    s.write({"term": 13})  # goes into the torn slot, never over the one it fell back to
+    s.flush()
+    s.close()
+    assert FileStorage(tmp_path).read() == {"term": 13}
+
+
+def test_a_crash_in_the_middle_of_a_state_write_keeps_the_last_flushed_state(tmp_path):
+    s = FileStorage(tmp_path)
+    s.write({"term": 12})
+    s.flush()
+    before = (tmp_path / STATE_FILE).read_bytes()
+    s.write({"term": 13, "voted_for": 1})
+    s.flush()
+    s.close()
+    after = (tmp_path / STATE_FILE).read_bytes()
+    changed = [i for i in range(len(after)) if after[i] != before[i]]
+    assert changed and min(changed) >= SLOT, "the write went into the slot not holding term 12"
+    for cut in (min(changed) + 1, (min(changed) + max(changed)) // 2, max(changed)):
+        (tmp_path / STATE_FILE).write_bytes(after[:cut] + before[cut:])  # the write stopped at byte ``cut``
+        assert FileStorage(tmp_path).read() == {"term": 12}
+
+
+def test_flushing_state_writes_one_slot_in_place_and_never_renames(tmp_path):
+    s = FileStorage(tmp_path)
+    inode = os.stat(tmp_path / STATE_FILE).st_ino
+    for term in range(1, 6):
+        s.write({"term": term})
+        s.flush()
+    assert os.stat(tmp_path / STATE_FILE).st_ino == inode and s.flushes == 5
+    assert os.path.getsize(tmp_path / STATE_FILE) == statefile.HEADER_SIZE + 2 * statefile.DEFAULT_SLOT
+    s.close()
+    assert FileStorage(tmp_path).read() == {"term": 5}
+
+
+def test_a_state_larger_than_a_slot_grows_the_file_and_survives_reopen(tmp_path):
+    s = FileStorage(tmp_path)
+    big = {"term": 2, "blob": "x" * (3 * statefile.DEFAULT_SLOT)}
+    s.write(big)
+    s.flush()
+    s.write({**big, "term": 3})
+    s.flush()
+    s.close()
+    assert FileStorage(tmp_path).read() == {**big, "term": 3}
+    assert os.path.getsize(tmp_path / STATE_FILE) == statefile.HEADER_SIZE + 2 * 4 * statefile.DEFAULT_SLOT
+
+
+def test_a_data_dir_with_the_older_state_json_is_converted_on_open(tmp_path):
+    s = FileStorage(tmp_path)
+    dir_id = s.dir_id.hex()
+    s.close()
+    os.remove(tmp_path / STATE_FILE)
+    write_atomically(str(tmp_path / LEGACY_STATE_FILE),
+                     checksummed("quorumlab-state-v2", {"dir": dir_id, "state": {"term": 9, "voted_for": 2}}))
+    assert FileStorage(tmp_path).read() == {"term": 9, "voted_for": 2}
+    assert not os.path.exists(tmp_path / LEGACY_STATE_FILE) and os.path.exists(tmp_path / STATE_FILE)
+    assert FileStorage(tmp_path).read() == {"term": 9, "voted_for": 2}
+
+
+def test_a_conversion_cut_short_after_state_bin_was_made_keeps_state_bin(tmp_path):
+    s = FileStorage(tmp_path)
+    s.write({"term": 4})
+    s.flush()
+    s.close()
+    (tmp_path / LEGACY_STATE_FILE).write_bytes(b"an older state.json the conversion had not removed yet")
+    assert FileStorage(tmp_path).read() == {"term": 4}
+    assert not os.path.exists(tmp_path / LEGACY_STATE_FILE)
 
 
 # -- RecordLog ----------------------------------------------------------------------------

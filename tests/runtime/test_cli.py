@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from quorumlab.bench.cli import main
 from quorumlab.core.cluster import LocalCluster, free_ports
 from quorumlab.core.datadir import Identity
-from quorumlab.core.storage import FileStorage
+from quorumlab.core.storage import STATE_FILE, FileStorage
 from quorumlab.core.runtime.addresses import format_cluster
 from quorumlab.core.runtime.eventlog import EventFollower
 from tests.runtime.helpers import processes_mentioning
@@ -58,11 +58,12 @@ def test_damaged_state_file_stops_the_node_naming_the_file(tmp_path):
     storage = FileStorage(tmp_path, Identity(cluster_id=1, node_id=1, algo="raft"))
     storage.write({"term": 3})
     storage.close()
-    path = tmp_path / "state.json"
-    path.write_bytes(path.read_bytes().replace(b'"term": 3', b'"term": 4'))
+    path = tmp_path / STATE_FILE
+    raw = path.read_bytes()
+    path.write_bytes(raw[:9] + bytes([raw[9] ^ 1]) + raw[10:])  # the header's slot size: neither slot can be read
     result = run_node("--algo", "raft", "--id", "1", "--cluster", cluster_spec(), "--data-dir", str(tmp_path))
     assert result.exit_code == 1
-    assert str(tmp_path / "state.json") in result.output and "checksum" in result.output
+    assert str(path) in result.output and "checksum" in result.output
 
 
 def test_a_data_dir_of_another_node_stops_the_node_naming_both(tmp_path):

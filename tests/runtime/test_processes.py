@@ -12,7 +12,7 @@ import pytest
 
 from quorumlab.core.cluster import LocalCluster
 from quorumlab.core.runtime.eventlog import EventFollower
-from quorumlab.core.storage import FileStorage
+from quorumlab.core.storage import STATE_FILE, FileStorage
 from tests.runtime.algos import Prober
 from tests.runtime.helpers import process_alive, processes_mentioning
 
@@ -60,7 +60,7 @@ def test_a_given_data_dir_is_kept_and_a_restart_appends_to_the_event_log(tmp_pat
     assert len(pids) == 3 and [p for p in pids if process_alive(p)] == []
     starts = [e for e in c.events() if e["kind"] == "started" and e["node"] == 2]
     assert len(starts) == 2 and starts[0]["pid"] != starts[1]["pid"]
-    assert (tmp_path / "2" / "events.jsonl").exists() and (tmp_path / "2" / "state.json").exists()
+    assert (tmp_path / "2" / "events.jsonl").exists() and (tmp_path / "2" / STATE_FILE).exists()
     assert FileStorage(str(tmp_path / "2")).read() == {"term": 2}
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from quorumlab.core.client import CommandFailed
 from quorumlab.core.cluster import LocalCluster
-from quorumlab.core.storage import RecordLog
+from quorumlab.core.storage import STATE_FILE, RecordLog
 from tests.security.helpers import WAIT, agreed
 
 pytestmark = pytest.mark.integration
@@ -85,7 +85,7 @@ def test_a_deleted_state_file_with_the_log_left_stops_the_node_instead_of_a_seco
         kv.put(b"k", b"v")
         follower = next(i for i in c.ids if i != leader)
         c.stop(follower)
-        os.remove(os.path.join(c.node_dir(follower), "state.json"))
+        os.remove(os.path.join(c.node_dir(follower), STATE_FILE))
         with pytest.raises(RuntimeError, match="could vote twice in one term"):
             c.restart(follower)
         assert kv.get(b"k") == b"v"
