@@ -8,7 +8,7 @@ Used by ``bench cluster``, benchmarks and the runtime's tests::
         c.wait_for(lambda e: e["kind"] == "role" and e["to"] == "leader", 10, since=t_kill)
 
 Every node is a real ``bench node`` process (``python -m quorumlab.bench.cli node``) with
-its own data dir ``<data_dir>/<id>/`` (identity.json, state.json, events.jsonl,
+its own data dir ``<data_dir>/<id>/`` (identity.json, state.bin, events.jsonl,
 node.log). The cluster is secure by default: it makes a keyring in
 ``<data_dir>/keys`` (quorumlab.core.keys) the first time, every node and the harness use
 CurveZMQ, and the harness speaks as the keyring's ``admin``; ``secure=False``

@@ -8,10 +8,11 @@ a vote or acknowledged entries. So the directory says what it is:
 
 * ``identity.json`` is written once, when the directory is created: cluster id,
   node id, algorithm, a random ``dir_id``, and the names of the record logs
-  made in it since. It is checksummed and replaced atomically, as state.json.
+  made in it since. It is checksummed and replaced atomically.
 * A node refuses a directory whose identity names another cluster, node or
   algorithm, with an error that names both.
-* Once the identity exists, ``state.json`` must exist, and so must every log
+* Once the identity exists, the state file (``state.bin``, quorumlab.core.statefile) must exist, and so must
+  every log
   it lists; each log's header carries the same ``dir_id`` (quorumlab.core.storage.RecordLog),
   so a file copied in from another directory is refused too.
 * Durable files without an identity (from an older quorumlab, or with
@@ -97,7 +98,8 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 def checksummed(magic: str, body: Any) -> bytes:
-    """``body`` wrapped with its magic and the CRC-32 of its canonical JSON (state.json and identity.json)."""
+    """``body`` wrapped with its magic and the CRC-32 of its canonical JSON (identity.json, and the state.json of
+    data dirs made before state.bin)."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return json.dumps({"magic": magic, "crc32": zlib.crc32(canonical.encode()), "state": body}, sort_keys=True).encode()
 
