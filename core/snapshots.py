@@ -272,6 +272,10 @@ class MemorySnapshots(_Snapshots):
         image[at] ^= 0xFF
         self._images[index] = bytes(image)
 
+    def where(self, index: int) -> str:
+        """Where the image of ``index`` is kept (for errors that name it)."""
+        return f"memory:snapshot-{index}"
+
     def _info(self, index: int) -> SnapshotInfo:
         image = self._images[index]
         return check_image(io.BytesIO(image), len(image), f"memory:snapshot-{index}")[0]
@@ -332,6 +336,10 @@ class FileSnapshots(_Snapshots):
 
     def _path(self, index: int) -> str:
         return os.path.join(self.dir, f"snapshot-{index:020d}.snap")
+
+    def where(self, index: int) -> str:
+        """Where the image of ``index`` is kept (for errors that name it)."""
+        return self._path(index)
 
     def _scan(self) -> None:
         """Check every snapshot file not checked yet; the damaged ones go to ``damaged``."""

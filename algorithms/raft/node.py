@@ -1226,10 +1226,20 @@ class Raft(ElectionAlgorithm):
         snapshots = self.storage.snapshots
         base = self.log.base
         usable = [info for info in snapshots.usable() if info.index >= base]
+        for info in usable:
+            held = self.log.term_at(info.index)
+            if held is not None and held != info.term and (info.index or held):
+                # Committed entries never change, and only applied ones are in an image: this image is of another
+                # history (copied in from another data dir or cluster), and adopting it would replace the log.
+                raise StorageError(
+                    f"{info.name or 'a snapshot'}: an image of index {info.index} and term {info.term}, but the log "
+                    f"holds term {held} at that index; it is not this node's history (copied in from elsewhere?). "
+                    "Refusing to start: remove that file, or the data dir on purpose."
+                )
         if usable:
             return usable[0]
         if base:
-            damaged = "; ".join(reason for _, reason in snapshots.damaged) or "none is there"
+            damaged = "; ".join(reason for _, reason in snapshots.damaged) or f"{snapshots.where(base)} is missing"
             raise StorageError(
                 f"the log starts after index {base} (term {self.log.base_term}), but no intact snapshot holds the "
                 f"state up to it ({damaged}). Refusing to start: restore the snapshot file, or remove the data dir "

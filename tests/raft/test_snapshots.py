@@ -310,6 +310,30 @@ def test_a_compacted_log_without_an_intact_snapshot_refuses_to_start_and_names_t
         Raft(1, (1, 2, 3), QUIET, storage, random.Random(0), CLUSTER)
 
 
+def test_a_compacted_log_whose_snapshot_file_is_gone_names_the_file_it_needs():
+    storage = node_with_snapshots([1] * 12, snapshots=(10,), compacted_to=10)
+    storage.snapshots._images.clear()  # the file deleted
+    with pytest.raises(StorageError, match=r"after index 10 .*\(memory:snapshot-10 is missing\)"):
+        Raft(1, (1, 2, 3), QUIET, storage, random.Random(0), CLUSTER)
+
+
+@pytest.mark.parametrize("compacted_to", [0, 5])
+def test_an_image_whose_term_differs_from_the_logs_at_its_index_is_refused_naming_it(compacted_to):
+    """An image copied in from another history: the log's entry (or base record) at its index has another term.
+    Adopting it would replace the log; the node refuses to start and names the file."""
+    storage = node_with_snapshots([1] * 5 + [2] * 7, snapshots=())
+    kv = KVStore()
+    for i in range(1, 6):
+        kv.apply(i, put(i))
+    storage.snapshots.save(5, 2, {}, kv.write_snapshot)  # the log holds term 1 at index 5
+    if compacted_to:
+        log = RaftLog.open(storage.open_log(LOG_FILE))
+        log.compact(compacted_to)
+    with pytest.raises(StorageError, match=r"memory:snapshot-5: an image of index 5 and term 2, but the log holds "
+                                           r"term 1 at that index"):
+        Raft(1, (1, 2, 3), QUIET, storage, random.Random(0), CLUSTER)
+
+
 def test_a_restart_from_files_reads_the_snapshot_and_the_log_after_it(tmp_path):
     def boot():
         storage = FileStorage(str(tmp_path))
