@@ -31,8 +31,18 @@ the leader (``node.call(lambda: counter.value)`` reads it on the loop's thread).
 
 A log entry that is not a replicated call (written by another client, damaged,
 naming an undeclared method) is answered with an error result on every node alike
-and changes nothing. Snapshots of the object's state come with the snapshots work:
-``state()`` is the hook they will call (a restart re-applies the whole log today).
+and changes nothing.
+
+Snapshots (raft's ``snapshot_entries`` / ``snapshot_bytes`` in the node's config):
+the image is ``state()`` (by default the object's public attributes) and the
+index of the last entry applied, in the same declared format as the calls, so
+the state must consist of those types (tuples come back as lists, and a
+snapshot of anything else fails, naming the value). ``load_state(state)`` puts
+an image's state back (by default: the public attributes are replaced by the
+image's). Override both together to keep a state of other types (build it from
+declared types in ``load_state``). A restart restores the newest image into the
+object and applies only the entries after it; a follower far behind gets the
+leader's image.
 """
 from __future__ import annotations
 
@@ -49,6 +59,8 @@ if TYPE_CHECKING:
 
 CALL_MARK = b"\xa5qlcall1"
 """Every replicated call's log entry starts with these bytes (a version of the format)."""
+IMAGE_MARK = b"\xa5qlobj1\n"
+"""A replicated object's snapshot image starts with these bytes; then [last applied index, state()] encoded."""
 OK, RAISED = 1, 0
 
 
@@ -184,6 +196,11 @@ class ReplicatedObject:
     def last_applied(self) -> int:
         return self._ql_applied
 
+    @property
+    def applied_index(self) -> int:
+        """The state machine interface's name for ``last_applied`` (what a snapshot stands at)."""
+        return self._ql_applied
+
     def attach(self, node: "EmbeddedNode") -> None:
         """Called by the embedded node this object is the state machine of."""
         if self._ql_node is not None and self._ql_node is not node:
@@ -208,8 +225,39 @@ class ReplicatedObject:
             return argcodec.encode([RAISED, type(exc).__name__, str(exc)])
 
     def state(self) -> dict[str, Any]:
-        """The object's replicated state: its public attributes (the hook snapshots will save and restore)."""
+        """The object's replicated state, what a snapshot saves: by default its public attributes."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Put a snapshot's ``state()`` back: by default the public attributes become exactly the image's."""
+        for name in [k for k in vars(self) if not k.startswith("_")]:
+            delattr(self, name)
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def write_snapshot(self, stream: Any) -> None:
+        """The image: IMAGE_MARK, then [last applied index, state()] in the declared format (quorumlab.core.argcodec)."""
+        try:
+            body = argcodec.encode([self._ql_applied, self.state()])
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}.state() cannot be saved in a snapshot: {exc}; keep the state in "
+                            "declared types, or override state() and load_state()") from None
+        stream.write(IMAGE_MARK)
+        stream.write(body)
+
+    def restore(self, stream: Any) -> None:
+        """Replace this copy's state with an image's (ValueError, and nothing changed, when it is not one)."""
+        raw = stream.read()
+        if not raw.startswith(IMAGE_MARK):
+            raise ValueError("not a replicated object's image")
+        try:
+            applied, state = argcodec.decode(raw[len(IMAGE_MARK):])
+        except CodecError as exc:
+            raise ValueError(f"a damaged replicated object's image: {exc}") from None
+        if type(applied) is not int or applied < 0 or not isinstance(state, dict):
+            raise ValueError("a replicated object's image without an applied index and a state")
+        self.load_state(state)
+        self._ql_applied = applied
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-friendly contents for checks (the control socket's ``state_machine`` command)."""

@@ -650,7 +650,10 @@ class Node:
     def restore_snapshot(self, effect: RestoreSnapshot) -> None:
         """Replace the state machine with the stored image, then answer the reads it now covers."""
         started = time.monotonic()
-        self.state_machine = restore_snapshot(self.storage, self.algo_cls.StateMachine, effect.index)
+        given = self._given_state_machine
+        # A state machine the application gave (an embedded node's) is restored in place: the application holds it.
+        self.state_machine = restore_snapshot(self.storage, (lambda: given) if given is not None
+                                              else self.algo_cls.StateMachine, effect.index)
         self._applied_index = effect.index
         self._record("snapshot_restored", {"index": effect.index, "term": effect.term,
                                            "ms": round((time.monotonic() - started) * 1000, 3)})

@@ -5,9 +5,10 @@ import asyncio
 
 import pytest
 
-from quorumlab.core.embedded import NotLeader
+from quorumlab.core.embedded import EmbeddedNode, NotLeader
+from quorumlab.core.keys import create_keyring
 from quorumlab.core.replicated import ReplicatedCallError, ReplicatedObject, replicated
-from tests.embedded.support import WAIT, embedded_cluster, sole_leader, wait_until
+from tests.embedded.support import WAIT, cluster_spec, embedded_cluster, sole_leader, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,42 @@ def test_without_a_majority_there_is_no_leader_and_a_call_says_so(tmp_path):
         wait_until(lambda: not leader.is_leader, what="the leader steps down without a majority")
         with pytest.raises(NotLeader):
             ledgers[leader.id].deposit("alice", 1)
+
+
+def test_with_snapshots_a_restarted_copy_and_a_copy_far_behind_get_the_state_from_an_image(tmp_path):
+    """snapshot_entries=10: every node compacts as the calls commit. A follower closed while 40 more calls commit
+    reopens with a fresh object; it restores its own image, then the leader's (InstallSnapshot: the entries it
+    missed were compacted away), and ends with the leader's state."""
+    members, sides = cluster_spec(3)
+    keys = create_keyring(str(tmp_path / "keys"), members)
+    ledgers = {i: Ledger() for i in members}
+
+    def open_node(i: int) -> EmbeddedNode:
+        return EmbeddedNode("raft", id=i, cluster=members, data_dir=str(tmp_path / str(i)), keys=keys,
+                            control=sides[i][0], events=sides[i][1], config={"snapshot_entries": 10},
+                            state_machine=ledgers[i])
+
+    nodes = {i: open_node(i) for i in members}
+    try:
+        leader = wait_until(lambda: sole_leader(list(nodes.values())))
+        mine = ledgers[leader.id]
+        for k in range(40):
+            mine.deposit.submit(f"a{k % 4}", 1)
+        assert mine.deposit("a0", 1) == 11
+        follower = next(i for i in members if i != leader.id)
+        wait_until(lambda: nodes[follower].status().get("snapshot_index", 0) >= 10, what="the follower's first snapshot")
+        nodes[follower].close()
+        for k in range(40):
+            mine.deposit.submit(f"b{k % 4}", 2)
+        assert mine.deposit("b0", 2) == 22
+        wait_until(lambda: leader.status().get("snapshot_index", 0) > mine.last_applied - 10, what="the leader compacted")
+        ledgers[follower] = Ledger()
+        nodes[follower] = open_node(follower)
+        copy = ledgers[follower]
+        wait_until(lambda: nodes[follower].call(lambda: copy.last_applied).result(WAIT) >= mine.last_applied,
+                   what="the reopened copy caught up")
+        assert nodes[follower].call(lambda: (copy.balance, copy.order)).result(WAIT) == (mine.balance, mine.order)
+        assert nodes[follower].status().get("snapshot_index", 0) > 40, "it holds the leader's newer image"
+    finally:
+        for node in nodes.values():
+            node.close()
