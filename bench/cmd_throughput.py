@@ -106,6 +106,9 @@ def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries
 @click.option("--embedded", is_flag=True,
               help="Drive quorumlab from inside its leader's process (an embedded node in place of node 1), one "
                    "submit per command, as PySyncObj is driven (puts; --batch does not apply).")
+@click.option("--embedded-futures", is_flag=True,
+              help="With --embedded: also measure submit() with a Future per command (the default driver passes a "
+                   "callback, submit_with_callback, as PySyncObj's driver does).")
 @click.option("--leader-changes", type=click.IntRange(0, 100), default=0, show_default=True,
               help="With --embedded: also time this many leader changes, SIGKILL of the leading process -> the "
                    "embedded node's on_leader_change naming the next leader.")
@@ -121,7 +124,7 @@ def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
                    config_items: tuple[tuple[str, str], ...], reads: tuple[str, ...] | None, read_from: str,
-                   with_pysyncobj: bool, embedded: bool, leader_changes: int,
+                   with_pysyncobj: bool, embedded: bool, embedded_futures: bool, leader_changes: int,
                    insecure: bool, also_insecure: bool, versus_items: tuple[tuple[str, str], ...], rounds: int,
                    as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
@@ -151,6 +154,8 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         raise click.UsageError("--embedded measures puts one per submit: without --reads and --batch")
     if leader_changes and not embedded:
         raise click.UsageError("--leader-changes needs --embedded")
+    if embedded_futures and not embedded:
+        raise click.UsageError("--embedded-futures needs --embedded")
     if versus is not None and (reads or embedded or with_pysyncobj or also_insecure):
         raise click.UsageError("--versus measures puts twice: without --reads, --embedded, --pysyncobj, "
                                "--also-insecure")
@@ -183,6 +188,9 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         if embedded:
             timer = cls.detection_timer
             results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, not insecure, timer))
+            if embedded_futures:
+                results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, not insecure, timer,
+                                                futures=True))
             if also_insecure and not insecure:
                 results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, False, timer))
             if leader_changes:

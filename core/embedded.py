@@ -209,6 +209,20 @@ class EmbeddedNode:
             command = bytes(command)
         return self._submit([command], True)
 
+    def submit_with_callback(self, command: bytes, callback: Callable[[bytes | None, BaseException | None], Any]
+                             ) -> None:
+        """Propose one command and call ``callback(result, None)`` once it is applied here, or
+        ``callback(None, error)`` (a SubmitError; NotLeader on a follower), exactly once, on the node's completer
+        thread (at once, in this thread, when the node is closed or the command is not bytes). What ``submit``
+        does without a Future: the form for an application that submits many commands from one thread (PySyncObj's
+        ``callback=``); a Future costs a Condition and a lock per command."""
+        if type(command) is not bytes:
+            if not isinstance(command, (bytearray, memoryview)):
+                callback(None, TypeError(f"submit_with_callback takes bytes, not {type(command).__name__}"))
+                return
+            command = bytes(command)
+        self._submit([command], True, _Callback(callback))
+
     def submit_many(self, commands: list[bytes]) -> concurrent.futures.Future:
         """Propose several commands as one request (one log entry each, appended together); the Future's result
         is the list of their answers, in order."""
@@ -216,8 +230,8 @@ class EmbeddedNode:
             return _failed(TypeError("submit_many takes a non-empty list of bytes (one command per log entry)"))
         return self._submit([bytes(c) for c in commands], False)
 
-    def _submit(self, commands: list[bytes], one: bool) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def _submit(self, commands: list[bytes], one: bool, answer: "_Callback | None" = None) -> Any:
+        future: Any = concurrent.futures.Future() if answer is None else answer
         if self._closed or self.error is not None:
             future.set_exception(self._closed_error())
             return future
@@ -426,6 +440,32 @@ class EmbeddedNode:
     def _check_open(self) -> None:
         if self._closed or self.error is not None:
             raise self._closed_error()
+
+
+class _Callback:
+    """A ``submit_with_callback`` answer: what the completer and ``_fail_pending`` use of a Future, calling the
+    application's function exactly once instead."""
+
+    __slots__ = ("fn", "called")
+
+    def __init__(self, fn: Callable[[Any, BaseException | None], Any]) -> None:
+        self.fn = fn
+        self.called = False
+
+    def done(self) -> bool:
+        return self.called
+
+    def set_result(self, result: Any) -> None:
+        self._call(result, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._call(None, exc)
+
+    def _call(self, result: Any, exc: BaseException | None) -> None:
+        if self.called:
+            raise concurrent.futures.InvalidStateError("answered already")
+        self.called = True
+        self.fn(result, exc)
 
 
 class _LeadershipContext:

@@ -60,10 +60,12 @@ def followed(cluster: LocalCluster, leader: int) -> bool:
     return all(s is not None and s["leader"] == leader for i, s in statuses.items() if cluster.is_running(i))
 
 
-def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int
+def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int, futures: bool = False
           ) -> tuple[list[float], collections.Counter, float]:
-    """Submit key-value puts one per ``submit`` for ``duration`` s with ``outstanding`` in flight; the latencies,
-    the errors by code and the elapsed seconds (commands without an answer 10 s after the end count as errors)."""
+    """Submit key-value puts one per call for ``duration`` s with ``outstanding`` in flight, each with a callback
+    (``submit_with_callback``, as PySyncObj's driver passes ``callback=``) or, with ``futures``, a Future
+    (``submit`` and ``add_done_callback``); the latencies, the errors by code and the elapsed seconds (commands
+    without an answer 10 s after the end count as errors)."""
     value = os.urandom(size // 2 + 1).hex()[:size].encode()
     keys = [b"k%d" % k for k in range(1000)]
     client = int.from_bytes(os.urandom(4), "little") | 1
@@ -73,7 +75,16 @@ def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int
     clock = time.perf_counter
 
     def answered(t0: float):
-        def done(future) -> None:  # on the loop's thread: as little as possible
+        def done(_result, exc) -> None:  # on the completer's thread: as little as possible
+            if exc is None:
+                latencies.append(clock() - t0)
+            else:
+                errors[getattr(exc, "code", type(exc).__name__)] += 1
+            slots.release()
+        return done
+
+    def future_answered(t0: float):
+        def done(future) -> None:
             exc = future.exception()
             if exc is None:
                 latencies.append(clock() - t0)
@@ -81,6 +92,8 @@ def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int
                 errors[getattr(exc, "code", type(exc).__name__)] += 1
             slots.release()
         return done
+
+    submit = node.submit_with_callback
 
     node.submit(Command(client, 1, PUT, b"warm", b"up").encode()).result(20)
     seq = 1
@@ -90,7 +103,11 @@ def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int
         if not slots.acquire(timeout=0.1):
             continue
         seq += 1
-        node.submit(Command(client, seq, PUT, keys[seq % 1000], value).encode()).add_done_callback(answered(clock()))
+        command = Command(client, seq, PUT, keys[seq % 1000], value).encode()
+        if futures:
+            node.submit(command).add_done_callback(future_answered(clock()))
+        else:
+            submit(command, answered(clock()))
     returned = 0
     give_up = clock() + 10
     while returned < outstanding and slots.acquire(timeout=max(0.0, give_up - clock())):
@@ -102,13 +119,16 @@ def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int
 
 
 def measure_embedded(nodes: int, size: int, duration: float, outstanding: int, config: dict | None = None,
-                     algo: str = "raft", secure: bool = True, timer: str = "election") -> dict[str, Any]:
-    """Throughput and latency of puts submitted inside the leader's process (fsync on), one per ``submit``."""
+                     algo: str = "raft", secure: bool = True, timer: str = "election", futures: bool = False
+                     ) -> dict[str, Any]:
+    """Throughput and latency of puts submitted inside the leader's process (fsync on), one per call (a callback
+    each, or with ``futures`` a Future each)."""
     with embedded_member(algo, nodes, config, secure) as (cluster, node):
         make_leader(cluster, node, timer)
-        latencies, errors, elapsed = drive(node, size, duration, outstanding)
+        latencies, errors, elapsed = drive(node, size, duration, outstanding, futures)
     mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
-    return summary(f"quorumlab {algo} embedded, driven at its leader ({mode}, fsync)", latencies, elapsed,
+    api = "submit -> Future" if futures else "submit_with_callback"
+    return summary(f"quorumlab {algo} embedded, {api}, at its leader ({mode}, fsync)", latencies, elapsed,
                    sum(errors.values()), nodes=nodes, size=size, outstanding=outstanding, batch=1, secure=secure,
                    embedded=True, error_kinds=dict(errors))
 

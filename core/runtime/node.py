@@ -770,10 +770,15 @@ class Node:
                 hint = {"leader": e.leader, "leader_address": self.addresses.get(e.leader)} if e.leader else {}
                 refusal = (e.code, e.reason, hint)
         self._execute(effects)
-        if refusal is not None and not covered and len(accepted) > 1:
-            for req, commands, _ in accepted:
-                self._propose([(req, commands)])
-            return
+        if refusal is not None and not covered:
+            # Refused together: each request on its own, so one's refusal is not the others'; joined in-process
+            # submits too, unless the refusal is the node's, not a command's (not leader: the same for each).
+            parts = ([(req, commands) for req, commands, _ in accepted] if refusal[0] == NOT_LEADER else
+                     [part for req, commands, _ in accepted for part in _Joined.split(req, commands)])
+            if len(parts) > 1:
+                for req, commands in parts:
+                    self._propose([(req, commands)])
+                return
         # No leader known, or only one whose connection from here is down (it crashed, most likely, and an
         # election is about to start): hold the request rather than send the client to a dead node.
         leaderless = (refusal is not None and refusal[0] == NOT_LEADER
@@ -869,21 +874,31 @@ class Node:
         local = self._local
         group: list[tuple[_ClientRequest, list[bytes]]] = []
         proposed = 0
+        joined: _Joined | None = None  # consecutive submits made one request (its commands, its parts' answers)
         while local and proposed < PROPOSE_BUDGET:
             commands, done = local.popleft()
             if commands is None:
                 if group:
                     self._propose(group)
                     group = []
+                joined = None
                 done()
                 continue
-            req = _ClientRequest([LOCAL_ROUTE], len(commands), binary=True)
-            req.done = done
-            if self._connections.full(LOCAL_ROUTE):
-                self._fail(req, BUSY, f"busy: {CONTROL_WAITING_PER_CONNECTION} in-process requests are waiting; retry")
+            if joined is not None and len(joined.commands) + len(commands) <= MAX_BATCH:
+                joined.add(commands, done)
+                joined.req.count += len(commands)
+                proposed += len(commands)
                 continue
+            req = _ClientRequest([LOCAL_ROUTE], len(commands), binary=True)
+            if self._connections.full(LOCAL_ROUTE):
+                req.done = done
+                self._fail(req, BUSY, f"busy: {CONTROL_WAITING_PER_CONNECTION} in-process requests are waiting; retry")
+                joined = None
+                continue
+            joined = _Joined(req, list(commands), done)
+            req.done = joined
             proposed += len(commands)
-            group.append((req, commands))
+            group.append((req, joined.commands))
         if group:
             self._propose(group)
         if local:
@@ -1237,6 +1252,48 @@ class Node:
             }
         )
         return status
+
+
+class _Joined:
+    """Consecutive in-process submits proposed as one request (the in-process channel's group commit): the
+    request's ``done`` hands each submit its own results, or the request's error to each."""
+
+    __slots__ = ("req", "commands", "parts")
+
+    def __init__(self, req: "_ClientRequest", commands: list[bytes], done: Callable) -> None:
+        self.req = req
+        self.commands = commands
+        self.parts: list[tuple[int, Callable]] = [(len(commands), done)]
+
+    def add(self, commands: list[bytes], done: Callable) -> None:
+        self.commands += commands
+        self.parts.append((len(commands), done))
+
+    def __call__(self, results: list[bytes] | None, error: dict | None) -> None:
+        if error is not None:
+            for _, done in self.parts:
+                done(None, error)
+            return
+        at = 0
+        for count, done in self.parts:
+            done(results[at:at + count], None)
+            at += count
+
+    @staticmethod
+    def split(req: "_ClientRequest", commands: list[bytes]) -> list[tuple["_ClientRequest", list[bytes]]]:
+        """``req`` as the requests it was joined from (itself when it is not a join of several)."""
+        joined = req.done
+        if type(joined) is not _Joined or len(joined.parts) == 1:
+            return [(req, commands)]
+        out = []
+        at = 0
+        for count, done in joined.parts:
+            part = _ClientRequest([LOCAL_ROUTE], count, binary=True)
+            part.done = done
+            part.held_until = req.held_until
+            out.append((part, commands[at:at + count]))
+            at += count
+        return out
 
 
 class _ClientRequest:

@@ -4,11 +4,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 
 import pytest
 
 from quorumlab.core.embedded import EmbeddedNode, NotLeader, SubmitError
 from quorumlab.core.kv import PUT, Command
+from quorumlab.core.replicated import ReplicatedObject, replicated
 from tests.embedded.support import WAIT, embedded_cluster, our_threads, sole_leader, wait_until
 
 pytestmark = pytest.mark.integration
@@ -156,3 +158,77 @@ def test_a_replicated_object_is_attached_only_once_a_node_opened(tmp_path):
         assert obj._ql_node is nodes[0] and nodes[0].state_machine is obj
     with pytest.raises(ValueError, match="already"):
         ReplicatedObject.attach(obj, object())
+
+
+class _Counter(ReplicatedObject):
+    def __init__(self) -> None:
+        self.value = 0
+
+    @replicated
+    def add(self, n: int) -> int:
+        self.value += n
+        return self.value
+
+
+def test_submit_with_callback_answers_once_with_the_result_or_the_error(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        follower = next(n for n in nodes if n is not leader)
+        answers: list = []
+        got = threading.Event()
+
+        def callback(result, error) -> None:
+            answers.append((result, error, threading.current_thread().name))
+            got.set()
+
+        leader.submit_with_callback(put(b"k", b"v", 1), callback)
+        assert got.wait(WAIT)
+        (result, error, thread), = answers
+        assert isinstance(result, bytes) and error is None and thread.startswith("quorumlab-done-")
+        answers.clear()
+        got.clear()
+        follower.submit_with_callback(put(b"k", b"w", 2), callback)
+        assert got.wait(WAIT)
+        assert answers[0][0] is None and isinstance(answers[0][1], NotLeader) and answers[0][1].leader == leader.id
+        answers.clear()
+        leader.submit_with_callback("text", callback)  # type: ignore[arg-type]
+        assert answers[0][0] is None and isinstance(answers[0][1], TypeError)
+
+
+def test_submits_queued_while_the_loop_is_busy_go_as_one_request_and_each_gets_its_own_result(tmp_path):
+    """The loop is held for 0.1 s while 300 calls queue: it takes them as one request (one group of log
+    entries), and each call still gets its own entry's result, in the order submitted."""
+    counters = {i: _Counter() for i in (1, 2, 3)}
+    with embedded_cluster("raft", 3, tmp_path, state_machines=counters.__getitem__) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        counter = counters[leader.id]
+        runtime = leader._runtime
+        requests: list[int] = []  # the command count of each request the loop proposes
+        propose = runtime._propose
+
+        def spy(group):
+            requests.extend(req.count for req, _ in group)
+            return propose(group)
+
+        leader.call(lambda: setattr(runtime, "_propose", spy)).result(WAIT)
+        leader.call(lambda: time.sleep(0.1))  # under the 150 ms election timeout
+        futures = [counter.add.submit(1) for _ in range(300)]
+        assert [f.result(WAIT) for f in futures] == list(range(1, 301))
+        assert requests == [300], requests
+
+
+def test_a_refused_command_among_joined_submits_fails_alone(tmp_path):
+    """An empty command is refused by raft (it is the leader's no-op); joined with others, the request is refused
+    as a whole, then proposed again submit by submit, so only the empty one fails."""
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        leader.call(lambda: time.sleep(0.1))  # under the 150 ms election timeout
+        futures = [leader.submit(b"" if s == 50 else put(b"j", b"%d" % s, s)) for s in range(1, 101)]
+        for s, f in enumerate(futures, 1):
+            if s == 50:
+                with pytest.raises(SubmitError) as refused:
+                    f.result(WAIT)
+                assert refused.value.code == "invalid"
+            else:
+                assert isinstance(f.result(WAIT), bytes)
+        assert leader.call(lambda: leader.state_machine.data[b"j"]).result(WAIT) == b"100"
