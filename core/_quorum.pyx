@@ -177,6 +177,10 @@ cdef class JointTally:
     def result(self) -> int:
         return self._result()
 
+    def voted(self, voter) -> bool:
+        """Has ``voter`` answered, in either voter set?"""
+        return self._a.voted(voter) or self._b.voted(voter)
+
 
 cdef int _descending(const void* a, const void* b) noexcept nogil:
     cdef int64_t x = (<const int64_t*>a)[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from quorumlab.core.quorum import LOST, PENDING, WON, VoteTally, committed_index
+from quorumlab.core.quorum import JointTally, VoteTally, committed_index
 
 
 class MajorityConfig:
@@ -39,30 +39,6 @@ class MajorityConfig:
         return f"MajorityConfig({list(self.voters)})"
 
 
-class JointTally:
-    """One vote under a joint configuration: won when both majorities are won, lost when either is lost."""
-
-    __slots__ = ("incoming", "outgoing")
-
-    def __init__(self, incoming: VoteTally, outgoing: VoteTally) -> None:
-        self.incoming = incoming
-        self.outgoing = outgoing
-
-    def record(self, voter: int, granted: bool) -> int:
-        self.incoming.record(voter, granted)
-        self.outgoing.record(voter, granted)
-        return self.result()
-
-    def result(self) -> int:
-        a, b = self.incoming.result(), self.outgoing.result()
-        if a == LOST or b == LOST:
-            return LOST
-        return WON if a == WON and b == WON else PENDING
-
-    def voted(self, voter: int) -> bool:
-        return self.incoming.voted(voter) or self.outgoing.voted(voter)
-
-
 class JointConfig:
     """C_old,new of a membership change (thesis 4.3): two voter sets, and every decision needs a majority of each."""
 
@@ -74,7 +50,8 @@ class JointConfig:
         self.voters: tuple[int, ...] = tuple(dict.fromkeys(incoming.voters + outgoing.voters))
 
     def tally(self) -> JointTally:
-        return JointTally(self.incoming.tally(), self.outgoing.tally())
+        """A vote that is won when both majorities are won, lost when either is lost (quorumlab.core.quorum)."""
+        return JointTally(self.incoming.voters, self.outgoing.voters)
 
     def committed_index(self, acked: Mapping[int, int]) -> int:
         """What both majorities have reached: the smaller of the two."""

@@ -91,6 +91,10 @@ class JointTally:
             return WON
         return PENDING
 
+    def voted(self, voter: int) -> bool:
+        """Has ``voter`` answered, in either voter set?"""
+        return self._a.voted(voter) or self._b.voted(voter)
+
 
 def committed_index(match: Mapping[int, int] | Iterable[int], voters: Iterable[int] | None = None) -> int:
     """The largest index held by a majority: sort descending and take the middle one.

@@ -110,6 +110,15 @@ def test_joint_tally_is_won_only_when_both_sets_are_won(q):
 
 
 @pytest.mark.parametrize("q", TWINS)
+def test_joint_tally_knows_who_answered_in_either_set(q):
+    t = q.JointTally([1, 2, 3], [3, 4, 5])
+    t.record(2, False)
+    t.record(4, True)
+    t.record(9, True)  # in neither set: ignored
+    assert [v for v in range(1, 10) if t.voted(v)] == [2, 4]
+
+
+@pytest.mark.parametrize("q", TWINS)
 def test_joint_tally_is_lost_when_either_set_is_lost(q):
     t = q.JointTally([1, 2, 3], [4, 5, 6])
     assert t.record(1, True) == PENDING and t.record(2, True) == PENDING
