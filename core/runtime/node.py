@@ -870,7 +870,9 @@ class Node:
 
     def _on_local(self) -> None:
         """Take the in-process requests waiting (up to the same budget as the control socket's); a run of
-        proposals goes to the algorithm as one group, through the control socket's own ``_propose``."""
+        proposals goes to the algorithm as one group, through the control socket's own ``_propose``, and
+        consecutive submits are made one request (``_Joined``, up to MAX_BATCH commands): one request's
+        bookkeeping instead of one per submit, each submit still answered with its own entries' results."""
         local = self._local
         group: list[tuple[_ClientRequest, list[bytes]]] = []
         proposed = 0
