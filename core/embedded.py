@@ -213,7 +213,8 @@ class EmbeddedNode:
                              ) -> None:
         """Propose one command and call ``callback(result, None)`` once it is applied here, or
         ``callback(None, error)`` (a SubmitError; NotLeader on a follower), exactly once, on the node's completer
-        thread (at once, in this thread, when the node is closed or the command is not bytes). What ``submit``
+        thread (at once, in this thread, when the node is closed or busy or the command is not bytes; an exception
+        the callback raises is logged, never passed on). What ``submit``
         does without a Future: the form for an application that submits many commands from one thread (PySyncObj's
         ``callback=``); a Future costs a Condition and a lock per command."""
         if type(command) is not bytes:
@@ -221,7 +222,7 @@ class EmbeddedNode:
                 callback(None, TypeError(f"submit_with_callback takes bytes, not {type(command).__name__}"))
                 return
             command = bytes(command)
-        self._submit([command], True, _Callback(callback))
+        self._submit([command], True, _Callback(callback, self.id))
 
     def submit_many(self, commands: list[bytes]) -> concurrent.futures.Future:
         """Propose several commands as one request (one log entry each, appended together); the Future's result
@@ -442,15 +443,19 @@ class EmbeddedNode:
             raise self._closed_error()
 
 
+_CALLBACK_LOCK = threading.Lock()
+
+
 class _Callback:
     """A ``submit_with_callback`` answer: what the completer and ``_fail_pending`` use of a Future, calling the
     application's function exactly once instead."""
 
-    __slots__ = ("fn", "called")
+    __slots__ = ("fn", "called", "node_id")
 
-    def __init__(self, fn: Callable[[Any, BaseException | None], Any]) -> None:
+    def __init__(self, fn: Callable[[Any, BaseException | None], Any], node_id: int) -> None:
         self.fn = fn
         self.called = False
+        self.node_id = node_id
 
     def done(self) -> bool:
         return self.called
@@ -462,10 +467,14 @@ class _Callback:
         self._call(None, exc)
 
     def _call(self, result: Any, exc: BaseException | None) -> None:
-        if self.called:
-            raise concurrent.futures.InvalidStateError("answered already")
-        self.called = True
-        self.fn(result, exc)
+        with _CALLBACK_LOCK:  # the completer and a close() that gave up waiting for it may both try
+            if self.called:
+                raise concurrent.futures.InvalidStateError("answered already")
+            self.called = True
+        try:
+            self.fn(result, exc)
+        except Exception:  # noqa: BLE001 - the application's; it must not stop the other answers
+            log.exception("node %d: a submit_with_callback callback raised", self.node_id)
 
 
 class _LeadershipContext:

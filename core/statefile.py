@@ -48,7 +48,7 @@ def _slot_size_for(body: bytes) -> int:
     while size - _SLOT_HEAD.size < len(body):
         size *= 2
     if size > MAX_SLOT:
-        raise ValueError(f"a state of {len(body)} bytes is over the state file's limit ({MAX_SLOT} bytes)")
+        raise StorageError(f"a state of {len(body)} bytes is over the state file's limit ({MAX_SLOT} bytes)")
     return size
 
 
@@ -125,12 +125,17 @@ class SlotFile:
     def write(self, body: bytes) -> None:
         """Make ``body`` the newest state: into the other slot, then fdatasync (atomic replace if it is too large)."""
         if len(body) > self.slot_size - _SLOT_HEAD.size:
-            self.close()
-            grown = SlotFile.create(self.path, body)
-            self.__dict__.update(grown.__dict__)
+            grown = SlotFile.create(self.path, body)  # first: if it fails, this file is still the state
+            old, self._fd = self._fd, grown._fd
+            self.slot_size, self.seq, self.body = grown.slot_size, grown.seq, grown.body
+            os.close(old)
             return
         seq = self.seq + 1
-        os.pwrite(self._fd, _slot_bytes(seq, body, self.slot_size), HEADER_SIZE + (seq % 2) * self.slot_size)
+        data = memoryview(_slot_bytes(seq, body, self.slot_size))
+        at = HEADER_SIZE + (seq % 2) * self.slot_size
+        while data:  # a short write is written on, never synced as if whole
+            n = os.pwrite(self._fd, data, at)
+            data, at = data[n:], at + n
         os.fdatasync(self._fd)
         self.seq, self.body = seq, body
 

@@ -333,6 +333,7 @@ class FileStorage:
 
     def _load(self) -> dict[str, Any]:
         legacy = os.path.join(self.dir, LEGACY_STATE_FILE)
+        source = self.path if os.path.exists(self.path) else legacy  # the file the errors below name
         if os.path.exists(self.path):
             self._file = SlotFile.open(self.path)
             if self._file.damaged_slot is not None:
@@ -341,8 +342,6 @@ class FileStorage:
                 body = json.loads(self._file.body)
             except ValueError:
                 raise StorageError(f"{self.path}: the state slot is not JSON; refusing to start") from None
-            if os.path.exists(legacy):
-                os.unlink(legacy)  # a crash ended the conversion after state.bin was made: it is the state
         elif os.path.exists(legacy):
             body = read_checksummed(legacy, _MAGIC, "state file")
         else:
@@ -354,16 +353,17 @@ class FileStorage:
         try:
             owner, state = body["dir"], body["state"]
         except (KeyError, TypeError):
-            raise StorageError(f"{self.path}: state record lacks a field; refusing to start") from None
+            raise StorageError(f"{source}: state record lacks a field; refusing to start") from None
         if owner != self._record.dir_id.hex():
             raise StorageError(
-                f"{self.path}: belongs to the data dir {owner}, not to this one ({self._record.dir_id.hex()}); "
+                f"{source}: belongs to the data dir {owner}, not to this one ({self._record.dir_id.hex()}); "
                 "it was copied in from elsewhere. Refusing to start."
             )
         if not isinstance(state, dict):
-            raise StorageError(f"{self.path}: the state is not a JSON object; refusing to start")
+            raise StorageError(f"{source}: the state is not a JSON object; refusing to start")
         if self._file is None:  # a data dir from before state.bin: convert it, then drop state.json
             self._file = SlotFile.create(self.path, self._encode(state))
+        if os.path.exists(legacy):  # converted now, or a crash ended a conversion after state.bin was made
             os.unlink(legacy)
             _fsync_dir(self.dir)
         return state

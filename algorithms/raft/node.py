@@ -1227,14 +1227,16 @@ class Raft(ElectionAlgorithm):
         base = self.log.base
         usable = [info for info in snapshots.usable() if info.index >= base]
         for info in usable:
-            held = self.log.term_at(info.index)
-            if held is not None and held != info.term and (info.index or held):
-                # Committed entries never change, and only applied ones are in an image: this image is of another
-                # history (copied in from another data dir or cluster), and adopting it would replace the log.
+            if base and info.index == base and info.term != self.log.base_term:
+                # The base record stands for a committed, applied entry, and committed entries never change: an
+                # image of the same index with another term is of another history (copied in from another data
+                # dir or cluster), and adopting it would replace the log. (An image past the base whose term
+                # differs from the log's there is legitimate: a crash after an InstallSnapshot's image was made
+                # durable and before the log was reset to it; the image wins, as section 7 says.)
                 raise StorageError(
-                    f"{info.name or 'a snapshot'}: an image of index {info.index} and term {info.term}, but the log "
-                    f"holds term {held} at that index; it is not this node's history (copied in from elsewhere?). "
-                    "Refusing to start: remove that file, or the data dir on purpose."
+                    f"{info.name or 'a snapshot'}: an image of index {info.index} and term {info.term}, but the log's "
+                    f"base record there has term {self.log.base_term}; it is not this node's history (copied in "
+                    "from elsewhere?). Refusing to start: remove that file, or the data dir on purpose."
                 )
         if usable:
             return usable[0]

@@ -779,6 +779,15 @@ class Node:
                 for req, commands in parts:
                     self._propose([(req, commands)])
                 return
+        if refusal is not None and covered:
+            # Some accepted, the rest refused (an algorithm that stops partway): a joined request is answered
+            # submit by submit, each by where its own commands went, not all by the refusal.
+            expanded: list[tuple[_ClientRequest, list[bytes], int]] = []
+            for req, commands, offset in accepted:
+                for part, cmds in _Joined.split(req, commands):
+                    expanded.append((part, cmds, offset))
+                    offset += len(cmds)
+            accepted = expanded
         # No leader known, or only one whose connection from here is down (it crashed, most likely, and an
         # election is about to start): hold the request rather than send the client to a dead node.
         leaderless = (refusal is not None and refusal[0] == NOT_LEADER

@@ -89,3 +89,30 @@ def test_nothing_is_left_open_after_a_refused_file(tmp_path):
         with pytest.raises(StorageError):
             SlotFile.open(path)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_state_that_outgrows_its_slot_moves_to_a_larger_file_and_a_failed_move_keeps_the_old_one(tmp_path,
+                                                                                                  monkeypatch):
+    path = str(tmp_path / "state.bin")
+    f = SlotFile.create(path, b"small")
+    big = b"x" * (2 * statefile.DEFAULT_SLOT)
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(SlotFile, "create", classmethod(lambda cls, *a: full_disk()))
+        with pytest.raises(OSError):
+            f.write(big)
+    f.write(b"still writable")  # the old file and its descriptor were kept
+    f.write(big)
+    f.write(big + b"!")
+    f.close()
+    g = SlotFile.open(path)
+    g.close()
+    assert g.body == big + b"!" and g.slot_size == 4 * statefile.DEFAULT_SLOT
+
+
+def test_a_state_over_the_limit_is_a_storage_error(tmp_path):
+    with pytest.raises(StorageError, match="over the state file's limit"):
+        SlotFile.create(str(tmp_path / "state.bin"), b"x" * statefile.MAX_SLOT)

@@ -186,6 +186,21 @@ def test_a_data_dir_with_the_older_state_json_is_converted_on_open(tmp_path):
     assert FileStorage(tmp_path).read() == {"term": 9, "voted_for": 2}
 
 
+def test_a_foreign_state_bin_beside_a_state_json_is_refused_and_the_state_json_left(tmp_path):
+    ours = FileStorage(tmp_path / "a")
+    ours.write({"term": 3})
+    ours.flush()
+    ours.close()
+    os.remove(tmp_path / "a" / STATE_FILE)
+    write_atomically(str(tmp_path / "a" / LEGACY_STATE_FILE),
+                     checksummed("quorumlab-state-v2", {"dir": ours.dir_id.hex(), "state": {"term": 3}}))
+    FileStorage(tmp_path / "b").close()
+    os.rename(tmp_path / "b" / STATE_FILE, tmp_path / "a" / STATE_FILE)  # another dir's state.bin copied in
+    with pytest.raises(StorageError, match="copied in from elsewhere"):
+        FileStorage(tmp_path / "a")
+    assert os.path.exists(tmp_path / "a" / LEGACY_STATE_FILE), "the real state must not be deleted"
+
+
 def test_a_conversion_cut_short_after_state_bin_was_made_keeps_state_bin(tmp_path):
     s = FileStorage(tmp_path)
     s.write({"term": 4})

@@ -232,3 +232,21 @@ def test_a_refused_command_among_joined_submits_fails_alone(tmp_path):
             else:
                 assert isinstance(f.result(WAIT), bytes)
         assert leader.call(lambda: leader.state_machine.data[b"j"]).result(WAIT) == b"100"
+
+
+def test_a_callback_that_raises_is_logged_and_the_others_are_still_answered(tmp_path, caplog):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        for n in nodes:
+            if n is not leader:
+                n.close()  # no majority: the submits below wait until close fails them
+        answered: list = []
+
+        def bad(result, error) -> None:
+            raise RuntimeError("the application's bug")
+
+        leader.submit_with_callback(put(b"k", b"v", 1), bad)
+        leader.submit_with_callback(put(b"k", b"w", 2), lambda r, e: answered.append(e))
+        leader.close()
+        assert len(answered) == 1 and isinstance(answered[0], SubmitError) and answered[0].code == "closed"
+        assert "a submit_with_callback callback raised" in caplog.text

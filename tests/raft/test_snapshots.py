@@ -317,21 +317,34 @@ def test_a_compacted_log_whose_snapshot_file_is_gone_names_the_file_it_needs():
         Raft(1, (1, 2, 3), QUIET, storage, random.Random(0), CLUSTER)
 
 
-@pytest.mark.parametrize("compacted_to", [0, 5])
-def test_an_image_whose_term_differs_from_the_logs_at_its_index_is_refused_naming_it(compacted_to):
-    """An image copied in from another history: the log's entry (or base record) at its index has another term.
-    Adopting it would replace the log; the node refuses to start and names the file."""
+def test_an_image_at_the_logs_base_with_another_term_is_refused_naming_it():
+    """The base record stands for a committed entry: an image of its index with another term is of another history
+    (copied in from elsewhere). Adopting it would replace the log; the node refuses to start and names the file."""
     storage = node_with_snapshots([1] * 5 + [2] * 7, snapshots=())
     kv = KVStore()
     for i in range(1, 6):
         kv.apply(i, put(i))
-    storage.snapshots.save(5, 2, {}, kv.write_snapshot)  # the log holds term 1 at index 5
-    if compacted_to:
-        log = RaftLog.open(storage.open_log(LOG_FILE))
-        log.compact(compacted_to)
-    with pytest.raises(StorageError, match=r"memory:snapshot-5: an image of index 5 and term 2, but the log holds "
-                                           r"term 1 at that index"):
+    storage.snapshots.save(5, 1, {}, kv.write_snapshot)
+    RaftLog.open(storage.open_log(LOG_FILE)).compact(5)  # the base record: index 5, term 1
+    storage.snapshots._images.clear()
+    storage.snapshots.save(5, 2, {}, kv.write_snapshot)  # replaced by an image of index 5 in term 2
+    with pytest.raises(StorageError, match=r"memory:snapshot-5: an image of index 5 and term 2, but the log's base "
+                                           r"record there has term 1"):
         Raft(1, (1, 2, 3), QUIET, storage, random.Random(0), CLUSTER)
+
+
+def test_an_image_past_the_base_whose_term_differs_from_the_log_is_adopted_and_the_log_reset():
+    """A crash after an InstallSnapshot's image was made durable and before the log was reset to it: the log still
+    holds other-term (uncommitted) entries at the image's index. The image wins (section 7), as on the wire."""
+    storage = node_with_snapshots([1] * 5 + [2] * 7, snapshots=())
+    kv = KVStore()
+    for i in range(1, 9):
+        kv.apply(i, put(i))
+    storage.snapshots.save(8, 3, {}, kv.write_snapshot)  # the log holds term 2 at index 8
+    node = Raft(1, (1, 2, 3), QUIET, storage, random.Random(0), CLUSTER)
+    effects = node.start(0)
+    assert RestoreSnapshot(8, 3) in effects
+    assert (node.log.base, node.log.base_term, node.log.last_index, node.last_applied) == (8, 3, 8, 8)
 
 
 def test_a_restart_from_files_reads_the_snapshot_and_the_log_after_it(tmp_path):

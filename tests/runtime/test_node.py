@@ -271,3 +271,33 @@ def test_an_algorithm_using_the_default_propose_many_gets_each_request_its_own_i
     node._propose([(first, [b"a", b"b"]), (second, [b"c"])])
     assert replies == [] and list(node._waiting) == [first, second]
     assert (first.first, second.first) == (before + 1, before + 3)
+
+
+def test_joined_submits_partly_accepted_are_answered_each_by_where_its_own_command_went(tmp_path):
+    """An algorithm that stops at the first refused command (the base class's on_propose_many) takes the first of
+    three joined in-process submits and refuses the second: the first waits for its entry, not the refusal."""
+    from quorumlab.algorithms.raft import Raft
+    from quorumlab.core.algorithm import ElectionAlgorithm
+    from quorumlab.core.runtime.node import LOCAL_ROUTE, _ClientRequest, _Joined
+
+    class OneByOne(Raft):
+        on_propose_many = ElectionAlgorithm.on_propose_many
+
+        def on_propose(self, command, now):
+            Raft.on_propose_many(self, [command], now)
+
+    node, raft, _ = _leader_node(tmp_path, OneByOne)
+    before = raft.log.last_index
+    answers: dict[str, tuple] = {}
+    req = _ClientRequest([LOCAL_ROUTE], 1, binary=True)
+    joined = _Joined(req, [b"a"], lambda r, e: answers.__setitem__("a", (r, e)))
+    for name, command in (("empty", b""), ("c", b"c")):
+        joined.add([command], lambda r, e, name=name: answers.__setitem__(name, (r, e)))
+        req.count += 1
+    req.done = joined
+    node._propose([(req, joined.commands)])
+    assert "a" not in answers, "the accepted submit was answered with the refusal"
+    assert [w.count for w in node._waiting] == [1] and node._waiting[0].first == before + 1
+    assert answers["empty"][1]["code"] == "invalid" and "empty command" in answers["empty"][1]["error"]
+    assert answers["c"][1]["code"] == "invalid"
+    assert raft.log.last_index == before + 1
