@@ -82,10 +82,10 @@ def fsync_dir(path: str) -> None:
         os.close(dfd)
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file, fsync, rename, fsync of the directory."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def write_synced(path: str, data: bytes) -> None:
+    """Create (or truncate) ``path``, write all of ``data`` and fsync it; not yet durable under its name until
+    the directory is fsynced (``write_atomically`` does both, for a temp file renamed over the target)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
         while view:
@@ -93,6 +93,12 @@ def write_atomically(path: str, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data``: temp file, fsync, rename, fsync of the directory."""
+    tmp = path + ".tmp"
+    write_synced(tmp, data)
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(os.path.abspath(path)))
 

@@ -203,10 +203,9 @@ class EmbeddedNode:
     def submit(self, command: bytes) -> concurrent.futures.Future:
         """Propose one command; the Future's result is the state machine's answer (bytes, ``b""`` for none)
         once the entry is applied here, or a SubmitError (NotLeader on a follower)."""
-        if type(command) is not bytes:
-            if not isinstance(command, (bytearray, memoryview)):
-                return _failed(TypeError(f"submit takes bytes, not {type(command).__name__}"))
-            command = bytes(command)
+        command = _as_bytes(command, "submit")
+        if isinstance(command, TypeError):
+            return _failed(command)
         return self._submit([command], True)
 
     def submit_with_callback(self, command: bytes, callback: Callable[[bytes | None, BaseException | None], Any]
@@ -217,11 +216,10 @@ class EmbeddedNode:
         the callback raises is logged, never passed on). What ``submit``
         does without a Future: the form for an application that submits many commands from one thread (PySyncObj's
         ``callback=``); a Future costs a Condition and a lock per command."""
-        if type(command) is not bytes:
-            if not isinstance(command, (bytearray, memoryview)):
-                callback(None, TypeError(f"submit_with_callback takes bytes, not {type(command).__name__}"))
-                return
-            command = bytes(command)
+        command = _as_bytes(command, "submit_with_callback")
+        if isinstance(command, TypeError):
+            callback(None, command)
+            return
         self._submit([command], True, _Callback(callback, self.id))
 
     def submit_many(self, commands: list[bytes]) -> concurrent.futures.Future:
@@ -492,6 +490,15 @@ class _LeadershipContext:
     def __exit__(self, *exc: object) -> None:
         if self._lease is not None:
             self._lease.release()
+
+
+def _as_bytes(command: Any, what: str) -> bytes | TypeError:
+    """``command`` as bytes (copied from a bytearray or memoryview), or the TypeError to answer with."""
+    if type(command) is bytes:
+        return command
+    if isinstance(command, (bytearray, memoryview)):
+        return bytes(command)
+    return TypeError(f"{what} takes bytes, not {type(command).__name__}")
 
 
 def _failed(exc: BaseException) -> concurrent.futures.Future:

@@ -28,6 +28,7 @@ import os
 import struct
 import zlib
 
+from quorumlab.core.datadir import write_atomically
 from quorumlab.core.errors import StorageError
 
 MAGIC = b"QLSTATE1"
@@ -71,21 +72,7 @@ class SlotFile:
         slot_size = _slot_size_for(body)
         header = _HEADER.pack(MAGIC, slot_size, zlib.crc32(MAGIC + struct.pack("<I", slot_size)))
         data = header + bytes(HEADER_SIZE - _HEADER.size) + bytes(slot_size) + _slot_bytes(1, body, slot_size)
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_atomically(path, data)
         return cls(path, os.open(path, os.O_RDWR), slot_size, 1, body, None)
 
     @classmethod

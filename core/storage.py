@@ -33,6 +33,7 @@ from quorumlab.core.datadir import (
     new_identity,
     read_checksummed,
     save_identity,
+    write_synced,
 )
 from quorumlab.core.errors import StorageError
 from quorumlab.core.framing import frame_records
@@ -324,11 +325,7 @@ class FileStorage:
         """The record in ``path`` (state.bin, or a legacy state.json); StorageError naming it when damaged."""
         if not path.endswith(LEGACY_STATE_FILE):
             with SlotFile.open(path) as file:
-                raw = file.body
-            try:
-                return json.loads(raw)
-            except ValueError:
-                raise StorageError(f"{path}: the state slot is not JSON; refusing to start") from None
+                return _state_record(file)
         return read_checksummed(path, _MAGIC, "state file")
 
     def _load(self) -> dict[str, Any]:
@@ -338,10 +335,7 @@ class FileStorage:
             self._file = SlotFile.open(self.path)
             if self._file.damaged_slot is not None:
                 self.repairs.append({"file": self.path, "torn_slot": self._file.damaged_slot})
-            try:
-                body = json.loads(self._file.body)
-            except ValueError:
-                raise StorageError(f"{self.path}: the state slot is not JSON; refusing to start") from None
+            body = _state_record(self._file)
         elif os.path.exists(legacy):
             body = read_checksummed(legacy, _MAGIC, "state file")
         else:
@@ -413,6 +407,14 @@ class FileStorage:
         self.snapshots.close()
         if self._file is not None:
             self._file.close()
+
+
+def _state_record(file: SlotFile) -> Any:
+    """The JSON record in a state file's newest slot; StorageError naming the file when it is not JSON."""
+    try:
+        return json.loads(file.body)
+    except ValueError:
+        raise StorageError(f"{file.path}: the state slot is not JSON; refusing to start") from None
 
 
 def _holds_records(path: str) -> bool:
@@ -631,14 +633,7 @@ class RecordLog:
         records = 1 + len(offsets) - count
         data = _LOG_MAGIC + bytes(_SLOT_SIZE) + _slot(1, records, self.dir_id) + framed_head + kept
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_synced(tmp, data)
         except OSError as exc:
             raise StorageError(f"{tmp}: cannot write the compacted copy of the log: {exc}") from None
         try:

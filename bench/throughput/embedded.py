@@ -84,14 +84,8 @@ def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int, futu
         return done
 
     def future_answered(t0: float):
-        def done(future) -> None:
-            exc = future.exception()
-            if exc is None:
-                latencies.append(clock() - t0)
-            else:
-                errors[getattr(exc, "code", type(exc).__name__)] += 1
-            slots.release()
-        return done
+        done = answered(t0)
+        return lambda future: done(None, future.exception())
 
     submit = node.submit_with_callback
 
