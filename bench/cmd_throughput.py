@@ -30,6 +30,7 @@ from quorumlab.bench.types import KeyValue, NameList
 from quorumlab.bench.throughput import (
     MeasurementFailed,
     measure_catch_up,
+    measure_driver_ceiling,
     measure_embedded,
     measure_leader_changes,
     measure_log,
@@ -109,6 +110,9 @@ def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries
 @click.option("--embedded-futures", is_flag=True,
               help="With --embedded: also measure submit() with a Future per command (the default driver passes a "
                    "callback, submit_with_callback, as PySyncObj's driver does).")
+@click.option("--embedded-follower", is_flag=True,
+              help="With --embedded: also measure the embedded node as a follower (a process leads): each command is "
+                   "forwarded to the leader and answered once the follower has applied it.")
 @click.option("--leader-changes", type=click.IntRange(0, 100), default=0, show_default=True,
               help="With --embedded: also time this many leader changes, SIGKILL of the leading process -> the "
                    "embedded node's on_leader_change naming the next leader.")
@@ -124,7 +128,8 @@ def catchup_cmd(entries: int, nodes: int, size: int, keys: int, snapshot_entries
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstanding: int, batch: int,
                    config_items: tuple[tuple[str, str], ...], reads: tuple[str, ...] | None, read_from: str,
-                   with_pysyncobj: bool, embedded: bool, embedded_futures: bool, leader_changes: int,
+                   with_pysyncobj: bool, embedded: bool, embedded_futures: bool, embedded_follower: bool,
+                   leader_changes: int,
                    insecure: bool, also_insecure: bool, versus_items: tuple[tuple[str, str], ...], rounds: int,
                    as_json: bool) -> None:
     """Committed commands per second and commit latency (median, p99) on local processes."""
@@ -156,6 +161,8 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
         raise click.UsageError("--leader-changes needs --embedded")
     if embedded_futures and not embedded:
         raise click.UsageError("--embedded-futures needs --embedded")
+    if embedded_follower and not embedded:
+        raise click.UsageError("--embedded-follower needs --embedded")
     if versus is not None and (reads or embedded or with_pysyncobj or also_insecure):
         raise click.UsageError("--versus measures puts twice: without --reads, --embedded, --pysyncobj, "
                                "--also-insecure")
@@ -191,8 +198,12 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             if embedded_futures:
                 results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, not insecure, timer,
                                                 futures=True))
+            if embedded_follower:
+                results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, not insecure, timer,
+                                                follower=True))
             if also_insecure and not insecure:
                 results.append(measure_embedded(nodes, size, duration, outstanding, config, algo, False, timer))
+            results.append(measure_driver_ceiling(size, duration, outstanding))
             if leader_changes:
                 changes = measure_leader_changes(leader_changes, nodes, config, algo, not insecure, timer)
         if with_pysyncobj:
@@ -237,6 +248,10 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
     other = results[-1] if with_pysyncobj else None
     if other is not None and other["ops_per_s"]:
         click.echo(f"  ratio quorumlab / PySyncObj: {results[0]['ops_per_s'] / other['ops_per_s']:.2f}x")
+        ceiling = next((r for r in results if r.get("ceiling")), None)
+        if ceiling is not None:
+            click.echo(f"  ratio driver ceiling / PySyncObj: {ceiling['ops_per_s'] / other['ops_per_s']:.2f}x (the "
+                       "most any system driven this way could reach against PySyncObj)")
     if changes is not None:
         click.echo(f"  leader change, SIGKILL -> on_leader_change: median {changes['median_ms']} ms over "
                    f"{len(changes['trials'])} trials; when the embedded node became leader: "

@@ -21,8 +21,10 @@ from quorumlab.core.effects import (
     BROADCAST,
     INVALID,
     NO_LOG,
+    NOT_LEADER,
     Broadcast,
     CancelTimer,
+    ForwardLost,
     LeaderChanged,
     Note,
     Persist,
@@ -198,6 +200,18 @@ class ElectionAlgorithm:
             return self._run(self._refuse_oversized, len(command))
         return self._run(self.on_propose, command, now)
 
+    def forward(self, ctx: int, commands: list[bytes], now: int) -> list:
+        """Client commands this node does not lead for (``propose_many`` refused them "not leader"), to be sent to
+        the leader, as PySyncObj and etcd's raft do. Answered later, under the same ``ctx``, by ``Proposed(...,
+        ctx=ctx)`` (appended there: the runtime answers once it applies them here), ``ProposeRejected(...,
+        ctx=ctx)`` (nothing appended) or ``ForwardLost`` (no answer will come; they may have been appended).
+        Default: refused "not leader", as before forwarding existed."""
+        longest = max(map(len, commands), default=0)
+        if longest > MAX_COMMAND_BYTES:
+            return self._run(self.reject_proposal, INVALID, f"a command of {longest} bytes is over the "
+                             f"{MAX_COMMAND_BYTES}-byte limit", self.leader, ctx)
+        return self._run(self.on_forward, ctx, commands, now)
+
     def read(self, ctx: int, consistency: str, now: int) -> list:
         """A client read (``ctx`` names it; ``consistency`` is quorumlab.core.effects.LINEARIZABLE or LEASE): answered by a
         ``ReadReady`` (or ``ReadRejected``) effect, now or later, carrying the same ``ctx``."""
@@ -241,6 +255,10 @@ class ElectionAlgorithm:
     def on_propose(self, command: bytes, now: int) -> None:
         """Default: an election-only algorithm has no log and refuses commands."""
         self.reject_proposal(NO_LOG, f"{self.name or type(self).__name__} keeps no log")
+
+    def on_forward(self, ctx: int, commands: list[bytes], now: int) -> None:
+        """Default: no forwarding; the client is told to go to the leader."""
+        self.reject_proposal(NOT_LEADER, "not leader", self.leader, ctx)
 
     def on_read(self, ctx: int, consistency: str, now: int) -> None:
         """Default: an algorithm without a log has nothing to read."""
@@ -290,9 +308,10 @@ class ElectionAlgorithm:
     def note(self, kind: str, **data: Any) -> None:
         self._out.append(Note(kind, data))
 
-    def proposed(self, index: int, term: int, count: int = 1) -> None:
-        """Report client commands appended at ``index``.. (the runtime answers each once applied)."""
-        self._out.append(Proposed(index, term, count))
+    def proposed(self, index: int, term: int, count: int = 1, ctx: int = 0) -> None:
+        """Report client commands appended at ``index``.. (the runtime answers each once applied); ``ctx``: the
+        forward these are the answer to (appended by the leader)."""
+        self._out.append(Proposed(index, term, count, ctx))
 
     def read_ready(self, ctx: int, index: int) -> None:
         """Read ``ctx`` may be answered once the state machine has applied ``index``."""
@@ -302,9 +321,14 @@ class ElectionAlgorithm:
         """Read ``ctx`` cannot be served here (``code``: one of quorumlab.core.effects.REJECTION_CODES)."""
         self._out.append(ReadRejected(ctx, code, reason, leader))
 
-    def reject_proposal(self, code: str, reason: str, leader: int | None = None) -> None:
-        """Refuse client commands: ``code`` is one of quorumlab.core.effects.REJECTION_CODES, ``reason`` says why."""
-        self._out.append(ProposeRejected(code, reason, leader))
+    def reject_proposal(self, code: str, reason: str, leader: int | None = None, ctx: int = 0) -> None:
+        """Refuse client commands: ``code`` is one of quorumlab.core.effects.REJECTION_CODES, ``reason`` says why;
+        ``ctx``: the forward refused."""
+        self._out.append(ProposeRejected(code, reason, leader, ctx))
+
+    def forward_lost(self, ctx: int, reason: str, leader: int | None = None) -> None:
+        """The commands forwarded under ``ctx`` will get no answer and may have been appended (ForwardLost)."""
+        self._out.append(ForwardLost(ctx, reason, leader))
 
     def refuse_transfer(self, to: int | None, code: str, reason: str, leader: int | None = None) -> None:
         """A leadership transfer to ``to`` is not started (``code``: one of quorumlab.core.effects.REJECTION_CODES)."""

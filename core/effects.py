@@ -88,6 +88,8 @@ class Proposed:
     index: int
     term: int
     count: int = 1
+    ctx: int = 0
+    """Non-zero for commands the node forwarded to its leader (``ElectionAlgorithm.forward``): the ctx it was given."""
 
 
 NOT_LEADER = "not_leader"
@@ -105,6 +107,18 @@ class ProposeRejected:
     for people), and the leader to try instead when known."""
 
     code: str
+    reason: str
+    leader: int | None = None
+    ctx: int = 0
+    """Non-zero for commands given to ``ElectionAlgorithm.forward``: the ctx it was given."""
+
+
+@dataclass(slots=True)
+class ForwardLost:
+    """Commands forwarded to the leader under ``ctx`` will get no answer, and may have been appended there
+    (the leader changed or fell silent after they were sent): they may be applied, at most once."""
+
+    ctx: int
     reason: str
     leader: int | None = None
 
@@ -213,9 +227,17 @@ def as_event(effect: Any) -> tuple[str, dict]:
     if t is Note:
         return effect.kind, effect.data
     if t is ProposeRejected:
-        return "propose_rejected", {"code": effect.code, "reason": effect.reason, "leader": effect.leader}
+        data = {"code": effect.code, "reason": effect.reason, "leader": effect.leader}
+        if effect.ctx:
+            data["ctx"] = effect.ctx
+        return "propose_rejected", data
     if t is Proposed:
-        return "proposed", {"index": effect.index, "term": effect.term, "count": effect.count}
+        data = {"index": effect.index, "term": effect.term, "count": effect.count}
+        if effect.ctx:
+            data["ctx"] = effect.ctx
+        return "proposed", data
+    if t is ForwardLost:
+        return "forward_lost", {"ctx": effect.ctx, "reason": effect.reason, "leader": effect.leader}
     if t is ReadReady:
         return "read_ready", {"ctx": effect.ctx, "index": effect.index}
     if t is ReadRejected:

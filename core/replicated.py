@@ -24,10 +24,12 @@ depend on the object's state and its arguments (no clock, no randomness, no I/O)
     counter.add.submit(5)          # a concurrent.futures.Future of it
     await counter.add.submit_async(5)
 
-Calls go to the leader's log, so they must be made on the leader: elsewhere
-they raise ``NotLeader`` naming the leader (or none, during an election), and
-nothing is applied. Reads of plain attributes see this node's copy, which may lag
-the leader (``node.call(lambda: counter.value)`` reads it on the loop's thread).
+Calls go to the leader's log; one made on a follower is forwarded there (raft's
+Propose message) and returns once the follower's own copy has run it, with that
+copy's result. Without a leader a call waits up to 300 ms for one, then raises
+``NotLeader``, and nothing is applied. Reads of plain attributes see this node's
+copy, which may lag the leader (``node.call(lambda: counter.value)`` reads it on
+the loop's thread).
 
 A log entry that is not a replicated call (written by another client, damaged,
 naming an undeclared method) is answered with an error result on every node alike

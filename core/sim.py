@@ -33,7 +33,8 @@ from typing import Any, Callable, Iterable
 from quorumlab.core import codec
 from quorumlab.core.algorithm import ElectionAlgorithm, Role
 from quorumlab.core.config import AlgorithmConfig
-from quorumlab.core.effects import (BROADCAST, NOT_LEADER, Apply, Proposed, ProposeRejected, ReadReady, ReadRejected,
+from quorumlab.core.effects import (BROADCAST, NOT_LEADER, Apply, ForwardLost, Proposed, ProposeRejected, ReadReady,
+                                    ReadRejected,
                           TransferRefused, as_event)
 from quorumlab.core.errors import CodecError, InvariantViolation
 from quorumlab.core.interpret import TimerTable, execute
@@ -116,6 +117,8 @@ class Submission:
     applied_at: int = -1
     result: bytes | None = None
     """What the state machine answered when it applied the command (the first node to apply it)."""
+    entry: bytes | None = None
+    """The data of the log entry the answer is for: the command itself, unless a node reported a wrong index."""
 
     def _finish(self, ok: bool, error: str, now: int) -> None:
         self.done, self.ok, self.error, self.applied_at = True, ok, error, now
@@ -143,7 +146,8 @@ class _Node:
     """One simulated node: its algorithm, disk, timers, clock, state machine, and how the simulator carries out
     its effects (the EffectSink of quorumlab.core.interpret)."""
 
-    __slots__ = ("id", "sim", "algo", "storage", "up", "timers", "rate", "machine", "reads", "waiting_reads")
+    __slots__ = ("id", "sim", "algo", "storage", "up", "timers", "rate", "machine", "reads", "waiting_reads",
+                 "forwards")
 
     def __init__(self, sim: "Simulation", node_id: int, storage: Any, rate: float) -> None:
         self.id = node_id
@@ -156,6 +160,7 @@ class _Node:
         self.machine: Any = None
         self.reads: dict[int, Read] = {}  # reads the algorithm has not answered yet, by ctx
         self.waiting_reads: list[tuple[int, int, Read]] = []  # heap of (index, ctx, read) waiting for applies
+        self.forwards: dict[int, Submission] = {}  # submissions forwarded to the leader, by ctx, until answered
 
     def clock(self) -> int:
         """What this node's clock reads now (ms): the simulation's time at this node's rate."""
@@ -225,6 +230,14 @@ class _Node:
             read = self.reads.pop(effect.ctx, None)
             if read is not None:
                 read._finish(False, None, f"{effect.code}: {effect.reason} (leader: {effect.leader})", self.sim.now)
+        elif (t is Proposed or t is ProposeRejected or t is ForwardLost) and effect.ctx:
+            sub = self.forwards.pop(effect.ctx, None)
+            if sub is not None and t is Proposed:
+                sub.index, sub.term = effect.index, effect.term
+                self.sim._waiting.setdefault(sub.index, []).append(sub)
+            elif sub is not None:
+                maybe = " (it may be applied)" if t is ForwardLost else ""
+                sub._finish(False, f"{effect.reason}{maybe} (leader: {effect.leader})", self.sim.now)
         self.sim._record(self.id, *as_event(effect))
 
     def after(self, effect: Any) -> None:
@@ -292,6 +305,7 @@ class Simulation:
         self._uniform = self.network.distribution == "uniform"
         self._applied: dict[int, list[bytes]] = {i: [] for i in self.ids}
         self._waiting: dict[int, list[Submission]] = {}
+        self._next_forward = 0
         for i in self.ids:
             self._boot(self._nodes[i])
 
@@ -397,6 +411,9 @@ class Simulation:
         for read in [*n.reads.values(), *(r for _, _, r in n.waiting_reads)]:
             read._finish(False, None, f"node {node_id} crashed", self.now)
         n.reads, n.waiting_reads = {}, []
+        for sub in n.forwards.values():
+            sub._finish(False, f"node {node_id} crashed (a forwarded command may be applied)", self.now)
+        n.forwards = {}
         n.storage.crash()
         self._record(node_id, "crash", {})
         self._schedule_hints(node_id, False)
@@ -440,8 +457,11 @@ class Simulation:
         quorumlab.algorithms.raft.membership); the handle completes once the configuration entry is applied there."""
         return self.submit(b"", node, change=change)
 
-    def submit(self, command: bytes, node: int | None = None, *, change: list | None = None) -> Submission:
-        """Propose ``command`` now at ``node`` (default: the current leader); the handle completes once applied."""
+    def submit(self, command: bytes, node: int | None = None, *, change: list | None = None,
+               forward: bool = False) -> Submission:
+        """Propose ``command`` now at ``node`` (default: the current leader); the handle completes once applied.
+        ``forward``: a node that does not lead sends it to its leader (``ElectionAlgorithm.forward``), as an
+        embedded node does with its application's commands, instead of refusing it."""
         target = node if node is not None else self.leader()
         sub = Submission(bytes(command), target)
         if target is None or not self._nodes[target].up:
@@ -457,8 +477,13 @@ class Simulation:
                 sub.index, sub.term = e.index, e.term
                 self._waiting.setdefault(sub.index, []).append(sub)
             elif type(e) is ProposeRejected:
+                if forward and change is None and e.code == NOT_LEADER:
+                    self._next_forward += 1
+                    n.forwards[self._next_forward] = sub
+                    effects = effects + n.algo.forward(self._next_forward, [sub.command], n.clock())
+                    break
                 sub._finish(False, f"{e.reason} (leader: {e.leader})", self.now)
-        if not sub.done and not sub.index:
+        if not sub.done and not sub.index and sub not in n.forwards.values():
             sub._finish(False, "the algorithm neither accepted nor refused the command", self.now)
         self.trace.append((self.now, target, "propose", sub.command[:32]))
         self._execute(n, effects)
@@ -537,7 +562,7 @@ class Simulation:
         n.algo = self.algo_factory(n.id, self.bootstrap, self.config, n.storage, rng, self.cluster)
         n.up = True
         n.machine = self.algo_cls.StateMachine() if self.algo_cls.StateMachine is not None else None
-        n.reads, n.waiting_reads = {}, []
+        n.reads, n.waiting_reads, n.forwards = {}, [], {}
         self._execute(n, n.algo.start(n.clock()))
         self._after_event(n.id)
 
@@ -630,7 +655,7 @@ class Simulation:
         """Complete the submissions waiting on index ``e.index``: theirs if the term matches, else lost."""
         for sub in self._waiting.pop(e.index, ()):
             if e.term == sub.term:
-                sub.result = result
+                sub.result, sub.entry = result, e.data
                 sub._finish(True, "", self.now)
             else:
                 sub._finish(False, f"leadership lost: index {e.index} holds an entry of term {e.term}", self.now)

@@ -1,5 +1,5 @@
-"""Raft's messages (algo_id 1): the paper's four, the optional pre-vote pair, follower reads and leadership
-transfer. The term travels in every header.
+"""Raft's messages (algo_id 1): the paper's four, the optional pre-vote pair, follower reads, leadership
+transfer and commands a follower forwards to its leader. The term travels in every header.
 
 AppendEntries carries Figure 2's prevLogIndex, prevLogTerm, entries and
 leaderCommit; its response carries the follower's match index on success and,
@@ -127,6 +127,30 @@ class TimeoutNow(Message):
     campaign at once, in the next term, past pre-vote and the voters' leases."""
 
 
+@message(ALGO_ID, 12)
+class Propose(Message):
+    """A follower forwards its clients' commands to its leader (thesis 6.2; etcd's MsgProp): ``commands`` holds
+    one (0, 0, command) per command, in order; ``request`` names them in the answer."""
+
+    request: UInt64
+    commands: Entries
+
+
+@message(ALGO_ID, 13)
+class ProposeResponse(Message):
+    """The leader's answer to a Propose: ``code`` 0 and the ``count`` entries from ``index`` it appended in the
+    header's term, or the code of its refusal (PROPOSE_CODES: nothing was appended)."""
+
+    request: UInt64
+    code: UInt64
+    index: UInt64
+    count: UInt64
+
+
+PROPOSE_CODES = ("", "not_leader", "busy", "invalid")
+"""ProposeResponse.code: 0 appended; then the quorumlab.core.effects rejection codes a leader can answer with."""
+
+
 ALL = (
     RequestVote,
     RequestVoteResponse,
@@ -139,4 +163,6 @@ ALL = (
     InstallSnapshot,
     InstallSnapshotResponse,
     TimeoutNow,
+    Propose,
+    ProposeResponse,
 )

@@ -116,6 +116,9 @@ from quorumlab.algorithms.raft.messages import (
     InstallSnapshotResponse,
     PreVote,
     PreVoteResponse,
+    PROPOSE_CODES,
+    Propose,
+    ProposeResponse,
     ReadIndex,
     ReadIndexResponse,
     RequestVote,
@@ -139,6 +142,7 @@ from quorumlab.core.effects import (
 )
 from quorumlab.core.errors import StorageError
 from quorumlab.core.kv import KVStore
+from quorumlab.core.limits import ENTRY_OVERHEAD_BYTES, MAX_BATCH, MAX_COMMAND_BYTES
 from quorumlab.core.majority import JointConfig, MajorityConfig
 from quorumlab.core.messages import Message
 from quorumlab.core.quorum import LOST, WON, VoteTally
@@ -160,6 +164,10 @@ COMPACT = "compact"
 """Zero-delay timer armed with a TakeSnapshot; expiry finds the image durable and drops the log up to it (or, while
 the runtime still writes it in the background, looks again COMPACT_RETRY_MS later)."""
 COMPACT_RETRY_MS = 10
+MAX_FORWARDED = 4096
+"""Forwarded requests a follower lets wait for its leader's answer at once (then it refuses more: busy)."""
+MAX_FORWARD_BATCH = MAX_BATCH
+"""The most commands a leader takes in one Propose."""
 
 
 class _State(enum.Enum):
@@ -239,6 +247,9 @@ class Raft(ElectionAlgorithm):
         # reads (following): the leader's latest round seen, the reads forwarded to the leader
         self._leader_round = 0
         self._forwarded: dict[int, int] = {}  # request id -> ctx
+        # commands forwarded to the leader (following): request id -> (ctx, count, when sent), oldest first
+        self._forwarded_props: dict[int, tuple[int, int, int]] = {}
+        self._forwarders: dict[int, int] = {}  # leading: follower -> the last index of commands it forwarded
         self._next_request = 0
         # snapshots (section 7): the newest snapshot this node holds, one being taken, the one to restart from
         self._snapshot_index = 0
@@ -277,6 +288,8 @@ class Raft(ElectionAlgorithm):
             PreVoteResponse: cls._ignore,
             ReadIndex: cls._on_read_index_not_leading,
             ReadIndexResponse: cls._on_read_index_response,
+            Propose: cls._on_propose_not_leading,
+            ProposeResponse: cls._on_propose_response,
             TimeoutNow: cls._on_timeout_now,
             InstallSnapshot: cls._on_install_snapshot,
             InstallSnapshotResponse: cls._ignore,
@@ -301,6 +314,8 @@ class Raft(ElectionAlgorithm):
                 AppendEntriesResponse: cls._on_append_entries_response,
                 ReadIndex: cls._on_read_index,
                 ReadIndexResponse: cls._ignore,
+                Propose: cls._on_propose,
+                ProposeResponse: cls._ignore,
                 TimeoutNow: cls._ignore,
                 InstallSnapshot: cls._on_install_snapshot_as_leader,
                 InstallSnapshotResponse: cls._on_install_snapshot_response,
@@ -453,29 +468,147 @@ class Raft(ElectionAlgorithm):
         if self._state is not _State.LEADER:
             self.reject_proposal(NOT_LEADER, "not leader", self.leader if self.leader is not None else self._handed_to)
             return
+        refusal = self._admit(commands)
+        if refusal is not None:
+            self.reject_proposal(*refusal)
+            return
+        self.proposed(self._append_commands(commands), self.term, len(commands))
+        self._replicate_new()
+
+    def _invalid(self, commands: list[bytes]) -> str | None:
+        """Why these commands can never be appended as they are, or None."""
         if not all(commands):
-            self.reject_proposal(INVALID, "empty command (reserved for the leader's no-op)", self.id)
-            return
+            return "empty command (reserved for the leader's no-op)"
         if any(c[:1] == b"\x00" and c.startswith(CONFIG_MAGIC) for c in commands):
-            self.reject_proposal(INVALID, "a command may not start with the configuration entries' prefix", self.id)
-            return
+            return "a command may not start with the configuration entries' prefix"
+        return None
+
+    def _admit(self, commands: list[bytes]) -> tuple[str, str, int | None] | None:
+        """Leading: the refusal (code, reason, leader hint) of these commands, or None to append them."""
+        invalid = self._invalid(commands)
+        if invalid is not None:
+            return INVALID, invalid, self.id
         if self._transfer_to is not None:
-            self.reject_proposal(BUSY, f"transferring leadership to node {self._transfer_to}; retry there",
-                                 self._transfer_to)
-            return
+            return BUSY, f"transferring leadership to node {self._transfer_to}; retry there", self._transfer_to
         size = sum(map(len, commands))
         if self._uncommitted_bytes and self._uncommitted_bytes + size > self.config.max_uncommitted_bytes:
-            self.reject_proposal(BUSY, f"busy: {self._uncommitted_bytes} bytes of commands are not committed yet "
-                                 f"(max_uncommitted_bytes {self.config.max_uncommitted_bytes}); retry", self.id)
-            return
+            return (BUSY, f"busy: {self._uncommitted_bytes} bytes of commands are not committed yet "
+                    f"(max_uncommitted_bytes {self.config.max_uncommitted_bytes}); retry", self.id)
+        return None
+
+    def _append_commands(self, commands: list[bytes]) -> int:
+        """Leading: append admitted commands in this term (durable on the next flush); the first one's index."""
+        size = sum(map(len, commands))
         self._uncommitted_bytes += size
         first = self.log.extend(self.term, [bytes(c) for c in commands])
         self._uncommitted.append((first + len(commands) - 1, size))
-        self.proposed(first, self.term, len(commands))
         self._arm_flush()
+        return first
+
+    def _replicate_new(self) -> None:
+        """Send what was just appended to every follower with nothing in flight (the rest get it on their answer)."""
         for p, pr in self.progress.items():
             if not pr.inflights or pr.optimistic:  # a new leader's first commands follow its no-op at once
                 self._replicate(p, pr)
+
+    # -- forwarding a follower's commands to the leader (thesis 6.2; etcd's MsgProp) -------------------------
+
+    def on_forward(self, ctx: int, commands: list[bytes], now: int) -> None:
+        """Commands a follower's clients gave it: sent to the leader in one Propose. The leader's answer reports
+        where they went (``Proposed`` with ``ctx``: the runtime answers once it has applied them here) or that
+        nothing was appended; a change of leader or state, or no answer within an election timeout, reports them
+        lost (``ForwardLost``: they may have been appended). A leader appends them itself."""
+        self._clock = now
+        if self._state is _State.LEADER:
+            refusal = self._admit(commands)
+            if refusal is not None:
+                self.reject_proposal(*refusal, ctx=ctx)
+                return
+            self.proposed(self._append_commands(commands), self.term, len(commands), ctx)
+            self._replicate_new()
+            return
+        if self._state is not _State.FOLLOWER or self.leader is None:
+            self.reject_proposal(NOT_LEADER, "no leader known to forward to", self._handed_to, ctx)
+            return
+        invalid = self._invalid(commands)
+        if invalid is not None:
+            self.reject_proposal(INVALID, invalid, self.leader, ctx)
+            return
+        size = sum(map(len, commands)) + ENTRY_OVERHEAD_BYTES * len(commands)
+        if size > MAX_COMMAND_BYTES:
+            self.reject_proposal(INVALID, f"{len(commands)} commands of {size} bytes do not fit in one message to "
+                                 "the leader; submit fewer at once", self.leader, ctx)
+            return
+        if len(self._forwarded_props) >= MAX_FORWARDED:
+            self.reject_proposal(BUSY, f"busy: {MAX_FORWARDED} forwarded requests wait for the leader; retry",
+                                 self.leader, ctx)
+            return
+        self._next_request += 1
+        self._forwarded_props[self._next_request] = (ctx, len(commands), now)
+        self.send(self.leader, Propose(term=self.term, request=self._next_request,
+                                       commands=[(0, 0, c) for c in commands]))
+
+    def _on_propose(self, msg: Any, now: int) -> None:
+        """A follower's forwarded commands: appended as our own clients' (the answer goes out before the entries,
+        so the follower knows their index before it can apply them), or refused saying why."""
+        commands = [data for _, _, data in msg.commands]
+        if msg.term != self.term:
+            refusal: tuple[str, str, int | None] | None = (NOT_LEADER, "", None)
+        elif not 1 <= len(commands) <= MAX_FORWARD_BATCH:
+            refusal = (INVALID, "", None)
+        else:
+            refusal = self._admit(commands)
+        if refusal is not None:
+            self._answer_propose(msg, refusal[0])
+            return
+        first = self._append_commands(commands)
+        self._forwarders[msg.src] = first + len(commands) - 1
+        self.send(msg.src, ProposeResponse(term=self.term, request=msg.request, code=0, index=first,
+                                           count=len(commands)))
+        self._replicate_new()
+
+    def _on_propose_not_leading(self, msg: Any, now: int) -> None:
+        self._answer_propose(msg, NOT_LEADER)
+
+    def _answer_propose(self, msg: Any, code: str) -> None:
+        self.send(msg.src, ProposeResponse(term=self.term, request=msg.request, code=PROPOSE_CODES.index(code),
+                                           index=0, count=0))
+
+    def _on_propose_response(self, msg: Any, now: int) -> None:
+        """Our leader's answer to forwarded commands: where it appended them, or why it did not."""
+        sent = self._forwarded_props.pop(msg.request, None)
+        if sent is None:
+            return
+        ctx, count = sent[0], sent[1]
+        if msg.code == 0 and msg.term == self.term and msg.count == count and msg.index > 0:
+            self.proposed(msg.index, msg.term, count, ctx)
+        elif 0 < msg.code < len(PROPOSE_CODES):
+            code = PROPOSE_CODES[msg.code]
+            self.reject_proposal(code, f"the leader (node {msg.src}) refused the forwarded commands: {code}",
+                                 self.leader, ctx)
+        else:
+            self.forward_lost(ctx, f"node {msg.src} answered forwarded commands in an unexpected way", self.leader)
+
+    def _expire_forwarded(self, now: int) -> None:
+        """Forwarded commands the leader has not answered within an election timeout: reported lost (the Propose
+        or its answer was dropped with a connection, or the leader is stuck; they may still be appended)."""
+        props = self._forwarded_props
+        limit = now - self.config.election_timeout_max
+        while props:
+            request, (ctx, _, sent_at) = next(iter(props.items()))
+            if sent_at > limit:
+                return
+            del props[request]
+            self.forward_lost(ctx, f"no answer from the leader (node {self.leader}) within "
+                              f"{self.config.election_timeout_max} ms; the commands may still be applied", self.leader)
+
+    def _fail_forwarded_props(self) -> None:
+        """The node's leader or state changed: forwarded commands will not be answered (they may be appended)."""
+        if self._forwarded_props:
+            forwarded, self._forwarded_props = self._forwarded_props, {}
+            for ctx, _, _ in forwarded.values():
+                self.forward_lost(ctx, "the leader changed before it answered; the commands may still be applied",
+                                  None)
 
     # -- leadership transfer (thesis 3.10) ----------------------------------------------------------------
 
@@ -732,8 +865,10 @@ class Raft(ElectionAlgorithm):
         over, and ``term``, adopted without a vote if it is new (the caller persists it). True if it was new."""
         self._votes = None
         self.progress = {}
+        self._forwarders = {}
         self._past_commit = None
         self._fail_forwarded_reads()
+        self._fail_forwarded_props()
         if term == self.term:
             return False
         self.term = term
@@ -990,6 +1125,8 @@ class Raft(ElectionAlgorithm):
             return
         self._leader_heard_at = now
         self._accept_leader(msg.src)
+        if self._forwarded_props:
+            self._expire_forwarded(now)
         if msg.read_round > self._leader_round:
             self._leader_round = msg.read_round
         prev = msg.prev_log_index
@@ -1204,9 +1341,21 @@ class Raft(ElectionAlgorithm):
         if index > self.commit_index and self.log.term_at(index) == self.term:
             self._commit_to(index)
             self._past_commit = self._count_past_commit()
+            if self._forwarders:
+                self._notify_forwarders()
             if not self._notify_armed:
                 self._notify_armed = True
                 self.set_timer(COMMIT_NOTIFY, self.config.commit_notify_delay)
+
+    def _notify_forwarders(self) -> None:
+        """Followers whose forwarded commands just committed hear it at once, not commit_notify_delay later: their
+        clients wait for those entries to be applied there."""
+        for p, upto in list(self._forwarders.items()):
+            if upto <= self.commit_index:
+                del self._forwarders[p]
+                pr = self.progress.get(p)
+                if pr is not None and pr.state is ProgressState.REPLICATE and pr.commit_sent < self.commit_index:
+                    self._send_append(p, pr, pr.match + 1, 0)
 
     def _notify_commit(self) -> None:
         """An empty AppendEntries (at its match index, so it always matches) to every replicating follower

@@ -10,8 +10,10 @@ of the process that leads to the embedded node's ``on_leader_change`` naming the
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import os
+import queue
 import statistics
 import threading
 import time
@@ -113,18 +115,82 @@ def drive(node: EmbeddedNode, size: int, duration: float, outstanding: int, futu
 
 
 def measure_embedded(nodes: int, size: int, duration: float, outstanding: int, config: dict | None = None,
-                     algo: str = "raft", secure: bool = True, timer: str = "election", futures: bool = False
-                     ) -> dict[str, Any]:
+                     algo: str = "raft", secure: bool = True, timer: str = "election", futures: bool = False,
+                     follower: bool = False) -> dict[str, Any]:
     """Throughput and latency of puts submitted inside the leader's process (fsync on), one per call (a callback
-    each, or with ``futures`` a Future each)."""
+    each, or with ``futures`` a Future each); with ``follower``, inside a follower's process (each command
+    forwarded to the leader, answered once the follower applied it)."""
     with embedded_member(algo, nodes, config, secure) as (cluster, node):
-        make_leader(cluster, node, timer)
+        if follower:
+            make_follower(cluster, node, timer)
+        else:
+            make_leader(cluster, node, timer)
         latencies, errors, elapsed = drive(node, size, duration, outstanding, futures)
     mode = "ZeroMQ+CURVE" if secure else "ZeroMQ plain"
     api = "submit -> Future" if futures else "submit_with_callback"
-    return summary(f"quorumlab {algo} embedded, {api}, at its leader ({mode}, fsync)", latencies, elapsed,
+    where = "at a follower, forwarded" if follower else "at its leader"
+    return summary(f"quorumlab {algo} embedded, {api}, {where} ({mode}, fsync)", latencies, elapsed,
                    sum(errors.values()), nodes=nodes, size=size, outstanding=outstanding, batch=1, secure=secure,
-                   embedded=True, error_kinds=dict(errors))
+                   embedded=True, follower=follower, error_kinds=dict(errors))
+
+
+def make_follower(cluster: LocalCluster, node: EmbeddedNode, timer: str, timeout_s: float = 30.0) -> None:
+    """Wait until a process leads and every member, the embedded one included, follows it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        leader = node.leader
+        if leader not in (None, node.id) and followed(cluster, leader):
+            return
+        if time.monotonic() > deadline:
+            raise MeasurementFailed(f"no process led with the embedded node following within {timeout_s:.0f}s")
+        if leader == node.id:
+            cluster.trigger([i for i in cluster.ids if i != node.id and cluster.is_running(i)][:1], timer)
+        time.sleep(0.3)
+
+
+class AnsweredAtOnce:
+    """Stands in for the node in ``drive``: every command is answered at once on a thread of its own (as the
+    embedded node's completer answers), with no consensus, storage or network. What ``drive`` reaches against it
+    is the ceiling of this driver on this machine: no system driven this way, in this process, can go faster."""
+
+    def __init__(self) -> None:
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="quorumlab-bench-answers", daemon=True)
+        self._thread.start()
+
+    def submit(self, command: bytes) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._answers.put((lambda result, exc: future.set_result(result), command))
+        return future
+
+    def submit_with_callback(self, command: bytes, callback: Any) -> None:
+        self._answers.put((callback, command))
+
+    def _run(self) -> None:
+        get = self._answers.get
+        while True:
+            item = get()
+            if item is None:
+                return
+            item[0](b"", None)
+
+    def close(self) -> None:
+        self._answers.put(None)
+        self._thread.join(5)
+
+
+def measure_driver_ceiling(size: int, duration: float, outstanding: int, futures: bool = False) -> dict[str, Any]:
+    """``drive`` against AnsweredAtOnce: the most commands per second the driver itself can submit and be
+    answered for here (PySyncObj's driver does the same work per command)."""
+    node = AnsweredAtOnce()
+    try:
+        latencies, errors, elapsed = drive(node, size, duration, outstanding, futures)  # type: ignore[arg-type]
+    finally:
+        node.close()
+    api = "submit -> Future" if futures else "submit_with_callback"
+    return summary(f"the driver alone, {api}, answered at once (no consensus): its ceiling", latencies, elapsed,
+                   sum(errors.values()), size=size, outstanding=outstanding, batch=1, embedded=True,
+                   ceiling=True, error_kinds=dict(errors))
 
 
 def measure_leader_changes(trials: int, nodes: int = 3, config: dict | None = None, algo: str = "raft",

@@ -72,6 +72,7 @@ from quorumlab.core.effects import (
     NO_LOG,
     NOT_LEADER,
     Apply,
+    ForwardLost,
     LeaderChanged,
     MembershipChanged,
     Note,
@@ -245,6 +246,8 @@ class Node:
         self._read_requests: dict[int, _ClientRequest] = {}  # reads the algorithm has not answered yet, by ctx
         self._reads_at: list[tuple[int, int, _ClientRequest]] = []  # heap of (index, ctx, read) waiting for applies
         self._next_read = 0
+        self._forwarding: dict[int, _ClientRequest] = {}  # in-process requests sent to the leader, by ctx
+        self._next_forward = 0
         self._applied_index = 0
         self._next_redial = 0
         self._learned_keys: dict[int, bytes] = {}  # members' public keys that came in the configuration
@@ -600,6 +603,8 @@ class Node:
     def observe(self, effect: Any) -> None:
         t = type(effect)
         if t is Proposed:
+            if effect.ctx:
+                self._forward_appended(effect)
             return  # one per client request: the apply event says the same
         if t is ReadReady:
             self._read_ready(effect.ctx, effect.index)
@@ -614,6 +619,9 @@ class Node:
                 self._fail(req, effect.code, effect.reason, hint)
             return
         event = self._record(*as_event(effect))
+        if (t is ProposeRejected or t is ForwardLost) and effect.ctx:
+            self._forward_failed(effect)
+            return
         if t is MembershipChanged:
             self._follow_membership(effect)
         if t is LeaderChanged and effect.leader is not None and self._held:
@@ -655,6 +663,10 @@ class Node:
         self.state_machine = restore_snapshot(self.storage, (lambda: given) if given is not None
                                               else self.algo_cls.StateMachine, effect.index)
         self._applied_index = effect.index
+        waiting = self._waiting
+        while waiting and waiting[0].first <= effect.index:  # forwarded commands the image covers, or replaced
+            self._fail(waiting.popleft(), LEADERSHIP_LOST, "a snapshot from the leader replaced the entries "
+                       "before they were applied here; they may have been applied")
         self._record("snapshot_restored", {"index": effect.index, "term": effect.term,
                                            "ms": round((time.monotonic() - started) * 1000, 3)})
         reads = self._reads_at
@@ -770,11 +782,10 @@ class Node:
                 hint = {"leader": e.leader, "leader_address": self.addresses.get(e.leader)} if e.leader else {}
                 refusal = (e.code, e.reason, hint)
         self._execute(effects)
-        if refusal is not None and not covered:
+        if refusal is not None and not covered and refusal[0] != NOT_LEADER:
             # Refused together: each request on its own, so one's refusal is not the others'; joined in-process
-            # submits too, unless the refusal is the node's, not a command's (not leader: the same for each).
-            parts = ([(req, commands) for req, commands, _ in accepted] if refusal[0] == NOT_LEADER else
-                     [part for req, commands, _ in accepted for part in _Joined.split(req, commands)])
+            # submits too. (Not "not leader": that is the node's answer, the same for each.)
+            parts = [part for req, commands, _ in accepted for part in _Joined.split(req, commands)]
             if len(parts) > 1:
                 for req, commands in parts:
                     self._propose([(req, commands)])
@@ -792,6 +803,7 @@ class Node:
         # election is about to start): hold the request rather than send the client to a dead node.
         leaderless = (refusal is not None and refusal[0] == NOT_LEADER
                       and (not refusal[2] or refusal[2]["leader"] not in self.transport.up))
+        forward = refusal is not None and refusal[0] == NOT_LEADER and not leaderless
         for req, commands, offset in accepted:
             home = next((r for r in ranges if r[3] <= offset and offset + req.count <= r[3] + r[2]), None)
             if home is not None:
@@ -804,12 +816,65 @@ class Node:
                 req.held_until = req.held_until or now + HOLD_MS
                 self._held.append((req.held_until, req, commands))
                 self._connections.wait(req)
+            elif forward and req.done is not None:
+                self._forward(req, commands)
             elif refusal is not None:
                 self._fail(req, *refusal)
             else:
                 self._fail(req, INTERNAL, f"{self.algo_cls.name} accepted {covered} of {len(batch)} commands "
                                 "without refusing the rest" if covered else
                                 f"{self.algo_cls.name} neither accepted nor refused the commands")
+
+    def _forward(self, req: "_ClientRequest", commands: list[bytes]) -> None:
+        """An in-process request on a node that does not lead: the algorithm sends it to the leader
+        (``ElectionAlgorithm.forward``); its answer, by ctx, says where the commands went (then the request
+        waits for its entries like the leader's own) or why they were not appended. A joined request refused for
+        one command's sake is forwarded again submit by submit, as ``_propose`` does."""
+        self._next_forward += 1
+        ctx = self._next_forward
+        effects = self.algo.forward(ctx, commands, self._now)
+        refused = next((e for e in effects if type(e) is ProposeRejected and e.ctx == ctx), None)
+        parts = _Joined.split(req, commands) if refused is not None and refused.code != NOT_LEADER else []
+        if len(parts) > 1:
+            self._execute([e for e in effects if e is not refused])
+            for part, cmds in parts:
+                self._forward(part, cmds)
+            return
+        self._forwarding[ctx] = req
+        self._connections.wait(req)
+        self._execute(effects)
+
+    def _forward_appended(self, effect: Proposed) -> None:
+        """The leader appended forwarded commands at ``effect.index``..: their request waits for those entries."""
+        req = self._forwarding.pop(effect.ctx, None)
+        if req is None:
+            return
+        if effect.count != req.count:
+            self._fail(req, INTERNAL, f"{self.algo_cls.name} reported {effect.count} of {req.count} forwarded "
+                       "commands appended")
+            return
+        req.first, req.term = effect.index, effect.term
+        if req.first <= self._applied_index:  # applied here before the leader's answer came: results unknown
+            self._fail(req, LEADERSHIP_LOST, "the entries were applied here before the leader's answer arrived; "
+                       "they may have been applied")
+            return
+        waiting = self._waiting
+        if not waiting or waiting[-1].first < req.first:
+            waiting.append(req)
+        else:  # kept in index order: applies answer them from the front
+            at = next((k for k, w in enumerate(waiting) if w.first > req.first), len(waiting))
+            waiting.insert(at, req)
+
+    def _forward_failed(self, effect: ProposeRejected | ForwardLost) -> None:
+        """Forwarded commands refused by the leader (not appended), or lost on the way (may be appended)."""
+        req = self._forwarding.pop(effect.ctx, None)
+        if req is None:
+            return
+        hint = {"leader": effect.leader, "leader_address": self.addresses.get(effect.leader)} if effect.leader else {}
+        if type(effect) is ForwardLost:
+            self._fail(req, LEADERSHIP_LOST, effect.reason, hint)
+        else:
+            self._fail(req, effect.code, effect.reason, hint)
 
     def _release_held(self) -> None:
         """Requests held for want of a leader: proposed again once one may be learned (held again if none was,

@@ -19,12 +19,23 @@ def test_the_embedded_throughput_and_a_leader_change_are_measured():
     doc = json.loads(result.stdout)
     run = doc["throughput"][0]
     assert run["embedded"] is True and run["ops"] > 20 and run["errors"] == 0, run
+    ceiling = doc["throughput"][1]
+    assert ceiling["ceiling"] is True and ceiling["ops"] > run["ops"] and ceiling["errors"] == 0, ceiling
     trial = doc["leader_changes"]["trials"][0]
     assert trial["ms"] > 0 and trial["new_leader"] != 2
     assert not our_threads()
 
 
-@pytest.mark.parametrize("args", [["--leader-changes", "1"], ["--embedded", "--batch", "10"],
+def test_the_embedded_node_measured_as_a_follower_forwards_every_command():
+    result = CliRunner().invoke(main, ["throughput", "--embedded", "--embedded-follower", "--duration", "0.5",
+                                       "--outstanding", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    at_follower = next(r for r in json.loads(result.stdout) if r.get("follower"))
+    assert "forwarded" in at_follower["system"] and at_follower["ops"] > 20 and at_follower["errors"] == 0
+    assert not our_threads()
+
+
+@pytest.mark.parametrize("args", [["--leader-changes", "1"], ["--embedded", "--batch", "10"], ["--embedded-follower"],
                                   ["--embedded", "--reads", "stale"]])
 def test_options_that_do_not_go_with_embedded_are_refused(args):
     result = CliRunner().invoke(main, ["throughput", *args])

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from quorumlab.core.embedded import EmbeddedNode, NotLeader, SubmitError
+from quorumlab.core.embedded import EmbeddedNode, SubmitError
 from quorumlab.core.kv import PUT, Command
 from quorumlab.core.replicated import ReplicatedObject, replicated
 from tests.embedded.support import WAIT, embedded_cluster, our_threads, sole_leader, wait_until
@@ -31,15 +31,38 @@ def test_three_embedded_nodes_elect_one_leader_and_apply_a_command_everywhere(tm
                        what=f"node {node.id} applied the put")
 
 
-def test_a_follower_refuses_a_command_and_names_the_leader(tmp_path):
+def test_a_followers_command_goes_to_the_leader_and_is_answered_once_applied_on_the_follower(tmp_path):
+    """As PySyncObj does: a submit on a follower is forwarded to the leader, and its Future completes with the
+    follower's own state machine's answer once the follower has applied the entry (so a read of the follower's
+    copy right after sees the write)."""
     with embedded_cluster("raft", 3, tmp_path) as nodes:
         leader = wait_until(lambda: sole_leader(nodes))
         follower = next(n for n in nodes if n is not leader)
-        with pytest.raises(NotLeader) as refused:
-            follower.submit(put(b"k", b"v", 1)).result(WAIT)
-        assert refused.value.leader == leader.id
-        assert refused.value.applied is False and refused.value.code == "not_leader"
-        assert refused.value.leader_address == leader.addresses[leader.id]
+        for s in range(1, 21):
+            answer = follower.submit(put(b"k", b"v%d" % s, s)).result(WAIT)
+            assert isinstance(answer, bytes)
+            assert follower.call(lambda: follower.state_machine.data[b"k"]).result(WAIT) == b"v%d" % s
+        futures = [follower.submit(put(b"p", b"%d" % s, 100 + s)) for s in range(1, 501)]
+        assert all(isinstance(f.result(WAIT), bytes) for f in futures)
+        assert follower.call(lambda: follower.state_machine.data[b"p"]).result(WAIT) == b"500"
+        wait_until(lambda: leader.call(lambda: leader.state_machine.data.get(b"p")).result(WAIT) == b"500",
+                   what="the leader applied the forwarded puts")
+        assert follower.status()["counters"]["sent"].get("Propose", 0) >= 20
+
+
+def test_a_follower_refuses_an_invalid_command_itself_and_joined_submits_fail_alone(tmp_path):
+    with embedded_cluster("raft", 3, tmp_path) as nodes:
+        leader = wait_until(lambda: sole_leader(nodes))
+        follower = next(n for n in nodes if n is not leader)
+        follower.call(lambda: time.sleep(0.1))  # under the 150 ms election timeout: the submits are joined
+        futures = [follower.submit(b"" if s == 5 else put(b"j", b"%d" % s, s)) for s in range(1, 11)]
+        for s, f in enumerate(futures, 1):
+            if s == 5:
+                with pytest.raises(SubmitError) as refused:
+                    f.result(WAIT)
+                assert refused.value.code == "invalid" and refused.value.applied is False
+            else:
+                assert isinstance(f.result(WAIT), bytes)
 
 
 def test_many_commands_from_many_threads_are_all_answered_in_order(tmp_path):
@@ -187,9 +210,9 @@ def test_submit_with_callback_answers_once_with_the_result_or_the_error(tmp_path
         assert isinstance(result, bytes) and error is None and thread.startswith("quorumlab-done-")
         answers.clear()
         got.clear()
-        follower.submit_with_callback(put(b"k", b"w", 2), callback)
+        follower.submit_with_callback(put(b"k", b"w", 2), callback)  # forwarded to the leader
         assert got.wait(WAIT)
-        assert answers[0][0] is None and isinstance(answers[0][1], NotLeader) and answers[0][1].leader == leader.id
+        assert isinstance(answers[0][0], bytes) and answers[0][1] is None
         answers.clear()
         leader.submit_with_callback("text", callback)  # type: ignore[arg-type]
         assert answers[0][0] is None and isinstance(answers[0][1], TypeError)

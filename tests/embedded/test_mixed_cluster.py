@@ -25,6 +25,12 @@ def test_an_embedded_node_takes_over_a_process_members_place_follows_and_leads(t
             wait_until(lambda: kv_data().get(b"written") == b"through the processes",
                        what="the embedded follower applied the put")
             assert cluster.request(1, "status")["role"] in ("follower", "leader")  # its control socket answers bench
+            if not node.is_leader:  # a submit on the embedded follower goes to the process that leads
+                node.submit(Command(6, 1, PUT, b"forwarded", b"by the embedded follower").encode()).result(WAIT)
+                assert kv_data()[b"forwarded"] == b"by the embedded follower"
+                leader = node.leader
+                wait_until(lambda: cluster.request(leader, "state_machine")["data"].get(b"forwarded".hex()) ==
+                           b"by the embedded follower".hex(), what="the process leader applied the forwarded put")
 
             def won() -> bool:
                 if not node.is_leader:

@@ -55,14 +55,20 @@ def test_a_method_that_raises_raises_on_the_caller_and_changes_nothing(tmp_path)
         assert err.value.error_type == "ValueError" and ledgers[leader.id].balance == {}
 
 
-def test_a_call_on_a_follower_is_refused_and_names_the_leader(tmp_path):
+def test_a_call_on_a_follower_goes_to_the_leader_and_returns_the_followers_own_result(tmp_path):
+    """PySyncObj's behaviour: the call is forwarded, runs on every copy in log order, and returns on the caller
+    once the caller's copy has run it (its state already shows the call)."""
     ledgers = {i: Ledger() for i in (1, 2, 3)}
     with embedded_cluster("raft", 3, tmp_path, state_machines=ledgers.__getitem__) as nodes:
         leader = wait_until(lambda: sole_leader(nodes))
         follower = next(n for n in nodes if n is not leader)
-        with pytest.raises(NotLeader) as refused:
-            ledgers[follower.id].deposit("alice", 1)
-        assert refused.value.leader == leader.id and refused.value.applied is False
+        mine = ledgers[follower.id]
+        assert mine.deposit("alice", 1) == 1
+        assert ledgers[leader.id].deposit("alice", 2) == 3
+        assert mine.deposit("alice", 4) == 7 and mine.balance == {"alice": 7}
+        with pytest.raises(ReplicatedCallError, match="amount must be positive"):
+            mine.deposit("alice", -1)
+        assert follower.call(lambda: mine.balance).result(WAIT) == {"alice": 7}
 
 
 def test_without_a_majority_there_is_no_leader_and_a_call_says_so(tmp_path):

@@ -8,7 +8,10 @@ TermNeverDecreases, Log Matching, Leader Completeness, State Machine Safety and
 committed-entries-never-lost after every event. Some crashes are aimed at the moment
 a node holds log entries it has not flushed yet. Then the faults stop and every
 node must apply the same commands, including every command a client saw
-acknowledged.
+acknowledged. Half the commands are given to a node picked at random, which forwards
+them to its leader when it does not lead (``Simulation.submit(..., forward=True)``; the
+path an embedded node's commands take), so forwarded commands are acknowledged, lost and
+checked under the same faults.
 
 With ``hints``: connection hints on crashes and restarts, and false ones (tests.raft.campaign.flap).
 
@@ -43,6 +46,8 @@ class SeedResult:
     submitted: int = 0
     acknowledged: int = 0
     committed: int = 0
+    forwarded: int = 0
+    """Commands a follower forwarded that the leader appended (the follower learned their index)."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -65,28 +70,44 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig |
     flaps = random.Random(f"raft-replication-flaps/{seed}/{size}") if hints else None
     result = SeedResult(seed, size)
     subs = []
+    anywhere = random.Random(f"raft-replication-forward/{seed}/{size}")
+
+    def submit() -> None:
+        command = b"s%d-c%d" % (seed, len(subs))
+        if anywhere.random() < 0.5:
+            subs.append(sim.submit(command))
+        else:
+            subs.append(sim.submit(command, anywhere.choice(sim.ids), forward=True))
+
     faults = Faults({"crash": 2, "crash_unflushed": 1, "restart": 3, "partition": 1, "heal": 2, "submit": 8},
                     flaps=flaps)
-    counts = fault_phase(sim, plan, FAULT_MS, faults, lambda: subs.append(sim.submit(b"s%d-c%d" % (seed, len(subs)))))
+    counts = fault_phase(sim, plan, FAULT_MS, faults, submit)
     result.crashes, result.partitions = counts.crashes, counts.partitions
     final = settle(sim, SETTLE_MS, lambda: sim.submit(b"s%d-final-t%d" % (seed, sim.now)))
     if final is None:
         result.problems.append(f"no command committed within {SETTLE_MS} ms after the faults stopped")
         return result
     target = len(sim.applied(sim.leader()))
-    sim.run_until(lambda s: all(len(s.applied(i)) >= target for i in s.ids), SETTLE_MS)
+    # Every node that far, and all alike: forwarded commands still on their way to the leader may commit after the
+    # final one, so the nodes are compared once they agree, not merely once they reached it.
+    sim.run_until(lambda s: all(len(s.applied(i)) >= target for i in s.ids)
+                  and len({len(s.applied(i)) for i in s.ids}) == 1, SETTLE_MS)
     logs = {i: sim.applied(i) for i in sim.ids}
     first = logs[sim.ids[0]]
     for i, applied in logs.items():
         if applied != first:
             result.problems.append(f"node {i} applied {len(applied)} commands, node {sim.ids[0]} {len(first)}; they differ")
     acked = [s.command for s in subs if s.ok]
+    wrong = [s.command for s in subs if s.ok and s.entry != s.command]
+    if wrong:
+        result.problems.append(f"{len(wrong)} commands were acknowledged for another entry: {wrong[:3]}")
     missing = set(acked) - set(first)
     if missing:
         result.problems.append(f"{len(missing)} acknowledged commands are not applied: {sorted(missing)[:3]}")
     result.submitted = len(subs)
     result.acknowledged = len(acked)
     result.committed = len(first)
+    result.forwarded = sum(1 for e in sim.events if e["kind"] == "proposed" and e.get("ctx"))
     return result
 
 
@@ -120,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(results)} runs, {len(failures)} failures, {sum(r.crashes for r in results)} crashes, "
         f"{sum(r.partitions for r in results)} partitions, {sum(r.submitted for r in results)} submitted, "
-        f"{acked} acknowledged, in {time.perf_counter() - started:.1f} s"
+        f"{acked} acknowledged, {sum(r.forwarded for r in results)} forwarded and appended, "
+        f"in {time.perf_counter() - started:.1f} s"
     )
     return 1 if failures else 0
 

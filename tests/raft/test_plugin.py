@@ -8,6 +8,8 @@ from quorumlab.algorithms.raft import (
     InstallSnapshotResponse,
     PreVote,
     PreVoteResponse,
+    Propose,
+    ProposeResponse,
     Raft,
     ReadIndex,
     ReadIndexResponse,
@@ -39,6 +41,8 @@ def test_registry_loads_raft_by_name():
         InstallSnapshotResponse(cluster=3, src=2, dst=1, term=9, last_index=40, offset=6, done=True, match_index=40),
         RequestVote(cluster=3, src=2, dst=0, term=11, last_log_index=4, last_log_term=2, transfer=True),
         TimeoutNow(cluster=3, src=1, dst=2, term=10),
+        Propose(cluster=3, src=2, dst=1, term=9, request=4, commands=[(0, 0, b"put"), (0, 0, b"\x00\xff")]),
+        ProposeResponse(cluster=3, src=1, dst=2, term=9, request=4, code=0, index=41, count=2),
     ],
 )
 def test_every_raft_message_round_trips_through_the_codec(message):
@@ -48,7 +52,8 @@ def test_every_raft_message_round_trips_through_the_codec(message):
 def test_raft_messages_are_declared_on_the_class():
     assert set(Raft.messages) == {
         RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, PreVote, PreVoteResponse, ReadIndex,
-        ReadIndexResponse, InstallSnapshot, InstallSnapshotResponse, TimeoutNow,
+        ReadIndexResponse, InstallSnapshot, InstallSnapshotResponse, TimeoutNow, Propose,
+        ProposeResponse,
     }
 
 

@@ -38,6 +38,25 @@ def test_replication_campaign_is_not_vacuous_it_catches_acknowledging_before_flu
     assert all("replay with .venv/bin/python -m tests.raft.replication_campaign --seed" in f for f in failures)
 
 
+class ForwardAnswerOneOff(Raft):
+    """Mistake: the follower takes the leader's answer to its forwarded commands one index off."""
+
+    def _on_propose_response(self, msg, now: int) -> None:
+        if msg.code == 0:
+            msg.index += 1
+        super()._on_propose_response(msg, now)
+
+
+def test_replication_campaign_is_not_vacuous_it_catches_a_forwarded_command_answered_for_another_entry():
+    _, failures = run_campaign(range(10), algo=ForwardAnswerOneOff)
+    assert any("acknowledged for another entry" in f for f in failures)
+
+
+def test_forwarded_commands_are_part_of_the_campaign():
+    results = [run_seed(seed, 5) for seed in range(10)]
+    assert sum(r.forwarded for r in results) > 50
+
+
 def test_replication_campaign_faults_really_happen():
     results = [run_seed(seed, size) for size in SIZES for seed in range(10)]
     assert sum(r.crashes for r in results) > 60 and sum(r.partitions for r in results) > 20
