@@ -1253,6 +1253,8 @@ class Raft(ElectionAlgorithm):
                 return
             if pr.acknowledged(msg.match_index) and pr.match > self.commit_index:
                 self._holds_past_commit(p)
+            elif p in self._forwarders:
+                self._notify_forwarders()  # its entries committed while this acknowledgement was on its way
             if p == self._transfer_to:
                 self._send_timeout_now_if_caught_up(p, pr)
             self._replicate(p, pr)
@@ -1348,14 +1350,19 @@ class Raft(ElectionAlgorithm):
                 self.set_timer(COMMIT_NOTIFY, self.config.commit_notify_delay)
 
     def _notify_forwarders(self) -> None:
-        """Followers whose forwarded commands just committed hear it at once, not commit_notify_delay later: their
-        clients wait for those entries to be applied there."""
+        """Followers whose forwarded commands just committed hear it at once, not a heartbeat later: their clients
+        wait for those entries to be applied there. Only once a follower has acknowledged them: an AppendEntries
+        lets it commit no further than the entries it vouches for (its match), so one sent while the follower's
+        acknowledgement is still on its way would not do; that acknowledgement calls this again."""
         for p, upto in list(self._forwarders.items()):
-            if upto <= self.commit_index:
+            if upto > self.commit_index:
+                continue
+            pr = self.progress.get(p)
+            if pr is None or pr.state is not ProgressState.REPLICATE:
+                del self._forwarders[p]  # it is being caught up: it learns the commit with the entries
+            elif pr.match >= upto:  # (commit_sent says nothing here: an earlier empty one may have stopped short)
                 del self._forwarders[p]
-                pr = self.progress.get(p)
-                if pr is not None and pr.state is ProgressState.REPLICATE and pr.commit_sent < self.commit_index:
-                    self._send_append(p, pr, pr.match + 1, 0)
+                self._send_append(p, pr, pr.match + 1, 0)
 
     def _notify_commit(self) -> None:
         """An empty AppendEntries (at its match index, so it always matches) to every replicating follower

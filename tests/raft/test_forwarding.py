@@ -73,6 +73,19 @@ def test_the_forwarder_hears_of_the_commit_at_once_not_after_commit_notify_delay
     assert b"x" not in [a.data for a in cluster.applied[3]]  # node 3 forwarded nothing: it hears with the timer
 
 
+def test_a_forwarder_whose_acknowledgement_comes_after_the_commit_is_told_when_it_comes():
+    """Node 3's acknowledgement commits the entry while node 2's is still on its way: an AppendEntries sent to node 2
+    then would let it commit only up to what it had acknowledged, so node 2 is told once its own arrives."""
+    cluster = led_by_1(SLOW_NOTIFY)
+    forward(cluster, 2, 7, [b"x"])
+    cluster.deliver(types=["Propose"])
+    cluster.deliver(among=[1, 3])  # committed by node 3's answer
+    assert cluster.node(1).commit_index == 2 and cluster.node(2).commit_index == 1
+    cluster.deliver(among=[1, 2])  # node 2 gets the entries and acknowledges; the leader tells it the commit
+    assert COMMIT_NOTIFY in cluster.armed[1] and HEARTBEAT in cluster.armed[1]  # neither fired
+    assert [a.data for a in cluster.applied[2]][-1:] == [b"x"]
+
+
 def test_without_a_leader_forwarding_is_refused_at_once_and_nothing_is_sent():
     cluster = ManualCluster("raft", 3, auto=("flush",))
     effects = forward(cluster, 2, 5, [b"x"])
