@@ -225,6 +225,9 @@ def throughput_cmd(algo: str, nodes: int, size: int, duration: float, outstandin
             f"p99 {r['p99_ms']} ms   ({r['ops']} ops, {r['errors']} errors)"
             + (f"   config {r['config']}" if versus is not None else "")
         )
+        if r.get("diverged_warnings"):
+            click.echo(f"  {'':<52} PySyncObj's followers logged {r['diverged_warnings']} times that they truncated "
+                       "entries they had applied (\"state machine may have diverged\")")
         if "leader_changes" in r:
             click.echo(f"  {'':<52} during the load: {r['leader_changes']} leader changes, {r['elections_started']} "
                        f"elections, {r['pre_votes_started']} pre-vote rounds, {r['terms_raised']} terms raised, "

@@ -28,20 +28,25 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
     procs = []
     with tempfile.TemporaryDirectory(prefix="quorumlab-pysyncobj-") as tmp:
         out = os.path.join(tmp, "result.json")
+        logs = [os.path.join(tmp, f"stderr-{k}.txt") for k in range(nodes)]
         try:
-            for me in addrs:
+            for me, log in zip(addrs, logs):
                 partners = ",".join(a for a in addrs if a != me)
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "quorumlab.bench.throughput._pysyncobj_node", me, partners, out, str(size),
-                     str(duration), str(outstanding)],
-                    stdout=subprocess.DEVNULL, cwd=tmp, env=env,
-                ))
+                with open(log, "wb") as err:
+                    procs.append(subprocess.Popen(
+                        [sys.executable, "-m", "quorumlab.bench.throughput._pysyncobj_node", me, partners, out,
+                         str(size), str(duration), str(outstanding)],
+                        stdout=subprocess.DEVNULL, stderr=err, cwd=tmp, env=env,
+                    ))
             deadline = time.monotonic() + duration + 120
             while not os.path.exists(out):
                 if time.monotonic() > deadline:
                     raise MeasurementFailed(f"PySyncObj gave no result within {duration + 120:.0f}s")
-                if any(p.poll() not in (None, 0) for p in procs):
-                    raise MeasurementFailed("a PySyncObj process failed; see its stderr above")
+                failed = next((k for k, p in enumerate(procs) if p.poll() not in (None, 0)), None)
+                if failed is not None:
+                    with open(logs[failed], errors="replace") as fh:
+                        tail = fh.read()[-2000:]
+                    raise MeasurementFailed(f"a PySyncObj process failed; its stderr ends:\n{tail}")
                 time.sleep(0.05)
             with open(out) as fh:
                 result = json.load(fh)
@@ -50,5 +55,13 @@ def measure_pysyncobj(nodes: int, size: int, duration: float, outstanding: int) 
                 if p.poll() is None:
                     p.kill()
                 p.wait()
+        diverged = 0
+        for log in logs:
+            with open(log, errors="replace") as fh:
+                diverged += sum(DIVERGED in line for line in fh)
     return summary("PySyncObj (in-memory journal, driven at its leader)", result["lat"], result["elapsed"],
-                    result["errors"], nodes=nodes, size=size, outstanding=outstanding)
+                    result["errors"], nodes=nodes, size=size, outstanding=outstanding, diverged_warnings=diverged)
+
+
+DIVERGED = "state machine may have diverged"
+"""What PySyncObj 0.3.17 logs when a follower truncates log entries it has already applied (its own warning)."""
