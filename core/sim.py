@@ -195,6 +195,8 @@ class _Node:
             if e.data:
                 sim._applied[self.id].append(e.data)
             result = machine.apply(e.index, e.data) if machine is not None else None
+            if e.index not in sim._first_applied:
+                sim._first_applied[e.index] = (e.term, e.data, result)
             if sim._waiting:
                 sim._resolve(e, result)
         waiting = self.waiting_reads
@@ -234,7 +236,15 @@ class _Node:
             sub = self.forwards.pop(effect.ctx, None)
             if sub is not None and t is Proposed:
                 sub.index, sub.term = effect.index, effect.term
-                self.sim._waiting.setdefault(sub.index, []).append(sub)
+                applied = self.sim._first_applied.get(sub.index)
+                if applied is None:
+                    self.sim._waiting.setdefault(sub.index, []).append(sub)
+                elif applied[0] == sub.term:  # applied somewhere before the leader's answer arrived here
+                    sub.result, sub.entry = applied[2], applied[1]
+                    sub._finish(True, "", self.sim.now)
+                else:
+                    sub._finish(False, f"leadership lost: index {sub.index} holds an entry of term {applied[0]}",
+                                self.sim.now)
             elif sub is not None:
                 maybe = " (it may be applied)" if t is ForwardLost else ""
                 sub._finish(False, f"{effect.reason}{maybe} (leader: {effect.leader})", self.sim.now)
@@ -305,6 +315,7 @@ class Simulation:
         self._uniform = self.network.distribution == "uniform"
         self._applied: dict[int, list[bytes]] = {i: [] for i in self.ids}
         self._waiting: dict[int, list[Submission]] = {}
+        self._first_applied: dict[int, tuple[int, bytes, bytes | None]] = {}  # index -> (term, data, result)
         self._next_forward = 0
         for i in self.ids:
             self._boot(self._nodes[i])

@@ -250,7 +250,8 @@ class Raft(ElectionAlgorithm):
         # commands forwarded to the leader (following): request id -> (ctx, count, when sent), oldest first
         self._forwarded_props: dict[int, tuple[int, int, int]] = {}
         self._forwarders: dict[int, int] = {}  # leading: follower -> the last index of commands it forwarded
-        self._next_request = 0
+        self._proposes_seen: dict[int, dict[int, None]] = {}  # leading: follower -> its latest Propose ids, this term
+        self._next_request = 0  # set at start past every id an earlier incarnation can have used (on_start)
         # snapshots (section 7): the newest snapshot this node holds, one being taken, the one to restart from
         self._snapshot_index = 0
         self._snapshotting: int | None = None
@@ -392,6 +393,10 @@ class Raft(ElectionAlgorithm):
             # Before the restart it may have heard a leader whose lease (a lease read) counts on its vote:
             # it grants none until that lease would have run out. (Term 0: it never heard anyone.)
             self._votes_held_until = now + self.config.election_timeout_min
+        # Request ids (forwarded reads and commands) of this incarnation start past any an earlier one used (a
+        # million per ms of the time it ran): an answer meant for a request sent before a restart is never taken
+        # for a new one's. (Not from the rng: drawing from it would change every seeded schedule.)
+        self._next_request = now << 20
         self._reset_election_timer()
 
     def on_timer(self, timer: str, now: int) -> None:
@@ -399,6 +404,8 @@ class Raft(ElectionAlgorithm):
         check quorum (out of touch with a majority, it steps down). Anyone else's: the election timeout, which starts
         a campaign, or first a pre-vote round."""
         self._clock = now
+        if self._forwarded_props:
+            self._expire_forwarded(now)
         if timer == FLUSH:
             self._flush()
         elif timer == COMPACT:
@@ -530,6 +537,12 @@ class Raft(ElectionAlgorithm):
         if self._state is not _State.FOLLOWER or self.leader is None:
             self.reject_proposal(NOT_LEADER, "no leader known to forward to", self._handed_to, ctx)
             return
+        if self._member_kind() in ("removed", "joining"):  # the leader drops what a non-member sends
+            self.reject_proposal(NOT_LEADER, f"node {self.id} is not a member of the cluster's configuration",
+                                 self._handed_to if self._handed_to is not None else self.leader, ctx)
+            return
+        if self._forwarded_props:
+            self._expire_forwarded(now)
         invalid = self._invalid(commands)
         if invalid is not None:
             self.reject_proposal(INVALID, invalid, self.leader, ctx)
@@ -551,6 +564,13 @@ class Raft(ElectionAlgorithm):
     def _on_propose(self, msg: Any, now: int) -> None:
         """A follower's forwarded commands: appended as our own clients' (the answer goes out before the entries,
         so the follower knows their index before it can apply them), or refused saying why."""
+        seen = self._proposes_seen.setdefault(msg.src, {})
+        if msg.request in seen:  # a duplicate (the network's): appended once, answered once
+            self.note("message_dropped", type=msg.name, src=msg.src, reason="a Propose already handled")
+            return
+        seen[msg.request] = None
+        if len(seen) > MAX_FORWARDED:
+            del seen[next(iter(seen))]
         commands = [data for _, _, data in msg.commands]
         if msg.term != self.term:
             refusal: tuple[str, str, int | None] | None = (NOT_LEADER, "", None)
@@ -828,6 +848,8 @@ class Raft(ElectionAlgorithm):
         check_quorum a RequestVote arriving within the leader lease is ignored before its term is looked at.
         """
         self._clock = now
+        if self._forwarded_props:
+            self._expire_forwarded(now)
         kind = type(msg)
         if self._link_down:
             self._link_down.discard(msg.src)  # whatever the transport said, ``msg.src`` is there
@@ -866,6 +888,7 @@ class Raft(ElectionAlgorithm):
         self._votes = None
         self.progress = {}
         self._forwarders = {}
+        self._proposes_seen = {}
         self._past_commit = None
         self._fail_forwarded_reads()
         self._fail_forwarded_props()
@@ -1125,8 +1148,6 @@ class Raft(ElectionAlgorithm):
             return
         self._leader_heard_at = now
         self._accept_leader(msg.src)
-        if self._forwarded_props:
-            self._expire_forwarded(now)
         if msg.read_round > self._leader_round:
             self._leader_round = msg.read_round
         prev = msg.prev_log_index

@@ -626,6 +626,8 @@ class Node:
             self._follow_membership(effect)
         if t is LeaderChanged and effect.leader is not None and self._held:
             self._leader_learned = True
+        if t is LeaderChanged and self._waiting:
+            self._fail_forwarded_waiting(effect.leader)
         if t is RoleChanged:
             if effect.old == Role.LEADER and self._waiting:
                 self._fail_waiting("leadership lost")
@@ -808,7 +810,7 @@ class Node:
             home = next((r for r in ranges if r[3] <= offset and offset + req.count <= r[3] + r[2]), None)
             if home is not None:
                 req.first, req.term = home[0] + offset - home[3], home[1]
-                self._waiting.append(req)
+                self._wait_for_entries(req)
                 self._connections.wait(req)
             elif leaderless and len(self._held) < MAX_HELD and (not req.held_until or now < req.held_until):
                 # Held again if a release found no leader after all (a peer's connection came back, not the
@@ -836,6 +838,7 @@ class Node:
         refused = next((e for e in effects if type(e) is ProposeRejected and e.ctx == ctx), None)
         parts = _Joined.split(req, commands) if refused is not None and refused.code != NOT_LEADER else []
         if len(parts) > 1:
+            self._record(*as_event(refused))
             self._execute([e for e in effects if e is not refused])
             for part, cmds in parts:
                 self._forward(part, cmds)
@@ -853,17 +856,38 @@ class Node:
             self._fail(req, INTERNAL, f"{self.algo_cls.name} reported {effect.count} of {req.count} forwarded "
                        "commands appended")
             return
-        req.first, req.term = effect.index, effect.term
+        req.first, req.term, req.via = effect.index, effect.term, self.algo.leader or 0
         if req.first <= self._applied_index:  # applied here before the leader's answer came: results unknown
             self._fail(req, LEADERSHIP_LOST, "the entries were applied here before the leader's answer arrived; "
                        "they may have been applied")
             return
+        self._wait_for_entries(req)
+
+    def _wait_for_entries(self, req: "_ClientRequest") -> None:
+        """``req`` waits for its entries, in index order (applies answer the waiting from the front)."""
         waiting = self._waiting
         if not waiting or waiting[-1].first < req.first:
             waiting.append(req)
-        else:  # kept in index order: applies answer them from the front
+        else:
             at = next((k for k, w in enumerate(waiting) if w.first > req.first), len(waiting))
             waiting.insert(at, req)
+
+    def _fail_forwarded_waiting(self, leader: int | None) -> None:
+        """The leader changed: forwarded commands appended by the one before may never be applied here (it may
+        have lost them before they reached anyone, and nothing else would ever fill their index), so they are
+        answered "leadership lost" (they may still be applied, at most once), not left waiting."""
+        waiting = self._waiting
+        if not any(r.via and r.via != leader for r in waiting):
+            return
+        keep: list[_ClientRequest] = []
+        lost: list[_ClientRequest] = []
+        for req in waiting:
+            (lost if req.via and req.via != leader else keep).append(req)
+        waiting.clear()
+        waiting.extend(keep)
+        for req in lost:
+            self._fail(req, LEADERSHIP_LOST, f"the leader that appended the commands (node {req.via}) changed before "
+                       "they were applied here; they may have been applied")
 
     def _forward_failed(self, effect: ProposeRejected | ForwardLost) -> None:
         """Forwarded commands refused by the leader (not appended), or lost on the way (may be appended)."""
@@ -1376,7 +1400,7 @@ class _ClientRequest:
     """One propose request: where to reply, its entries (first index, count, term) and their results so far."""
 
     __slots__ = ("envelope", "count", "binary", "batch", "first", "term", "results", "waiting", "queries",
-                 "held_until", "done")
+                 "held_until", "done", "via")
 
     def __init__(self, envelope: list, count: int, *, binary: bool = False, batch: bool = False) -> None:
         self.envelope = envelope
@@ -1390,6 +1414,7 @@ class _ClientRequest:
         self.queries: list[bytes] = []
         self.held_until = 0  # while no leader is known it is held until then (ms, monotonic); 0: never held
         self.done: Callable[[list[bytes] | None, dict | None], None] | None = None  # an in-process request's answer
+        self.via = 0  # forwarded: the leader that appended its commands
 
 
 class _Connections:

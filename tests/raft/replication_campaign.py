@@ -98,6 +98,9 @@ def run_seed(seed: int, size: int, algo: type[Raft] = Raft, config: RaftConfig |
         if applied != first:
             result.problems.append(f"node {i} applied {len(applied)} commands, node {sim.ids[0]} {len(first)}; they differ")
     acked = [s.command for s in subs if s.ok]
+    twice = len(first) - len(set(first))
+    if twice:
+        result.problems.append(f"{twice} commands were applied more than once (each was submitted once)")
     wrong = [s.command for s in subs if s.ok and s.entry != s.command]
     if wrong:
         result.problems.append(f"{len(wrong)} commands were acknowledged for another entry: {wrong[:3]}")

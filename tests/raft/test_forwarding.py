@@ -42,8 +42,8 @@ def answers(cluster: ManualCluster, node: int) -> list[dict]:
 def test_a_followers_commands_are_appended_by_the_leader_and_applied_everywhere():
     cluster = led_by_1()
     effects = forward(cluster, 2, 7, [b"put a", b"put b"])
-    assert [(m.dst, m.request, [c for _, _, c in m.commands]) for m in outgoing(effects, Propose)] == \
-        [(1, 1, [b"put a", b"put b"])]
+    assert [(m.dst, [c for _, _, c in m.commands]) for m in outgoing(effects, Propose)] == \
+        [(1, [b"put a", b"put b"])]
     cluster.deliver()
     assert answers(cluster, 2) == [{"t": answers(cluster, 2)[0]["t"], "node": 2, "kind": "proposed", "index": 2,
                                     "term": 1, "count": 2, "ctx": 7}]
@@ -179,8 +179,53 @@ def test_a_leader_given_a_forward_appends_it_itself():
 
 def test_an_answer_that_does_not_match_what_was_forwarded_is_reported_lost():
     cluster = led_by_1()
-    forward(cluster, 2, 7, [b"x", b"y"])
+    request = outgoing(forward(cluster, 2, 7, [b"x", b"y"]), Propose)[0].request
     cluster.queue.clear()
-    effects = cluster.node(2).receive(arrive(ProposeResponse, 1, 2, 1, request=1, code=0, index=2, count=1),
+    effects = cluster.node(2).receive(arrive(ProposeResponse, 1, 2, 1, request=request, code=0, index=2, count=1),
                                       cluster.now)
     assert [e.ctx for e in effects if type(e) is ForwardLost] == [7]
+
+
+def test_a_duplicated_propose_is_appended_once():
+    cluster = led_by_1()
+    forward(cluster, 2, 7, [b"x"])
+    propose = next(m for _, _, m in cluster.queue if m.name == "Propose")
+    cluster.queue.append((2, 1, propose))
+    cluster.deliver()
+    assert [a.data for a in cluster.applied[1]].count(b"x") == 1
+    assert [(e["kind"], e["ctx"]) for e in answers(cluster, 2)] == [("proposed", 7)]
+
+
+def test_a_restarted_node_numbers_its_requests_past_those_of_its_previous_incarnation():
+    """Else the answer to a request sent before a crash, arriving after the restart, would be taken for the answer
+    to a new request with the same number: "applied" for a command nobody appended."""
+    cluster = led_by_1()
+    before = outgoing(forward(cluster, 2, 7, [b"old"]), Propose)[0].request
+    cluster.crash(2)
+    cluster.advance(1)
+    cluster.restart(2)
+    cluster.trigger(1, HEARTBEAT)
+    cluster.deliver(types=["AppendEntries", "AppendEntriesResponse"])
+    after = outgoing(forward(cluster, 2, 8, [b"new"]), Propose)[0].request
+    assert after > before
+
+
+def test_a_removed_node_refuses_to_forward_the_leader_would_drop_it():
+    cluster = led_by_1()
+    cluster.run(1, cluster.node(1).change_membership([{"op": "remove", "node": 3}], cluster.now))
+    cluster.deliver()
+    cluster.trigger(1, HEARTBEAT)
+    cluster.deliver()
+    assert cluster.node(3).status()["member"] == "removed" and cluster.node(3).leader == 1
+    effects = forward(cluster, 3, 5, [b"x"])
+    assert [(e.code, e.ctx) for e in effects if type(e) is ProposeRejected] == [(NOT_LEADER, 5)]
+    assert outgoing(effects, Propose) == []
+
+
+def test_forwards_expire_on_the_nodes_own_timers_when_no_append_entries_come():
+    cluster = led_by_1()
+    forward(cluster, 2, 7, [b"x"])
+    cluster.queue.clear()
+    cluster.advance(cluster.config.election_timeout_max + 1)
+    cluster.trigger(2, "flush")  # any timer of its own
+    assert [(e["kind"], e["ctx"]) for e in answers(cluster, 2)] == [("forward_lost", 7)]
