@@ -21,9 +21,12 @@ def test_the_replicated_counter_runs_as_three_processes_whose_copies_agree():
     done = run_example("examples/replicated_counter/counter.py", "--duration", "1.5")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all 3 copies agree" in done.stdout
-    assert sum(line.startswith("node ") for line in done.stdout.splitlines()) == 3
+    nodes = [line for line in done.stdout.splitlines() if line.startswith("node ")]
+    assert len(nodes) == 3
     value = int(done.stdout.split("all 3 copies agree: ")[1].split()[0])
     assert value > 0
+    # every member incremented: the two followers' calls went to the leader
+    assert all(int(line.split("incremented_here=")[1].split()[0]) > 0 for line in nodes), nodes
 
 
 def test_the_leader_scheduler_survives_its_leaders_sigkill_and_fences_tokens():
