@@ -1478,12 +1478,16 @@ class Raft(ElectionAlgorithm):
         self._snapshotting = None
         if info is None:
             self.note("snapshot_failed", index=index, reason="no durable image of that index")
-            return
-        held = self.log.held
-        if index > self.log.base:
-            self.log.compact(index)
-            self._history.compact(index)
-        self.note("snapshot_taken", index=index, term=info.term, bytes=info.size, dropped=held - self.log.held)
+        else:
+            held = self.log.held
+            if index > self.log.base:
+                self.log.compact(index)
+                self._history.compact(index)
+            self.note("snapshot_taken", index=index, term=info.term, bytes=info.size, dropped=held - self.log.held)
+        # Entries applied while this image was written count towards the next one: if they already reach the
+        # threshold, it is taken now, not at the next apply (which an idle cluster may not see for a long time).
+        if self.last_applied > self._snapshot_index:
+            self._maybe_snapshot(self.last_applied, [])
 
     def _adopt_snapshot(self, info: SnapshotInfo) -> None:
         """Make ``info`` (durable) this node's state: the log keeps what follows it if it holds the snapshot's last

@@ -437,3 +437,29 @@ def test_a_byte_threshold_takes_a_snapshot_once_that_many_command_bytes_were_app
     c.heartbeat(1)
     c.deliver()
     assert all(c.nodes[i].log.base >= 4 for i in c.ids)
+
+
+def test_entries_applied_while_an_image_was_written_count_and_the_next_one_follows_at_once():
+    """An idle cluster may see no further apply: if the entries applied during the write already reach
+    snapshot_entries, the next image is asked for as soon as the first is in, not at the next apply."""
+    from quorumlab.algorithms.raft import COMPACT, HEARTBEAT, RaftConfig
+    from quorumlab.core.effects import TakeSnapshot
+    from quorumlab.core.testing import ManualCluster
+
+    cluster = ManualCluster("raft", 3, RaftConfig(snapshot_entries=5), auto=("flush",))
+    cluster.trigger(1, "election")
+    cluster.deliver()
+    for k in range(5):
+        cluster.propose(1, b"put a %d" % k)
+    cluster.deliver()
+    cluster.trigger(1, HEARTBEAT)
+    cluster.deliver()
+    first = cluster.node(1)._snapshotting
+    assert first is not None and COMPACT in cluster.armed[1]  # asked for, its compaction not run yet
+    for k in range(6):
+        cluster.propose(1, b"put b %d" % k)
+    cluster.deliver()
+    applied = cluster.node(1).last_applied
+    assert applied - first >= 5 and cluster.node(1)._snapshotting == first  # none asked for meanwhile
+    effects = cluster.node(1).fire(COMPACT, cluster.now)
+    assert [e.index for e in effects if type(e) is TakeSnapshot] == [applied]
