@@ -56,6 +56,7 @@ def forwarded_load(fault: Callable[[LocalCluster, EmbeddedNode, int], None]) -> 
         driver.start()
         try:
             time.sleep(0.5)
+            make_follower(cluster, node, "election")  # a process leads (an election under a slow machine may move it)
             fault(cluster, node, node.leader)
             time.sleep(0.5)
         finally:
