@@ -475,11 +475,16 @@ class Raft(ElectionAlgorithm):
         if self._state is not _State.LEADER:
             self.reject_proposal(NOT_LEADER, "not leader", self.leader if self.leader is not None else self._handed_to)
             return
+        self._propose_here(commands, 0)
+
+    def _propose_here(self, commands: list[bytes], ctx: int) -> None:
+        """Leading: admit and append commands (our clients', ``ctx`` 0, or ones forwarded to us as a follower
+        that has just become leader), reporting where they went or why not."""
         refusal = self._admit(commands)
         if refusal is not None:
-            self.reject_proposal(*refusal)
+            self.reject_proposal(*refusal, ctx=ctx)
             return
-        self.proposed(self._append_commands(commands), self.term, len(commands))
+        self.proposed(self._append_commands(commands), self.term, len(commands), ctx)
         self._replicate_new()
 
     def _invalid(self, commands: list[bytes]) -> str | None:
@@ -527,12 +532,7 @@ class Raft(ElectionAlgorithm):
         lost (``ForwardLost``: they may have been appended). A leader appends them itself."""
         self._clock = now
         if self._state is _State.LEADER:
-            refusal = self._admit(commands)
-            if refusal is not None:
-                self.reject_proposal(*refusal, ctx=ctx)
-                return
-            self.proposed(self._append_commands(commands), self.term, len(commands), ctx)
-            self._replicate_new()
+            self._propose_here(commands, ctx)
             return
         if self._state is not _State.FOLLOWER or self.leader is None:
             self.reject_proposal(NOT_LEADER, "no leader known to forward to", self._handed_to, ctx)
