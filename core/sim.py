@@ -195,8 +195,8 @@ class _Node:
             if e.data:
                 sim._applied[self.id].append(e.data)
             result = machine.apply(e.index, e.data) if machine is not None else None
-            if e.index not in sim._first_applied:
-                sim._first_applied[e.index] = (e.term, e.data, result)
+            if sim._next_forward and e.index not in sim._first_applied:  # kept only once forwarding is used
+                sim._first_applied[e.index] = (e, result)
             if sim._waiting:
                 sim._resolve(e, result)
         waiting = self.waiting_reads
@@ -239,12 +239,8 @@ class _Node:
                 applied = self.sim._first_applied.get(sub.index)
                 if applied is None:
                     self.sim._waiting.setdefault(sub.index, []).append(sub)
-                elif applied[0] == sub.term:  # applied somewhere before the leader's answer arrived here
-                    sub.result, sub.entry = applied[2], applied[1]
-                    sub._finish(True, "", self.sim.now)
-                else:
-                    sub._finish(False, f"leadership lost: index {sub.index} holds an entry of term {applied[0]}",
-                                self.sim.now)
+                else:  # applied somewhere before the leader's answer arrived here
+                    self.sim._settle(sub, *applied)
             elif sub is not None:
                 maybe = " (it may be applied)" if t is ForwardLost else ""
                 sub._finish(False, f"{effect.reason}{maybe} (leader: {effect.leader})", self.sim.now)
@@ -315,7 +311,7 @@ class Simulation:
         self._uniform = self.network.distribution == "uniform"
         self._applied: dict[int, list[bytes]] = {i: [] for i in self.ids}
         self._waiting: dict[int, list[Submission]] = {}
-        self._first_applied: dict[int, tuple[int, bytes, bytes | None]] = {}  # index -> (term, data, result)
+        self._first_applied: dict[int, tuple[Apply, bytes | None]] = {}  # index -> its first apply, with the result
         self._next_forward = 0
         for i in self.ids:
             self._boot(self._nodes[i])
@@ -665,11 +661,15 @@ class Simulation:
     def _resolve(self, e: Apply, result: bytes | None = None) -> None:
         """Complete the submissions waiting on index ``e.index``: theirs if the term matches, else lost."""
         for sub in self._waiting.pop(e.index, ()):
-            if e.term == sub.term:
-                sub.result, sub.entry = result, e.data
-                sub._finish(True, "", self.now)
-            else:
-                sub._finish(False, f"leadership lost: index {e.index} holds an entry of term {e.term}", self.now)
+            self._settle(sub, e, result)
+
+    def _settle(self, sub: Submission, e: Apply, result: bytes | None) -> None:
+        """``sub`` waited for index ``e.index``, now applied: done if the entry is of its term, else lost."""
+        if e.term == sub.term:
+            sub.result, sub.entry = result, e.data
+            sub._finish(True, "", self.now)
+        else:
+            sub._finish(False, f"leadership lost: index {e.index} holds an entry of term {e.term}", self.now)
 
     def _record(self, node: int, kind: str, data: dict) -> None:
         self.trace.append((self.now, node, kind, data))
